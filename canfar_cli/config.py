@@ -1,0 +1,244 @@
+"""Where each setting comes from: flag > environment > config file > default.
+
+The config file is a small flat TOML file, `config.toml` in the platformdirs user config folder
+(`CANFAR_CONFIG_DIR` overrides the folder, which is how tests isolate themselves). It is written
+atomically (temporary file + rename) and created with mode 0600, because it may hold a token.
+
+Known keys:
+    server        base URL of the skaha service, or "local"          env CANFAR_URL
+    token         a bearer token (secret)                            env CANFAR_TOKEN
+    token_file    a file holding the bearer token                    (flag --token-file)
+    certificate   a PEM file with certificate and key                env CANFAR_CERTIFICATE
+    timeout       seconds per request                                env CANFAR_TIMEOUT
+    concurrency   requests in flight at most                         env CANFAR_CONCURRENCY
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from canfar_cli.errors import ConfigError
+
+PRODUCTION_URL = "https://ws-uv.canfar.net/skaha"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONCURRENCY = 32
+
+# key -> (environment variable or None, type, is secret)
+KEYS: dict[str, tuple[str | None, type, bool]] = {
+    "server": ("CANFAR_URL", str, False),
+    "token": ("CANFAR_TOKEN", str, True),
+    "token_file": (None, str, False),
+    "certificate": ("CANFAR_CERTIFICATE", str, False),
+    "timeout": ("CANFAR_TIMEOUT", float, False),
+    "concurrency": ("CANFAR_CONCURRENCY", int, False),
+}
+
+
+def config_dir() -> Path:
+    override = os.environ.get("CANFAR_CONFIG_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("canfar", appauthor=False))
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def read_config(path: Path | None = None) -> dict[str, Any]:
+    """The config file as a dict; {} when it does not exist. Unknown keys are kept as they are."""
+    path = path or config_path()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"config file {path} is not valid TOML: {exc}",
+            hint="fix it by hand or remove it",
+        ) from None
+
+
+def coerce(key: str, raw: Any, source: str) -> Any:
+    """Turn `raw` into the key's type, or raise ConfigError naming where the value came from."""
+    if key not in KEYS:
+        raise ConfigError(f"unknown setting {key!r}", hint=f"known settings: {', '.join(KEYS)}")
+    kind = KEYS[key][1]
+    try:
+        if kind is str:
+            if not isinstance(raw, str) or not raw.strip():
+                raise ValueError
+            return raw.strip()
+        if isinstance(raw, bool):
+            raise ValueError
+        if kind is int:
+            value: float = int(str(raw).strip())
+            if value < 1:
+                raise ValueError
+            return value
+        value = float(str(raw).strip())
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError
+        return value
+    except ValueError:
+        wanted = {str: "a non-empty text", int: "a whole number >= 1", float: "a number > 0"}
+        raise ConfigError(f"{key} from {source} must be {wanted[kind]}, got {raw!r}") from None
+
+
+def _format_toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(c if c >= " " or c == "\t" else f"\\u{ord(c):04x}" for c in escaped)
+    return f'"{escaped}"'
+
+
+def write_config(values: dict[str, Any], path: Path | None = None) -> Path:
+    """Write the flat dict atomically, mode 0600 from the first byte."""
+    path = path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{key} = {_format_toml_value(value)}\n" for key, value in sorted(values.items())]
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.writelines(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def set_value(key: str, raw: str) -> Path:
+    value = coerce(key, raw, "the command line")
+    values = read_config()
+    values[key] = value
+    return write_config(values)
+
+
+def unset_value(key: str) -> Path:
+    values = read_config()
+    values.pop(key, None)
+    return write_config(values)
+
+
+def redacted(values: dict[str, Any]) -> dict[str, Any]:
+    """A copy safe to print: secret values replaced by a marker."""
+    return {
+        key: ("<hidden>" if key in KEYS and KEYS[key][2] else value)
+        for key, value in values.items()
+    }
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: str
+    token: str | None
+    certificate: str | None
+    timeout: float
+    concurrency: int
+
+    def __repr__(self) -> str:  # never show the token
+        token = "<hidden>" if self.token else None
+        return (
+            f"Settings(server={self.server!r}, token={token!r}, certificate={self.certificate!r},"
+            f" timeout={self.timeout!r}, concurrency={self.concurrency!r})"
+        )
+
+
+def _read_token_file(path: str, source: str) -> str:
+    try:
+        token = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read token file {path} ({source}): {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"token file {path} ({source}) is not text") from None
+    if not token:
+        raise ConfigError(f"token file {path} ({source}) is empty")
+    return token
+
+
+def _pick(key: str, flag: Any, file_values: dict[str, Any]) -> tuple[Any, str] | None:
+    """The first of flag, environment, config file that is set, with its source."""
+    if flag is not None:
+        return flag, "the command line"
+    env = KEYS[key][0]
+    if env and os.environ.get(env, "") != "":
+        return os.environ[env], f"${env}"
+    if key in file_values:
+        return file_values[key], f"config file {config_path()}"
+    return None
+
+
+def load_settings(
+    *,
+    server: str | None = None,
+    token: str | None = None,
+    token_file: str | None = None,
+    certificate: str | None = None,
+    timeout: float | None = None,
+    concurrency: int | None = None,
+) -> Settings:
+    """Resolve every setting once. Arguments are flags (None = not given)."""
+    file_values = read_config()
+
+    picked = _pick("server", server, file_values)
+    server_value = coerce("server", *picked) if picked else PRODUCTION_URL
+
+    # A token given directly beats a token file at the same level; a flag beats everything.
+    token_value: str | None = None
+    if token is not None:
+        token_value = coerce("token", token, "the command line")
+    elif token_file is not None:
+        token_value = _read_token_file(token_file, "--token-file")
+    elif os.environ.get("CANFAR_TOKEN", "").strip():
+        token_value = os.environ["CANFAR_TOKEN"].strip()
+    elif "token" in file_values:
+        token_value = coerce("token", file_values["token"], f"config file {config_path()}")
+    elif "token_file" in file_values:
+        path = coerce("token_file", file_values["token_file"], "config file")
+        token_value = _read_token_file(path, f"config file {config_path()}")
+
+    picked = _pick("certificate", certificate, file_values)
+    if picked:
+        certificate_value: str | None = str(Path(coerce("certificate", *picked)).expanduser())
+        if not Path(certificate_value).is_file():
+            raise ConfigError(f"certificate {certificate_value} (from {picked[1]}) does not exist")
+    else:
+        default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
+        certificate_value = str(default_pem) if default_pem.is_file() else None
+
+    picked = _pick("timeout", timeout, file_values)
+    timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
+    picked = _pick("concurrency", concurrency, file_values)
+    concurrency_value = coerce("concurrency", *picked) if picked else DEFAULT_CONCURRENCY
+
+    return Settings(
+        server=server_value,
+        token=token_value,
+        certificate=certificate_value,
+        timeout=timeout_value,
+        concurrency=concurrency_value,
+    )

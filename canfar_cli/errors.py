@@ -1,0 +1,82 @@
+"""One exception hierarchy for the whole program.
+
+Every error a user can meet is a `CanfarError`: it carries the one line to show, an optional hint
+(what to do about it), and the exit code from the table in the README. The CLI turns any of them
+into `message` (+ hint) on stderr and `exit_code`; the library raises them as they are.
+Messages never contain credentials: callers build them from URLs and server text only.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # the server refused or the work failed (4xx, partial batch, job Failed)
+    USAGE = 2  # bad flags or input refused before anything was sent
+    AUTH = 3  # credentials missing, rejected or expired (401/403)
+    NOT_FOUND = 4  # every id asked for is unknown
+    UNREACHABLE = 5  # connection, timeout, 5xx after retries
+    INTERRUPTED = 130
+
+
+class CanfarError(Exception):
+    """Base class: a one-line message, an optional hint, and an exit code."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message} ({self.hint})"
+
+
+class UsageError(CanfarError):
+    """Input refused before anything was sent: a bad name, env value, flag or setting."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """A setting (flag, environment variable or config file) that cannot be used."""
+
+
+class ServerError(CanfarError):
+    """The server answered with a refusal. `status` is the HTTP status, `reason` its text."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(
+        self, message: str, *, status: int, reason: str = "", hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.reason = reason
+
+
+class AuthError(ServerError):
+    """401/403, or no credentials at all where the server needs them."""
+
+    exit_code = ExitCode.AUTH
+
+
+class NotFoundError(ServerError):
+    """The session (or every one of the sessions) asked for does not exist."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class UnreachableError(CanfarError):
+    """The server could not be reached, timed out, or kept answering 5xx after retries."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class JobFailedError(CanfarError):
+    """A session ended Failed while the user waited for it (`--wait`, `logs --follow`)."""
+
+    exit_code = ExitCode.FAILED

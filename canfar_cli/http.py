@@ -1,0 +1,312 @@
+"""The wire: one httpx client per session object, the in-flight bound, retries and error mapping.
+
+Everything that touches httpx lives here (and anyio, with session.py). `HttpClient.request` is the
+one door every request of the core goes through, so the concurrency bound, the retry policy, the
+request log and the translation of failures into `canfar_cli.errors` hold for every method and every
+batch size alike.
+
+Retries: GET and DELETE are idempotent on skaha (a DELETE of a gone session answers 200), so they
+are retried on connection errors, timeouts, dropped connections and 502/503/504. A POST creates a
+session, so it is retried only when it provably never reached the server (the connection was never
+made, or the pool never handed one out): a retry must never make a second session.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+
+from canfar_cli import __version__
+from canfar_cli.errors import (
+    AuthError,
+    CanfarError,
+    ConfigError,
+    NotFoundError,
+    ServerError,
+    UnreachableError,
+)
+
+log = logging.getLogger("canfar_cli.http")
+
+USER_AGENT = f"canfar-cli/{__version__}"
+HIDDEN = "<hidden>"
+# Headers whose values are credentials: never logged, never shown.
+SECRET_HEADERS = frozenset({"authorization", "x-skaha-registry-auth", "x-client-certificate"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
+
+AUTH_HINT = (
+    "check your credentials: a token (CANFAR_TOKEN or --token-file) or a current proxy certificate"
+    " (--cert, CANFAR_CERTIFICATE or ~/.ssl/cadcproxy.pem; renew it with cadc-get-cert)"
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. `attempts` counts the first try; the backoff doubles from `backoff` up to
+    `max_backoff` with full jitter; a server's Retry-After is honoured up to `retry_after_cap`."""
+
+    attempts: int = 4
+    backoff: float = 0.25
+    max_backoff: float = 4.0
+    retry_after_cap: float = 10.0
+
+    def delay(self, retry: int, response: httpx.Response | None = None) -> float:
+        """Seconds to wait before retry number `retry` (1-based)."""
+        if response is not None:
+            advised = retry_after_seconds(response.headers.get("retry-after"))
+            if advised is not None:
+                return min(advised, self.retry_after_cap)
+        ceiling = min(self.max_backoff, self.backoff * (2 ** (retry - 1)))
+        # Full jitter, with a floor so a burst of retries never lands all at once on a sick server.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    """A copy of the headers safe to log or show."""
+    return {
+        key: (HIDDEN if key.lower() in SECRET_HEADERS else value) for key, value in headers.items()
+    }
+
+
+def public_url(url: httpx.URL | str) -> str:
+    """The URL as we may show it: no user:password part, ever."""
+    parsed = httpx.URL(str(url))
+    if parsed.userinfo:
+        parsed = parsed.copy_with(username=None, password=None)
+    return str(parsed)
+
+
+def _ssl_context(certificate: str | None) -> ssl.SSLContext | bool:
+    if certificate is None:
+        return True
+    context = httpx.create_ssl_context()
+    try:
+        context.load_cert_chain(certificate)
+    except (OSError, ssl.SSLError) as exc:
+        reason = (
+            getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
+        )
+        raise ConfigError(
+            f"certificate {certificate} cannot be used: {reason}",
+            hint="it must be a PEM file holding both the certificate and its key",
+        ) from None
+    return context
+
+
+class HttpClient:
+    """One httpx.AsyncClient, one in-flight bound, one retry policy, one request log."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        certificate: str | None = None,
+        timeout: float = 30.0,
+        concurrency: int = 32,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.concurrency = concurrency
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        verify = _ssl_context(certificate) if transport is None else True
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            # The pool is as large as the bound, so a request never waits for a connection.
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            verify=verify,
+            transport=transport,
+            trust_env=transport is None,
+            follow_redirects=False,
+        )
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def __repr__(self) -> str:
+        return f"HttpClient({public_url(self.base_url)!r}, concurrency={self.concurrency})"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers every request carries, credentials hidden."""
+        raw = {
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in self._client.headers.raw
+        }
+        return redact_headers(raw)
+
+    def url(self, path: str) -> str:
+        return public_url(f"{self.base_url}/{path.lstrip('/')}")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _bound(self) -> anyio.CapacityLimiter:
+        # Made on first use, inside the event loop that will use it.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.concurrency)
+        return self._limiter
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request, retried as its method allows: a 2xx response, or a CanfarError."""
+        method = method.upper()
+        request = self._client.build_request(
+            method, path.lstrip("/"), params=params, content=content, headers=headers
+        )
+        shown = public_url(request.url)
+        retries = 0
+        started = time.perf_counter()
+        while True:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s headers=%s", method, shown, redact_headers(request.headers))
+            response: httpx.Response | None = None
+            failure: httpx.HTTPError | None = None
+            try:
+                async with self._bound():
+                    received = await self._client.send(request)
+                    await received.aread()
+                response = received
+            except httpx.HTTPError as exc:
+                failure = exc
+            elapsed = time.perf_counter() - started
+            if response is not None and response.status_code < 400:
+                log.info(
+                    "%s %s %d %.3fs retries=%d",
+                    method,
+                    shown,
+                    response.status_code,
+                    elapsed,
+                    retries,
+                )
+                return response
+            if retries + 1 < self.retry.attempts and self._may_retry(method, response, failure):
+                retries += 1
+                wait = self.retry.delay(retries, response)
+                log.info(
+                    "%s %s %s; retry %d in %.2fs",
+                    method,
+                    shown,
+                    response.status_code if response is not None else describe(failure),
+                    retries,
+                    wait,
+                )
+                await anyio.sleep(wait)
+                continue
+            status = response.status_code if response is not None else describe(failure)
+            log.info("%s %s %s %.3fs retries=%d", method, shown, status, elapsed, retries)
+            if response is not None:
+                raise self._refusal(method, shown, response, retries)
+            assert failure is not None
+            raise self._unreachable(method, shown, failure, retries)
+
+    @staticmethod
+    def _may_retry(
+        method: str, response: httpx.Response | None, failure: httpx.HTTPError | None
+    ) -> bool:
+        if method in IDEMPOTENT:
+            if response is not None:
+                return response.status_code in RETRY_STATUSES
+            return isinstance(failure, httpx.TransportError)
+        # Not idempotent: only when the request provably never left this machine.
+        return isinstance(failure, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+    def _refusal(
+        self, method: str, shown: str, response: httpx.Response, retries: int
+    ) -> CanfarError:
+        status = response.status_code
+        reason = server_text(response)
+        if status >= 500:
+            tried = f" after {retries + 1} attempts" if retries else ""
+            return UnreachableError(
+                f"{method} {shown} failed{tried}: {status} {reason}".rstrip(),
+                hint="the server is in trouble; try again later",
+            )
+        message = reason or f"{method} {shown}: HTTP {status}"
+        if status in (401, 403):
+            return AuthError(message, status=status, reason=reason, hint=AUTH_HINT)
+        if status == 400 and "anonymous" in reason:
+            # skaha answers 400 "cannot get group memberships for anonymous" to no credentials.
+            return AuthError(message, status=status, reason=reason, hint=AUTH_HINT)
+        if status == 404:
+            return NotFoundError(message, status=status, reason=reason)
+        return ServerError(message, status=status, reason=reason)
+
+    def _unreachable(
+        self, method: str, shown: str, failure: httpx.HTTPError, retries: int
+    ) -> UnreachableError:
+        tried = f" after {retries + 1} attempts" if retries else ""
+        if isinstance(failure, httpx.TimeoutException):
+            return UnreachableError(
+                f"{method} {shown} timed out{tried} ({self.timeout:g} s each)",
+                hint="the server may be slow or down; raise --timeout or try again later",
+            )
+        return UnreachableError(
+            f"cannot reach {shown}{tried}: {describe(failure)}",
+            hint="check the server URL (--server, CANFAR_URL) and your network",
+        )
+
+
+def describe(failure: BaseException | None) -> str:
+    """A short reason for a transport failure, never holding a header."""
+    if failure is None:
+        return "no response"
+    if isinstance(failure, httpx.ConnectError):
+        text = str(failure) or "connection failed"
+        return f"connection failed ({text})" if "connect" not in text.lower() else text
+    if isinstance(failure, httpx.RemoteProtocolError):
+        return "the connection was closed without a response"
+    if isinstance(failure, httpx.TimeoutException):
+        return "timed out"
+    return str(failure) or type(failure).__name__
+
+
+def server_text(response: httpx.Response) -> str:
+    """The text the server sent with an error (skaha's errors are text/plain `message\\n`)."""
+    try:
+        text = response.text
+    except (UnicodeDecodeError, LookupError):
+        text = response.content.decode("utf-8", "replace")
+    text = text.strip()
+    if len(text) > 500:
+        text = text[:500] + "..."
+    return text

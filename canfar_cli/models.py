@@ -1,0 +1,460 @@
+"""Kinds, statuses, the rules a create must obey, and the shaping of what the server sends back.
+
+Pure functions, no I/O: the session core calls them before anything is sent (so a refusal costs
+no request) and the CLI uses them to filter listings. Every refusal is a `UsageError` whose message
+says what is wrong and whose hint says what to do instead; the server's own behaviour behind each
+rule is in `shared/skaha-api.md` (section 4.3 and the quirks of section 6).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from canfar_cli.errors import UsageError
+
+KINDS: tuple[str, ...] = ("headless", "notebook", "desktop", "carta", "firefly", "contributed")
+INTERACTIVE_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind != "headless")
+
+# What the current server emits, then what older servers (and the stale docs) said.
+STATUSES: tuple[str, ...] = (
+    "Pending",
+    "Running",
+    "Completed",
+    "Failed",
+    "Terminating",
+    "Succeeded",
+    "Error",
+)
+# Older servers said Succeeded/Error where newer ones say Completed/Failed: the same states.
+_STATUS_ALIASES = {"succeeded": "Completed", "error": "Failed"}
+FINISHED_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Succeeded", "Error"})
+ACTIVE_STATUSES: frozenset[str] = frozenset({"Pending", "Running"})
+
+DEFAULT_REGISTRY = "images.canfar.net"
+
+# A DNS label: the server uses the lowercased name as the pod's hostname, so anything else fails
+# (with a 500) or is silently truncated. Upper case is refused rather than lowercased behind the
+# user's back, so the name they gave is the name they will see and can select by.
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A Kubernetes label value (the server looks sessions up by label): also keeps `/`, `?` and `..`
+# out of the request path.
+_ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+MAX_NAME_LENGTH = 63
+
+
+def normalize_status(status: str) -> str:
+    """The canonical spelling of a status: case folded, Succeeded -> Completed, Error -> Failed.
+
+    Unknown values come back capitalized as given, so a newer server's state still shows."""
+    text = status.strip()
+    lowered = text.lower()
+    if lowered in _STATUS_ALIASES:
+        return _STATUS_ALIASES[lowered]
+    for known in STATUSES:
+        if known.lower() == lowered:
+            return known
+    return text
+
+
+def is_finished(status: str | None) -> bool:
+    return status is not None and normalize_status(status) in FINISHED_STATUSES
+
+
+def normalize_kind(kind: str) -> str:
+    """The kind as the server spells it, or a UsageError naming the known kinds."""
+    if not isinstance(kind, str) or kind.strip().lower() not in KINDS:
+        raise UsageError(
+            f"unknown session kind {kind!r}",
+            hint=f"use one of: {', '.join(KINDS)}",
+        )
+    return kind.strip().lower()
+
+
+def check_name(name: str) -> str:
+    """One name exactly as it will be sent; refused if the server would reject or mangle it."""
+    if not isinstance(name, str) or not name:
+        raise UsageError("a session name is required", hint="give a name such as 'fit-1'")
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(
+            f"session name {name!r} is {len(name)} characters long, more than {MAX_NAME_LENGTH}",
+            hint="the name (with its replica suffix) must make a DNS label; use a shorter name",
+        )
+    if not _NAME_RE.match(name):
+        if re.fullmatch(r"[A-Za-z0-9-]+", name) and name.lower() != name:
+            raise UsageError(
+                f"session name {name!r} has upper-case letters, which the server lowercases",
+                hint=f"use {name.lower()!r}",
+            )
+        if re.fullmatch(r"[A-Za-z0-9-]+", name):
+            raise UsageError(
+                f"session name {name!r} starts or ends with '-'",
+                hint="a name must start and end with a letter or digit",
+            )
+        raise UsageError(
+            f"session name {name!r} has characters the server refuses",
+            hint="use only lower-case letters, digits and '-', e.g. 'fit-1'",
+        )
+    return name
+
+
+def replica_names(name: str, replicas: int) -> list[str]:
+    """The names to send: `name` for one replica, `name-1 ... name-N` for more, each checked."""
+    check_count("replicas", replicas)
+    if replicas == 1 or not isinstance(name, str) or not name:
+        return [check_name(name)]
+    longest = f"{name}-{replicas}"
+    if len(longest) > MAX_NAME_LENGTH:
+        raise UsageError(
+            f"session name {longest!r} (the last replica's) is {len(longest)} characters long,"
+            f" more than {MAX_NAME_LENGTH}",
+            hint=f"use a name of at most {MAX_NAME_LENGTH - len(str(replicas)) - 1} characters",
+        )
+    return [check_name(f"{name}-{index}") for index in range(1, replicas + 1)]
+
+
+def check_count(what: str, value: Any, *, whole: bool = True) -> Any:
+    """cores, ram, replicas: a number of at least 1 (replicas and gpus whole numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{what} must be a number, got {value!r}")
+    if whole and not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise UsageError(f"{what} must be a whole number, got {value!r}")
+    if not value >= 1:  # also refuses NaN
+        raise UsageError(f"{what} must be at least 1, got {value!r}")
+    return value
+
+
+def check_gpu(gpu: Any) -> int | None:
+    if gpu is None:
+        return None
+    if not isinstance(gpu, bool) and gpu == 0:
+        raise UsageError("gpu=0 is refused by the server", hint="leave the GPU option out for none")
+    return check_count("gpu", gpu)
+
+
+def check_image(image: str) -> str:
+    """The image with its registry host; `project/repo:tag` gets the default registry prefixed."""
+    if not isinstance(image, str) or not image.strip():
+        raise UsageError(
+            "an image is required", hint=f"e.g. {DEFAULT_REGISTRY}/skaha/terminal:1.1.1"
+        )
+    if image != image.strip() or any(ch.isspace() for ch in image):
+        raise UsageError(f"image {image!r} contains whitespace")
+    first, slash, _rest = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return image
+    if slash:
+        return f"{DEFAULT_REGISTRY}/{image}"
+    raise UsageError(
+        f"image {image!r} has no registry host",
+        hint=f"write it in full, e.g. {DEFAULT_REGISTRY}/skaha/terminal:1.1.1",
+    )
+
+
+def check_cmd(cmd: str | None) -> str | None:
+    if cmd is None:
+        return None
+    if not isinstance(cmd, str) or not cmd:
+        raise UsageError("cmd must be a non-empty text")
+    if any(ch.isspace() for ch in cmd):
+        raise UsageError(
+            f"cmd {cmd!r} contains whitespace; the server runs it as one program name",
+            hint="put the program in cmd and each of its arguments in args",
+        )
+    return cmd
+
+
+def check_args(args: str | Sequence[str] | None) -> list[str]:
+    """The arguments as a list. A text is split on whitespace; each argument must hold none,
+    because the server joins and re-splits them on single spaces."""
+    if args is None:
+        return []
+    items = args.split() if isinstance(args, str) else list(args)
+    for item in items:
+        if not isinstance(item, str):
+            raise UsageError(f"argument {item!r} is not text")
+        if not item:
+            raise UsageError(
+                "an empty argument cannot be passed",
+                hint="the server splits args on spaces; leave empty arguments out",
+            )
+        if any(ch.isspace() for ch in item):
+            raise UsageError(
+                f"argument {item!r} contains whitespace; the server would split it into several",
+                hint="pass a script that holds the command line, e.g. cmd='bash', args=['run.sh']",
+            )
+    return items
+
+
+def check_env(env: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The environment as (key, value) pairs; refuses what the server would drop or mangle."""
+    if env is None:
+        return []
+    if not isinstance(env, Mapping):
+        raise UsageError("env must be a mapping of variable names to values")
+    pairs: list[tuple[str, str]] = []
+    for key, raw in env.items():
+        if not isinstance(key, str) or not _ENV_KEY_RE.match(key):
+            raise UsageError(
+                f"environment variable name {key!r} is not a valid name",
+                hint="use letters, digits and '_', not starting with a digit",
+            )
+        value = raw if isinstance(raw, str) else str(raw)
+        if isinstance(raw, bool) or raw is None:
+            raise UsageError(f"environment variable {key} has no text value ({raw!r})")
+        if "=" in value:
+            raise UsageError(
+                f"the value of environment variable {key} contains '=';"
+                " the server would drop the variable silently",
+                hint="pass such a value in a file or encode it (e.g. base64)",
+            )
+        if "\n" in value or "\r" in value:
+            raise UsageError(f"the value of environment variable {key} contains a line break")
+        pairs.append((key, value))
+    return pairs
+
+
+def format_number(value: int | float) -> str:
+    """2 -> "2", 2.0 -> "2", 1.5 -> "1.5": what the server parses as a Double."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CreateSpec:
+    """A checked create: what every replica's form holds, before the names and replica env."""
+
+    names: list[str]
+    image: str
+    kind: str
+    cores: int | float
+    ram: int | float
+    gpu: int | None
+    cmd: str | None
+    args: list[str]
+    env: list[tuple[str, str]]
+
+    def form(self, index: int) -> list[tuple[str, str]]:
+        """The form fields of replica `index` (0-based), in the order they are sent."""
+        fields = [
+            ("name", self.names[index]),
+            ("image", self.image),
+            ("type", self.kind),
+            ("cores", format_number(self.cores)),
+            ("ram", format_number(self.ram)),
+        ]
+        if self.gpu is not None:
+            fields.append(("gpus", str(self.gpu)))
+        if self.kind == "headless":
+            if self.cmd is not None:
+                fields.append(("cmd", self.cmd))
+            if self.args:
+                fields.append(("args", " ".join(self.args)))
+            env = [
+                *self.env,
+                ("REPLICA_ID", str(index + 1)),
+                ("REPLICA_COUNT", str(len(self.names))),
+            ]
+            fields.extend(("env", f"{key}={value}") for key, value in env)
+        return fields
+
+
+def check_create(
+    name: str,
+    image: str,
+    cores: int | float = 2,
+    ram: int | float = 4,
+    kind: str = "headless",
+    gpu: int | None = None,
+    cmd: str | None = None,
+    args: str | Sequence[str] | None = None,
+    env: Mapping[str, Any] | None = None,
+    replicas: int = 1,
+) -> CreateSpec:
+    """Every refusal of a create, in the order a user would fix them."""
+    kind = normalize_kind(kind)
+    if kind != "headless":
+        given = [
+            what
+            for what, value in (("cmd", cmd), ("args", args), ("env", env))
+            if value is not None and value != [] and value != {}
+        ]
+        if given:
+            raise UsageError(
+                f"{' and '.join(given)} only apply to headless sessions; the server ignores them"
+                f" for a {kind} session",
+                hint="leave them out, or create a headless session",
+            )
+    names = replica_names(name, replicas)
+    image = check_image(image)
+    cores = check_count("cores", cores, whole=False)
+    ram = check_count("ram", ram, whole=False)
+    gpu = check_gpu(gpu)
+    env_pairs = check_env(env)
+    for key, _value in env_pairs:
+        if key in ("REPLICA_ID", "REPLICA_COUNT"):
+            raise UsageError(
+                f"environment variable {key} is set by canfar for every replica",
+                hint="leave it out of env",
+            )
+    return CreateSpec(
+        names=names,
+        image=image,
+        kind=kind,
+        cores=cores,
+        ram=ram,
+        gpu=gpu,
+        cmd=check_cmd(cmd),
+        args=check_args(args),
+        env=env_pairs,
+    )
+
+
+def check_id(session_id: str) -> str:
+    """A session id safe to put in a URL path (a Kubernetes label value, as the server requires)."""
+    if not isinstance(session_id, str) or not _ID_RE.match(session_id):
+        raise UsageError(
+            f"{session_id!r} is not a session id",
+            hint="session ids are short codes like 'x7k2m9qa'; list yours with `canfar ps`",
+        )
+    return session_id
+
+
+def check_ids(ids: str | Iterable[str]) -> list[str]:
+    """One id or several, as a list; every one checked before anything is sent."""
+    items = [ids] if isinstance(ids, str) else list(ids)
+    return [check_id(item) for item in items]
+
+
+# --- times ---------------------------------------------------------------------------------
+
+_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+def parse_time(text: str) -> datetime:
+    """A server time as an aware datetime (UTC when no offset is given).
+
+    Accepts what the server writes: `2025-04-10T15:45:33Z`, `2025-04-10T15:45Z` (Java omits `:00`
+    seconds), fractions of any length (nanoseconds are cut to microseconds) and `+hh:mm` offsets.
+    Raises ValueError for anything else."""
+    match = _TIME_RE.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"not a time: {text!r}")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    if zone is None or zone in ("Z", "z"):
+        tz = timezone.utc
+    else:
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        tz = timezone(sign * offset)
+    return datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tzinfo=tz
+    )
+
+
+def try_parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_time(text)
+    except ValueError:
+        return None
+
+
+# --- events --------------------------------------------------------------------------------
+
+_EVENT_RE = re.compile(r"^(\S+)\s+(\S+)\s+(?:(.*?)\s+)?(\S+)\s+(\S+)\s*$")
+
+
+def _time_cell(cell: str) -> bool:
+    return cell == "<none>" or try_parse_time(cell) is not None
+
+
+def parse_events(text: str) -> list[dict[str, Any]]:
+    """The server's events table (kubectl custom-columns) as dicts.
+
+    Each row gives type, reason, message, first_time, last_time (`<none>` cells become None). The
+    first and last two columns never hold spaces, so a message with spaces is whatever lies between
+    them, whatever the alignment. A line that does not fit becomes {"raw": line}: never dropped."""
+    events: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        stripped = line.strip()
+        if stripped == "<none>":
+            continue
+        words = stripped.split()
+        if words[:2] == ["TYPE", "REASON"] and words[-2:] == ["FIRST-TIME", "LAST-TIME"]:
+            continue
+        match = _EVENT_RE.match(stripped)
+        if match and _time_cell(match.group(4)) and _time_cell(match.group(5)):
+            kind, reason, message, first, last = match.groups()
+            events.append(
+                {
+                    "type": None if kind == "<none>" else kind,
+                    "reason": None if reason == "<none>" else reason,
+                    "message": message or "",
+                    "first_time": None if first == "<none>" else first,
+                    "last_time": None if last == "<none>" else last,
+                }
+            )
+        else:
+            events.append({"raw": line})
+    return events
+
+
+# --- selection -----------------------------------------------------------------------------
+
+
+def select_sessions(
+    sessions: Iterable[Mapping[str, Any]],
+    *,
+    kinds: Iterable[str] | None = None,
+    statuses: Iterable[str] | None = None,
+    name_pattern: str | None = None,
+    older_than: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[Any]:
+    """The sessions that pass every given filter, in their order.
+
+    kinds and statuses are case-insensitive, with Succeeded == Completed and Error == Failed;
+    name_pattern is a shell glob on the name (names are lower case on the server, so the match is
+    case-insensitive); older_than keeps sessions whose startTime is at least that long ago (a
+    session with no startTime yet is not older than anything)."""
+    kind_set = {kind.strip().lower() for kind in kinds} if kinds is not None else None
+    status_set = {normalize_status(s) for s in statuses} if statuses is not None else None
+    pattern = name_pattern.lower() if name_pattern is not None else None
+    if older_than is not None and now is None:
+        now = datetime.now(timezone.utc)
+    chosen = []
+    for session in sessions:
+        if kind_set is not None and str(session.get("type", "")).lower() not in kind_set:
+            continue
+        if status_set is not None and normalize_status(str(session.get("status", ""))) not in (
+            status_set
+        ):
+            continue
+        if pattern is not None and not fnmatch.fnmatchcase(
+            str(session.get("name", "")).lower(), pattern
+        ):
+            continue
+        if older_than is not None:
+            started = try_parse_time(session.get("startTime"))
+            if started is None or now is None or now - started < older_than:
+                continue
+        chosen.append(session)
+    return chosen

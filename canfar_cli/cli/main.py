@@ -1,30 +1,204 @@
-"""The `canfar` Typer app: global options and the registration of each command module.
+"""The `canfar` Typer app: global options, the one error wrapper, and the registration of commands.
 
-Skeleton: the command modules register themselves here. Heavy imports (httpx, anyio, rich.table,
-the local platform) stay inside the command functions so `canfar --help` and TAB stay fast.
+Every command module stays light at import (typer and the standard library only); httpx, anyio,
+rich and the local platform are imported inside the command functions, so `canfar --help` and a
+TAB completion start fast.
+
+The error wrapper lives in `CanfarGroup.invoke`, so it covers the real program and Typer's
+in-process test runner alike: a CanfarError becomes its one line (+ hint) on stderr and its exit
+code, an interrupt exits 130, and anything unexpected is one line asking for `--verbose`.
 """
 
 from __future__ import annotations
 
-import typer
+import contextlib
+import os
+import sys
+import traceback
+from typing import Any
 
+import typer
+from typer.core import TyperGroup
+
+from canfar_cli import __version__
+from canfar_cli.cli import (
+    completion,
+    config_cmd,
+    create,
+    events,
+    info,
+    logs,
+    prune,
+    ps,
+    rm,
+    stats,
+)
 from canfar_cli.cli.local import local_app
+from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
+from canfar_cli.errors import CanfarError, ExitCode
+from canfar_cli.output import Output
+
+# Exit code for "the reader of our stdout went away" (`canfar ps | head -1`), as a shell reports
+# a program killed by SIGPIPE.
+BROKEN_PIPE_EXIT = 141
+
+ROOT_HELP = """Sessions of the CANFAR Science Platform: notebooks, desktops, CARTA, Firefly,
+contributed apps and headless jobs, over the skaha v1 API.
+
+\b
+Examples:
+  canfar --server local create headless images.canfar.net/skaha/terminal:1.1.1 -- echo hi
+  canfar ps -a
+  canfar logs -f ID
+  canfar ps -q | xargs canfar rm -f
+
+\b
+Exit codes: 0 done, 1 refused or failed, 2 usage, 3 credentials,
+4 not found, 5 server unreachable, 130 interrupted.
+"""
+
+
+class CanfarGroup(TyperGroup):
+    """The root group: every command runs inside this error wrapper."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # Typer/click's own signals and usage errors (exit 2) are handled by Typer
+        except CanfarError as exc:
+            _out(ctx).error(exc.message, exc.hint)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except (KeyboardInterrupt, EOFError):
+            _interrupted(ctx)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(BROKEN_PIPE_EXIT) from None
+        except Exception as exc:
+            state = ctx.obj if isinstance(ctx.obj, CliState) else None
+            if state is not None and state.verbose:
+                traceback.print_exc(file=sys.stderr)
+            _out(ctx).error(
+                f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)"
+            )
+            raise typer.Exit(int(ExitCode.FAILED)) from None
+
+
+def _out(ctx: Any) -> Output:
+    return ctx.obj.out if isinstance(ctx.obj, CliState) else Output()
+
+
+def _interrupted(ctx: Any) -> None:
+    with contextlib.suppress(Exception):  # stderr may be gone too; the exit code still says it
+        _out(ctx).message("interrupted")
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so Python's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
 
 app = typer.Typer(
     name="canfar",
-    help="Sessions of the CANFAR Science Platform.",
+    cls=CanfarGroup,
+    help=ROOT_HELP,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(local_app, name="local")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"canfar {__version__}\n")
+        raise typer.Exit(0)
 
 
 @app.callback()
-def _root() -> None:
-    """Sessions of the CANFAR Science Platform."""
+def _root(
+    ctx: typer.Context,
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        metavar="URL|local",
+        help="skaha service URL, or 'local' for the local platform [env CANFAR_URL].",
+    ),
+    token_file: str | None = typer.Option(
+        None,
+        "--token-file",
+        metavar="PATH",
+        help="File holding a bearer token [env CANFAR_TOKEN holds the token itself].",
+    ),
+    cert: str | None = typer.Option(
+        None,
+        "--cert",
+        metavar="PATH",
+        help="PEM with certificate and key [env CANFAR_CERTIFICATE; ~/.ssl/cadcproxy.pem].",
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", metavar="S", help="Seconds per request [env CANFAR_TIMEOUT; 30]."
+    ),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        metavar="N",
+        help="Requests in flight at most [env CANFAR_CONCURRENCY; 32].",
+    ),
+    verbose: bool = typer.Option(
+        False, "-v", "--verbose", help="Log each request on stderr (credentials hidden)."
+    ),
+    no_color: bool = typer.Option(False, "--no-color", help="No colour, no live display."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_show_version,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    state = CliState(
+        server=server,
+        token_file=token_file,
+        certificate=cert,
+        timeout=timeout,
+        concurrency=concurrency,
+        verbose=verbose,
+        no_color=no_color,
+        out=Output(no_color=no_color),
+    )
+    ctx.obj = state
+    if verbose:
+        attach_verbose_logging(ctx)
+    state_of(ctx)  # a sub-context finds it through find_root()
+
+
+create.register(app)
+ps.register(app)
+info.register(app)
+logs.register(app)
+events.register(app)
+stats.register(app)
+rm.register(app)
+prune.register(app)
+app.add_typer(config_cmd.config_app, name="config")
+completion.register(app)
+app.add_typer(local_app, name="local")
 
 
 def main() -> None:
-    app(prog_name="canfar")
+    """Entry point of `canfar` and `python -m canfar_cli`."""
+    try:
+        app(prog_name="canfar")
+    except KeyboardInterrupt:  # an interrupt outside any command (while parsing, say)
+        sys.stderr.write("interrupted\n")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(BROKEN_PIPE_EXIT)

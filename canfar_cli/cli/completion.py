@@ -1,0 +1,37 @@
+"""`canfar completion bash|zsh|fish`: print the shell's completion script."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+def completion(
+    shell: Shell = typer.Argument(..., help="bash, zsh or fish."),
+) -> None:
+    """Print a shell completion script.
+
+    Static: a TAB never starts Python.
+
+    \b
+    Examples:
+      source <(canfar completion bash)
+      canfar completion zsh > "${fpath[1]}/_canfar"
+      canfar completion fish > ~/.config/fish/completions/canfar.fish
+    """
+    import sys
+
+    from canfar_cli.cli.completion_gen import script
+
+    sys.stdout.write(script(shell.value))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("completion")(completion)

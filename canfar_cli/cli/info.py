@@ -1,0 +1,92 @@
+"""`canfar info ID …`: every field the server gives, one block per session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
+from canfar_cli.cli.state import state_of
+
+# Fields shown first, in this order, under friendlier labels; every other field follows as is.
+LABELS = {
+    "id": "ID",
+    "name": "Name",
+    "type": "Kind",
+    "status": "Status",
+    "image": "Image",
+    "userid": "User",
+    "startTime": "Started",
+    "expiryTime": "Expires",
+    "connectURL": "Connect URL",
+    "requestedCPUCores": "CPU cores",
+    "requestedRAM": "RAM (GB)",
+    "requestedGPUCores": "GPUs",
+    "cpuCoresInUse": "CPU in use",
+    "ramInUse": "RAM in use (GB)",
+    "isFixedResources": "Fixed resources",
+}
+
+
+def block(session: dict[str, Any]) -> list[tuple[str, str]]:
+    from datetime import datetime, timezone
+
+    from canfar_cli.cli.present import when
+
+    now = datetime.now(timezone.utc)
+    keys = [key for key in LABELS if key in session]
+    keys += [key for key in session if key not in LABELS]
+    lines = []
+    for key in keys:
+        value = session[key]
+        if key in ("startTime", "expiryTime") and isinstance(value, str):
+            text = when(value, now)
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, list):
+            text = ", ".join(str(item) for item in value) or "-"
+        elif value == "":
+            text = "-"
+        else:
+            text = str(value)
+        lines.append((LABELS.get(key, key), text))
+    return lines
+
+
+def info(
+    ctx: typer.Context,
+    ids: list[str] = typer.Argument(..., metavar="ID...", help="Session ids."),
+    output: Format | None = output_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """Show sessions in full.
+
+    Every field the server gives, one block per session, expiry as date and time left.
+
+    JSON gives the server's object (an array of them for several ids). Unknown ids are reported
+    on stderr: exit 4 when none was found, 1 when some were (the found ones still print).
+
+    \b
+    Examples:
+      canfar info x7k2m9qa
+      canfar info x7k2m9qa -o json | jq .status
+    """
+    from canfar_cli.cli.present import exit_with, report_failures, unique
+
+    state = state_of(ctx)
+    out = state.out
+    fmt = resolve_format(output, as_json)
+    ids = unique(ids)
+    outcomes = state.run(lambda session: session.info_each(ids))
+    found = [outcome.value for outcome in outcomes if outcome.ok]
+    if fmt == "json":
+        if found:
+            out.json(found[0] if len(ids) == 1 else found)
+    elif found:
+        out.blocks([block(session) for session in found])
+    exit_with(report_failures(out, outcomes))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)

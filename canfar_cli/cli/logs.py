@@ -1,0 +1,171 @@
+"""`canfar logs ID …`: the raw log text, byte for byte; `-f` follows until the session ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from canfar_cli.cli.state import state_of
+from canfar_cli.errors import JobFailedError
+
+
+def tail_text(text: str, count: int | None) -> str:
+    """The last `count` lines of `text`, each kept exactly as it was."""
+    if count is None:
+        return text
+    if count <= 0:
+        return ""
+    return "".join(text.splitlines(keepends=True)[-count:])
+
+
+def _label(session: dict[str, Any] | None, session_id: str) -> str:
+    name = (session or {}).get("name")
+    return f"{name} ({session_id})" if name else session_id
+
+
+def _pending_hint(session_id: str) -> str:
+    return (
+        f"session {session_id} is Pending and has no logs yet;"
+        f" `canfar events {session_id}` shows what it is waiting for"
+    )
+
+
+def logs(
+    ctx: typer.Context,
+    ids: list[str] = typer.Argument(..., metavar="ID...", help="Session ids."),
+    follow: bool = typer.Option(
+        False, "-f", "--follow", help="Print new output until the session ends."
+    ),
+    tail: int | None = typer.Option(
+        None, "--tail", metavar="N", min=0, help="Only the last N lines (then follow, with -f)."
+    ),
+) -> None:
+    """Print the logs of sessions.
+
+    The text exactly as the server sends it, never reformatted.
+
+    With several ids each log is headed `==> name (id) <==` (with -f each line is prefixed with
+    the name instead). -f exits 0 when the session Completed, 1 when it Failed.
+
+    \b
+    Examples:
+      canfar logs x7k2m9qa
+      canfar logs -f --tail 20 x7k2m9qa
+      canfar logs $(canfar ps -q --name 'fit-*')
+    """
+    from canfar_cli.cli.present import unique
+
+    state = state_of(ctx)
+    ids = unique(ids)
+    if follow:
+        _follow(state, ids, tail)
+    else:
+        _show(state, ids, tail)
+
+
+def _show(state: Any, ids: list[str], tail: int | None) -> None:
+    from canfar_cli.cli.present import exit_with, report_failures
+
+    out = state.out
+
+    async def work(session: Any) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+        outcomes = await session.logs_each(ids)
+        known: dict[str, dict[str, Any]] = {}
+        # Names for the headings, and the status behind an empty log: one listing serves all.
+        if len(ids) > 1 or any(o.ok and not o.value for o in outcomes):
+            known = {str(s.get("id")): s for s in await session.fetch()}
+        return outcomes, known
+
+    outcomes, known = state.run(work)
+    first = True
+    for outcome in outcomes:
+        if not outcome.ok:
+            continue
+        text = tail_text(outcome.value or "", tail)
+        if len(ids) > 1:
+            separator = "" if first else "\n"
+            out.write(f"{separator}==> {_label(known.get(outcome.key), outcome.key)} <==\n")
+            first = False
+        out.write(text)
+        if len(ids) > 1 and text and not text.endswith("\n"):
+            out.write("\n")
+        status = (known.get(outcome.key) or {}).get("status")
+        if not outcome.value and status == "Pending":
+            out.message(_pending_hint(outcome.key))
+    exit_with(report_failures(out, outcomes))
+
+
+def _follow(state: Any, ids: list[str], tail: int | None) -> None:
+    out = state.out
+
+    async def follow_one(session: Any, session_id: str, prefix: str | None) -> None:
+        partial = ""
+        first = True
+        async for chunk in session.follow_logs(session_id):
+            if first:
+                chunk = tail_text(chunk, tail)
+                first = False
+            if prefix is None:
+                out.write(chunk)
+                continue
+            # Several sessions at once: whole lines only, each prefixed with its session's name.
+            partial += chunk
+            *lines, partial = partial.split("\n")
+            if lines:
+                out.write("".join(f"{prefix}{line}\n" for line in lines))
+        if prefix is not None and partial:
+            out.write(f"{prefix}{partial}\n")
+
+    async def work(session: Any) -> list[Any]:
+        import anyio
+
+        from canfar_cli.cli.present import report_failures
+
+        before = await session.info_each(ids)
+        code = report_failures(out, before)
+        if code:
+            raise typer.Exit(code)  # an unknown id: nothing to follow
+        sessions = {o.key: o.value for o in before}
+        for session_id, record in sessions.items():
+            if record.get("status") == "Pending":
+                out.message(_pending_hint(session_id))
+        width = max(len(str(s.get("name") or k)) for k, s in sessions.items())
+        async with anyio.create_task_group() as group:
+            for session_id, record in sessions.items():
+                prefix = None
+                if len(ids) > 1:
+                    prefix = f"{str(record.get('name') or session_id).ljust(width)} | "
+                group.start_soon(follow_one, session, session_id, prefix)
+        return await session.info_each(ids)
+
+    after = state.run(work)
+    _final_verdict(out, after)
+
+
+def _final_verdict(out: Any, outcomes: list[Any]) -> None:
+    """After following: 0 if every session Completed (or is an interactive one that ended),
+    1 if one Failed or vanished before its end could be seen."""
+    from canfar_cli.models import normalize_status
+
+    failed = []
+    gone = []
+    for outcome in outcomes:
+        if not outcome.ok:
+            gone.append(outcome.key)
+            continue
+        if normalize_status(str(outcome.value.get("status", ""))) == "Failed":
+            failed.append(outcome.key)
+    for session_id in gone:
+        out.warning(f"session {session_id} is gone; its final state is unknown")
+    if failed:
+        raise JobFailedError(
+            f"session {', '.join(failed)} ended Failed",
+            hint=f"`canfar events {failed[0]}` may say why",
+        )
+    if gone:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("logs")(logs)

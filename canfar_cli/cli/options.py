@@ -1,0 +1,81 @@
+"""Options shared by several commands and the small parsers behind them (no I/O, light)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import Enum
+
+import typer
+
+from canfar_cli.errors import UsageError
+
+KINDS = ("headless", "notebook", "desktop", "carta", "firefly", "contributed")
+STATUSES = ("Pending", "Running", "Completed", "Failed", "Terminating", "Succeeded", "Error")
+
+
+Kind = Enum("Kind", {kind: kind for kind in KINDS}, type=str)  # type: ignore[misc]
+Status = Enum("Status", {status: status for status in STATUSES}, type=str)  # type: ignore[misc]
+
+
+class Format(str, Enum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+
+
+def output_option() -> typer.models.OptionInfo:
+    return typer.Option(
+        None,
+        "-o",
+        "--output",
+        case_sensitive=False,
+        help="table (default), wide (every field) or json.",
+    )
+
+
+def json_option() -> typer.models.OptionInfo:
+    return typer.Option(False, "--json", help="Shorthand for -o json.")
+
+
+def quiet_option(what: str = "session ids") -> typer.models.OptionInfo:
+    return typer.Option(False, "-q", "--quiet", help=f"Print bare {what}, one per line.")
+
+
+def resolve_format(output: Format | None, as_json: bool, quiet: bool = False) -> str:
+    """'table', 'wide', 'json' or 'quiet', refusing contradictory choices."""
+    if as_json and output not in (None, Format.json):
+        raise UsageError(f"--json contradicts -o {output.value}", hint="give one of them")
+    if quiet and (as_json or output is not None):
+        raise UsageError("-q/--quiet prints bare ids; it cannot be combined with -o/--json")
+    if quiet:
+        return "quiet"
+    if as_json:
+        return "json"
+    return output.value if output is not None else "table"
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30m`, `2h`, `7d`, `1w`, `90s`, or combinations such as `1d12h`."""
+    compact = text.strip().replace(" ", "")
+    if not compact or _DURATION.sub("", compact) != "":
+        raise UsageError(
+            f"cannot read the duration {text!r}",
+            hint="write a number and a unit: 45s, 30m, 2h, 7d or 1w (or e.g. 1d12h)",
+        )
+    seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _DURATION.findall(compact))
+    if seconds <= 0:
+        raise UsageError(f"the duration {text!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def kind_values(kinds: list[Enum] | None) -> list[str] | None:
+    return [kind.value for kind in kinds] if kinds else None
+
+
+def status_values(statuses: list[Enum] | None) -> list[str] | None:
+    return [status.value for status in statuses] if statuses else None

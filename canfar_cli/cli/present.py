@@ -1,0 +1,172 @@
+"""Shaping core results for people: session rows, relative times, batch outcomes to exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import typer
+
+from canfar_cli.errors import CanfarError, ExitCode
+from canfar_cli.output import Output
+
+TABLE_COLUMNS = ["ID", "NAME", "KIND", "STATUS", "IMAGE", "CPU", "RAM", "GPU", "AGE", "EXPIRES"]
+# Server fields already shown by the table columns (wide adds every other one).
+_SHOWN = {
+    "id",
+    "name",
+    "type",
+    "status",
+    "image",
+    "requestedCPUCores",
+    "requestedRAM",
+    "requestedGPUCores",
+    "startTime",
+    "expiryTime",
+}
+# Friendly titles for the wide columns we know; unknown fields get their own name upper-cased.
+_WIDE_TITLES = {
+    "userid": "USER",
+    "cpuCoresInUse": "CPU-USED",
+    "ramInUse": "RAM-USED",
+    "isFixedResources": "FIXED",
+    "connectURL": "URL",
+    "runAsUID": "UID",
+    "runAsGID": "GID",
+    "supplementalGroups": "GROUPS",
+    "appid": "APPID",
+}
+
+
+def _parse(text: Any) -> datetime | None:
+    from canfar_cli.models import try_parse_time
+
+    return try_parse_time(text)
+
+
+def span(seconds: float) -> str:
+    """A short human duration: 45s, 12m, 5h, 3d (two units above an hour: 1h20m, 3d4h)."""
+    seconds = int(abs(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, _ = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes}m" if minutes and hours < 10 else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours and days < 10 else f"{days}d"
+
+
+def age(session: Mapping[str, Any], now: datetime) -> str:
+    started = _parse(session.get("startTime"))
+    return span((now - started).total_seconds()) if started else "-"
+
+
+def expires(session: Mapping[str, Any], now: datetime) -> str:
+    expiry = _parse(session.get("expiryTime"))
+    if expiry is None:
+        return "-"
+    left = (expiry - now).total_seconds()
+    return f"in {span(left)}" if left > 0 else "expired"
+
+
+def when(text: Any, now: datetime) -> str:
+    """`2026-11-27 12:00:00 UTC (5m ago)` / `(in 3d4h)`: a date and time plus the distance."""
+    moment = _parse(text)
+    if moment is None:
+        return str(text)
+    delta = (moment - now).total_seconds()
+    distance = f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago"
+    stamp = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{stamp} ({distance})"
+
+
+def _value(session: Mapping[str, Any], key: str, suffix: str = "") -> str:
+    value = session.get(key)
+    if value is None or value == "":
+        return "-"
+    return f"{value}{suffix}"
+
+
+def wide_keys(sessions: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys: list[str] = [key for key in _WIDE_TITLES if any(key in s for s in sessions)]
+    for session in sessions:
+        for key in session:
+            if key not in _SHOWN and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def session_rows(
+    sessions: Sequence[Mapping[str, Any]], *, wide: bool = False, now: datetime | None = None
+) -> tuple[list[str], list[list[str]]]:
+    now = now or datetime.now(timezone.utc)
+    extra = wide_keys(sessions) if wide else []
+    columns = TABLE_COLUMNS + [_WIDE_TITLES.get(key, key.upper()) for key in extra]
+    rows = []
+    for session in sessions:
+        row = [
+            _value(session, "id"),
+            _value(session, "name"),
+            _value(session, "type"),
+            _value(session, "status"),
+            _value(session, "image"),
+            _value(session, "requestedCPUCores"),
+            _value(session, "requestedRAM", "G"),
+            _value(session, "requestedGPUCores"),
+            age(session, now),
+            expires(session, now),
+        ]
+        for key in extra:
+            value = session.get(key)
+            if isinstance(value, bool):
+                row.append("yes" if value else "no")
+            elif isinstance(value, list):
+                row.append(",".join(str(v) for v in value) or "-")
+            else:
+                row.append(_value(session, key))
+        rows.append(row)
+    return columns, rows
+
+
+def show_sessions(out: Output, sessions: Sequence[Mapping[str, Any]], fmt: str) -> None:
+    """ps-style output of session objects in the chosen format."""
+    if fmt == "json":
+        out.json(list(sessions))
+    elif fmt == "quiet":
+        out.ids(str(s.get("id", "")) for s in sessions)
+    else:
+        out.table(*session_rows(sessions, wide=fmt == "wide"))
+
+
+def unique(ids: Sequence[str]) -> list[str]:
+    """The ids in order, each once (a repeated id would otherwise be reported twice)."""
+    return list(dict.fromkeys(ids))
+
+
+def report_failures(out: Output, outcomes: Sequence[Any]) -> int:
+    """Print each failed outcome on stderr and return the exit code of the batch:
+    0 all done; the shared code when every item failed the same way (4 when none was found);
+    1 when some failed."""
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    for outcome in failed:
+        error = outcome.error
+        message = error.message if isinstance(error, CanfarError) else str(error)
+        if outcome.key and outcome.key not in message:
+            message = f"{outcome.key}: {message}"
+        out.error(message, getattr(error, "hint", None))
+    if not failed:
+        return int(ExitCode.OK)
+    if len(failed) == len(outcomes):
+        codes = {int(getattr(o.error, "exit_code", ExitCode.FAILED)) for o in failed}
+        if len(codes) == 1:
+            return codes.pop()
+    return int(ExitCode.FAILED)
+
+
+def exit_with(code: int) -> None:
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,100 @@
+"""`canfar prune`: remove finished sessions (or those matching the filters given)."""
+
+from __future__ import annotations
+
+import typer
+
+from canfar_cli.cli.options import (
+    Format,
+    Kind,
+    Status,
+    json_option,
+    kind_values,
+    output_option,
+    parse_duration,
+    quiet_option,
+    resolve_format,
+    status_values,
+)
+from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
+from canfar_cli.cli.state import state_of
+
+
+def prune(
+    ctx: typer.Context,
+    kind: list[Kind] | None = typer.Option(
+        None,
+        "-k",
+        "--kind",
+        metavar="KIND",
+        case_sensitive=False,
+        help="Only this kind (repeatable): headless, notebook, desktop, …",
+    ),
+    status: list[Status] | None = typer.Option(
+        None,
+        "-s",
+        "--status",
+        metavar="STATUS",
+        case_sensitive=False,
+        help="Only this status (repeatable; default Completed, Failed, Succeeded).",
+    ),
+    name: str | None = typer.Option(
+        None, "--name", metavar="PATTERN", help="Only names matching this glob."
+    ),
+    older_than: str | None = typer.Option(
+        None, "--older-than", metavar="DURATION", help="Only sessions started before: 30m, 2h, 7d."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List what would be removed, remove none."
+    ),
+    force: bool = force_option(),
+    yes: bool = yes_option(),
+    output: Format | None = output_option(),
+    as_json: bool = json_option(),
+    quiet: bool = quiet_option(),
+) -> None:
+    """Remove finished sessions.
+
+    Completed and Failed (and older servers' Succeeded) by default.
+
+    -s Pending removes jobs stuck in the queue. Asks first like rm. Prints each removed id, and a
+    summary on stderr. With --dry-run the sessions that would go are listed (-o/-q apply).
+
+    \b
+    Examples:
+      canfar prune --dry-run
+      canfar prune -f --older-than 7d
+      canfar prune -y -s Pending -k headless --name 'fit-*'
+    """
+    from canfar_cli.cli.present import exit_with, show_sessions
+    from canfar_cli.models import FINISHED_STATUSES, select_sessions
+
+    state = state_of(ctx)
+    out = state.out
+    fmt = resolve_format(output, as_json, quiet)
+    age = parse_duration(older_than) if older_than is not None else None
+    statuses = status_values(status) or sorted(FINISHED_STATUSES)
+    sessions = select_sessions(
+        state.run(lambda s: s.fetch()),
+        kinds=kind_values(kind),
+        statuses=statuses,
+        name_pattern=name,
+        older_than=age,
+    )
+    noun = "session" if len(sessions) == 1 else "sessions"
+    if dry_run:
+        show_sessions(out, sessions, fmt)
+        out.message(f"{len(sessions)} {noun} would be removed (dry run: nothing removed)")
+        return
+    if not sessions:
+        out.message("nothing to prune")
+        return
+    ids = [str(s["id"]) for s in sessions]
+    confirm_removal(out, ids, [label(s) for s in sessions], force or yes)
+    removed, code = remove(state, ids)
+    out.message(f"removed {len(removed)} of {len(ids)} {noun}")
+    exit_with(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prune")(prune)

@@ -1,0 +1,56 @@
+"""What rm and prune share: asking before removing, and removing with an honest report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+
+from canfar_cli.errors import UsageError
+from canfar_cli.output import Output
+
+
+def force_option() -> Any:
+    return typer.Option(False, "-f", "--force", help="Do not ask for confirmation.")
+
+
+def yes_option() -> Any:
+    return typer.Option(False, "-y", "--yes", help="Same as --force.")
+
+
+def confirm_removal(out: Output, ids: Sequence[str], labels: Sequence[str], force: bool) -> None:
+    """Ask on a terminal; without one, refuse unless forced (a script must say so explicitly)."""
+    if force:
+        return
+    count = len(ids)
+    noun = "session" if count == 1 else "sessions"
+    if not out.stdin_is_terminal():
+        raise UsageError(
+            f"refusing to remove {count} {noun} without confirmation (no terminal to ask on)",
+            hint="add -f/--force (or -y/--yes) to remove without asking",
+        )
+    shown = list(labels[:20])
+    for label in shown:
+        out.message(f"  {label}")
+    if count > len(shown):
+        out.message(f"  … and {count - len(shown)} more")
+    if not out.confirm(f"Remove {count} {noun}?"):
+        out.message("nothing removed")
+        raise typer.Exit(1)
+
+
+def remove(state: Any, ids: list[str]) -> tuple[list[str], int]:
+    """Delete the sessions; print each removed id on stdout, each failure on stderr.
+    Returns the removed ids and the batch's exit code."""
+    from canfar_cli.cli.present import report_failures
+
+    out = state.out
+    outcomes = state.run(lambda session: session.destroy_each(ids))
+    removed = [outcome.key for outcome in outcomes if outcome.ok]
+    out.ids(removed)
+    return removed, report_failures(out, outcomes)
+
+
+def label(session: dict[str, Any]) -> str:
+    return f"{session.get('id')}  {session.get('name', '')}  {session.get('status', '')}".rstrip()

@@ -1,0 +1,64 @@
+"""`canfar rm ID …`: remove sessions (asks first on a terminal)."""
+
+from __future__ import annotations
+
+import typer
+
+from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
+from canfar_cli.cli.state import state_of
+from canfar_cli.errors import NotFoundError, UsageError
+
+
+def rm(
+    ctx: typer.Context,
+    ids: list[str] | None = typer.Argument(None, metavar="[ID]...", help="Session ids."),
+    name: str | None = typer.Option(
+        None, "--name", metavar="PATTERN", help="Remove the sessions whose name matches this glob."
+    ),
+    force: bool = force_option(),
+    yes: bool = yes_option(),
+) -> None:
+    """Remove sessions.
+
+    By id, or by name with --name. Prints each removed id.
+
+    On a terminal it asks first; elsewhere it refuses unless -f/--force or -y/--yes is given.
+    Unknown ids are reported as not found (exit 4 when none was found); on a partial failure
+    the rest are still removed, each failure is reported with the server's reason, exit 1.
+
+    \b
+    Examples:
+      canfar rm x7k2m9qa
+      canfar rm -f --name 'fit-*'
+      canfar ps -q -s Failed | xargs canfar rm -f
+    """
+    from canfar_cli.cli.present import exit_with, unique
+
+    state = state_of(ctx)
+    out = state.out
+    forced = force or yes
+    ids = unique(ids or [])
+    if ids and name is not None:
+        raise UsageError("give session ids or --name, not both")
+    if name is not None:
+        from canfar_cli.models import select_sessions
+
+        sessions = select_sessions(state.run(lambda s: s.fetch()), name_pattern=name)
+        if not sessions:
+            raise NotFoundError(f"no session has a name matching {name!r}", status=404)
+        ids = [str(s["id"]) for s in sessions]
+        labels = [label(s) for s in sessions]
+    elif not ids:
+        if forced:  # `canfar ps -q | xargs canfar rm -f` with nothing listed: nothing to do
+            out.message("no session ids given; nothing removed")
+            return
+        raise UsageError("no session ids given", hint="give ids, or --name PATTERN")
+    else:
+        labels = ids
+    confirm_removal(out, ids, labels, forced)
+    _removed, code = remove(state, ids)
+    exit_with(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rm")(rm)

@@ -1,0 +1,108 @@
+"""What every command gets from the global options: the flags, the terminal, one way to the core.
+
+The settings are resolved only when a command first needs the server, so `canfar config …` works
+even while a setting elsewhere is broken. The core (httpx, anyio) is imported inside `run`, never
+at module import, which keeps `canfar --help` and TAB completion fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+
+from canfar_cli.output import Output
+
+if TYPE_CHECKING:
+    from canfar_cli.config import Settings
+    from canfar_cli.session import AsyncSession
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliState:
+    server: str | None = None
+    token_file: str | None = None
+    certificate: str | None = None
+    timeout: float | None = None
+    concurrency: int | None = None
+    verbose: bool = False
+    no_color: bool = False
+    out: Output = field(default_factory=Output)
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from canfar_cli.config import load_settings
+
+            self._settings = load_settings(
+                server=self.server,
+                token_file=self.token_file,
+                certificate=self.certificate,
+                timeout=self.timeout,
+                concurrency=self.concurrency,
+            )
+        return self._settings
+
+    def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work(session)` on one fresh AsyncSession, in one event loop for this invocation."""
+        import anyio
+
+        from canfar_cli.session import AsyncSession
+
+        settings = self.settings()
+        level = logging.DEBUG if self.verbose else logging.WARNING
+
+        async def main() -> T:
+            async with AsyncSession(settings=settings, loglevel=level) as session:
+                return await work(session)
+
+        try:
+            return anyio.run(main)
+        except BaseException as exc:
+            inner = unwrap_group(exc)
+            if inner is exc:
+                raise
+            raise inner from None
+
+
+def unwrap_group(exc: BaseException) -> BaseException:
+    """The error inside an exception group (task groups wrap what their tasks raise), so the
+    user sees the one real reason; the first leaf when there are several."""
+    while True:
+        inner = getattr(exc, "exceptions", None)
+        if not isinstance(inner, (list, tuple)) or not inner:
+            return exc
+        exc = inner[0]
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """The CliState the root callback stored (a default one when a command runs on its own)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def attach_verbose_logging(ctx: typer.Context) -> None:
+    """--verbose: the core's request log on stderr (the core never logs a credential).
+
+    The handler is removed when the invocation ends, so in-process runs do not pile them up."""
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger("canfar_cli")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def detach() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+    ctx.call_on_close(detach)

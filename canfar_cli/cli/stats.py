@@ -1,0 +1,66 @@
+"""`canfar stats`: the platform's cores and RAM, requested against available."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
+from canfar_cli.cli.state import state_of
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "-" if value is None else str(value)
+
+
+def stats_rows(body: dict[str, Any]) -> list[list[str]]:
+    cores = body.get("cores") or {}
+    ram = body.get("ram") or {}
+    max_cores = cores.get("maxCPUCores") or {}
+    max_ram = ram.get("maxRAM") or {}
+    cores_max = _num(max_cores.get("cpuCores"))
+    if max_cores.get("withRam") is not None:
+        cores_max += f" (with {max_cores['withRam']} RAM)"
+    ram_max = _num(max_ram.get("ram"))
+    if max_ram.get("withCPUCores") is not None:
+        ram_max += f" (with {_num(max_ram['withCPUCores'])} cores)"
+    return [
+        [
+            "cores",
+            _num(cores.get("requestedCPUCores")),
+            _num(cores.get("cpuCoresAvailable")),
+            cores_max,
+        ],
+        ["ram", _num(ram.get("requestedRAM")), _num(ram.get("ramAvailable")), ram_max],
+    ]
+
+
+def stats(
+    ctx: typer.Context,
+    output: Format | None = output_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """Show the platform's cores and RAM.
+
+    Requested by all sessions against what is available, and the most one session may ask
+    for.
+
+    \b
+    Examples:
+      canfar stats
+      canfar stats -o json
+    """
+    state = state_of(ctx)
+    out = state.out
+    body = state.run(lambda session: session.stats())
+    if resolve_format(output, as_json) == "json":
+        out.json(body)
+        return
+    out.table(["RESOURCE", "REQUESTED", "AVAILABLE", "MAX PER SESSION"], stats_rows(body))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stats")(stats)

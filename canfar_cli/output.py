@@ -1,0 +1,231 @@
+"""The only place that writes to the terminal.
+
+stdout carries data only (tables, JSON, bare ids, raw log text); every message, hint, prompt and
+progress display goes to stderr. Colour and live displays are used only when the stream is a
+terminal and neither `--no-color`, `NO_COLOR` nor `TERM=dumb` says otherwise. Text that comes from
+the server or from a job is never interpreted as markup: tables are laid out here as plain text,
+and rich (imported lazily, only for live displays) is handed `Text` objects, never markup strings.
+
+The streams are looked up at call time (not captured at import), so a test runner that swaps
+`sys.stdout`/`sys.stderr` sees everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, Any
+
+# ANSI styles used for tables and messages when colour is on (no rich needed for these).
+_BOLD = "\x1b[1m"
+_DIM = "\x1b[2m"
+_RED = "\x1b[31m"
+_GREEN = "\x1b[32m"
+_YELLOW = "\x1b[33m"
+_RESET = "\x1b[0m"
+
+STATUS_COLOURS = {
+    "Running": _GREEN,
+    "Pending": _YELLOW,
+    "Completed": _DIM,
+    "Succeeded": _DIM,
+    "Failed": _RED,
+    "Error": _RED,
+    "Terminating": _YELLOW,
+}
+
+
+def _isatty(stream: IO[Any]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def color_allowed(stream: IO[Any], *, no_color: bool = False) -> bool:
+    """Colour only on a terminal, and never under --no-color, NO_COLOR (any value) or TERM=dumb."""
+    if no_color or "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+        return False
+    return _isatty(stream)
+
+
+def cell_width(text: str) -> int:
+    """Columns a string takes on a terminal (wide East Asian characters take two)."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _printable(text: str) -> str:
+    """One table cell on one line: control characters (a job could send escapes) made visible."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def format_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str] | str],
+    *,
+    color: bool = False,
+    style: Callable[[int, str], str | None] | None = None,
+) -> str:
+    """A space-aligned table (like kubectl/docker), every value whole so `grep`/`awk` work on it.
+
+    `style(column_index, value)` may return an ANSI prefix for a cell when colour is on.
+    """
+    # A row given as a plain string is a line shown as it is (an event line nobody could parse).
+    cells: list[str | list[str]] = [
+        _printable(row) if isinstance(row, str) else [_printable(str(v)) for v in row]
+        for row in rows
+    ]
+    widths = [cell_width(title) for title in columns]
+    for row in cells:
+        if isinstance(row, str):
+            continue
+        for index, value in enumerate(row):
+            widths[index] = max(widths[index], cell_width(value))
+    lines = []
+
+    def render(values: Sequence[str], header: bool) -> str:
+        parts = []
+        for index, value in enumerate(values):
+            pad = "" if index == len(values) - 1 else " " * (widths[index] - cell_width(value))
+            prefix = None
+            if color:
+                prefix = _BOLD if header else (style(index, value) if style else None)
+            parts.append(f"{prefix}{value}{_RESET}{pad}" if prefix else f"{value}{pad}")
+        return "   ".join(parts).rstrip()
+
+    lines.append(render(columns, True))
+    lines.extend(row if isinstance(row, str) else render(row, False) for row in cells)
+    return "\n".join(lines) + "\n"
+
+
+class Output:
+    """Writes data to stdout and messages to stderr, following the rules at the top."""
+
+    def __init__(self, *, no_color: bool = False) -> None:
+        self.no_color = no_color
+
+    # -- streams, looked up on use -------------------------------------------------------------
+    @property
+    def stdout(self) -> IO[str]:
+        return sys.stdout
+
+    @property
+    def stderr(self) -> IO[str]:
+        return sys.stderr
+
+    def color_out(self) -> bool:
+        return color_allowed(self.stdout, no_color=self.no_color)
+
+    def color_err(self) -> bool:
+        return color_allowed(self.stderr, no_color=self.no_color)
+
+    def stdout_is_terminal(self) -> bool:
+        return _isatty(self.stdout)
+
+    def stdin_is_terminal(self) -> bool:
+        return _isatty(sys.stdin)
+
+    def live_allowed(self, stream: IO[str] | None = None) -> bool:
+        """A live display (spinner, in-place refresh) only where colour would be allowed too."""
+        return color_allowed(stream or self.stderr, no_color=self.no_color)
+
+    # -- data (stdout) -------------------------------------------------------------------------
+    def write(self, text: str) -> None:
+        """Raw data, exactly as given (log text): no newline added, flushed at once."""
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def json(self, value: Any) -> None:
+        """JSON with a plain write: no console, no wrapping, valid whatever the terminal width."""
+        self.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+        self.stdout.flush()
+
+    def ids(self, ids: Iterable[str]) -> None:
+        for session_id in ids:
+            self.stdout.write(f"{session_id}\n")
+        self.stdout.flush()
+
+    def table(self, columns: Sequence[str], rows: Iterable[Sequence[str] | str]) -> None:
+        self.stdout.write(self.render_table(columns, rows, color=self.color_out()))
+        self.stdout.flush()
+
+    def render_table(
+        self, columns: Sequence[str], rows: Iterable[Sequence[str] | str], *, color: bool
+    ) -> str:
+        status_index = list(columns).index("STATUS") if "STATUS" in columns else -1
+
+        def style(index: int, value: str) -> str | None:
+            return STATUS_COLOURS.get(value) if index == status_index else None
+
+        return format_table(columns, rows, color=color, style=style)
+
+    def blocks(self, blocks: Sequence[Sequence[tuple[str, str]]]) -> None:
+        """Key/value blocks (one per session), separated by a blank line."""
+        color = self.color_out()
+        chunks = []
+        for block in blocks:
+            width = max((cell_width(key) for key, _ in block), default=0)
+            lines = []
+            for key, value in block:
+                label = f"{key}:".ljust(width + 1)
+                label = f"{_BOLD}{label}{_RESET}" if color else label
+                lines.append(f"{label} {_printable(value)}".rstrip())
+            chunks.append("\n".join(lines) + "\n")
+        self.stdout.write("\n".join(chunks))
+        self.stdout.flush()
+
+    # -- messages (stderr) ---------------------------------------------------------------------
+    def message(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    def warning(self, text: str) -> None:
+        prefix = f"{_YELLOW}warning:{_RESET}" if self.color_err() else "warning:"
+        self.message(f"{prefix} {text}")
+
+    def error(self, text: str, hint: str | None = None) -> None:
+        prefix = f"{_RED}error:{_RESET}" if self.color_err() else "error:"
+        self.message(f"{prefix} {text}")
+        if hint:
+            self.message(f"hint: {hint}")
+
+    def confirm(self, question: str) -> bool:
+        """Ask on the terminal (stderr for the question, stdin for the answer). Default: no."""
+        self.stderr.write(f"{question} [y/N] ")
+        self.stderr.flush()
+        answer = sys.stdin.readline()
+        if not answer:  # end of input: treat as no, on a fresh line
+            self.stderr.write("\n")
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    # -- live displays (stderr or stdout, terminals only) ---------------------------------------
+    @contextmanager
+    def live(self, *, stream: IO[str] | None = None) -> Iterator[Callable[[str], None]]:
+        """An in-place refreshing region: yields `update(text)`. Without a terminal the updates are
+        dropped, so callers can use it unconditionally."""
+        stream = stream or self.stderr
+        if not self.live_allowed(stream):
+            yield lambda text: None
+            return
+        from rich.console import Console
+        from rich.live import Live
+        from rich.text import Text
+
+        console = Console(file=stream, highlight=False, markup=False, emoji=False)
+        with Live(console=console, auto_refresh=False, transient=stream is self.stderr) as live:
+
+            def update(text: str) -> None:
+                # Text.from_ansi keeps our own colour codes and never reads markup.
+                live.update(Text.from_ansi(text), refresh=True)
+
+            yield update

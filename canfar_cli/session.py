@@ -128,6 +128,12 @@ def resolve_server(server: str, version: str) -> tuple[str, httpx.AsyncBaseTrans
             f"server {server!r} is not a URL",
             hint="use e.g. https://ws-uv.canfar.net/skaha, or 'local' for the local platform",
         )
+    if url.userinfo:
+        # httpx would send it as Basic auth in place of the token; skaha does not take passwords.
+        raise ConfigError(
+            f"server URL {public_url(url)} must not hold a user name or password",
+            hint="leave them out of the URL; use a token or a certificate",
+        )
     base = str(url.copy_with(query=None, fragment=None)).rstrip("/")
     if base.endswith(f"/{version}"):
         base = base[: -len(version) - 1]
@@ -196,6 +202,7 @@ class AsyncSession:
         *,
         settings: Settings | None = None,
         retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if settings is None:
             settings = load_settings(
@@ -218,7 +225,9 @@ class AsyncSession:
             )
         self.settings = settings
         _set_loglevel(loglevel)
-        base_url, transport = resolve_server(settings.server, version)
+        base_url, local_transport = resolve_server(settings.server, version)
+        # An explicit transport (tests, or a caller's own) replaces the network, not the URL.
+        transport = transport or local_transport
         self._http = HttpClient(
             base_url,
             token=settings.token,
@@ -676,6 +685,7 @@ class Session:
         *,
         settings: Settings | None = None,
         retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._async = AsyncSession(
             server,
@@ -687,6 +697,7 @@ class Session:
             loglevel,
             settings=settings,
             retry=retry,
+            transport=transport,
         )
         self._runner: _Runner | None = None
         self._finalizer: weakref.finalize | None = None

@@ -1,0 +1,76 @@
+"""Start-up stays light: help and completion requests import none of the heavy modules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import canfar_env
+
+HEAVY = (
+    "httpx",
+    "anyio",
+    "rich.table",
+    "rich.markdown",
+    "sqlite3",
+    "uvicorn",
+    "canfar_cli.local",
+    "canfar_cli.session",
+    "canfar_cli.http",
+)
+
+# Runs the real entry point, then reports on stderr which heavy modules got imported.
+PROBE = """
+import atexit, sys
+heavy = {heavy!r}
+def report():
+    loaded = sorted(m for m in heavy if m in sys.modules)
+    sys.__stderr__.write("LOADED:" + ",".join(loaded) + "\\n")
+atexit.register(report)
+sys.argv = ["canfar", *{args!r}]
+from canfar_cli.cli.main import main
+main()
+"""
+
+
+def loaded_modules(args: list[str], env: dict[str, str] | None = None) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)],
+        capture_output=True,
+        text=True,
+        env=canfar_env(env),
+        timeout=60,
+        check=False,
+    )
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith("LOADED:")][-1]
+    names = line.removeprefix("LOADED:")
+    return [name for name in names.split(",") if name]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["ps", "--help"],
+        ["create", "--help"],
+        ["local", "--help"],
+        ["completion", "bash"],
+        ["config", "path"],
+        ["--version"],
+    ],
+)
+def test_light_commands_import_nothing_heavy(args: list[str]) -> None:
+    assert loaded_modules(args) == []
+
+
+def test_dynamic_completion_request_imports_nothing_heavy() -> None:
+    # The shipped scripts are static; a request through Typer's completion variable stays light too.
+    env = {"_CANFAR_COMPLETE": "bash_complete", "COMP_WORDS": "canfar p", "COMP_CWORD": "1"}
+    assert loaded_modules([], env) == []
+
+
+def test_a_real_command_does_use_the_core() -> None:
+    # The probe itself works: a command that talks to the server loads httpx.
+    assert "httpx" in loaded_modules(["--server", "local", "ps"])

@@ -1,4 +1,7 @@
-"""`canfar local …`: the local platform (placeholder until the local platform lands)."""
+"""`canfar local …`: the local platform (the skaha v1 API on this machine).
+
+Light at import (typer only): uvicorn and the platform itself are imported inside the command.
+"""
 
 from __future__ import annotations
 
@@ -10,3 +13,89 @@ local_app = typer.Typer(help="The local platform: the skaha v1 API on this machi
 @local_app.callback()
 def _local() -> None:
     """The local platform: the skaha v1 API on this machine."""
+
+
+def _rate(name: str, value: float) -> float:
+    from canfar_cli.errors import UsageError
+
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"{name} must be between 0 and 1, got {value:g}")
+    return value
+
+
+@local_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(0, "--port", help="Port to listen on (0: any free port)."),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        metavar="T",
+        help="Require 'Authorization: Bearer T' (anything else gets 401).",
+    ),
+    user: str | None = typer.Option(
+        None, "--user", metavar="NAME", help="The user every request acts as [OS user]."
+    ),
+    home: str | None = typer.Option(
+        None,
+        "--home",
+        metavar="DIR",
+        help="State folder [env CANFAR_LOCAL_HOME; user data folder].",
+    ),
+    latency: float = typer.Option(
+        0.0, "--latency", metavar="MS", help="Milliseconds added to every response."
+    ),
+    fail_rate: float = typer.Option(
+        0.0, "--fail-rate", metavar="P", help="Share of requests answered --fail-status instead."
+    ),
+    fail_status: int = typer.Option(
+        503, "--fail-status", metavar="CODE", help="Status of injected failures."
+    ),
+    drop_rate: float = typer.Option(
+        0.0, "--drop-rate", metavar="P", help="Share of connections closed with no response."
+    ),
+    retry_after: int = typer.Option(
+        1, "--retry-after", metavar="S", help="Retry-After of injected 503s (seconds)."
+    ),
+) -> None:
+    """Serve the local platform on loopback until interrupted.
+
+    The first line of stdout is the base URL, e.g. http://127.0.0.1:PORT/skaha; point
+    --server (or CANFAR_URL) at it. Without --token every request acts as the local user.
+    """
+    from pathlib import Path
+
+    from canfar_cli.errors import CanfarError, UsageError
+    from canfar_cli.local.faults import Faults
+    from canfar_cli.local.serve import serve as run_server
+    from canfar_cli.local.settings import LocalSettings
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    if latency < 0:
+        raise UsageError(f"--latency must be >= 0, got {latency:g}")
+    if not 400 <= fail_status <= 599:
+        raise UsageError(f"--fail-status must be an HTTP error status (400-599), got {fail_status}")
+    if token is not None and not token.strip():
+        raise UsageError("--token must not be empty")
+    faults = Faults(
+        latency_ms=latency,
+        fail_rate=_rate("--fail-rate", fail_rate),
+        fail_status=fail_status,
+        drop_rate=_rate("--drop-rate", drop_rate),
+        retry_after=max(0, retry_after),
+    )
+    overrides: dict[str, object] = {"token": token}
+    if user:
+        overrides["user"] = user
+    if home:
+        overrides["home"] = Path(home).expanduser()
+    settings = LocalSettings.from_env(**overrides)
+    try:
+        code = run_server(settings, host, port, faults)
+    except OSError as exc:
+        raise CanfarError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="choose another --port (0 picks a free one) or --host",
+        ) from None
+    raise typer.Exit(code)

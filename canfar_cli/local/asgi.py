@@ -1,0 +1,180 @@
+"""A small request/response layer over plain ASGI (no framework), shaped by cadc-rest's rules.
+
+Parameters: GET/DELETE read the query string; POST reads query + body only when the body is
+form-urlencoded, only the parts when it is multipart/form-data, and nothing otherwise. Names are
+case-insensitive; repeated names keep every value in order.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from canfar_cli.local.skaha import SkahaError
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+TEXT = "text/plain"
+JSON = "application/json"
+CHUNK = 64 * 1024
+
+
+class Params:
+    """Case-insensitive multi-valued parameters."""
+
+    def __init__(self, pairs: list[tuple[str, str]] | None = None) -> None:
+        self._values: dict[str, list[str]] = {}
+        for key, value in pairs or []:
+            self.add(key, value)
+
+    def add(self, key: str, value: str) -> None:
+        self._values.setdefault(key.lower(), []).append(value)
+
+    def get(self, key: str) -> str | None:
+        values = self._values.get(key.lower())
+        return values[0] if values else None
+
+    def get_all(self, key: str) -> list[str]:
+        return list(self._values.get(key.lower(), []))
+
+    def __contains__(self, key: str) -> bool:
+        return key.lower() in self._values
+
+
+def parse_query(raw: bytes | str) -> list[tuple[str, str]]:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+    except ValueError:  # max_num_fields and the like: treat as no parameters
+        return []
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str]]:
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    try:
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    except Exception:  # a malformed body holds no usable parameters
+        return []
+    if not message.is_multipart():
+        return []
+    pairs = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename():
+            continue
+        payload = part.get_payload(decode=True) or b""
+        pairs.append((name, payload.decode("utf-8", "replace")))
+    return pairs
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: bytes
+    headers: dict[str, str]
+    body: bytes = b""
+    params: Params = field(default_factory=Params)
+
+    @classmethod
+    async def read(cls, scope: Scope, receive: Receive, max_body: int) -> Request:
+        headers: dict[str, str] = {}
+        for key, value in scope.get("headers") or []:
+            name = key.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {text}" if name in headers else text
+        raw_path = scope.get("raw_path")
+        path = unquote(raw_path.decode("latin-1"), errors="replace") if raw_path else scope["path"]
+        path = path.split("?", 1)[0]
+        request = cls(
+            method=scope["method"].upper(),
+            path=path,
+            query=scope.get("query_string") or b"",
+            headers=headers,
+        )
+        declared = headers.get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > max_body:
+            raise SkahaError(413, f"request body too large: at most {max_body} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > max_body:
+                raise SkahaError(413, f"request body too large: at most {max_body} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        request.body = b"".join(chunks)
+        request.params = request._parameters()
+        return request
+
+    def _parameters(self) -> Params:
+        pairs = parse_query(self.query)
+        if self.method != "POST":
+            return Params(pairs)
+        content_type = self.headers.get("content-type", "")
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media == "application/x-www-form-urlencoded":
+            return Params(pairs + parse_query(self.body))
+        if media == "multipart/form-data":
+            return Params(parse_multipart(content_type, self.body))
+        return Params()  # skaha has no inline-content handler: everything is ignored
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str | None = TEXT
+    headers: dict[str, str] = field(default_factory=dict)
+    file: Path | None = None  # streamed instead of body when set
+
+    async def send(self, send: Send, *, head: bool = False) -> None:
+        headers = [(b"content-type", self.content_type.encode())] if self.content_type else []
+        headers += [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
+        ]
+        if self.file is None:
+            headers.append((b"content-length", str(len(self.body)).encode()))
+            await send({"type": "http.response.start", "status": self.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if head else self.body})
+            return
+        # A log is streamed (chunked, as the real server streams `kubectl logs`), up to the size
+        # it had when the request came, so a job that keeps writing cannot make it endless.
+        try:
+            handle = open(self.file, "rb")  # noqa: SIM115 - closed below
+        except OSError:
+            handle = None
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        if handle is None or head:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        with handle:
+            import os
+
+            remaining = os.fstat(handle.fileno()).st_size
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+
+def text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, message.encode("utf-8"), TEXT, dict(headers or {}))
+
+
+def error_response(error: SkahaError) -> Response:
+    return text(error.status, error.message + "\n", error.headers)

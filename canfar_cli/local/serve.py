@@ -1,0 +1,75 @@
+"""`canfar local serve`: the local platform on a loopback socket, on uvicorn.
+
+The socket is bound and listening before the base URL is printed, so a client that reads the
+first line of stdout can connect at once (connections wait in the backlog until uvicorn accepts).
+SIGINT and SIGTERM shut the server down gracefully and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import sys
+from typing import Any
+
+from canfar_cli.local.app import create_app
+from canfar_cli.local.faults import FaultInjection, Faults
+from canfar_cli.local.settings import LocalSettings
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/skaha"
+
+
+def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
+    import uvicorn
+
+    app: Any = create_app(settings)
+    if faults.active:
+        app = FaultInjection(app, faults)
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        backlog=2048,
+        # h11: the pure-Python protocol is always there (httptools is an optional extra).
+        http="h11",
+        timeout_keep_alive=30,
+    )
+    server = uvicorn.Server(config)
+
+    # uvicorn installs its own handlers while it runs, and re-raises the signal that stopped it
+    # once it is done, to let the previous handler act. Ours only asks the server to stop: that
+    # covers a signal that comes before uvicorn's handlers are in place, and makes the re-raise
+    # harmless, so a requested stop ends with exit status 0 and no traceback.
+    def stop(_signum: int, _frame: object) -> None:
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    sock = bind(host, port)
+    print(base_url(sock), flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    sock.close()
+    sys.stdout.flush()
+    return 0

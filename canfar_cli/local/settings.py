@@ -1,0 +1,121 @@
+"""Settings of the local platform, read from the environment (or given directly by tests).
+
+Environment variables (all optional):
+    CANFAR_LOCAL_HOME            state folder (default: platformdirs user_data_dir("canfar")/local)
+    CANFAR_LOCAL_USER            the user every request acts as (default: the OS user name)
+    CANFAR_LOCAL_CLEANUP         seconds after a headless session ends before it is removed (3600)
+    CANFAR_LOCAL_EXPIRY          lifetime of interactive sessions in seconds (345600 = 4 days)
+    CANFAR_LOCAL_GRACE           seconds between SIGTERM and SIGKILL when a session is ended (10)
+    CANFAR_LOCAL_CONTEXT         a JSON file served as /context (default: the shipped context.json)
+    CANFAR_LOCAL_IMAGES          a JSON file served as /image (default: the shipped images.json)
+    CANFAR_LOCAL_REGISTRY_HOSTS  registry hosts images must come from, space or comma separated
+                                 (default: images.canfar.net)
+"""
+
+from __future__ import annotations
+
+import getpass
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from canfar_cli.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CONTEXT = PACKAGE_DIR / "context.json"
+DEFAULT_IMAGES = PACKAGE_DIR / "images.json"
+
+INTERACTIVE_EXPIRY = 345600  # skaha.sessionexpiry, chart default (4 days)
+HEADLESS_DEADLINE = 1209600  # activeDeadlineSeconds of launch-headless.yaml (14 days)
+INTERACTIVE_TTL = 86400  # ttlSecondsAfterFinished of the interactive templates
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("canfar", appauthor=False)) / "local"
+
+
+def default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "local"
+
+
+_USER_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def _number(name: str, raw: str, *, minimum: float) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"${name} must be a number >= {minimum:g}, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    home: Path
+    user: str
+    cleanup_seconds: float = 3600.0
+    interactive_expiry: int = INTERACTIVE_EXPIRY
+    headless_deadline: int = HEADLESS_DEADLINE
+    grace_seconds: float = 10.0
+    context_file: Path = DEFAULT_CONTEXT
+    images_file: Path = DEFAULT_IMAGES
+    registry_hosts: tuple[str, ...] = ("images.canfar.net",)
+    # Serving only (the in-process app never asks for credentials).
+    token: str | None = field(default=None, repr=False)
+    # Value of `skaha_hostname` in a job's environment.
+    hostname: str = "localhost"
+    # Requests larger than this are refused with 413.
+    max_body_bytes: int = 1 << 20
+    # Lazy housekeeping (dead runners, reboots, cleanup) runs at most this often per app.
+    sweep_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not _USER_RULE.match(self.user):
+            raise ConfigError(
+                f"local user name {self.user!r} is not usable",
+                hint="use letters, digits, '.', '_' or '-' (set CANFAR_LOCAL_USER or --user)",
+            )
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> LocalSettings:
+        env = os.environ
+        values: dict[str, object] = {}
+        home = env.get("CANFAR_LOCAL_HOME", "").strip()
+        values["home"] = Path(home).expanduser() if home else default_home()
+        values["user"] = env.get("CANFAR_LOCAL_USER", "").strip() or default_user()
+        if env.get("CANFAR_LOCAL_CLEANUP", "").strip():
+            values["cleanup_seconds"] = _number(
+                "CANFAR_LOCAL_CLEANUP", env["CANFAR_LOCAL_CLEANUP"], minimum=0
+            )
+        if env.get("CANFAR_LOCAL_EXPIRY", "").strip():
+            values["interactive_expiry"] = int(
+                _number("CANFAR_LOCAL_EXPIRY", env["CANFAR_LOCAL_EXPIRY"], minimum=1)
+            )
+        if env.get("CANFAR_LOCAL_GRACE", "").strip():
+            values["grace_seconds"] = _number(
+                "CANFAR_LOCAL_GRACE", env["CANFAR_LOCAL_GRACE"], minimum=0
+            )
+        for key, name in (
+            ("context_file", "CANFAR_LOCAL_CONTEXT"),
+            ("images_file", "CANFAR_LOCAL_IMAGES"),
+        ):
+            raw = env.get(name, "").strip()
+            if raw:
+                path = Path(raw).expanduser()
+                if not path.is_file():
+                    raise ConfigError(f"${name} names {raw}, which is not a file")
+                values[key] = path
+        hosts = env.get("CANFAR_LOCAL_REGISTRY_HOSTS", "").replace(",", " ").split()
+        if hosts:
+            values["registry_hosts"] = tuple(hosts)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

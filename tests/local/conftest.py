@@ -1,0 +1,17 @@
+"""Fixtures of the local platform's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from .helpers import api
+
+
+@pytest.fixture
+def client(local_server: Any) -> Iterator[httpx.Client]:
+    with api(local_server) as http:
+        yield http

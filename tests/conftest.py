@@ -63,7 +63,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 #   drop_rate=0.3, retry_after=1, cleanup_seconds=2 (CANFAR_LOCAL_CLEANUP), grace_seconds=1
 #   (CANFAR_LOCAL_GRACE), expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), home=Path (default: the
 #   isolated state folder, so two servers of one test share their sessions), env={...}.
-# Teardown of either: the server is stopped (SIGTERM, then SIGKILL), and every runner and job
+# `shared_local_server`: one server per test module (own state folder), for stateless tests.
+# Teardown of each: the server is killed (state is safe in SQLite), and every runner and job
 # process started under its state folder is killed, found through /proc, so no process
 # outlives the test.
 
@@ -77,9 +78,11 @@ class LocalServer:
     process: subprocess.Popen[bytes]
     stderr_path: Path
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = False) -> None:
+        """Stop the server: SIGKILL by default (fast: state is safe in SQLite at any moment);
+        graceful=True sends SIGTERM and waits for its clean exit."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM if graceful else signal.SIGKILL)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -242,3 +245,13 @@ def serve_local(isolated: Path) -> Iterator[Callable[..., LocalServer]]:
 def local_server(serve_local: Callable[..., LocalServer]) -> LocalServer:
     """A fresh loopback server (no token, default user) for this test."""
     return serve_local()
+
+
+@pytest.fixture(scope="module")
+def shared_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """One loopback server for a whole test module, for tests that change no state (refusals)."""
+    folder = tmp_path_factory.mktemp("shared-local")
+    server = start_local_server(folder, home=folder / "local", user="shared")
+    yield server
+    server.stop()
+    kill_platform_processes(server.home)

@@ -260,13 +260,16 @@ class Store:
     def remove_ended(self, headless_before: float, others_before: float) -> list[sqlite3.Row]:
         """Remove sessions that ended long enough ago (the TTL of the real platform's Jobs)."""
         marks = ", ".join("?" for _ in ACTIVE)
+        where = (
+            f"status NOT IN ({marks}) AND end_time IS NOT NULL"
+            " AND ((type = 'headless' AND end_time <= ?) OR (type != 'headless' AND end_time <= ?))"
+        )
+        params = (*ACTIVE, headless_before, others_before)
+        # Look first without the write lock: most sweeps find nothing to remove.
+        if not self.query(f"SELECT 1 FROM sessions WHERE {where} LIMIT 1", params):
+            return []
         with self.transaction() as db:
-            rows = db.execute(
-                f"SELECT * FROM sessions WHERE status NOT IN ({marks}) AND end_time IS NOT NULL"
-                " AND ((type = 'headless' AND end_time <= ?) OR"
-                " (type != 'headless' AND end_time <= ?))",
-                (*ACTIVE, headless_before, others_before),
-            ).fetchall()
+            rows = db.execute(f"SELECT * FROM sessions WHERE {where}", params).fetchall()
             for row in rows:
                 db.execute(
                     "DELETE FROM sessions WHERE id = ? AND appid = ?", (row["id"], row["appid"])

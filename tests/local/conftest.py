@@ -15,3 +15,10 @@ from .helpers import api
 def client(local_server: Any) -> Iterator[httpx.Client]:
     with api(local_server) as http:
         yield http
+
+
+@pytest.fixture
+def shared_client(shared_local_server: Any) -> Iterator[httpx.Client]:
+    """A client of the module's shared server: only for requests that change nothing."""
+    with api(shared_local_server) as http:
+        yield http

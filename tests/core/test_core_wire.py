@@ -439,3 +439,46 @@ def test_blocking_twin_runs_inside_a_running_event_loop() -> None:
             return session.fetch()
 
     assert anyio.run(notebook_cell) == [{"id": "a", "status": "Running", "name": "n"}]
+
+
+@pytest.mark.anyio
+async def test_wait_times_out_with_a_clear_message() -> None:
+    from canfar_cli.session import WaitTimeoutError
+
+    rounds: list[list[dict]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json=[
+                {"id": "a", "status": "Pending", "name": "a"},
+                {"id": "b", "status": "Running", "name": "b"},
+            ],
+        )
+
+    async with session_with(handler) as session:
+        with pytest.raises(WaitTimeoutError) as caught:
+            await session.wait(["a", "b"], timeout=0.2, interval=0.05, on_update=rounds.append)
+        assert await session.wait("b", timeout=0.2) == [
+            {"id": "b", "status": "Running", "name": "b"}
+        ]
+        with pytest.raises(NotFoundError):
+            await session.wait(["a", "zzz"], timeout=0.2)
+    assert caught.value.exit_code == 1
+    assert "1 of 2 sessions still Pending" in caught.value.message
+    assert len(rounds) >= 2 and [r["id"] for r in rounds[0]] == ["a", "b"]
+
+
+@pytest.mark.anyio
+async def test_wait_counts_a_vanished_session_as_ended() -> None:
+    listings = [
+        [{"id": "a", "status": "Pending", "name": "a"}],
+        [],
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=listings.pop(0) if len(listings) > 1 else listings[0])
+
+    async with session_with(handler) as session:
+        records = await session.wait("a", timeout=5, interval=0.01)
+    assert records == [{"id": "a", "status": "Pending", "name": "a"}]

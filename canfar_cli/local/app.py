@@ -135,15 +135,19 @@ class LocalApp:
         resource = parts[1] if len(parts) > 1 else ""
         tail = "/" + parts[2] if len(parts) > 2 else None
         method = "GET" if request.method == "HEAD" else request.method
-        self.sweep()
-        if resource == "session":
-            response = self.session_route(request, method, user, tail)
-        elif resource in ("context", "image", "repository"):
-            if method != "GET":
-                raise self.unsupported(request.method, "GET")
-            response = getattr(self, f"get_{resource}")(request)
-        else:
-            raise SkahaError(404, f"not found: {path}")
+        try:
+            self.sweep()
+            if resource == "session":
+                response = self.session_route(request, method, user, tail)
+            elif resource in ("context", "image", "repository"):
+                if method != "GET":
+                    raise self.unsupported(request.method, "GET")
+                response = getattr(self, f"get_{resource}")(request)
+            else:
+                raise SkahaError(404, f"not found: {path}")
+        except SkahaError as exc:  # refusals after authentication carry the header too
+            exc.headers.setdefault("x-vo-authenticated", user)
+            raise
         response.headers.setdefault("x-vo-authenticated", user)
         return response
 

@@ -1,0 +1,55 @@
+"""The README's quick start, run as written from the root of a fresh copy of the repository."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .helpers import REPO, canfar_env
+
+
+def readme_block(heading: str) -> str:
+    """The first ```bash block under `## heading` in the README."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, f"no bash block under '## {heading}'"
+    return match.group(1).strip()
+
+
+def test_the_test_command_is_the_one_ci_runs() -> None:
+    command = readme_block("Tests")
+    assert command in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.slow
+def test_quick_start_runs_as_written(tmp_path: Path) -> None:
+    command = readme_block("Quick start")
+    assert "\n" not in command, "the quick start must stay one line a new user can paste"
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, tracked):
+        source = REPO / name.decode()
+        if source.is_file():
+            target = clone / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        env=canfar_env(),
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("hello\n") == 3
+    assert result.stdout.count("terminal-") >= 6  # ps -a rows and the log headings
+    assert "3 Completed" in result.stderr

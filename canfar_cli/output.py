@@ -225,7 +225,9 @@ class Output:
         with Live(console=console, auto_refresh=False, transient=stream is self.stderr) as live:
 
             def update(text: str) -> None:
-                # Text.from_ansi keeps our own colour codes and never reads markup.
-                live.update(Text.from_ansi(text), refresh=True)
+                # Text.from_ansi keeps our own colour codes and never reads markup; long lines
+                # are cut at the terminal's edge rather than wrapped, so the frame keeps its rows.
+                frame = Text.from_ansi(text.rstrip("\n"), no_wrap=True, overflow="ellipsis")
+                live.update(frame, refresh=True)
 
             yield update

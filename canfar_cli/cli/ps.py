@@ -91,7 +91,11 @@ def ps(
         sessions = state.run(lambda session: session.fetch())
         from canfar_cli.cli.present import show_sessions
 
-        show_sessions(out, select(sessions), fmt)
+        chosen = select(sessions)
+        show_sessions(out, chosen, fmt)
+        if not chosen and fmt in ("table", "wide"):
+            more = " (-a shows finished ones too)" if statuses == ["Pending", "Running"] else ""
+            out.message(f"no sessions{more}")
         return
 
     from canfar_cli.cli.present import session_rows

@@ -3,10 +3,14 @@ the table comes out where it should."""
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .helpers import IMAGE, canfar_env, run_canfar
@@ -167,3 +171,33 @@ def test_python_dash_m_and_the_script_agree() -> None:
     )
     assert by_module.stdout == by_script.stdout
     assert by_module.stdout.startswith("canfar ")
+
+
+def test_ps_watch_refreshes_a_terminal_until_interrupted() -> None:
+    run_canfar(["--server", "local", "create", "headless", IMAGE, "-n", "watched", "--", "true"])
+    primary, secondary = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "canfar_cli", "--server", "local", "ps", "-a", "-w"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=canfar_env({"TERM": "xterm"}),
+    )
+    os.close(secondary)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"watched" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 0.5)
+            if ready:
+                seen += os.read(primary, 65536)
+        assert b"watched" in seen
+        assert b"\x1b[" in seen  # a live, coloured display on a terminal
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 130
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(primary)
+    assert b"Traceback" not in seen

@@ -1,0 +1,58 @@
+"""Load: 100 concurrent creates of a short job and 100 concurrent GETs, on a 2-core machine."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from .helpers import IMAGE
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_100_creates_and_100_gets_at_once(local_server: Any) -> None:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    created: list[str] = []
+    gets: list[int] = []
+    async with httpx.AsyncClient(
+        base_url=local_server.url + "/v1", timeout=120, limits=limits
+    ) as http:
+
+        async def create_one(index: int) -> None:
+            data = {"name": f"load-{index}", "image": IMAGE, "cmd": "echo", "args": str(index)}
+            response = await http.post("/session", data=data)
+            assert response.status_code == 200, response.text
+            created.append(response.text.strip())
+
+        async def get_one(index: int) -> None:
+            path = "/session" if index % 2 else "/context"
+            response = await http.get(path)
+            assert response.status_code == 200, response.text
+            gets.append(response.status_code)
+
+        async with anyio.create_task_group() as group:
+            for index in range(100):
+                group.start_soon(create_one, index)
+                group.start_soon(get_one, index)
+        assert len(created) == 100 and len(set(created)) == 100
+        assert gets == [200] * 100
+
+        # Every session is accounted for, and each runs to its end with its own output.
+        deadline = time.monotonic() + 120
+        while True:
+            listed = (await http.get("/session")).json()
+            statuses = {s["id"]: s["status"] for s in listed}
+            assert set(statuses) == set(created)
+            if all(status == "Completed" for status in statuses.values()):
+                break
+            assert "Failed" not in statuses.values(), statuses
+            assert time.monotonic() < deadline, statuses
+            await anyio.sleep(0.2)
+        names = {s["id"]: s["name"] for s in listed}
+        for session_id in created[:10]:
+            log = (await http.get(f"/session/{session_id}", params={"view": "logs"})).text
+            assert names[session_id] == f"load-{log.strip()}"

@@ -1,0 +1,91 @@
+"""Crashes and restarts: a dead runner or a reboot leaves a session Failed, never stuck Running;
+sessions outlive the process that created them and the server that served them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from typing import Any
+
+import httpx
+
+from .helpers import api, create, pid_alive, wait_for, wait_until
+
+
+def pids_of(home: Any, session_id: str) -> tuple[int, int]:
+    with sqlite3.connect(home / "state.db") as db:
+        return db.execute(
+            "SELECT runner_pid, job_pid FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+
+
+def test_dead_runner_fails_the_session_and_ends_the_job(
+    client: httpx.Client, local_server: Any
+) -> None:
+    session_id = create(client, cmd="sleep", args="300")
+    wait_for(client, session_id, ("Running",))
+    runner, job = pids_of(local_server.home, session_id)
+    assert pid_alive(runner) and pid_alive(job)
+    os.kill(runner, signal.SIGKILL)
+    record = wait_for(client, session_id, ("Failed",))
+    assert record["status"] == "Failed"
+    events = client.get(f"/session/{session_id}?view=events").text
+    assert "RunnerDied" in events and f"pid {runner}" in events
+    wait_until(lambda: not pid_alive(job), what="the orphaned job to be ended")
+
+
+def test_reboot_fails_active_sessions(client: httpx.Client, local_server: Any) -> None:
+    session_id = create(client, cmd="sleep", args="300")
+    wait_for(client, session_id, ("Running",))
+    runner, job = pids_of(local_server.home, session_id)
+    # A reboot changes the boot id; pretend the session was recorded in an earlier boot.
+    with sqlite3.connect(local_server.home / "state.db") as db:
+        db.execute("UPDATE sessions SET boot_id = 'an-earlier-boot' WHERE id = ?", (session_id,))
+    wait_for(client, session_id, ("Failed",))
+    assert "NodeRebooted" in client.get(f"/session/{session_id}?view=events").text
+    # (After a real reboot nothing of it runs; here the processes are still ours to end.)
+    os.killpg(job, signal.SIGKILL)
+    os.kill(runner, signal.SIGKILL)
+
+
+def test_sessions_outlive_the_server(serve_local: Any) -> None:
+    first = serve_local()
+    with api(first) as http:
+        session_id = create(http, cmd="sh", args="-c sleep\t1;echo\tdone")
+        wait_for(http, session_id, ("Running",))
+    first.stop()  # killed outright while the job runs
+    second = serve_local()
+    with api(second) as http:
+        record = wait_for(http, session_id, ("Completed", "Failed"))
+        assert record["status"] == "Completed"
+        assert http.get(f"/session/{session_id}?view=logs").text == "done\n"
+
+
+def test_sessions_outlive_the_in_process_client(local_server: Any) -> None:
+    """The runner is detached: a client process that creates a job in-process and exits at once
+    leaves the job running to its end."""
+    import subprocess
+    import sys
+
+    code = (
+        "import anyio, httpx\n"
+        "from canfar_cli.local.app import create_app\n"
+        "async def main():\n"
+        "    t = httpx.ASGITransport(app=create_app())\n"
+        "    async with httpx.AsyncClient(transport=t, base_url='http://local/skaha') as c:\n"
+        "        r = await c.post('/v1/session', data={'name': 'x', 'cmd': 'sh',\n"
+        "            'args': '-c sleep\\t1;echo\\tlater',\n"
+        "            'image': 'images.canfar.net/skaha/terminal:1.1.1'})\n"
+        "        print(r.text, end='')\n"
+        "anyio.run(main)\n"
+    )
+    env = dict(os.environ, CANFAR_LOCAL_HOME=str(local_server.home))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    session_id = result.stdout.strip()
+    with api(local_server) as http:
+        assert wait_for(http, session_id, ("Completed", "Failed"))["status"] == "Completed"
+        assert http.get(f"/session/{session_id}?view=logs").text == "later\n"

@@ -144,6 +144,19 @@ class Output:
         self.stdout.write(text)
         self.stdout.flush()
 
+    def write_log(self, text: str) -> None:
+        """Job output, unchanged: straight to the byte stream when there is one, so a character
+        the terminal's encoding lacks (or an undecodable byte kept as a surrogate) cannot turn
+        into an error or a replacement."""
+        stream = self.stdout
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            self.write(text)
+            return
+        stream.flush()
+        buffer.write(text.encode("utf-8", errors="surrogateescape"))
+        buffer.flush()
+
     def json(self, value: Any) -> None:
         """JSON with a plain write: no console, no wrapping, valid whatever the terminal width."""
         self.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")

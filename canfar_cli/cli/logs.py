@@ -87,7 +87,7 @@ def _show(state: Any, ids: list[str], tail: int | None) -> None:
             separator = "" if first else "\n"
             out.write(f"{separator}==> {_label(known.get(outcome.key), outcome.key)} <==\n")
             first = False
-        out.write(text)
+        out.write_log(text)
         if len(ids) > 1 and text and not text.endswith("\n"):
             out.write("\n")
         status = (known.get(outcome.key) or {}).get("status")
@@ -107,15 +107,15 @@ def _follow(state: Any, ids: list[str], tail: int | None) -> None:
                 chunk = tail_text(chunk, tail)
                 first = False
             if prefix is None:
-                out.write(chunk)
+                out.write_log(chunk)
                 continue
             # Several sessions at once: whole lines only, each prefixed with its session's name.
             partial += chunk
             *lines, partial = partial.split("\n")
             if lines:
-                out.write("".join(f"{prefix}{line}\n" for line in lines))
+                out.write_log("".join(f"{prefix}{line}\n" for line in lines))
         if prefix is not None and partial:
-            out.write(f"{prefix}{partial}\n")
+            out.write_log(f"{prefix}{partial}\n")
 
     async def work(session: Any) -> list[Any]:
         import anyio

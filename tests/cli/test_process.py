@@ -201,3 +201,15 @@ def test_ps_watch_refreshes_a_terminal_until_interrupted() -> None:
             child.wait()
         os.close(primary)
     assert b"Traceback" not in seen
+
+
+def test_logs_pass_text_the_terminal_encoding_lacks() -> None:
+    made = run_canfar(
+        ["--server", "local", "create", "headless", IMAGE, "--wait", "--", "echo", "héllo✓"]
+    )
+    session_id = made.stdout.strip()
+    result = run_canfar(
+        ["--server", "local", "logs", session_id], env={"PYTHONIOENCODING": "ascii"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "héllo✓\n"

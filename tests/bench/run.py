@@ -1,0 +1,427 @@
+"""Benchmarks of canfar-cli against the local platform (issue 5). Not part of the test suite.
+
+Run from the repository root (after the README's test set-up):
+
+    .venv/bin/python tests/bench/run.py            # every figure, 5 runs each
+    .venv/bin/python tests/bench/run.py --runs 9 --only startup,ps
+    .venv/bin/python tests/bench/run.py --official /path/to/venv/bin/canfar   # side by side
+
+Each figure is run several times and reported as median, min and max, with the floor or the ideal
+beside it and the target. Servers are started by the script itself on loopback, each with its own
+state folder, and stopped at the end. Nothing here asserts: it measures and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+WATCHED_SERVER = ROOT / "tests" / "core" / "watched_server.py"
+IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
+BIN = Path(sys.executable).parent
+CANFAR = (
+    [str(BIN / "canfar")] if (BIN / "canfar").exists() else [sys.executable, "-m", "canfar_cli"]
+)
+
+
+@dataclass
+class Figure:
+    name: str
+    samples: list[float]  # seconds
+    reference: str = ""  # the floor or the ideal, as text
+    target: str = ""
+    note: str = ""
+
+    def row(self) -> list[str]:
+        ms = [s * 1000 for s in self.samples]
+        return [
+            self.name,
+            f"{statistics.median(ms):.0f}",
+            f"{min(ms):.0f}",
+            f"{max(ms):.0f}",
+            self.reference,
+            self.target,
+            self.note,
+        ]
+
+
+def print_table(figures: list[Figure]) -> None:
+    header = ["figure", "median ms", "min", "max", "floor / ideal", "target", "note"]
+    rows = [header, *(f.row() for f in figures)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for n, row in enumerate(rows):
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def env_for(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANFAR_")}
+    env.update(
+        CANFAR_LOCAL_HOME=str(home / "local"),
+        CANFAR_CONFIG_DIR=str(home / "config"),
+        CANFAR_LOCAL_CLEANUP="86400",
+        NO_COLOR="1",
+        **extra,
+    )
+    return env
+
+
+def timed(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        samples.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv[:4])}… failed: {done.stderr.decode()[-500:]}")
+    return samples
+
+
+@contextlib.contextmanager
+def server(argv: list[str], env: dict[str, str]) -> Iterator[str]:
+    """A server process that prints its base URL first; stopped (and its jobs with it) at exit."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    url = process.stdout.readline().decode().strip()
+    if not url.startswith("http"):
+        process.kill()
+        raise SystemExit(f"server did not start: {argv}")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def local_serve(env: dict[str, str], *flags: str) -> contextlib.AbstractContextManager[str]:
+    return server([*CANFAR, "local", "serve", "--port", "0", *flags], env)
+
+
+def watched_serve(env: dict[str, str], latency_ms: int) -> contextlib.AbstractContextManager[str]:
+    return server([sys.executable, str(WATCHED_SERVER), str(latency_ms)], env)
+
+
+def watch(url: str) -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(url.rsplit("/skaha", 1)[0] + "/__watch", timeout=60).json()
+
+
+def seed_finished(home: Path, count: int, url: str) -> list[str]:
+    """`count` Completed headless sessions, written straight into the platform's store.
+
+    One real session is created over HTTP (so the row has exactly the shape the app writes) and
+    cloned under fresh ids: thousands of real jobs would measure process start-up, not the CLI.
+    """
+    import httpx
+
+    from canfar_cli.local import skaha
+    from canfar_cli.local.store import Store
+
+    first = httpx.post(
+        f"{url}/v1/session",
+        data={"name": "seed", "image": IMAGE, "cmd": "true"},
+        timeout=60,
+    ).text.strip()
+    store = Store(home / "local")
+    deadline = time.monotonic() + 60
+    while store.get(first)["status"] not in ("Completed", "Failed"):
+        if time.monotonic() > deadline:
+            raise SystemExit("the seed job did not finish")
+        time.sleep(0.05)
+    template = dict(store.get(first))
+    ids = [first]
+    with store.transaction() as db:
+        for n in range(count - 1):
+            row = dict(template, id=skaha.new_session_id(), name=f"seed-{n}")
+            row.update(runner_pid=None, job_pid=None, created=template["created"] + n * 1e-3)
+            columns = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            db.execute(
+                f"INSERT OR IGNORE INTO sessions ({columns}) VALUES ({marks})", tuple(row.values())
+            )
+            ids.append(row["id"])
+    store.close()
+    return ids
+
+
+# --- the figures ---------------------------------------------------------------------------
+
+
+def bench_startup(work: Path, runs: int, official: str | None) -> list[Figure]:
+    env = env_for(work)
+    complete_env = dict(
+        env, _CANFAR_COMPLETE="bash_complete", COMP_WORDS="canfar p", COMP_CWORD="1"
+    )
+    floor = timed([sys.executable, "-c", "pass"], env, runs)
+    figures = [
+        Figure("python -c pass", floor, note="the interpreter alone"),
+        Figure(
+            "canfar --help",
+            timed([*CANFAR, "--help"], env, runs),
+            f"{statistics.median(floor) * 1000:.0f} (python)",
+            "<= 100",
+        ),
+        Figure(
+            "canfar ps --help",
+            timed([*CANFAR, "ps", "--help"], env, runs),
+            f"{statistics.median(floor) * 1000:.0f} (python)",
+        ),
+        Figure(
+            "completion request",
+            timed(CANFAR, complete_env, runs),
+            f"{statistics.median(floor) * 1000:.0f} (python)",
+            "<= 60",
+            "_CANFAR_COMPLETE=bash_complete",
+        ),
+    ]
+    if official:
+        figures.append(Figure("official canfar --help", timed([official, "--help"], env, runs)))
+    return figures
+
+
+FLOOR_SCRIPT = "import sys, httpx; httpx.get(sys.argv[1] + '/v1/session', headers={'Accept': 'application/json'}).json()"
+
+
+def bench_ps(work: Path, runs: int) -> list[Figure]:
+    env = env_for(work)
+    with local_serve(env) as url:
+        seed_finished(work, 3, url)
+        floor = timed([sys.executable, "-c", FLOOR_SCRIPT, url], env, runs)
+        ps = timed([*CANFAR, "--server", url, "ps", "-a", "-o", "json"], env, runs)
+    return [
+        Figure(
+            "ps -a -o json (3 sessions)",
+            ps,
+            f"{statistics.median(floor) * 1000:.0f} (python+httpx+GET)",
+            "<= 120",
+        )
+    ]
+
+
+def bench_listing(work: Path, runs: int, count: int = 5000) -> list[Figure]:
+    env = env_for(work)
+    figures = []
+    with local_serve(env) as url:
+        seed_finished(work, count, url)
+        floor = timed([sys.executable, "-c", FLOOR_SCRIPT, url], env, runs)
+        reference = f"{statistics.median(floor) * 1000:.0f} (python+httpx+GET)"
+        for output, target in (("json", "< 500"), ("table", "< 2000")):
+            argv = [*CANFAR, "--server", url, "ps", "-a", "-o", output]
+            samples = timed(argv, env, runs)
+            rss = max_rss_mb(argv, env)
+            figures.append(
+                Figure(
+                    f"ps -a -o {output} ({count})",
+                    samples,
+                    reference,
+                    target,
+                    f"max RSS {rss:.0f} MB",
+                )
+            )
+        small = [*CANFAR, "--server", url, "ps", "-a", "-o", "json", "--name", "seed-1"]
+        figures.append(
+            Figure(
+                "ps -a --name seed-1 (1 of 5000)",
+                timed(small, env, runs),
+                reference,
+                note=f"max RSS {max_rss_mb(small, env):.0f} MB",
+            )
+        )
+    return figures
+
+
+def max_rss_mb(argv: list[str], env: dict[str, str]) -> float:
+    """Peak resident memory of one run of argv (Linux: ru_maxrss in KiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024
+
+
+def ideal(n: int, concurrency: int, latency: float, extra_rounds: int = 0) -> float:
+    return (math.ceil(n / concurrency) + extra_rounds) * latency
+
+
+def bench_batches(
+    work: Path, runs: int, latency_ms: int = 100, concurrency: int = 100
+) -> list[Figure]:
+    from canfar_cli import AsyncSession
+
+    latency = latency_ms / 1000
+    figures: list[Figure] = []
+
+    def fig(
+        name: str, samples: list[float], n: int, peaks: list[int], extra_rounds: int = 0
+    ) -> Figure:
+        best = ideal(n, concurrency, latency, extra_rounds)
+        ratio = statistics.median(samples) / best
+        return Figure(
+            name,
+            samples,
+            f"{best * 1000:.0f} (ideal)",
+            "<= 1.3x ideal",
+            f"{ratio:.2f}x ideal, peak in flight {max(peaks)} (bound {concurrency})",
+        )
+
+    for runner in ("library", "cli"):
+        lib: dict[str, list[float]] = {"info": [], "create": [], "rm": []}
+        peaks: dict[str, list[int]] = {"info": [], "create": [], "rm": []}
+        for run in range(runs):
+            home = work / f"batch-{runner}-{run}"
+            env = env_for(home)
+            with watched_serve(env, 0) as seed_url:
+                ids = seed_finished(home, 500, seed_url)
+            with watched_serve(env, latency_ms) as url:
+                for step in ("info", "create", "rm"):
+                    start = time.perf_counter()
+                    if runner == "library":
+                        asyncio.run(library_step(AsyncSession, url, concurrency, step, ids))
+                    else:
+                        cli_step(url, concurrency, step, ids, env)
+                    lib[step].append(time.perf_counter() - start)
+                    peaks[step].append(watch(url)["peak"])  # the peak so far
+        figures += [
+            fig(f"{runner}: info of 500 ids", lib["info"], 500, peaks["info"]),
+            fig(f"{runner}: create replicas=200", lib["create"], 200, peaks["create"]),
+            # rm looks first: one listing round before the deletes.
+            fig(f"{runner}: rm of 500 ids", lib["rm"], 500, peaks["rm"], extra_rounds=1),
+        ]
+    return figures
+
+
+async def library_step(cls: Any, url: str, concurrency: int, step: str, ids: list[str]) -> None:
+    async with cls(server=url, concurrency=concurrency) as session:
+        if step == "info":
+            results = await session.info(ids)
+            assert len(results) == len(ids)
+        elif step == "create":
+            created = await session.create("bench", IMAGE, cmd="true", replicas=200)
+            assert len(created) == 200
+        else:
+            removed = await session.destroy(ids)
+            assert all(removed.values()), "some sessions were not removed"
+
+
+def cli_step(url: str, concurrency: int, step: str, ids: list[str], env: dict[str, str]) -> None:
+    base = [*CANFAR, "--server", url, "--concurrency", str(concurrency)]
+    if step == "info":
+        argv = [*base, "info", "-o", "json", *ids]
+    elif step == "create":
+        argv = [*base, "create", "headless", IMAGE, "-n", "bench", "-r", "200", "--", "true"]
+    else:
+        argv = [*base, "rm", "-f", *ids]
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+
+
+def bench_throughput(work: Path, runs: int, rate: int = 200, seconds: float = 5.0) -> list[Figure]:
+    """Mixed GETs at a fixed arrival rate; every answer must be a 2xx."""
+    import httpx
+
+    env = env_for(work)
+    figures = []
+    with local_serve(env) as url:
+        ids = seed_finished(work, 50, url)
+        paths = ["/v1/session", "/v1/context", "/v1/image", "/v1/session?view=stats"]
+        paths += [f"/v1/session/{i}" for i in ids[:10]]
+        paths += [f"/v1/session/{i}?view=events" for i in ids[:5]]
+
+        async def load() -> tuple[list[float], int, float]:
+            latencies: list[float] = []
+            errors = 0
+            total = int(rate * seconds)
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+                async def one(path: str) -> None:
+                    nonlocal errors
+                    start = time.perf_counter()
+                    try:
+                        response = await client.get(path)
+                        if response.status_code >= 300:
+                            errors += 1
+                    except httpx.HTTPError:
+                        errors += 1
+                    latencies.append(time.perf_counter() - start)
+
+                began = time.perf_counter()
+                tasks = []
+                for n in range(total):
+                    await asyncio.sleep(max(0.0, began + n / rate - time.perf_counter()))
+                    tasks.append(asyncio.create_task(one(paths[n % len(paths)])))
+                await asyncio.gather(*tasks)
+                achieved = total / (time.perf_counter() - began)
+            return latencies, errors, achieved
+
+        for _ in range(max(1, runs // 2)):
+            latencies, errors, achieved = asyncio.run(load())
+            figures.append(
+                Figure(
+                    f"local platform: {rate} req/s mixed GETs, {seconds:.0f} s",
+                    latencies,
+                    f"{achieved:.0f} req/s achieved",
+                    "no error",
+                    f"{errors} errors of {len(latencies)}; p99 {sorted(latencies)[int(len(latencies) * 0.99)] * 1000:.0f} ms",
+                )
+            )
+    return figures
+
+
+BENCHES: dict[str, Callable[..., list[Figure]]] = {
+    "startup": bench_startup,
+    "ps": bench_ps,
+    "listing": bench_listing,
+    "batches": bench_batches,
+    "throughput": bench_throughput,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
+    parser.add_argument(
+        "--only", default=",".join(BENCHES), help="comma-separated: " + ", ".join(BENCHES)
+    )
+    parser.add_argument("--official", help="the official CANFAR CLI's `canfar`, timed beside ours")
+    options = parser.parse_args()
+    print(
+        f"canfar-cli benchmarks: {platform.node()}, {os.cpu_count()} cores, Python"
+        f" {platform.python_version()}, {platform.platform()}, {time.strftime('%Y-%m-%d %H:%M')}\n"
+    )
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="canfar-bench-") as tmp:
+        for name in options.only.split(","):
+            work = Path(tmp) / name
+            work.mkdir()
+            if name == "startup":
+                figures += bench_startup(work, options.runs, options.official)
+            else:
+                figures += BENCHES[name](work, options.runs)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_table(figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,6 @@ The streams are looked up at call time (not captured at import), so a test runne
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import unicodedata
@@ -159,6 +158,8 @@ class Output:
 
     def json(self, value: Any) -> None:
         """JSON with a plain write: no console, no wrapping, valid whatever the terminal width."""
+        import json
+
         self.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
         self.stdout.flush()
 

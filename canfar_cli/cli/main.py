@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from typing import Any
 
 import typer
@@ -78,6 +77,8 @@ class CanfarGroup(TyperGroup):
         except Exception as exc:
             state = ctx.obj if isinstance(ctx.obj, CliState) else None
             if state is not None and state.verbose:
+                import traceback
+
                 traceback.print_exc(file=sys.stderr)
             _out(ctx).error(
                 f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import typer
 
 from canfar_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from datetime import timedelta
 
 KINDS = ("headless", "notebook", "desktop", "carta", "firefly", "contributed")
 STATUSES = ("Pending", "Running", "Completed", "Failed", "Terminating", "Succeeded", "Error")
@@ -55,19 +57,23 @@ def resolve_format(output: Format | None, as_json: bool, quiet: bool = False) ->
     return output.value if output is not None else "table"
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
+_DURATION = r"(\d+(?:\.\d+)?)\s*([smhdw])"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(text: str) -> timedelta:
     """`30m`, `2h`, `7d`, `1w`, `90s`, or combinations such as `1d12h`."""
+    import re
+    from datetime import timedelta
+
+    pattern = re.compile(_DURATION, re.IGNORECASE)
     compact = text.strip().replace(" ", "")
-    if not compact or _DURATION.sub("", compact) != "":
+    if not compact or pattern.sub("", compact) != "":
         raise UsageError(
             f"cannot read the duration {text!r}",
             hint="write a number and a unit: 45s, 30m, 2h, 7d or 1w (or e.g. 1d12h)",
         )
-    seconds = sum(float(n) * _UNITS[u.lower()] for n, u in _DURATION.findall(compact))
+    seconds = sum(float(n) * _UNITS[u.lower()] for n, u in pattern.findall(compact))
     if seconds <= 0:
         raise UsageError(f"the duration {text!r} must be longer than zero")
     return timedelta(seconds=seconds)

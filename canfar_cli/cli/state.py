@@ -7,7 +7,6 @@ at module import, which keeps `canfar --help` and TAB completion fast.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -50,6 +49,8 @@ class CliState:
 
     def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work(session)` on one fresh AsyncSession, in one event loop for this invocation."""
+        import logging
+
         import anyio
 
         from canfar_cli.session import AsyncSession
@@ -92,6 +93,7 @@ def attach_verbose_logging(ctx: typer.Context) -> None:
     """--verbose: the core's request log on stderr (the core never logs a credential).
 
     The handler is removed when the invocation ends, so in-process runs do not pile them up."""
+    import logging
     import sys
 
     handler = logging.StreamHandler(sys.stderr)

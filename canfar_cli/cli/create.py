@@ -201,31 +201,31 @@ def create(
         out.message(f"dry run: {len(plans)} request(s) shown, nothing sent")
         return
 
-    async def launch(session: Any) -> list[Any]:
-        return await session.create_each(await choose_name(session), image, **options)
+    async def launch(session: Any) -> int:
+        from canfar_cli.cli.present import report_failures
 
-    from canfar_cli.cli.present import report_failures
+        outcomes = await session.create_each(await choose_name(session), image, **options)
+        created = [outcome for outcome in outcomes if outcome.ok]
+        if fmt == "json":
+            out.json([{"id": o.value, "name": o.key} for o in created])
+        else:
+            out.ids(str(o.value) for o in created)  # before waiting: no id is ever lost
+        code = report_failures(out, outcomes)
+        if wait and created:
+            await _wait(out, session, [str(o.value) for o in created], wait_timeout)
+        return code
 
-    outcomes = state.run(launch)
-    created = [outcome for outcome in outcomes if outcome.ok]
-    if fmt == "json":
-        out.json([{"id": o.value, "name": o.key} for o in created])
-    else:
-        out.ids(str(o.value) for o in created)
-    code = report_failures(out, outcomes)
-    if wait and created:
-        _wait(state, [str(o.value) for o in created], wait_timeout)
-    if code:
-        raise typer.Exit(code)
+    from canfar_cli.cli.present import exit_with
+
+    exit_with(state.run(launch))
 
 
-def _wait(state: Any, ids: list[str], timeout: float | None) -> None:
+async def _wait(out: Any, session: Any, ids: list[str], timeout: float | None) -> None:
     """Poll until every session is Running or has ended; progress on stderr."""
     from collections import Counter
 
     from canfar_cli.models import normalize_status
 
-    out = state.out
     last: list[str] = [""]
 
     def summary(sessions: list[dict[str, Any]]) -> str:
@@ -244,7 +244,7 @@ def _wait(state: Any, ids: list[str], timeout: float | None) -> None:
                 out.message(text)
             last[0] = text
 
-        sessions = state.run(lambda s: s.wait(ids, timeout=timeout, on_update=on_update))
+        sessions = await session.wait(ids, timeout=timeout, on_update=on_update)
     failed = [s for s in sessions if normalize_status(str(s.get("status", ""))) == "Failed"]
     out.message(summary(sessions).replace("waiting for", "done:"))
     if failed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from canfar_cli.cli.options import (
@@ -74,26 +76,30 @@ def prune(
     fmt = resolve_format(output, as_json, quiet)
     age = parse_duration(older_than) if older_than is not None else None
     statuses = status_values(status) or sorted(FINISHED_STATUSES)
-    sessions = select_sessions(
-        state.run(lambda s: s.fetch()),
-        kinds=kind_values(kind),
-        statuses=statuses,
-        name_pattern=name,
-        older_than=age,
-    )
-    noun = "session" if len(sessions) == 1 else "sessions"
-    if dry_run:
-        show_sessions(out, sessions, fmt)
-        out.message(f"{len(sessions)} {noun} would be removed (dry run: nothing removed)")
-        return
-    if not sessions:
-        out.message("nothing to prune")
-        return
-    ids = [str(s["id"]) for s in sessions]
-    confirm_removal(out, ids, [label(s) for s in sessions], force or yes)
-    removed, code = remove(state, ids)
-    out.message(f"removed {len(removed)} of {len(ids)} {noun}")
-    exit_with(code)
+
+    async def work(session: Any) -> int:
+        sessions = select_sessions(
+            await session.fetch(),
+            kinds=kind_values(kind),
+            statuses=statuses,
+            name_pattern=name,
+            older_than=age,
+        )
+        noun = "session" if len(sessions) == 1 else "sessions"
+        if dry_run:
+            show_sessions(out, sessions, fmt)
+            out.message(f"{len(sessions)} {noun} would be removed (dry run: nothing removed)")
+            return 0
+        if not sessions:
+            out.message("nothing to prune")
+            return 0
+        ids = [str(s["id"]) for s in sessions]
+        confirm_removal(out, ids, [label(s) for s in sessions], force or yes)
+        removed, code = await remove(out, session, ids)
+        out.message(f"removed {len(removed)} of {len(ids)} {noun}")
+        return code
+
+    exit_with(state.run(work))
 
 
 def register(app: typer.Typer) -> None:

@@ -40,13 +40,12 @@ def confirm_removal(out: Output, ids: Sequence[str], labels: Sequence[str], forc
         raise typer.Exit(1)
 
 
-def remove(state: Any, ids: list[str]) -> tuple[list[str], int]:
+async def remove(out: Output, session: Any, ids: list[str]) -> tuple[list[str], int]:
     """Delete the sessions; print each removed id on stdout, each failure on stderr.
     Returns the removed ids and the batch's exit code."""
     from canfar_cli.cli.present import report_failures
 
-    out = state.out
-    outcomes = state.run(lambda session: session.destroy_each(ids))
+    outcomes = await session.destroy_each(ids)
     removed = [outcome.key for outcome in outcomes if outcome.ok]
     out.ids(removed)
     return removed, report_failures(out, outcomes)

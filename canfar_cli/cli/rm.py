@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
@@ -40,24 +42,27 @@ def rm(
     ids = unique(ids or [])
     if ids and name is not None:
         raise UsageError("give session ids or --name, not both")
-    if name is not None:
-        from canfar_cli.models import select_sessions
-
-        sessions = select_sessions(state.run(lambda s: s.fetch()), name_pattern=name)
-        if not sessions:
-            raise NotFoundError(f"no session has a name matching {name!r}", status=404)
-        ids = [str(s["id"]) for s in sessions]
-        labels = [label(s) for s in sessions]
-    elif not ids:
+    if not ids and name is None:
         if forced:  # `canfar ps -q | xargs canfar rm -f` with nothing listed: nothing to do
             out.message("no session ids given; nothing removed")
             return
         raise UsageError("no session ids given", hint="give ids, or --name PATTERN")
-    else:
-        labels = ids
-    confirm_removal(out, ids, labels, forced)
-    _removed, code = remove(state, ids)
-    exit_with(code)
+
+    async def work(session: Any) -> int:
+        targets, labels = ids, ids
+        if name is not None:
+            from canfar_cli.models import select_sessions
+
+            sessions = select_sessions(await session.fetch(), name_pattern=name)
+            if not sessions:
+                raise NotFoundError(f"no session has a name matching {name!r}", status=404)
+            targets = [str(s["id"]) for s in sessions]
+            labels = [label(s) for s in sessions]
+        confirm_removal(out, targets, labels, forced)
+        _removed, code = await remove(out, session, targets)
+        return code
+
+    exit_with(state.run(work))
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,10 @@ LABELS = {
     "cpuCoresInUse": "CPU in use",
     "ramInUse": "RAM in use (GB)",
     "isFixedResources": "Fixed resources",
+    "runAsUID": "Run as UID",
+    "runAsGID": "Run as GID",
+    "supplementalGroups": "Groups",
+    "appid": "App id",
 }
 
 

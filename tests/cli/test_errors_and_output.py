@@ -239,3 +239,20 @@ def test_messages_go_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     captured = capsys.readouterr()
     assert captured.out == "a\n"
     assert captured.err == "error: bad thing\nhint: do this\n"
+
+
+def test_bad_credential_files_are_usage_errors(cli, tmp_path) -> None:
+    missing_cert = cli("--cert", str(tmp_path / "nope.pem"), "ps")
+    assert missing_cert.exit_code == 2
+    assert "nope.pem" in missing_cert.stderr and "does not exist" in missing_cert.stderr
+    empty = tmp_path / "token"
+    empty.write_text("\n")
+    empty_token = cli("--token-file", str(empty), "ps")
+    assert empty_token.exit_code == 2
+    assert "is empty" in empty_token.stderr
+
+
+def test_settings_from_flags_beat_the_environment(cli, monkeypatch) -> None:
+    monkeypatch.setenv("CANFAR_URL", "http://127.0.0.1:9/skaha")  # nothing listens there
+    assert cli("ps", server="local").exit_code == 0
+    assert cli("--concurrency", "0", "ps", server="local").exit_code == 2

@@ -193,7 +193,8 @@ class HttpClient:
         request = self._client.build_request(
             method, path.lstrip("/"), params=params, content=content, headers=headers
         )
-        shown = public_url(request.url)
+        # The base URL never holds credentials (resolve_server refuses them): no re-parse needed.
+        shown = str(request.url) if not request.url.userinfo else public_url(request.url)
         retries = 0
         started = time.perf_counter()
         while True:

@@ -138,7 +138,7 @@ async def test_unknown_ids_are_not_found_and_never_deleted(
         assert [o.ok for o in outcomes] == [True, False, False]
         assert isinstance(outcomes[1].error, NotFoundError)
         assert "zzzzzzz1" in outcomes[1].error.message
-        deletes = [s.path for s in server.watch.seen if s.method == "DELETE"]
+        deletes = [s.path for s in server.watch().seen if s.method == "DELETE"]
         assert deletes == [f"/skaha/v1/session/{known}"]
 
         # Gone now: a second destroy finds nothing, and says so.
@@ -153,9 +153,10 @@ async def test_unknown_ids_are_not_found_and_never_deleted(
 
 
 @pytest.mark.anyio
-async def test_a_batch_of_1000_ids_keeps_its_order(local_server: Any) -> None:
+async def test_a_batch_of_1000_ids_keeps_its_order(watched_server: Any) -> None:
+    server = watched_server()
     wanted = [f"q{i:07d}" for i in range(1000)]
-    async with AsyncSession(server=local_server.url, concurrency=64, retry=QUICK) as session:
+    async with AsyncSession(server=server.url, concurrency=64, retry=QUICK) as session:
         outcomes = await session.info_each(wanted)
         assert [o.key for o in outcomes] == wanted
         assert all(isinstance(o.error, NotFoundError) for o in outcomes)
@@ -165,6 +166,7 @@ async def test_a_batch_of_1000_ids_keeps_its_order(local_server: Any) -> None:
         assert caught.value.exit_code == 4  # every one unknown
         gone = await session.destroy(wanted)
         assert list(gone) == wanted and not any(gone.values())
+    assert len(server.watch().seen) == 2001  # 1000 + 1000 GETs, one look-up, no DELETE
 
 
 @pytest.mark.anyio
@@ -276,10 +278,11 @@ async def test_in_flight_bound_holds_and_batches_take_rounds_not_sums(watched_se
         started = time.perf_counter()
         outcomes = await session.info_each(wanted)
         elapsed = time.perf_counter() - started
-    assert len(server.watch.seen) == 500
+    watch = server.watch()
+    assert len(watch.seen) == 500
     assert all(isinstance(o.error, NotFoundError) for o in outcomes)
-    assert server.watch.peak <= 100
-    assert server.watch.peak >= 50  # the bound was used, not serialized
+    assert watch.peak <= 100
+    assert watch.peak >= 50  # the bound was used, not serialized
     # Serial would take 500 x 0.1 s = 50 s; ideal is 5 rounds (0.5 s). Generous for a loaded box.
     assert elapsed < 0.3 * 50
 
@@ -297,18 +300,19 @@ async def test_post_body_encoding_and_headers_at_the_server(watched_server: Any)
         await session.renew_each(ids)
         await until_finished(session, ids)
         await session.destroy(ids)
-    (post, renew) = [s for s in server.watch.seen if s.method == "POST"]
-    assert post.path == "/skaha/v1/session" and post.query == b""
+    seen = server.watch().seen
+    (post, renew) = [s for s in seen if s.method == "POST"]
+    assert post.path == "/skaha/v1/session" and post.query == ""
     assert post.headers["content-type"] == "application/x-www-form-urlencoded"
     assert post.headers["accept"] == "application/json"
     assert post.headers["user-agent"].startswith("canfar-cli/")
     assert post.headers["authorization"] == "Bearer tok-wire-123"
     assert "x-skaha-registry-auth" not in post.headers  # only on a create that needs it
-    assert parse_qsl(post.body.decode(), keep_blank_values=True) == plan[0].form
+    assert parse_qsl(post.body, keep_blank_values=True) == plan[0].form
     assert ("env", "K=v%20x&y") in plan[0].form and ("args", "a&b c=d") in plan[0].form
-    assert renew.query == b"" and parse_qsl(renew.body.decode()) == [("action", "renew")]
-    for seen in server.watch.seen:
-        assert seen.query in (b"", b"view=logs", b"view=events", b"view=stats")
+    assert renew.query == "" and parse_qsl(renew.body) == [("action", "renew")]
+    for request in seen:
+        assert request.query in ("", "view=logs", "view=events", "view=stats")
 
 
 @pytest.mark.anyio
@@ -339,7 +343,7 @@ async def test_refusals_send_nothing_to_the_server(watched_server: Any) -> None:
                 await session.create_each(**arguments)
             with pytest.raises(UsageError):
                 session.plan_create(**arguments)
-        assert server.watch.seen == []
+        assert server.watch().seen == []
         assert await session.fetch() == []
 
 

@@ -226,7 +226,18 @@ def start_local_server(
 
 @pytest.fixture
 def serve_local(isolated: Path) -> Iterator[Callable[..., LocalServer]]:
-    """Factory of loopback servers with options (see the comment above); all torn down."""
+    """Factory of loopback servers: `serve_local(**options) -> LocalServer`.
+
+    Options (all optional): token="T" (then `Authorization: Bearer T` is required),
+    user="name", latency_ms=50, fail_rate=0.3, fail_status=503, drop_rate=0.3, retry_after=1,
+    cleanup_seconds=2 (CANFAR_LOCAL_CLEANUP), grace_seconds=1 (CANFAR_LOCAL_GRACE),
+    expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), env={...} (more environment for the server),
+    home=Path (default: the isolated CANFAR_LOCAL_HOME, so servers of one test share state).
+    Each server is `python -m canfar_cli local serve --port 0` in a subprocess; the returned
+    LocalServer has .url ("http://127.0.0.1:PORT/skaha"), .home, .token, .user, .process,
+    .stderr_path and .stop(graceful=False). After the test every server is killed and every
+    runner and job process started under its state folder is killed (found through /proc).
+    """
     servers: list[LocalServer] = []
 
     def start(**options: Any) -> LocalServer:
@@ -243,7 +254,8 @@ def serve_local(isolated: Path) -> Iterator[Callable[..., LocalServer]]:
 
 @pytest.fixture
 def local_server(serve_local: Callable[..., LocalServer]) -> LocalServer:
-    """A fresh loopback server (no token, default user) for this test."""
+    """A fresh loopback server for this test: no token, the OS user, state in the isolated
+    CANFAR_LOCAL_HOME. Use `.url` as the base URL (`--server`, CANFAR_URL); see serve_local."""
     return serve_local()
 
 

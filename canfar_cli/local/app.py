@@ -86,7 +86,16 @@ class LocalApp:
         if self._store is None:
             with self._store_lock:
                 if self._store is None:
-                    self._store = Store(self.settings.home)
+                    try:
+                        self._store = Store(self.settings.home)
+                    except (OSError, sqlite3.Error) as exc:
+                        reason = getattr(exc, "strerror", None) or str(exc)
+                        raise SkahaError(
+                            500,
+                            f"the local platform cannot use its state folder"
+                            f" {self.settings.home}: {reason} (set CANFAR_LOCAL_HOME to a"
+                            " writable folder)",
+                        ) from None
         return self._store
 
     # --- ASGI ------------------------------------------------------------------------------

@@ -338,3 +338,30 @@ def test_registry_auth_header_checked_when_given(client: httpx.Client) -> None:
 
 def test_authenticated_header(client: httpx.Client, local_server: Any) -> None:
     assert client.get("/session").headers["x-vo-authenticated"] == local_server.user
+
+
+def test_context_and_registry_hosts_are_overridable(serve_local: Any, tmp_path: Any) -> None:
+    context = {
+        "cores": {"default": 1, "defaultRequest": 1, "defaultLimit": 2, "options": [1, 2]},
+        "memoryGB": {"default": 1, "defaultRequest": 1, "defaultLimit": 2, "options": [1, 2]},
+        "gpus": {"options": []},
+        "maxInteractiveSessions": "1",
+    }
+    path = tmp_path / "context.json"
+    path.write_text(json.dumps(context))
+    env = {"CANFAR_LOCAL_CONTEXT": str(path), "CANFAR_LOCAL_REGISTRY_HOSTS": "a.org b.org"}
+    server = serve_local(env=env)
+    from .helpers import api
+
+    with api(server) as http:
+        assert http.get("/context").json() == context
+        assert http.get("/repository").json() == ["a.org", "b.org"]
+        refused = http.post("/session", data={"name": "x", "image": IMAGE})
+        assert refused.text == f"session image '{IMAGE}' must come from one of [a.org, b.org]\n"
+        cores = http.post("/session", data={"name": "x", "image": "b.org/x", "cores": "3"})
+        assert cores.text == "Invalid value for 'cores': 3\n"
+        gpus = http.post("/session", data={"name": "x", "image": "b.org/x", "gpus": "1"})
+        assert gpus.text == "Invalid value for 'gpus': 1\n"
+        create(http, image="a.org/nb", type="notebook")
+        second = http.post("/session", data={"name": "x", "image": "a.org/nb", "type": "carta"})
+        assert second.status_code == 400 and "maximum of 1 active sessions." in second.text

@@ -56,3 +56,48 @@ async def test_100_creates_and_100_gets_at_once(local_server: Any) -> None:
         for session_id in created[:10]:
             log = (await http.get(f"/session/{session_id}", params={"view": "logs"})).text
             assert names[session_id] == f"load-{log.strip()}"
+
+
+@pytest.mark.slow
+def test_many_processes_share_the_state(local_server: Any) -> None:
+    """Four client processes create in-process at once, next to the server and the runners."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import anyio, httpx\n"
+        "from canfar_cli.local.app import create_app\n"
+        "async def main():\n"
+        "    t = httpx.ASGITransport(app=create_app())\n"
+        "    async with httpx.AsyncClient(transport=t, base_url='http://local/skaha') as c:\n"
+        "        for i in range(10):\n"
+        "            r = await c.post('/v1/session', data={'name': 'p', 'cmd': 'true',\n"
+        f"                'image': '{IMAGE}'}})\n"
+        "            assert r.status_code == 200, r.text\n"
+        "            print(r.text, end='')\n"
+        "anyio.run(main)\n"
+    )
+    env = dict(os.environ, CANFAR_LOCAL_HOME=str(local_server.home))
+    clients = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
+        for _ in range(4)
+    ]
+    with httpx.Client(base_url=local_server.url + "/v1", timeout=60) as http:
+        served = [http.post("/session", data={"name": "s", "image": IMAGE, "cmd": "true"})
+                  for _ in range(10)]  # fmt: skip
+        assert all(r.status_code == 200 for r in served)
+        created = {r.text.strip() for r in served}
+        for client in clients:
+            out, _ = client.communicate(timeout=120)
+            assert client.returncode == 0
+            created |= set(out.decode().split())
+        assert len(created) == 50
+        deadline = time.monotonic() + 120
+        while True:
+            statuses = {s["id"]: s["status"] for s in http.get("/session").json()}
+            assert set(statuses) == created
+            if set(statuses.values()) == {"Completed"}:
+                break
+            assert time.monotonic() < deadline, statuses
+            time.sleep(0.1)

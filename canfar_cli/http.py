@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import ssl
 import time
@@ -103,10 +104,10 @@ def public_url(url: httpx.URL | str) -> str:
     return str(parsed)
 
 
-def _ssl_context(certificate: str | None) -> ssl.SSLContext | bool:
-    if certificate is None:
-        return True
+def _ssl_context(certificate: str | None) -> ssl.SSLContext:
     context = httpx.create_ssl_context()
+    if certificate is None:
+        return context
     try:
         context.load_cert_chain(certificate)
     except (OSError, ssl.SSLError) as exc:
@@ -118,6 +119,85 @@ def _ssl_context(certificate: str | None) -> ssl.SSLContext | bool:
             hint="it must be a PEM file holding both the certificate and its key",
         ) from None
     return context
+
+
+SHARD_SIZE = 8
+_PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
+
+
+def _proxy_configured() -> bool:
+    # httpx applies environment proxies only to the transports it builds itself; so when a proxy
+    # is set, let it build its own (one pool) rather than lose the proxy.
+    return any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
+
+
+class _CountedStream(httpx.AsyncByteStream):
+    """A response body that tells its shard when it is closed (the connection is free again)."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, release: Any) -> None:
+        self._stream = stream
+        self._release = release
+
+    async def __aiter__(self) -> Any:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            self._release()
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Several small connection pools in place of one large one.
+
+    httpcore's pool scans every connection for every queued request each time a request starts
+    or ends; at 100 connections that scan costs more CPU than the request itself. Pools of at most
+    SHARD_SIZE connections, each request going to the least busy one, keep the scan short: the
+    same connections in all, and the same bound (the caller's limiter), for a fraction of the
+    CPU."""
+
+    def __init__(self, concurrency: int, verify: ssl.SSLContext | bool, trust_env: bool) -> None:
+        count = max(1, -(-concurrency // SHARD_SIZE))
+        sizes = [concurrency // count + (1 if i < concurrency % count else 0) for i in range(count)]
+        self._shards = [
+            httpx.AsyncHTTPTransport(
+                verify=verify,
+                trust_env=trust_env,
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            )
+            for size in sizes
+        ]
+        self._busy = [0] * count
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = min(range(len(self._shards)), key=self._busy.__getitem__)
+        self._busy[index] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._busy[index] -= 1
+
+        try:
+            response = await self._shards[index].handle_async_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_CountedStream(response.stream, release),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.aclose()
 
 
 class HttpClient:
@@ -141,16 +221,21 @@ class HttpClient:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        verify = _ssl_context(certificate) if transport is None else True
+        # One TLS context for every pool (loading the CA bundle takes a while); none is needed
+        # for plain http (the local platform on loopback), so none is loaded then.
+        needs_tls = self.base_url.startswith("https:")
+        verify: ssl.SSLContext | bool = _ssl_context(certificate) if needs_tls else False
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        if transport is None and not _proxy_configured():
+            # The pools together are as large as the bound: a request never waits for one.
+            transport = ShardedTransport(concurrency, verify=verify, trust_env=True)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout),
-            # The pool is as large as the bound, so a request never waits for a connection.
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            limits=limits,
             verify=verify,
             transport=transport,
-            trust_env=transport is None,
             follow_redirects=False,
         )
         self._limiter: anyio.CapacityLimiter | None = None

@@ -482,3 +482,13 @@ async def test_wait_counts_a_vanished_session_as_ended() -> None:
     async with session_with(handler) as session:
         records = await session.wait("a", timeout=5, interval=0.01)
     assert records == [{"id": "a", "status": "Pending", "name": "a"}]
+
+
+@pytest.mark.parametrize("concurrency", [1, 7, 8, 9, 32, 100, 1000])
+def test_connection_pools_together_match_the_bound(concurrency: int) -> None:
+    from canfar_cli.http import SHARD_SIZE, ShardedTransport
+
+    transport = ShardedTransport(concurrency, verify=False, trust_env=False)
+    sizes = [shard._pool._max_connections for shard in transport._shards]
+    assert sum(sizes) == concurrency
+    assert max(sizes) <= SHARD_SIZE and max(sizes) - min(sizes) <= 1

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from canfar_cli.local.asgi import Receive, Scope, Send, text
 
 
+def path_info(path: str) -> str:
+    """The servlet pathInfo cadc-rest prints: what follows `/skaha/v1/<resource>`, or null."""
+    parts = path.split("/", 4)  # "", "skaha", "v1", resource, rest
+    return "/" + parts[4] if len(parts) > 4 and parts[4] else "null"
+
+
 @dataclass(frozen=True)
 class Faults:
     latency_ms: float = 0.0
@@ -49,7 +55,7 @@ class FaultInjection:
             status = faults.fail_status
             headers = {"Retry-After": str(faults.retry_after)} if status == 503 else {}
             if status == 503:
-                body = f"temporarily unavailable: {scope.get('path') or 'null'}\n"
+                body = f"temporarily unavailable: {path_info(scope.get('path') or '')}\n"
             else:
                 body = f"injected failure (HTTP {status})\n"
             await text(status, body, headers).send(send)

@@ -85,7 +85,8 @@ def test_fail_rate_one_fails_everything_with_retry_after(serve_local: Any) -> No
             response = http.get("/session")
             assert response.status_code == 503
             assert response.headers["retry-after"] == "7"
-            assert response.text.startswith("temporarily unavailable")
+            assert response.text == "temporarily unavailable: null\n"
+        assert http.get("/session/abc").text == "temporarily unavailable: /abc\n"
         # Nothing was created by a refused POST.
         assert http.post("/session", data={"name": "x", "image": IMAGE}).status_code == 503
     assert not list((server.home / "sessions").glob("*"))

@@ -25,8 +25,12 @@ def _rate(name: str, value: float) -> float:
 
 @local_app.command("serve")
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(0, "--port", help="Port to listen on (0: any free port)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on."
+    ),
+    port: int = typer.Option(
+        0, "--port", metavar="PORT", help="Port to listen on (0: any free port)."
+    ),
     token: str | None = typer.Option(
         None,
         "--token",

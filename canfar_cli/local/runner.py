@@ -89,13 +89,21 @@ class Runner:
         self.stop.set()
 
     def fail(self, reason: str, message: str) -> None:
-        self.store.transition(
+        failed = self.store.transition(
             self.id,
             self.appid,
             status="Failed",
             event=("Warning", reason, message),
             end_time=time.time(),
         )
+        if not failed and self.store.get(self.id, self.appid) is None:
+            self.forget_files()
+
+    def forget_files(self) -> None:
+        """The session was deleted: its folder (log, home) goes too."""
+        import shutil
+
+        shutil.rmtree(session_dir(self.home, self.id, self.appid), ignore_errors=True)
 
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -226,9 +234,7 @@ class Runner:
     def finish(self, code: int) -> None:
         row = self.store.get(self.id, self.appid)
         if row is None:  # deleted: the session is already gone; take its files too
-            import shutil
-
-            shutil.rmtree(session_dir(self.home, self.id, self.appid), ignore_errors=True)
+            self.forget_files()
             return
         now = time.time()
         if self.stop_reason == "deadline":
@@ -264,6 +270,8 @@ class Runner:
                     text += " (the runner was asked to stop)"
             else:
                 text = f"the process exited with code {code}"
+                if self.stop.is_set():
+                    text += " after the runner was asked to stop"
             self.store.transition(
                 self.id,
                 self.appid,

@@ -89,3 +89,16 @@ def test_sessions_outlive_the_in_process_client(local_server: Any) -> None:
     with api(local_server) as http:
         assert wait_for(http, session_id, ("Completed", "Failed"))["status"] == "Completed"
         assert http.get(f"/session/{session_id}?view=logs").text == "later\n"
+
+
+def test_runner_stopped_by_a_signal_ends_the_job_and_says_so(serve_local: Any) -> None:
+    server = serve_local(grace_seconds=1)
+    with api(server) as http:
+        session_id = create(http, cmd="sleep", args="300")
+        wait_for(http, session_id, ("Running",))
+        runner, job = pids_of(server.home, session_id)
+        os.kill(runner, signal.SIGTERM)  # e.g. a shutdown, not a DELETE: the session stays
+        wait_for(http, session_id, ("Failed",))
+        events = http.get(f"/session/{session_id}?view=events").text
+        assert "killed by SIGTERM (the runner was asked to stop)" in events
+        assert not pid_alive(job)

@@ -23,6 +23,17 @@ def _rate(name: str, value: float) -> float:
     return value
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @local_app.command("serve")
 def serve(
     host: str = typer.Option(
@@ -82,6 +93,12 @@ def serve(
         raise UsageError(f"--fail-status must be an HTTP error status (400-599), got {fail_status}")
     if token is not None and not token.strip():
         raise UsageError("--token must not be empty")
+    if token is None and not _is_loopback(host):
+        # Every request runs commands as you: only this machine may ask without a token.
+        raise UsageError(
+            f"refusing to serve on {host} without --token",
+            hint="anyone who can reach it could run commands as you; add --token T",
+        )
     faults = Faults(
         latency_ms=latency,
         fail_rate=_rate("--fail-rate", fail_rate),

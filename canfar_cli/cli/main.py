@@ -203,3 +203,9 @@ def main() -> None:
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(BROKEN_PIPE_EXIT)
+    except Exception as exc:  # the wrapper in CanfarGroup.invoke missed it: still one line
+        sys.stderr.write(
+            f"error: internal error: {type(exc).__name__}: {exc}"
+            " (rerun with --verbose for details)\n"
+        )
+        sys.exit(int(ExitCode.FAILED))

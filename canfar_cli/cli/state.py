@@ -66,9 +66,19 @@ class CliState:
             return anyio.run(main)
         except BaseException as exc:
             inner = unwrap_group(exc)
+            if _is_cancellation(inner):
+                # Python 3.10: Ctrl-C cancels the main task and anyio.run ends with
+                # CancelledError instead of KeyboardInterrupt (3.11+ raises the latter).
+                raise KeyboardInterrupt from None
             if inner is exc:
                 raise
             raise inner from None
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    import asyncio
+
+    return isinstance(exc, asyncio.CancelledError)
 
 
 def unwrap_group(exc: BaseException) -> BaseException:

@@ -116,3 +116,14 @@ def test_drop_rate_closes_connections_without_response(serve_local: Any) -> None
                 outcomes.append("dropped")
     assert 200 in outcomes and "dropped" in outcomes
     assert set(outcomes) <= {200, "dropped"}
+
+
+def test_no_token_only_on_loopback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "canfar_cli", "local", "serve", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without --token" in result.stderr

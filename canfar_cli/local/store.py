@@ -77,8 +77,9 @@ class Store:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "sessions").mkdir(exist_ok=True)
+        # Private: the database and the logs hold jobs' environments (tokens, say).
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (home / "sessions").mkdir(exist_ok=True, mode=0o700)
         self.path = home / "state.db"
         self._lock = threading.RLock()
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE for writes).

@@ -85,3 +85,11 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("CANFAR_LOCAL_USER", "bad user")
     with pytest.raises(ConfigError, match="not usable"):
         LocalSettings.from_env()
+
+
+def test_state_folder_is_private(tmp_path: Path) -> None:
+    from canfar_cli.local.store import Store
+
+    store = Store(tmp_path / "state")
+    store.close()
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700

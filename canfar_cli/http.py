@@ -104,10 +104,18 @@ def public_url(url: httpx.URL | str) -> str:
     return str(parsed)
 
 
+def _check_certificate(certificate: str) -> None:
+    _load_certificate(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), certificate)
+
+
 def _ssl_context(certificate: str | None) -> ssl.SSLContext:
     context = httpx.create_ssl_context()
-    if certificate is None:
-        return context
+    if certificate is not None:
+        _load_certificate(context, certificate)
+    return context
+
+
+def _load_certificate(context: ssl.SSLContext, certificate: str) -> None:
     try:
         context.load_cert_chain(certificate)
     except (OSError, ssl.SSLError) as exc:
@@ -118,7 +126,6 @@ def _ssl_context(certificate: str | None) -> ssl.SSLContext:
             f"certificate {certificate} cannot be used: {reason}",
             hint="it must be a PEM file holding both the certificate and its key",
         ) from None
-    return context
 
 
 SHARD_SIZE = 8
@@ -221,42 +228,53 @@ class HttpClient:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        self._headers = headers
+        self._transport = transport
+        self._certificate = certificate
+        if certificate is not None and transport is None:
+            _check_certificate(certificate)  # a bad file is a usage error now, not mid-batch
+        # Built on first use, in the event loop that uses it (Session's portal thread), and
+        # again after aclose(), so a closed session object can be used again.
+        self._client: httpx.AsyncClient | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def _build(self) -> httpx.AsyncClient:
+        transport = self._transport
         # One TLS context for every pool (loading the CA bundle takes a while); none is needed
         # for plain http (the local platform on loopback), so none is loaded then.
-        needs_tls = self.base_url.startswith("https:")
-        verify: ssl.SSLContext | bool = _ssl_context(certificate) if needs_tls else False
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        needs_tls = self.base_url.startswith("https:") and transport is None
+        verify: ssl.SSLContext | bool = _ssl_context(self._certificate) if needs_tls else False
         if transport is None and not _proxy_configured():
             # The pools together are as large as the bound: a request never waits for one.
-            transport = ShardedTransport(concurrency, verify=verify, trust_env=True)
-        self._client = httpx.AsyncClient(
+            transport = ShardedTransport(self.concurrency, verify=verify, trust_env=True)
+        return httpx.AsyncClient(
             base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout),
-            limits=limits,
+            headers=self._headers,
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(
+                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+            ),
             verify=verify,
             transport=transport,
             follow_redirects=False,
         )
-        self._limiter: anyio.CapacityLimiter | None = None
 
     def __repr__(self) -> str:
         return f"HttpClient({public_url(self.base_url)!r}, concurrency={self.concurrency})"
 
     @property
     def headers(self) -> dict[str, str]:
-        """The headers every request carries, credentials hidden."""
-        raw = {
-            key.decode("latin-1"): value.decode("latin-1")
-            for key, value in self._client.headers.raw
-        }
-        return redact_headers(raw)
+        """The headers this client sets on every request, credentials hidden."""
+        return redact_headers(self._headers)
 
     def url(self, path: str) -> str:
         return public_url(f"{self.base_url}/{path.lstrip('/')}")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        client, self._client = self._client, None
+        self._limiter = None
+        if client is not None:
+            await client.aclose()
 
     def _bound(self) -> anyio.CapacityLimiter:
         # Made on first use, inside the event loop that will use it.
@@ -275,7 +293,10 @@ class HttpClient:
     ) -> httpx.Response:
         """Send one request, retried as its method allows: a 2xx response, or a CanfarError."""
         method = method.upper()
-        request = self._client.build_request(
+        if self._client is None:
+            self._client = self._build()
+        client = self._client
+        request = client.build_request(
             method, path.lstrip("/"), params=params, content=content, headers=headers
         )
         # The base URL never holds credentials (resolve_server refuses them): no re-parse needed.
@@ -289,7 +310,7 @@ class HttpClient:
             failure: httpx.HTTPError | None = None
             try:
                 async with self._bound():
-                    received = await self._client.send(request)
+                    received = await client.send(request)
                     await received.aread()
                 response = received
             except httpx.HTTPError as exc:

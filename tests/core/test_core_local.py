@@ -438,3 +438,54 @@ async def test_in_process_local_platform(tmp_path: Path) -> None:
         await until_finished(session, [session_id])
         assert await session.logs(session_id) == {session_id: "in-process\n"}
         assert await session.destroy(session_id) == {session_id: True}
+
+
+def test_blocking_twin_batch_forms(local_server: Any, tmp_path: Path) -> None:
+    job = script(tmp_path, "twin", 'echo "twin $REPLICA_ID"\n')
+    with Session(server=local_server.url, retry=QUICK) as session:
+        made = session.create_each("twin", IMAGE, cmd="sh", args=[job], replicas=2)
+        assert [o.key for o in made] == ["twin-1", "twin-2"] and all(o.ok for o in made)
+        ids = [o.value for o in made if o.value]
+        assert [r["id"] for r in session.wait(ids, timeout=60, interval=0.1)] == ids
+        blocking_until_finished(session, ids)
+        logs = session.logs_each([*ids, "zzzzzzz4"])
+        assert [o.value for o in logs[:2]] == ["twin 1\n", "twin 2\n"]
+        assert isinstance(logs[2].error, NotFoundError)
+        events = session.events_each(ids)
+        assert all(o.ok and o.value for o in events)
+        (notebook,) = session.create("twin-nb", IMAGE, kind="notebook")
+        session.wait(notebook, timeout=60, interval=0.1)
+        assert [o.ok for o in session.renew_each([notebook])] == [True]
+        assert session.renew(notebook) == {notebook: True}
+        gone = session.destroy_each([notebook, "zzzzzzz4"])
+        assert [o.ok for o in gone] == [True, False]
+        assert session.destroy_with("twin-", kind="headless", status="Completed") == dict.fromkeys(
+            ids, True
+        )
+        assert session.fetch() == []
+
+
+def test_a_session_left_open_neither_leaks_nor_hangs_the_exit(local_server: Any) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    before = threading.active_count()
+    session = Session(server=local_server.url)
+    assert session.fetch() == []
+    assert threading.active_count() == before + 1  # the portal thread
+    session.close()
+    assert threading.active_count() == before
+    assert session.fetch() == []  # usable again: a new portal on demand
+    session.close()
+
+    program = (
+        "from canfar_cli import Session\n"
+        f"s = Session(server={local_server.url!r})\n"
+        "print(len(s.fetch()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "0\n"

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import shutil
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import anyio
@@ -492,3 +495,26 @@ def test_connection_pools_together_match_the_bound(concurrency: int) -> None:
     sizes = [shard._pool._max_connections for shard in transport._shards]
     assert sum(sizes) == concurrency
     assert max(sizes) <= SHARD_SIZE and max(sizes) - min(sizes) <= 1
+
+
+def test_a_certificate_that_cannot_be_used_is_a_config_error(tmp_path: Path) -> None:
+    pem = tmp_path / "cadcproxy.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ConfigError) as caught:
+        AsyncSession(server="https://example.org/skaha", certificate=str(pem))
+    assert str(pem) in caught.value.message and caught.value.exit_code == 2
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_a_proxy_certificate_is_loaded_as_tls_client_certificate(tmp_path: Path) -> None:
+    pem = tmp_path / "cadcproxy.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=alice",
+         "-days", "1", "-keyout", str(pem), "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    pem.write_text(pem.read_text() + (tmp_path / "cert.pem").read_text())
+    session = AsyncSession(server="https://example.org/skaha", certificate=str(pem))
+    client = session._http._build()
+    assert "alice" not in repr(session)
+    anyio.run(client.aclose)

@@ -62,7 +62,7 @@ def cell_width(text: str) -> int:
     return width
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """One table cell on one line: control characters (a job could send escapes) made visible."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
@@ -80,8 +80,7 @@ def format_table(
     """
     # A row given as a plain string is a line shown as it is (an event line nobody could parse).
     cells: list[str | list[str]] = [
-        _printable(row) if isinstance(row, str) else [_printable(str(v)) for v in row]
-        for row in rows
+        printable(row) if isinstance(row, str) else [printable(str(v)) for v in row] for row in rows
     ]
     widths = [cell_width(title) for title in columns]
     for row in cells:
@@ -192,7 +191,7 @@ class Output:
             for key, value in block:
                 label = f"{key}:".ljust(width + 1)
                 label = f"{_BOLD}{label}{_RESET}" if color else label
-                lines.append(f"{label} {_printable(value)}".rstrip())
+                lines.append(f"{label} {printable(value)}".rstrip())
             chunks.append("\n".join(lines) + "\n")
         self.stdout.write("\n".join(chunks))
         self.stdout.flush()
@@ -204,13 +203,15 @@ class Output:
 
     def warning(self, text: str) -> None:
         prefix = f"{_YELLOW}warning:{_RESET}" if self.color_err() else "warning:"
-        self.message(f"{prefix} {text}")
+        self.message(f"{prefix} {printable(text.strip())}")
 
     def error(self, text: str, hint: str | None = None) -> None:
+        # One line each, whatever the server's reason held: control characters (escapes,
+        # newlines) are shown, never obeyed by the terminal.
         prefix = f"{_RED}error:{_RESET}" if self.color_err() else "error:"
-        self.message(f"{prefix} {text}")
+        self.message(f"{prefix} {printable(text.strip())}")
         if hint:
-            self.message(f"hint: {hint}")
+            self.message(f"hint: {printable(hint.strip())}")
 
     def confirm(self, question: str) -> bool:
         """Ask on the terminal (stderr for the question, stdin for the answer). Default: no."""

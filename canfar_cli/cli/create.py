@@ -229,7 +229,10 @@ async def _wait(out: Any, session: Any, ids: list[str], timeout: float | None) -
     last: list[str] = [""]
 
     def summary(sessions: list[dict[str, Any]]) -> str:
-        counts = Counter(normalize_status(str(s.get("status", "?"))) for s in sessions)
+        from canfar_cli.output import printable
+
+        # Server text, shown on a live display: control characters made visible, never obeyed.
+        counts = Counter(printable(normalize_status(str(s.get("status", "?")))) for s in sessions)
         parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         return f"waiting for {len(ids)} session(s): {parts}"
 

@@ -256,3 +256,12 @@ def test_settings_from_flags_beat_the_environment(cli, monkeypatch) -> None:
     monkeypatch.setenv("CANFAR_URL", "http://127.0.0.1:9/skaha")  # nothing listens there
     assert cli("ps", server="local").exit_code == 0
     assert cli("--concurrency", "0", "ps", server="local").exit_code == 2
+
+
+def test_a_servers_reason_stays_one_inert_line(cli, fake_core) -> None:
+    from canfar_cli.errors import ServerError
+
+    fake_core(fetch=ServerError("bad\x1b[2J thing\nsecond line\n", status=400))
+    result = cli("ps")
+    assert result.exit_code == 1
+    assert result.stderr == "error: bad\\x1b[2J thing\\nsecond line\n"

@@ -43,6 +43,9 @@ HIDDEN = "<hidden>"
 SECRET_HEADERS = frozenset({"authorization", "x-skaha-registry-auth", "x-client-certificate"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
+# Transport failures worth another try: the network, a timeout, a connection closed mid-way.
+# (Not e.g. UnsupportedProtocol or LocalProtocolError: trying again cannot help those.)
+RETRY_FAILURES = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
 
 AUTH_HINT = (
     "check your credentials: a token (CANFAR_TOKEN or --token-file) or a current proxy certificate"
@@ -353,7 +356,7 @@ class HttpClient:
         if method in IDEMPOTENT:
             if response is not None:
                 return response.status_code in RETRY_STATUSES
-            return isinstance(failure, httpx.TransportError)
+            return isinstance(failure, RETRY_FAILURES)
         # Not idempotent: only when the request provably never left this machine.
         return isinstance(failure, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
 
@@ -362,6 +365,13 @@ class HttpClient:
     ) -> CanfarError:
         status = response.status_code
         reason = server_text(response)
+        if "html" in response.headers.get("content-type", ""):
+            # skaha's errors are text/plain: a web page means something else answered.
+            reason = f"HTTP {status} from a web page, not from the skaha API"
+            hint = f"check the server URL ({self.base_url} should end in /skaha/v1)"
+            if status >= 500:
+                return UnreachableError(f"{method} {shown}: {reason}", hint=hint)
+            return ServerError(f"{method} {shown}: {reason}", status=status, hint=hint)
         if status >= 500:
             tried = f" after {retries + 1} attempts" if retries else ""
             return UnreachableError(

@@ -518,3 +518,32 @@ def test_a_proxy_certificate_is_loaded_as_tls_client_certificate(tmp_path: Path)
     client = session._http._build()
     assert "alice" not in repr(session)
     anyio.run(client.aclose)
+
+
+@pytest.mark.anyio
+async def test_a_web_page_instead_of_the_api_says_check_the_url() -> None:
+    page = "<html><body><h1>404 Not Found</h1>" + "x" * 2000 + "</body></html>"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text=page, headers={"content-type": "text/html"})
+
+    async with session_with(handler, server="https://example.org/wrong") as session:
+        with pytest.raises(ServerError) as caught:
+            await session.fetch()
+    assert "<html>" not in str(caught.value) and "server URL" in (caught.value.hint or "")
+    assert not isinstance(caught.value, NotFoundError)
+
+
+@pytest.mark.anyio
+async def test_failures_that_a_retry_cannot_fix_are_not_retried() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.LocalProtocolError("bad header")
+
+    async with session_with(handler) as session:
+        with pytest.raises(UnreachableError):
+            await session.fetch()
+    assert calls == 1

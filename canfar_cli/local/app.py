@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+
 from canfar_cli.errors import ConfigError
 from canfar_cli.local import procs, skaha
 from canfar_cli.local.asgi import (
@@ -110,6 +112,8 @@ class LocalApp:
         try:
             request = await Request.read(scope, receive, self.settings.max_body_bytes)
             response = self.handle(request)
+            for session_id, appid in response.runners:
+                await anyio.to_thread.run_sync(self.start_runner, session_id, appid)
         except SkahaError as exc:
             response = error_response(exc)
         except sqlite3.OperationalError as exc:
@@ -472,8 +476,9 @@ class LocalApp:
                 )
             )
         session_id = self.insert(row, events, limit=limit)
-        self.start_runner(session_id, "")
-        return text(200, session_id + "\n")
+        response = text(200, session_id + "\n")
+        response.runners.append((session_id, ""))
+        return response
 
     def insert(
         self,
@@ -612,8 +617,9 @@ class LocalApp:
             ),
         ]
         self.insert(row, events, limit=None, desktop_id=session_id)
-        self.start_runner(session_id, row["appid"])
-        return text(200, row["appid"] + "\n")
+        response = text(200, row["appid"] + "\n")
+        response.runners.append((session_id, row["appid"]))
+        return response
 
     def delete(self, user: str, session_id: str, appid: str | None) -> None:
         """Remove at once; the runner (sent SIGTERM) ends the process group and its files."""

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 _BOOT_ID: str | None = None
@@ -99,6 +100,7 @@ def group_members(pgid: int) -> list[int]:
 # Runners started by this process. A runner is our child until it exits, so it must be reaped
 # (waited for) or it stays a zombie as long as this process lives. The app polls them on requests.
 _CHILDREN: list[subprocess.Popen[bytes]] = []
+_CHILDREN_LOCK = threading.Lock()  # runners are started from worker threads
 
 
 def spawn_runner(
@@ -130,17 +132,19 @@ def spawn_runner(
         start_new_session=True,
         cwd=str(home),
     )
-    _CHILDREN.append(proc)
+    with _CHILDREN_LOCK:
+        _CHILDREN.append(proc)
     return proc
 
 
 def reap_children() -> None:
     """Collect the exit status of runners that ended (cheap: one waitpid(WNOHANG) each)."""
-    for proc in list(_CHILDREN):
-        with contextlib.suppress(Exception):
-            if proc.poll() is None:
-                continue
-        _CHILDREN.remove(proc)
+    with _CHILDREN_LOCK:
+        for proc in list(_CHILDREN):
+            with contextlib.suppress(Exception):
+                if proc.poll() is None:
+                    continue
+            _CHILDREN.remove(proc)
 
 
 def terminate_job_directly(job_pid: int | None, job_start: str | None, boot: str | None) -> None:

@@ -94,9 +94,20 @@ class PlannedRequest:
     url: str
     headers: dict[str, str]
     form: list[tuple[str, str]]
-    # The path relative to the API base and the real values of hidden per-request headers.
+    # The path relative to the API base.
     path: str = field(default="session", repr=False)
-    secret_headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def with_secrets(cls, secret_headers: dict[str, str], **fields: Any) -> PlannedRequest:
+        """A plan that also carries the real values of its hidden headers, kept out of the
+        fields so that repr(), == and dataclasses.asdict() never see them."""
+        plan = cls(**fields)
+        object.__setattr__(plan, "_secret_headers", dict(secret_headers))
+        return plan
+
+    @property
+    def secret_headers(self) -> dict[str, str]:
+        return dict(getattr(self, "_secret_headers", {}))
 
     @property
     def name(self) -> str:
@@ -333,12 +344,12 @@ class AsyncSession:
             **{key: HIDDEN for key in secret},
         }
         return [
-            PlannedRequest(
+            PlannedRequest.with_secrets(
+                secret,
                 method="POST",
                 url=self._http.url("session"),
                 headers=dict(shown),
                 form=spec.form(index),
-                secret_headers=secret,
             )
             for index in range(len(spec.names))
         ]

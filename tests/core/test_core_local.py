@@ -489,3 +489,18 @@ def test_a_session_left_open_neither_leaks_nor_hangs_the_exit(local_server: Any)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "0\n"
+
+
+def test_verbose_prints_the_raw_text_and_returns_none(
+    local_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = script(tmp_path, "loud", "printf 'a [b] c\\n\\tindented\\n'\n")
+    with Session(server=local_server.url, retry=QUICK) as session:
+        (session_id,) = session.create("loud", IMAGE, cmd="sh", args=[job])
+        blocking_until_finished(session, [session_id])
+        capsys.readouterr()
+        assert session.logs(session_id, verbose=True) is None
+        assert capsys.readouterr().out == "a [b] c\n\tindented\n"
+        assert session.events([session_id], verbose=True) is None
+        assert capsys.readouterr().out == session.events_text(session_id)
+        session.destroy(session_id)

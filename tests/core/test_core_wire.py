@@ -7,6 +7,7 @@ answers and sees exactly what was sent.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import shutil
 import subprocess
@@ -141,7 +142,11 @@ async def test_plan_create_is_what_create_sends_with_credentials_hidden() -> Non
     assert plan.method == "POST" and plan.url == "https://example.org/skaha/v1/session"
     assert plan.headers["Authorization"] == "<hidden>"
     assert plan.headers["X-Skaha-Registry-Auth"] == "<hidden>"
-    assert TOKEN not in repr(plan) and base64.b64encode(b"u:s").decode() not in repr(plan)
+    secret = base64.b64encode(b"u:s").decode()
+    assert TOKEN not in repr(plan) and secret not in repr(plan)
+    assert secret not in str(dataclasses.asdict(plan)) and TOKEN not in str(
+        dataclasses.asdict(plan)
+    )
     assert parse_qsl(sent[0].content.decode()) == plan.form
     assert str(sent[0].url) == plan.url
 

@@ -21,6 +21,25 @@ def readme_block(heading: str) -> str:
     return match.group(1).strip()
 
 
+SKIPPED_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build", "dist"}
+
+
+def source_files() -> list[str]:
+    """The repository's files as a fresh clone has them: git's list when this is a checkout,
+    else the tree without virtual environments and caches (an unpacked source archive)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=False)
+    if listed.returncode == 0 and listed.stdout:
+        names = [n.decode() for n in listed.stdout.split(b"\0") if n]
+        return [n for n in names if (REPO / n).is_file()]
+    return [
+        str(path.relative_to(REPO))
+        for path in REPO.rglob("*")
+        if path.is_file()
+        and not SKIPPED_DIRS & set(path.relative_to(REPO).parts)
+        and not any(part.endswith(".egg-info") for part in path.parts)
+    ]
+
+
 def test_the_test_command_is_the_one_ci_runs() -> None:
     command = readme_block("Tests")
     assert command in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
@@ -31,15 +50,10 @@ def test_quick_start_runs_as_written(tmp_path: Path) -> None:
     command = readme_block("Quick start")
     assert "\n" not in command, "the quick start must stay one line a new user can paste"
     clone = tmp_path / "clone"
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, tracked):
-        source = REPO / name.decode()
-        if source.is_file():
-            target = clone / name.decode()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    for name in source_files():
+        target = clone / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
     result = subprocess.run(
         ["bash", "-c", command],
         cwd=clone,

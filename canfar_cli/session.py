@@ -587,11 +587,12 @@ class AsyncSession:
         """Yield new log text as it appears, until the session has ended (Completed, Failed or
         gone). The log is read once more after the end is seen, so nothing is lost."""
         session_id = models.check_id(id)
-        if await self._status(session_id) is None:
+        status = await self._status(session_id)
+        if status is None:
             raise self._not_found(session_id)
         seen = ""
         while True:
-            status = await self._status(session_id)
+            # The status is read before the log: once it says ended, this read is the last word.
             text = (await self._get(f"session/{session_id}", {"view": "logs"})).text
             if text.startswith(seen):
                 new = text[len(seen) :]
@@ -605,6 +606,7 @@ class AsyncSession:
             if status is None or models.is_finished(status):
                 return
             await anyio.sleep(interval)
+            status = await self._status(session_id)
 
     async def wait(
         self,

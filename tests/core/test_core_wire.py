@@ -552,3 +552,20 @@ async def test_failures_that_a_retry_cannot_fix_are_not_retried() -> None:
         with pytest.raises(UnreachableError):
             await session.fetch()
     assert calls == 1
+
+
+@pytest.mark.anyio
+async def test_follow_logs_reads_once_more_after_the_end() -> None:
+    # Each round: the status, then the log. The job writes its last line as it ends, so the log
+    # read after "Completed" is seen holds text that no earlier read had.
+    statuses = iter(["Running", "Running", "Completed"])
+    logs = iter(["one\n", "one\ntwo\n", "one\ntwo\nthree\n"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("view") == "logs":
+            return text(200, next(logs))
+        return httpx.Response(200, json={"id": "abc", "status": next(statuses)})
+
+    async with session_with(handler) as session:
+        pieces = [piece async for piece in session.follow_logs("abc", interval=0.001)]
+    assert pieces == ["one\n", "two\n", "three\n"]

@@ -507,3 +507,11 @@ def test_verbose_prints_the_raw_text_and_returns_none(
         assert session.events([session_id], verbose=True) is None
         assert capsys.readouterr().out == session.events_text(session_id)
         session.destroy(session_id)
+
+
+def test_in_process_local_platform_blocking(tmp_path: Path) -> None:
+    with Session(server="local", retry=QUICK) as session:
+        (session_id,) = session.create("inproc-b", IMAGE, cmd="true")
+        blocking_until_finished(session, [session_id])
+        assert [s["id"] for s in session.fetch()] == [session_id]
+        assert session.destroy(session_id) == {session_id: True}

@@ -1,21 +1,21 @@
 """canfar-cli: sessions of the CANFAR Science Platform from the command line and from Python.
 
-The package root stays light: `canfar --help` imports it, so the session classes (which pull in
-httpx and anyio) are loaded only when first asked for.
+The package root stays light: `canfar --help` and the local platform's job supervisor import it,
+so the session classes (which pull in httpx and anyio) are loaded only when first asked for, and
+not even `typing` is imported here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 __all__ = ["AsyncSession", "Session", "__version__"]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from canfar_cli.session import AsyncSession, Session
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in ("AsyncSession", "Session"):
         from canfar_cli import session
 

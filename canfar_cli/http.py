@@ -47,6 +47,9 @@ IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
 # (Not e.g. UnsupportedProtocol or LocalProtocolError: trying again cannot help those.)
 RETRY_FAILURES = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
 
+MAYBE_DONE_HINT = (
+    "the request may still have reached the server: look with `canfar ps` before trying again"
+)
 AUTH_HINT = (
     "check your credentials: a token (CANFAR_TOKEN or --token-file) or a current proxy certificate"
     " (--cert, CANFAR_CERTIFICATE or ~/.ssl/cadcproxy.pem; renew it with cadc-get-cert)"
@@ -376,7 +379,9 @@ class HttpClient:
             tried = f" after {retries + 1} attempts" if retries else ""
             return UnreachableError(
                 f"{method} {shown} failed{tried}: {status} {reason}".rstrip(),
-                hint="the server is in trouble; try again later",
+                hint="the server is in trouble; try again later"
+                if method in IDEMPOTENT
+                else MAYBE_DONE_HINT,
             )
         message = reason or f"{method} {shown}: HTTP {status}"
         if status in (401, 403):
@@ -392,6 +397,13 @@ class HttpClient:
         self, method: str, shown: str, failure: httpx.HTTPError, retries: int
     ) -> UnreachableError:
         tried = f" after {retries + 1} attempts" if retries else ""
+        never_sent = isinstance(failure, (httpx.ConnectError, httpx.ConnectTimeout))
+        if method not in IDEMPOTENT and not never_sent:
+            # Not retried, and it may have done its work: say so rather than invite a repeat.
+            return UnreachableError(
+                f"{method} {shown}: no answer ({describe(failure)})",
+                hint=MAYBE_DONE_HINT,
+            )
         if isinstance(failure, httpx.TimeoutException):
             return UnreachableError(
                 f"{method} {shown} timed out{tried} ({self.timeout:g} s each)",

@@ -361,6 +361,33 @@ def script(shell: str, app: Any = None) -> str:
     return {"bash": bash, "zsh": zsh, "fish": fish}[shell](nodes)
 
 
+def table(app: Any = None) -> str:
+    """The same tree as JSON, for answering completion requests without Typer (complete.py)."""
+    import json
+
+    data = {
+        node.path: {
+            "subcommands": dict(node.subcommands),
+            "options": [
+                {
+                    "flags": option.flags,
+                    "takes_value": option.takes_value,
+                    "choices": option.choices,
+                    "is_file": option.is_file,
+                    "help": option.help,
+                }
+                for option in node.options
+            ],
+            "arg_choices": node.arg_choices,
+        }
+        for node in collect(app)
+    }
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+TABLE_PATH = Path(__file__).with_name("completion_table.json")
+
+
 def write_all(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -368,6 +395,8 @@ def write_all(folder: Path) -> list[Path]:
         path = folder / f"canfar.{shell}"
         path.write_text(script(shell), encoding="utf-8")
         written.append(path)
+    TABLE_PATH.write_text(table(), encoding="utf-8")
+    written.append(TABLE_PATH)
     return written
 
 

@@ -72,7 +72,13 @@ def print_table(figures: list[Figure]) -> None:
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANFAR_")}
+    # PYTHONDONTWRITEBYTECODE would make every run compile the package from source (~30 ms):
+    # users' installs have bytecode, so the benchmark must too.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CANFAR_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(
         CANFAR_LOCAL_HOME=str(home / "local"),
         CANFAR_CONFIG_DIR=str(home / "config"),
@@ -84,11 +90,13 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
 
 
 def timed(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
+    """Wall times of `runs` runs, after one untimed warm-up run (bytecode, page cache)."""
     samples = []
-    for _ in range(runs):
+    for n in range(runs + 1):
         start = time.perf_counter()
         done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        samples.append(time.perf_counter() - start)
+        if n:
+            samples.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(argv[:4])}… failed: {done.stderr.decode()[-500:]}")
     return samples

@@ -134,7 +134,7 @@ def _load_certificate(context: ssl.SSLContext, certificate: str) -> None:
         ) from None
 
 
-SHARD_SIZE = 8
+SHARD_SIZE = 4
 _PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
 
 

@@ -28,6 +28,7 @@ CANFAR_VARIABLES = (
     "CANFAR_LOCAL_CLEANUP",
     "CANFAR_LOCAL_EXPIRY",
     "CANFAR_LOCAL_GRACE",
+    "CANFAR_LOCAL_SUPERVISOR_IDLE",
     "CANFAR_LOCAL_CONTEXT",
     "CANFAR_LOCAL_IMAGES",
     "CANFAR_LOCAL_REGISTRY_HOSTS",
@@ -61,11 +62,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # `serve_local(**options)`: a factory for more servers, or servers with options:
 #   token="T" (Bearer T required), user="name", latency_ms=50, fail_rate=0.3, fail_status=503,
 #   drop_rate=0.3, retry_after=1, cleanup_seconds=2 (CANFAR_LOCAL_CLEANUP), grace_seconds=1
-#   (CANFAR_LOCAL_GRACE), expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), home=Path (default: the
-#   isolated state folder, so two servers of one test share their sessions), env={...}.
+#   (CANFAR_LOCAL_GRACE), expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), idle_seconds=2
+#   (CANFAR_LOCAL_SUPERVISOR_IDLE), home=Path (default: the isolated state folder, so two
+#   servers of one test share their sessions), env={...}.
 # `shared_local_server`: one server per test module (own state folder), for stateless tests.
-# Teardown of each: the server is killed (state is safe in SQLite), and every runner and job
-# process started under its state folder is killed, found through /proc, so no process
+# Teardown of each: the server is killed (state is safe in SQLite), and the supervisor and every
+# job process started under its state folder are killed, found through /proc, so no process
 # outlives the test.
 
 
@@ -114,7 +116,8 @@ def _read_first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
 
 
 def _platform_pids(home: Path) -> list[int]:
-    """Runners (`--home HOME` on their command line) and jobs (HOME under HOME) of a platform."""
+    """The supervisor (`--home HOME` on its command line) and jobs (HOME under HOME) of a
+    platform."""
     marker_cmd = str(home).encode()
     marker_env = b"HOME=" + str(home / "sessions").encode() + b"/"
     me = os.getpid()
@@ -124,7 +127,7 @@ def _platform_pids(home: Path) -> list[int]:
             continue
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            if b"canfar_cli.local.runner" in cmdline and marker_cmd in cmdline:
+            if b"canfar_cli.local.supervisor" in cmdline and marker_cmd in cmdline:
                 pids.append(int(entry))
                 continue
             environ = Path(f"/proc/{entry}/environ").read_bytes()
@@ -144,7 +147,8 @@ def _alive(pid: int) -> bool:
 
 
 def kill_platform_processes(home: Path, timeout: float = 15.0) -> None:
-    """SIGKILL every runner and job of the platform at `home` (and their groups), then wait."""
+    """SIGKILL the supervisor and every job of the platform at `home` (and their groups), then
+    wait."""
     deadline = time.monotonic() + timeout
     while True:
         pids = [pid for pid in _platform_pids(home) if _alive(pid)]
@@ -174,6 +178,7 @@ def start_local_server(
     cleanup_seconds: float | None = None,
     grace_seconds: float | None = None,
     expiry_seconds: int | None = None,
+    idle_seconds: float | None = None,
     env: dict[str, str] | None = None,
 ) -> LocalServer:
     home = home or Path(os.environ.get("CANFAR_LOCAL_HOME") or tmp_path / "local")
@@ -198,6 +203,8 @@ def start_local_server(
         child_env["CANFAR_LOCAL_GRACE"] = str(grace_seconds)
     if expiry_seconds is not None:
         child_env["CANFAR_LOCAL_EXPIRY"] = str(expiry_seconds)
+    if idle_seconds is not None:
+        child_env["CANFAR_LOCAL_SUPERVISOR_IDLE"] = str(idle_seconds)
     child_env.update(env or {})
     stderr_path = tmp_path / f"server-{time.monotonic_ns()}.err"
     with open(stderr_path, "wb") as stderr:
@@ -231,12 +238,13 @@ def serve_local(isolated: Path) -> Iterator[Callable[..., LocalServer]]:
     Options (all optional): token="T" (then `Authorization: Bearer T` is required),
     user="name", latency_ms=50, fail_rate=0.3, fail_status=503, drop_rate=0.3, retry_after=1,
     cleanup_seconds=2 (CANFAR_LOCAL_CLEANUP), grace_seconds=1 (CANFAR_LOCAL_GRACE),
-    expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), env={...} (more environment for the server),
+    expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), idle_seconds=2 (CANFAR_LOCAL_SUPERVISOR_IDLE),
+    env={...} (more environment for the server),
     home=Path (default: the isolated CANFAR_LOCAL_HOME, so servers of one test share state).
     Each server is `python -m canfar_cli local serve --port 0` in a subprocess; the returned
     LocalServer has .url ("http://127.0.0.1:PORT/skaha"), .home, .token, .user, .process,
-    .stderr_path and .stop(graceful=False). After the test every server is killed and every
-    runner and job process started under its state folder is killed (found through /proc).
+    .stderr_path and .stop(graceful=False). After the test every server is killed, and so are
+    the supervisor and every job process started under its state folder (found through /proc).
     """
     servers: list[LocalServer] = []
 

@@ -2,11 +2,13 @@
 
 `create_app()` returns a plain ASGI callable. It works with or without the lifespan protocol
 (httpx.ASGITransport sends none), so all housekeeping is lazy: at most once per
-`sweep_interval`, a request first reaps finished runners, fails sessions whose runner died or
-whose machine rebooted, and removes sessions that ended longer ago than the cleanup delay.
+`sweep_interval`, a request first fails sessions whose supervisor died or whose machine
+rebooted, ends interactive sessions past their expiry, and removes sessions that ended longer ago
+than the cleanup delay (housekeeping.py).
 
-Handlers are synchronous and short (SQLite in WAL mode, one fork per create); the one slow
-answer, a log, is streamed.
+Handlers are synchronous and short: a create is one SQLite transaction and a poke of the
+supervisor (supervisor.py), which starts the job; interactive kinds run no process at all. The
+one slow answer, a log, is streamed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sqlite3
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 import anyio.to_thread
 
 from canfar_cli.errors import ConfigError
-from canfar_cli.local import procs, skaha
+from canfar_cli.local import housekeeping, procs, skaha
 from canfar_cli.local.asgi import (
     JSON,
     Receive,
@@ -39,11 +40,11 @@ from canfar_cli.local.asgi import (
     error_response,
     text,
 )
-from canfar_cli.local.settings import INTERACTIVE_TTL, LocalSettings
+from canfar_cli.local.settings import LocalSettings
 from canfar_cli.local.skaha import SkahaError, bad_request
 from canfar_cli.local.store import LimitReached, Store, dumps_list, session_dir
 
-log = logging.getLogger("canfar_cli.local")
+log = log_module = logging.getLogger("canfar_cli.local")
 
 API = "/skaha/v1"
 SESSION_METHODS = "GET, POST, DELETE"
@@ -112,8 +113,8 @@ class LocalApp:
         try:
             request = await Request.read(scope, receive, self.settings.max_body_bytes)
             response = self.handle(request)
-            for session_id, appid in response.runners:
-                await anyio.to_thread.run_sync(self.start_runner, session_id, appid)
+            if response.wake:
+                await self.wake_supervisor()
         except SkahaError as exc:
             response = error_response(exc)
         except sqlite3.OperationalError as exc:
@@ -149,7 +150,7 @@ class LocalApp:
         tail = "/" + parts[2] if len(parts) > 2 else None
         method = "GET" if request.method == "HEAD" else request.method
         try:
-            self.sweep()
+            wake = self.sweep()
             if resource == "session":
                 response = self.session_route(request, method, user, tail)
             elif resource in ("context", "image", "repository"):
@@ -162,6 +163,7 @@ class LocalApp:
             exc.headers.setdefault("x-vo-authenticated", user)
             raise
         response.headers.setdefault("x-vo-authenticated", user)
+        response.wake = response.wake or wake
         return response
 
     def unsupported(self, method: str, allow: str) -> SkahaError:
@@ -431,11 +433,14 @@ class LocalApp:
             raise bad_request("canfar.net/name label value cannot be blank")
         skaha.check_hostname(name)
         headless = kind == "headless"
+        now = time.time()
         row: dict[str, Any] = {
             "appid": "",
             "userid": user,
             "type": kind,
-            "status": "Pending",
+            # Interactive kinds run no process here: Running at once, until their expiry time.
+            "status": "Pending" if headless else "Running",
+            "start_time": None if headless else now,
             "name": label,
             "image": image,
             "cores": cores,
@@ -471,14 +476,32 @@ class LocalApp:
                 (
                     "Normal",
                     "Emulated",
-                    f"This {kind} session is emulated locally: a placeholder process runs until"
-                    f" the expiry time; no {kind} server is started, so connectURL is empty",
+                    f"This {kind} session is emulated locally: it stays Running until its expiry"
+                    f" time with no process behind it; no {kind} server is started, so"
+                    " connectURL is empty",
                 )
             )
         session_id = self.insert(row, events, limit=limit)
-        response = text(200, session_id + "\n")
-        response.runners.append((session_id, ""))
-        return response
+        if headless:
+            response = text(200, session_id + "\n")
+            response.wake = True  # the supervisor starts the job
+            return response
+        self.write_emulated_log(session_id, "", kind)
+        return text(200, session_id + "\n")
+
+    def write_emulated_log(self, session_id: str, appid: str, kind: str) -> None:
+        """What the log of an emulated session says (the real one would hold the server's)."""
+        folder = session_dir(self.settings.home, session_id, appid)
+        try:
+            (folder / "home").mkdir(parents=True, exist_ok=True)
+            with open(folder / "log", "ab") as log:
+                log.write(
+                    f"canfar local: this {kind} session is emulated; no {kind} server runs on"
+                    " the local platform.\n".encode()
+                )
+        except OSError:  # the log is a courtesy; the session stands without it
+            log_failure = f"cannot write the log of {session_id}"
+            log_module.warning(log_failure, exc_info=True)
 
     def insert(
         self,
@@ -506,36 +529,40 @@ class LocalApp:
         if self.store.count_interactive(user) >= limit:
             raise bad_request(str(LimitReached(user, limit)))
 
-    def start_runner(self, session_id: str, appid: str) -> None:
+    async def wake_supervisor(self) -> None:
+        """Poke the supervisor (a write to its FIFO, microseconds), or start one in a worker
+        thread (fork+exec; the event loop keeps serving meanwhile)."""
+        settings = self.settings
+        if procs.poke(settings.home):
+            return
         try:
-            proc = procs.spawn_runner(
-                self.settings.home,
-                session_id,
-                appid,
-                self.settings.grace_seconds,
-                self.settings.hostname,
+            await anyio.to_thread.run_sync(
+                procs.STARTER.wake,
+                settings.home,
+                settings.grace_seconds,
+                settings.hostname,
+                settings.supervisor_idle,
             )
         except OSError as exc:
-            self.store.transition(
-                session_id,
-                appid,
-                status="Failed",
-                event=(
-                    "Warning",
-                    "FailedCreate",
-                    f"cannot start the session's runner: {exc.strerror}",
-                ),
-                end_time=time.time(),
-            )
-            return
-        # The runner records itself too; recording here closes the window in which it could die
-        # before doing so and leave the session Pending for ever.
-        self.store.update(
-            session_id,
-            appid,
-            runner_pid=proc.pid,
-            runner_start=procs.start_ticks(proc.pid),
-        )
+            reason = exc.strerror or str(exc)
+            for row in self.store.active():
+                if (
+                    row["type"] == "headless"
+                    and row["status"] == "Pending"
+                    and not row["runner_pid"]
+                ):
+                    self.store.transition(
+                        row["id"],
+                        row["appid"],
+                        status="Failed",
+                        event=(
+                            "Warning",
+                            "FailedCreate",
+                            f"cannot start the local platform's supervisor: {reason}",
+                        ),
+                        only_from=("Pending",),
+                        end_time=time.time(),
+                    )
 
     def check_registry_auth(self, request: Request) -> None:
         """Images from the registry hosts count as cached: the header is optional, but checked."""
@@ -593,7 +620,8 @@ class LocalApp:
             "appid": "",
             "userid": user,
             "type": "desktop-app",
-            "status": "Pending",
+            "status": "Running",
+            "start_time": time.time(),
             "name": skaha.app_name(image),
             "image": image,
             "cores": cores,
@@ -612,17 +640,16 @@ class LocalApp:
             (
                 "Normal",
                 "Emulated",
-                "This desktop-app is emulated locally: a placeholder process runs until the"
-                " expiry time",
+                "This desktop-app is emulated locally: it stays Running until its expiry time"
+                " with no process behind it",
             ),
         ]
         self.insert(row, events, limit=None, desktop_id=session_id)
-        response = text(200, row["appid"] + "\n")
-        response.runners.append((session_id, row["appid"]))
-        return response
+        self.write_emulated_log(session_id, row["appid"], "desktop-app")
+        return text(200, row["appid"] + "\n")
 
     def delete(self, user: str, session_id: str, appid: str | None) -> None:
-        """Remove at once; the runner (sent SIGTERM) ends the process group and its files."""
+        """Remove at once; the supervisor ends the job's process group, then its files."""
         try:
             rows = self.store.delete(session_id, user, appid)
         except sqlite3.Error:  # the real DeleteAction logs and answers 200 whatever happens
@@ -632,73 +659,32 @@ class LocalApp:
             self.end_processes(row)
 
     def end_processes(self, row: Any) -> None:
-        if procs.is_alive(row["runner_pid"], row["runner_start"], row["boot_id"]):
-            try:
-                os.kill(row["runner_pid"], signal.SIGTERM)
-                return
-            except (ProcessLookupError, PermissionError):
-                pass
-        procs.terminate_job_directly(row["job_pid"], row["job_start"], row["boot_id"])
-        shutil.rmtree(session_dir(self.settings.home, row["id"], row["appid"]), ignore_errors=True)
+        home = self.settings.home
+        if row["job_pid"] and procs.is_alive(row["job_pid"], row["job_start"], row["boot_id"]):
+            if procs.is_alive(row["runner_pid"], row["runner_start"], row["boot_id"]):
+                # SIGTERM, the grace period, SIGKILL: the supervisor's to carry out (a request
+                # answers at once), and it removes the files once the job has ended.
+                self.store.request_kill(row, self.settings.grace_seconds)
+                if procs.poke(home):
+                    return
+            # No supervisor: nobody is left to wait out a grace period.
+            procs.terminate_job_directly(row["job_pid"], row["job_start"], row["boot_id"])
+        elif row["runner_pid"] and row["status"] == "Pending":
+            # Claimed and perhaps being started this very moment: the supervisor finds the row
+            # gone when it records the start, ends the job and removes the files itself.
+            return
+        shutil.rmtree(session_dir(home, row["id"], row["appid"]), ignore_errors=True)
 
     # --- housekeeping --------------------------------------------------------------------------
 
-    def sweep(self) -> None:
-        """Lazy housekeeping, at most once per sweep_interval (cheap: /proc reads and a query)."""
+    def sweep(self) -> bool:
+        """Lazy housekeeping, at most once per sweep_interval (cheap: /proc reads and a query);
+        True when the supervisor should be woken for sessions it has not claimed."""
         now = time.monotonic()
         if now - self._last_sweep < self.settings.sweep_interval:
-            return
+            return False
         self._last_sweep = now
-        procs.reap_children()
-        store = self.store
-        wall = time.time()
-        boot = procs.boot_id()
-        for row in store.active():
-            if row["boot_id"] and boot and row["boot_id"] != boot:
-                store.transition(
-                    row["id"],
-                    row["appid"],
-                    status="Failed",
-                    event=(
-                        "Warning",
-                        "NodeRebooted",
-                        "The machine rebooted while the session was active; its processes are gone",
-                    ),
-                    end_time=wall,
-                )
-            elif row["runner_pid"] and not procs.is_alive(
-                row["runner_pid"], row["runner_start"], row["boot_id"]
-            ):
-                # Read again: a runner that ended normally wrote its final status first.
-                if store.transition(
-                    row["id"],
-                    row["appid"],
-                    status="Failed",
-                    event=(
-                        "Warning",
-                        "RunnerDied",
-                        f"The session's runner (pid {row['runner_pid']}) died; the session's"
-                        " processes were ended",
-                    ),
-                    end_time=wall,
-                ):
-                    procs.terminate_job_directly(row["job_pid"], row["job_start"], row["boot_id"])
-            elif not row["runner_pid"] and wall - row["created"] > 120:
-                store.transition(
-                    row["id"],
-                    row["appid"],
-                    status="Failed",
-                    event=("Warning", "RunnerDied", "The session's runner never started"),
-                    end_time=wall,
-                )
-        removed = store.remove_ended(
-            wall - self.settings.cleanup_seconds,
-            wall - max(self.settings.cleanup_seconds, INTERACTIVE_TTL),
-        )
-        for row in removed:
-            shutil.rmtree(
-                session_dir(self.settings.home, row["id"], row["appid"]), ignore_errors=True
-            )
+        return housekeeping.sweep(self.store, self.settings)
 
 
 def _memory_bytes() -> float:

@@ -138,9 +138,8 @@ class Response:
     content_type: str | None = TEXT
     headers: dict[str, str] = field(default_factory=dict)
     file: Path | None = None  # streamed instead of body when set
-    # Runners to start before the answer goes out, as (session id, app id): the app starts
-    # them in a worker thread, so the event loop keeps serving while fork+exec completes.
-    runners: list[tuple[str, str]] = field(default_factory=list)
+    # Wake (or start) the supervisor before the answer goes out: a session awaits it.
+    wake: bool = False
 
     async def send(self, send: Send, *, head: bool = False) -> None:
         headers = [(b"content-type", self.content_type.encode())] if self.content_type else []

@@ -2,7 +2,7 @@
 
 A pid alone does not identify a process: pids are recycled. So every process the platform records
 is recorded with its start time (field 22 of /proc/PID/stat, in clock ticks since boot) and the
-boot id, and a process counts as alive only when all three still match. Then a runner that died,
+boot id, and a process counts as alive only when all three still match. Then a supervisor that died,
 or a machine that rebooted, can never be mistaken for one still at work, and a recycled pid is
 never signalled.
 """
@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 _BOOT_ID: str | None = None
@@ -97,57 +98,131 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-# Runners started by this process. A runner is our child until it exits, so it must be reaped
-# (waited for) or it stays a zombie as long as this process lives. The app polls them on requests.
-_CHILDREN: list[subprocess.Popen[bytes]] = []
-_CHILDREN_LOCK = threading.Lock()  # runners are started from worker threads
+# --- the supervisor, as seen by those who create sessions ------------------------------------
+#
+# One supervisor runs per state folder. It holds an exclusive flock on LOCK_FILE for as long as it
+# serves and keeps WAKE_FIFO open for reading; a writer can open a FIFO without blocking only while
+# some process has it open for reading, so a successful open both proves that a supervisor is there
+# and, with one byte written, wakes it. The order of operations on both sides makes a lost
+# wake-up impossible: a creator commits its row before it pokes; a supervisor that goes idle
+# closes the FIFO, then releases the lock, then looks for work once more (see supervisor.py).
+
+LOCK_FILE = "supervisor.lock"
+WAKE_FIFO = "supervisor.wake"
+LOG_FILE = "supervisor.log"
 
 
-def spawn_runner(
-    home: Path, session_id: str, appid: str, grace: float, hostname: str
+def poke(home: Path) -> bool:
+    """Wake the supervisor of `home`; False when none is listening."""
+    try:
+        fd = os.open(home / WAKE_FIFO, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # ENXIO: no reader; ENOENT: never started here
+        return False
+    try:
+        os.write(fd, b"!")
+    except OSError:  # EAGAIN: a full pipe already holds plenty of wake-ups
+        pass
+    finally:
+        os.close(fd)
+    return True
+
+
+def supervisor_holds_lock(home: Path) -> bool:
+    """True while a supervisor holds the lock (starting up, serving, or about to look for work
+    one last time before it exits): it will see a row committed before this call."""
+    import fcntl
+
+    try:
+        fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases our shared lock
+    return False
+
+
+class SupervisorStarter:
+    """Starts the supervisor on demand, at most one at a time from this process.
+
+    A supervisor takes ~100 ms to start, during which it neither holds the lock nor listens; a
+    burst of creates in that window must not start one supervisor each, so a supervisor started
+    by us less than `STARTING` seconds ago and still alive counts as on its way. (It cannot have
+    gone idle and exited in that time: the idle delay is longer, see supervisor.MIN_IDLE.)
+    """
+
+    STARTING = 1.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: subprocess.Popen[bytes] | None = None
+        self._last_at = 0.0
+        # Supervisors are our children until they exit; kept to be reaped (no zombies).
+        self._children: list[subprocess.Popen[bytes]] = []
+
+    def wake(self, home: Path, grace: float, hostname: str, idle: float) -> None:
+        """Make sure a supervisor will see the rows committed so far (poke it, or start one)."""
+        if poke(home):
+            return
+        with self._lock:
+            self._reap()
+            last = self._last
+            if (
+                last is not None
+                and last.poll() is None
+                and time.monotonic() - self._last_at < self.STARTING
+            ):
+                return
+            if supervisor_holds_lock(home):
+                return
+            self._last = spawn_supervisor(home, grace, hostname, idle)
+            self._last_at = time.monotonic()
+            self._children.append(self._last)
+
+    def _reap(self) -> None:
+        for proc in list(self._children):
+            with contextlib.suppress(Exception):
+                if proc.poll() is None:
+                    continue
+            self._children.remove(proc)
+
+
+STARTER = SupervisorStarter()
+
+
+def spawn_supervisor(
+    home: Path, grace: float, hostname: str, idle: float
 ) -> subprocess.Popen[bytes]:
-    """Start the detached supervisor of one session (own session and process group)."""
-    reap_children()
+    """Start a detached supervisor for `home` (own session; outlives this process)."""
     args = [
         sys.executable,
         "-m",
-        "canfar_cli.local.runner",
+        "canfar_cli.local.supervisor",
         "--home",
         str(home),
-        "--id",
-        session_id,
         "--grace",
         repr(grace),
         "--hostname",
         hostname,
+        "--idle",
+        repr(idle),
     ]
-    if appid:
-        args += ["--appid", appid]
-    proc = subprocess.Popen(
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        close_fds=True,
-        start_new_session=True,
-        cwd=str(home),
-    )
-    with _CHILDREN_LOCK:
-        _CHILDREN.append(proc)
-    return proc
-
-
-def reap_children() -> None:
-    """Collect the exit status of runners that ended (cheap: one waitpid(WNOHANG) each)."""
-    with _CHILDREN_LOCK:
-        for proc in list(_CHILDREN):
-            with contextlib.suppress(Exception):
-                if proc.poll() is None:
-                    continue
-            _CHILDREN.remove(proc)
+    with open(home / LOG_FILE, "ab") as log:
+        return subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            close_fds=True,
+            start_new_session=True,
+            cwd=str(home),
+        )
 
 
 def terminate_job_directly(job_pid: int | None, job_start: str | None, boot: str | None) -> None:
-    """End a job whose runner is gone: nobody is left to wait out a grace period, so SIGKILL."""
+    """End a job whose supervisor is gone: nobody is left to wait out a grace period, so SIGKILL."""
     if job_pid and is_alive(job_pid, job_start, boot):
         signal_group(job_pid, signal.SIGKILL)

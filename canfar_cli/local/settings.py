@@ -6,6 +6,8 @@ Environment variables (all optional):
     CANFAR_LOCAL_CLEANUP         seconds after a headless session ends before it is removed (3600)
     CANFAR_LOCAL_EXPIRY          lifetime of interactive sessions in seconds (345600 = 4 days)
     CANFAR_LOCAL_GRACE           seconds between SIGTERM and SIGKILL when a session is ended (10)
+    CANFAR_LOCAL_SUPERVISOR_IDLE seconds the supervisor waits with no job before it exits (30;
+                                 at least 2)
     CANFAR_LOCAL_CONTEXT         a JSON file served as /context (default: the shipped context.json)
     CANFAR_LOCAL_IMAGES          a JSON file served as /image (default: the shipped images.json)
     CANFAR_LOCAL_REGISTRY_HOSTS  registry hosts images must come from, space or comma separated
@@ -66,6 +68,8 @@ class LocalSettings:
     interactive_expiry: int = INTERACTIVE_EXPIRY
     headless_deadline: int = HEADLESS_DEADLINE
     grace_seconds: float = 10.0
+    # The supervisor exits after this long with nothing to run (and starts again on demand).
+    supervisor_idle: float = 30.0
     context_file: Path = DEFAULT_CONTEXT
     images_file: Path = DEFAULT_IMAGES
     registry_hosts: tuple[str, ...] = ("images.canfar.net",)
@@ -75,7 +79,7 @@ class LocalSettings:
     hostname: str = "localhost"
     # Requests larger than this are refused with 413.
     max_body_bytes: int = 1 << 20
-    # Lazy housekeeping (dead runners, reboots, cleanup) runs at most this often per app.
+    # Lazy housekeeping (dead supervisors, reboots, expiry, cleanup) runs at most this often.
     sweep_interval: float = 1.0
 
     def __post_init__(self) -> None:
@@ -103,6 +107,10 @@ class LocalSettings:
         if env.get("CANFAR_LOCAL_GRACE", "").strip():
             values["grace_seconds"] = _number(
                 "CANFAR_LOCAL_GRACE", env["CANFAR_LOCAL_GRACE"], minimum=0
+            )
+        if env.get("CANFAR_LOCAL_SUPERVISOR_IDLE", "").strip():
+            values["supervisor_idle"] = _number(
+                "CANFAR_LOCAL_SUPERVISOR_IDLE", env["CANFAR_LOCAL_SUPERVISOR_IDLE"], minimum=2
             )
         for key, name in (
             ("context_file", "CANFAR_LOCAL_CONTEXT"),

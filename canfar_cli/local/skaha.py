@@ -2,7 +2,7 @@
 
 Validation messages, the shapes of the JSON bodies, the Java-flavoured details (String.split,
 OffsetDateTime and Instant printing) and the kubectl events table all live here, so the app module
-only routes and the runner only runs.
+only routes and the supervisor only runs.
 """
 
 from __future__ import annotations

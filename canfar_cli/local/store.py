@@ -1,9 +1,13 @@
 """The SQLite state of the local platform, shared by many processes at once.
 
 One database file, `state.db` under the platform's home, in WAL mode with a busy timeout, so the
-server, in-process clients in several `canfar` processes and every runner can read and write at
+server, in-process clients in several `canfar` processes and the supervisor can read and write at
 the same time. Every status change is a conditional UPDATE (`... AND status IN (active)`), so two
-processes that notice the same thing (a runner that died, say) cannot both act on it.
+processes that notice the same thing (a supervisor that died, say) cannot both act on it.
+
+Columns `runner_pid`/`runner_start` name the supervisor that claimed a headless session (its pid
+and start time); `job_pid`/`job_start` the job's leader, whose pid is also its process group.
+The `kills` table holds stop requests (a DELETE of a running job) for the supervisor to carry out.
 
 A session row is keyed by (id, appid): appid is "" for a session and the 3-char app id for a
 desktop-app, which shares the id of its desktop, as on the real platform.
@@ -16,12 +20,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ACTIVE = ("Pending", "Running", "Terminating")
-SCHEMA_VERSION = 1
+# 2: the kills table (CREATE IF NOT EXISTS brings a version-1 file up to date).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -64,7 +70,32 @@ CREATE TABLE IF NOT EXISTS events (
     last REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_session ON events (id, appid);
+CREATE TABLE IF NOT EXISTS kills (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    appid TEXT NOT NULL DEFAULT '',
+    job_pid INTEGER NOT NULL,
+    job_start TEXT,
+    boot_id TEXT,
+    grace REAL NOT NULL,
+    requested REAL NOT NULL
+);
 """
+
+# A headless session waiting for the supervisor: Pending and not claimed yet.
+UNCLAIMED = "status = 'Pending' AND type = 'headless' AND runner_pid IS NULL"
+
+
+@dataclass
+class Change:
+    """One status change for `Store.transitions` (see `Store.transition` for the meaning)."""
+
+    session_id: str
+    appid: str
+    status: str
+    event: tuple[str, str, str] | None = None
+    only_from: tuple[str, ...] = ACTIVE
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 class LimitReached(Exception):
@@ -208,24 +239,91 @@ class Store:
         **values: Any,
     ) -> bool:
         """Move an active session to `status` (with an event), unless someone already did."""
-        values["status"] = status
-        sets = ", ".join(f"{key} = ?" for key in values)
-        marks = ", ".join("?" for _ in only_from)
+        change = Change(session_id, appid, status, event, only_from, values)
+        return self.transitions([change])[0]
+
+    def transitions(self, changes: Sequence[Change]) -> list[bool]:
+        """Several status changes in one write transaction (the supervisor starts and ends jobs
+        in batches: one commit for a hundred jobs, not a hundred); whether each was made."""
+        if not changes:
+            return []
         now = time.time()
+        done = []
         with self.transaction() as db:
-            cursor = db.execute(
-                f"UPDATE sessions SET {sets} WHERE id = ? AND appid = ? AND status IN ({marks})",
-                (*values.values(), session_id, appid, *only_from),
-            )
-            if cursor.rowcount != 1:
-                return False
-            if event:
-                db.execute(
-                    "INSERT INTO events (id, appid, type, reason, message, first, last)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (session_id, appid, *event, now, now),
+            for change in changes:
+                values = dict(change.values, status=change.status)
+                sets = ", ".join(f"{key} = ?" for key in values)
+                marks = ", ".join("?" for _ in change.only_from)
+                cursor = db.execute(
+                    f"UPDATE sessions SET {sets}"
+                    f" WHERE id = ? AND appid = ? AND status IN ({marks})",
+                    (*values.values(), change.session_id, change.appid, *change.only_from),
                 )
-        return True
+                made = cursor.rowcount == 1
+                done.append(made)
+                if made and change.event:
+                    db.execute(
+                        "INSERT INTO events (id, appid, type, reason, message, first, last)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (change.session_id, change.appid, *change.event, now, now),
+                    )
+        return done
+
+    # --- the supervisor's queue --------------------------------------------------------------
+
+    def claim(self, pid: int, start: str) -> list[sqlite3.Row]:
+        """Claim every unclaimed headless session for the supervisor `pid` (conditional UPDATE,
+        so a row is claimed once even if two supervisors ever overlapped); the rows claimed."""
+        # Look first without the write lock: most wake-ups of an idle supervisor find nothing.
+        if not self.query(f"SELECT 1 FROM sessions WHERE {UNCLAIMED} LIMIT 1"):
+            return []
+        claimed = []
+        with self.transaction() as db:
+            rows = db.execute(
+                f"SELECT * FROM sessions WHERE {UNCLAIMED} ORDER BY created"
+            ).fetchall()
+            for row in rows:
+                cursor = db.execute(
+                    "UPDATE sessions SET runner_pid = ?, runner_start = ?"
+                    f" WHERE id = ? AND appid = ? AND {UNCLAIMED}",
+                    (pid, start, row["id"], row["appid"]),
+                )
+                if cursor.rowcount == 1:
+                    claimed.append(row)
+        return claimed
+
+    def has_work(self) -> bool:
+        """Anything for a supervisor to do: an unclaimed session or a stop request."""
+        return bool(
+            self.query(f"SELECT 1 FROM sessions WHERE {UNCLAIMED} LIMIT 1")
+            or self.query("SELECT 1 FROM kills LIMIT 1")
+        )
+
+    def request_kill(self, row: Any, grace: float) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO kills (id, appid, job_pid, job_start, boot_id, grace, requested)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row["id"],
+                    row["appid"],
+                    row["job_pid"],
+                    row["job_start"],
+                    row["boot_id"],
+                    grace,
+                    time.time(),
+                ),
+            )
+
+    def take_kills(self) -> list[sqlite3.Row]:
+        """The pending stop requests, removed from the table as they are handed over."""
+        if not self.query("SELECT 1 FROM kills LIMIT 1"):
+            return []
+        with self.transaction() as db:
+            rows = db.execute("SELECT * FROM kills ORDER BY seq").fetchall()
+            if rows:
+                db.execute("DELETE FROM kills WHERE seq <= ?", (rows[-1]["seq"],))
+        return rows
 
     def add_event(self, session_id: str, appid: str, kind: str, reason: str, message: str) -> None:
         now = time.time()

@@ -64,3 +64,21 @@ def pid_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in (b"Z", b"X")
+
+
+def supervisor_pids(home: Any) -> list[int]:
+    """Live supervisor processes of the platform at `home` (found through /proc)."""
+    from pathlib import Path
+
+    marker = str(home).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"canfar_cli.local.supervisor" in argv and marker in argv and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found

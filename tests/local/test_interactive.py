@@ -1,4 +1,4 @@
-"""Interactive kinds: emulated placeholders that live until expiry; renew; limit; desktop-apps."""
+"""Interactive kinds: emulated (no process) until expiry; renew; limit; desktop-apps."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .helpers import IMAGE, api, create, pid_alive, wait_for, wait_until
+from .helpers import IMAGE, api, create, supervisor_pids, wait_for, wait_until
 
 NOTEBOOK = "images.canfar.net/skaha/astroml:latest"
 
@@ -120,15 +120,19 @@ def test_desktop_apps(client: httpx.Client) -> None:
     assert client.get("/session/x/app").json() == []
 
 
-def test_placeholder_process_ends_with_delete(client: httpx.Client, local_server: Any) -> None:
+def test_interactive_sessions_run_no_process(client: httpx.Client, local_server: Any) -> None:
+    """Emulated kinds are rows only: no job, no supervisor started for them; delete works."""
     import sqlite3
 
     session_id = create(client, type="firefly", name="ff", image=IMAGE)
-    wait_for(client, session_id, ("Running",))
+    record = client.get(f"/session/{session_id}").json()
+    assert record["status"] == "Running"  # at once: nothing to start
     with sqlite3.connect(local_server.home / "state.db") as db:
         job_pid, runner_pid = db.execute(
             "SELECT job_pid, runner_pid FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
-    assert pid_alive(job_pid) and pid_alive(runner_pid)
-    client.delete(f"/session/{session_id}")
-    wait_until(lambda: not pid_alive(job_pid) and not pid_alive(runner_pid), what="processes")
+    assert job_pid is None and runner_pid is None
+    assert supervisor_pids(local_server.home) == []
+    assert client.delete(f"/session/{session_id}").status_code == 200
+    assert client.get(f"/session/{session_id}").status_code == 404
+    assert not (local_server.home / "sessions" / session_id).exists()

@@ -1,5 +1,5 @@
-"""Crashes and restarts: a dead runner or a reboot leaves a session Failed, never stuck Running;
-sessions outlive the process that created them and the server that served them."""
+"""Crashes and restarts: a dead supervisor or a reboot leaves a session Failed, never stuck
+Running; sessions outlive the process that created them and the server that served them."""
 
 from __future__ import annotations
 
@@ -14,31 +14,32 @@ from .helpers import api, create, pid_alive, wait_for, wait_until
 
 
 def pids_of(home: Any, session_id: str) -> tuple[int, int]:
+    """(supervisor pid, job pid) recorded for a headless session."""
     with sqlite3.connect(home / "state.db") as db:
         return db.execute(
             "SELECT runner_pid, job_pid FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
 
 
-def test_dead_runner_fails_the_session_and_ends_the_job(
+def test_dead_supervisor_fails_the_session_and_ends_the_job(
     client: httpx.Client, local_server: Any
 ) -> None:
     session_id = create(client, cmd="sleep", args="300")
     wait_for(client, session_id, ("Running",))
-    runner, job = pids_of(local_server.home, session_id)
-    assert pid_alive(runner) and pid_alive(job)
-    os.kill(runner, signal.SIGKILL)
+    supervisor, job = pids_of(local_server.home, session_id)
+    assert pid_alive(supervisor) and pid_alive(job)
+    os.kill(supervisor, signal.SIGKILL)
     record = wait_for(client, session_id, ("Failed",))
     assert record["status"] == "Failed"
     events = client.get(f"/session/{session_id}?view=events").text
-    assert "RunnerDied" in events and f"pid {runner}" in events
+    assert "SupervisorDied" in events and f"pid {supervisor}" in events
     wait_until(lambda: not pid_alive(job), what="the orphaned job to be ended")
 
 
 def test_reboot_fails_active_sessions(client: httpx.Client, local_server: Any) -> None:
     session_id = create(client, cmd="sleep", args="300")
     wait_for(client, session_id, ("Running",))
-    runner, job = pids_of(local_server.home, session_id)
+    supervisor, job = pids_of(local_server.home, session_id)
     # A reboot changes the boot id; pretend the session was recorded in an earlier boot.
     with sqlite3.connect(local_server.home / "state.db") as db:
         db.execute("UPDATE sessions SET boot_id = 'an-earlier-boot' WHERE id = ?", (session_id,))
@@ -46,7 +47,7 @@ def test_reboot_fails_active_sessions(client: httpx.Client, local_server: Any) -
     assert "NodeRebooted" in client.get(f"/session/{session_id}?view=events").text
     # (After a real reboot nothing of it runs; here the processes are still ours to end.)
     os.killpg(job, signal.SIGKILL)
-    os.kill(runner, signal.SIGKILL)
+    os.kill(supervisor, signal.SIGKILL)
 
 
 def test_sessions_outlive_the_server(serve_local: Any) -> None:
@@ -63,7 +64,7 @@ def test_sessions_outlive_the_server(serve_local: Any) -> None:
 
 
 def test_sessions_outlive_the_in_process_client(local_server: Any) -> None:
-    """The runner is detached: a client process that creates a job in-process and exits at once
+    """The supervisor is detached: a client process that creates a job in-process and exits at once
     leaves the job running to its end."""
     import subprocess
     import sys
@@ -91,14 +92,19 @@ def test_sessions_outlive_the_in_process_client(local_server: Any) -> None:
         assert http.get(f"/session/{session_id}?view=logs").text == "later\n"
 
 
-def test_runner_stopped_by_a_signal_ends_the_job_and_says_so(serve_local: Any) -> None:
+def test_supervisor_stopped_by_a_signal_ends_the_job_and_says_so(serve_local: Any) -> None:
     server = serve_local(grace_seconds=1)
     with api(server) as http:
         session_id = create(http, cmd="sleep", args="300")
         wait_for(http, session_id, ("Running",))
-        runner, job = pids_of(server.home, session_id)
-        os.kill(runner, signal.SIGTERM)  # e.g. a shutdown, not a DELETE: the session stays
+        supervisor, job = pids_of(server.home, session_id)
+        os.kill(supervisor, signal.SIGTERM)  # e.g. a shutdown, not a DELETE: the session stays
         wait_for(http, session_id, ("Failed",))
         events = http.get(f"/session/{session_id}?view=events").text
-        assert "killed by SIGTERM (the runner was asked to stop)" in events
+        assert "killed by SIGTERM (the supervisor was asked to stop)" in events
         assert not pid_alive(job)
+        wait_until(lambda: not pid_alive(supervisor), what="the supervisor to exit")
+        # The next create starts a new supervisor.
+        later = create(http, cmd="true")
+        assert wait_for(http, later, ("Completed", "Failed"))["status"] == "Completed"
+        assert pids_of(server.home, later)[0] != supervisor

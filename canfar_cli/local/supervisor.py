@@ -1,0 +1,511 @@
+"""`python -m canfar_cli.local.supervisor`: the one process that runs a state folder's jobs.
+
+Started on demand (procs.STARTER.wake) by whoever creates a headless session, with
+start_new_session and its output to `supervisor.log`, so it outlives the `canfar` process or the
+server that started it. Exactly one serves a state folder: it holds an exclusive flock on
+`supervisor.lock`, and listens on the FIFO `supervisor.wake` (see procs.py for the protocol).
+
+Its loop, woken by SIGCHLD, by a byte on the FIFO (a create or a DELETE), or by a timer:
+  - claims unclaimed Pending headless sessions (conditional UPDATE), fork/execs each job in a
+    process group of its own (stdout and stderr to the session's log, HOME per session), records
+    pid and start time, and moves them Pending -> Running, a batch per transaction;
+  - reaps ended jobs: SIGKILLs what is left of the group (a container ends with its main process),
+    then records Completed (exit 0) or Failed (with the code or the signal) and the end time;
+  - carries out stop requests (the `kills` table, written by a DELETE): SIGTERM to the group, then
+    SIGKILL after the request's grace period; the session's files go when the job has ended;
+  - ends a job that outlives its deadline (Failed, DeadlineExceeded);
+  - exits after `idle` seconds with no job and nothing to claim. On SIGTERM (a shutdown, not a
+    DELETE) it stops its jobs the same way, records each as Failed saying so, and exits.
+Interactive sessions need no process: the app keeps them Running until their expiry time.
+
+If the supervisor dies, nobody can record its jobs' exits: the next sweep (app.py) or the next
+supervisor marks its sessions Failed and SIGKILLs their groups (housekeeping.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from canfar_cli.local import procs
+from canfar_cli.local.store import Change, Store, loads_list, session_dir
+
+# The idle delay has a floor: procs.SupervisorStarter counts a supervisor it started less than a
+# second ago as on its way, which holds only if none can go idle and exit that fast.
+MIN_IDLE = 2.0
+# Longest sleep without a wake-up: a safety net only (every create and DELETE pokes).
+POLL = 1.0
+# How often the jobs' rows are read again: a renew may have moved a deadline, and a row deleted
+# without a stop request (by an older version, say) still ends its job.
+REFRESH = 30.0
+# How long a new supervisor waits for the lock: the previous one may be on its way out.
+LOCK_WAIT = 3.0
+# Jobs started between two commits of their Running status.
+BATCH = 25
+_BASE_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
+
+
+def job_environment(row: Any, home: Path, hostname: str) -> dict[str, str]:
+    """The user's env, then what the real platform injects (after the user's, so it wins)."""
+    env = {key: os.environ[key] for key in _BASE_ENV if key in os.environ}
+    for key, value in loads_list(row["env"]):
+        env[key] = value
+    cores = row["cores"] if row["cores"] is not None else 1
+    env.update(
+        {
+            "skaha_hostname": hostname,
+            "skaha_username": row["userid"],
+            "skaha_sessionid": row["id"],
+            "HOME": str(home),
+            "PWD": str(home),
+            "OMP_NUM_THREADS": str(max(1, int(cores))),
+        }
+    )
+    return env
+
+
+def _set_subreaper() -> None:
+    """Become the reaper of the jobs' orphans, so none is left a zombie (Linux only)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+@dataclass
+class Job:
+    session_id: str
+    appid: str
+    process: subprocess.Popen[bytes]
+    deadline: float  # wall clock
+    # Why it is being stopped: "deleted", "deadline" or "shutdown"; None while it runs freely.
+    stop: str | None = None
+    kill_at: float | None = None  # monotonic time of the SIGKILL after the grace period
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+class Supervisor:
+    def __init__(self, home: Path, grace: float, hostname: str, idle: float) -> None:
+        self.home = home
+        self.grace = grace
+        self.hostname = hostname
+        self.idle = max(idle, MIN_IDLE)
+        self.store = Store(home)
+        self.pid = os.getpid()
+        self.start = procs.start_ticks(self.pid)
+        self.jobs: dict[int, Job] = {}
+        # Stop requests for groups that are not our children (their supervisor died): pgid ->
+        # (job start, boot id, SIGKILL time).
+        self.strays: dict[int, tuple[str | None, str | None, float]] = {}
+        self.shutdown = False
+        self.lock_fd = -1
+        self.wake_fd = -1
+        self.signal_r, self.signal_w = os.pipe()
+        self.last_refresh = time.monotonic()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def acquire(self) -> bool:
+        self.lock_fd = os.open(self.home / procs.LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.02)
+
+    def listen(self) -> None:
+        path = self.home / procs.WAKE_FIFO
+        with contextlib.suppress(FileExistsError):
+            os.mkfifo(path, 0o600)
+        # O_RDWR: we count as a writer too, so the FIFO never reads as end-of-file.
+        self.wake_fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+    def run(self) -> int:
+        if not self.acquire():
+            return 0  # another supervisor serves this folder
+        for fd in (self.signal_r, self.signal_w):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self.signal_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_stop)
+        self.listen()
+        from canfar_cli.local import housekeeping
+
+        # Sessions of a supervisor that died before us: nobody can record their end.
+        housekeeping.fail_orphaned(self.store, time.time())
+        idle_since: float | None = None
+        while True:
+            self.reap()
+            now = time.monotonic()
+            if self.shutdown:
+                if self.wake_fd >= 0:
+                    # Let a new supervisor take new sessions while we stop ours.
+                    os.close(self.wake_fd)
+                    self.wake_fd = -1
+                    fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+                self.stop_all(now)
+                if not self.jobs:
+                    return 0
+            else:
+                self.take_kills(now)
+                self.start_pending()
+                self.check_deadlines(now)
+            self.escalate(now)
+            if self.jobs or self.strays or self.shutdown:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = now
+            elif now - idle_since >= self.idle:
+                if self.leave():
+                    return 0
+                idle_since = None
+            self.wait(self.timeout(now, idle_since))
+
+    def _on_stop(self, _signum: int, _frame: object) -> None:
+        self.shutdown = True
+
+    def leave(self) -> bool:
+        """Stop listening, release the lock, then look for work once more: a creator that
+        found us listening committed its row before, one that found the lock free starts a new
+        supervisor. True to exit; False when there was work and we kept the lock."""
+        os.close(self.wake_fd)
+        self.wake_fd = -1
+        fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+        if not self.store.has_work():
+            return True
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True  # a new supervisor has it, and the work
+        self.listen()
+        return False
+
+    def timeout(self, now: float, idle_since: float | None) -> float:
+        moments = [now + POLL]
+        moments += [job.kill_at for job in self.jobs.values() if job.kill_at is not None]
+        moments += [kill_at for _, _, kill_at in self.strays.values()]
+        if idle_since is not None:
+            moments.append(idle_since + self.idle)
+        running = [job.deadline for job in self.jobs.values() if job.stop is None]
+        if running:
+            moments.append(now + max(0.0, min(running) - time.time()))
+        return max(0.0, min(moments) - now)
+
+    def wait(self, timeout: float) -> None:
+        fds = [self.signal_r] + ([self.wake_fd] if self.wake_fd >= 0 else [])
+        try:
+            ready, _, _ = select.select(fds, [], [], timeout)
+        except InterruptedError:
+            ready = []
+        for fd in ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(fd, 4096):
+                    pass
+
+    # --- starting jobs ---------------------------------------------------------------------
+
+    def start_pending(self) -> None:
+        rows = self.store.claim(self.pid, self.start)
+        # In batches: the first jobs show Running while the later ones are still starting.
+        for first in range(0, len(rows), BATCH):
+            self.start_batch(rows[first : first + BATCH])
+
+    def start_batch(self, rows: list[Any]) -> None:
+        changes: list[Change] = []
+        started: list[Job] = []
+        for row in rows:
+            job, change = self.spawn(row)
+            changes.append(change)
+            if job is not None:
+                started.append(job)
+                self.jobs[job.pid] = job
+        made = self.store.transitions(changes)
+        by_key = {(c.session_id, c.appid): ok for c, ok in zip(changes, made, strict=True)}
+        now = time.monotonic()
+        for job in started:
+            if not by_key[(job.session_id, job.appid)]:
+                # Deleted while we started it: end it as a DELETE would.
+                self.signal_stop(job, "deleted", self.grace, now)
+        for change, ok in zip(changes, made, strict=True):
+            if change.status == "Failed" and not ok:
+                self.forget_files(change.session_id, change.appid)
+
+    def spawn(self, row: Any) -> tuple[Job | None, Change]:
+        session_id, appid = row["id"], row["appid"]
+
+        def failed(message: str) -> Change:
+            return Change(
+                session_id,
+                appid,
+                "Failed",
+                ("Warning", "Failed", message),
+                ("Pending",),
+                {"end_time": time.time()},
+            )
+
+        if not row["cmd"]:
+            return None, failed(
+                "no cmd given: the local platform runs a headless session's command on this"
+                " host and cannot run the image's default entrypoint"
+            )
+        from canfar_cli.local.skaha import java_split
+
+        argv = [row["cmd"], *java_split(row["args"], " ")] if row["args"] else [row["cmd"]]
+        folder = session_dir(self.home, session_id, appid)
+        job_home = folder / "home"
+        try:
+            job_home.mkdir(parents=True, exist_ok=True)
+            log = open(folder / "log", "ab")  # noqa: SIM115 - closed below, once the job has it
+        except OSError as exc:
+            return None, failed(f"cannot prepare the session's folder: {exc.strerror or exc}")
+        with log:
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=str(job_home),
+                    env=job_environment(row, job_home, self.hostname),
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            except (OSError, ValueError) as exc:
+                reason = getattr(exc, "strerror", None) or exc
+                text = f"cannot start {row['cmd']!r}: {reason}"
+                log.write(f"canfar local: {text}\n".encode())
+                return None, failed(text)
+        started = time.time()
+        job = Job(session_id, appid, process, deadline=started + row["deadline"])
+        change = Change(
+            session_id,
+            appid,
+            "Running",
+            ("Normal", "Started", f"Started process {process.pid} ({Path(argv[0]).name})"),
+            ("Pending",),
+            {
+                "start_time": started,
+                "job_pid": process.pid,
+                "job_start": procs.start_ticks(process.pid),
+                "boot_id": procs.boot_id(),
+            },
+        )
+        return job, change
+
+    # --- ending jobs -----------------------------------------------------------------------
+
+    def reap(self) -> None:
+        """Collect every child that ended; record the jobs among them in one transaction."""
+        ended: list[tuple[Job, int]] = []
+        while True:
+            pid = self._next_exited()
+            if not pid:
+                break
+            job = self.jobs.pop(pid, None)
+            if job is not None:
+                # The leader is a zombie until reaped, so its pid (= the group id) cannot have
+                # been reused: what is left of its group ends with it.
+                procs.signal_group(pid, signal.SIGKILL)
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                continue
+            if job is not None:
+                code = os.waitstatus_to_exitcode(status)
+                job.process.returncode = code  # so Popen never waits for it again
+                ended.append((job, code))
+        if ended:
+            self.finish(ended)
+
+    @staticmethod
+    def _next_exited() -> int:
+        """The pid of a child that ended, without reaping it (0: none)."""
+        try:
+            if hasattr(os, "waitid"):
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                return info.si_pid if info is not None else 0
+            pid, _ = os.waitpid(-1, os.WNOHANG | getattr(os, "WNOWAIT", 0))
+            return pid
+        except ChildProcessError:
+            return 0
+
+    def finish(self, ended: list[tuple[Job, int]]) -> None:
+        now = time.time()
+        changes = [self.outcome(job, code, now) for job, code in ended]
+        made = self.store.transitions(changes)
+        for (job, _), ok in zip(ended, made, strict=True):
+            if not ok and self.store.get(job.session_id, job.appid) is None:
+                self.forget_files(job.session_id, job.appid)  # deleted
+
+    def outcome(self, job: Job, code: int, now: float) -> Change:
+        values = {"end_time": now, "exit_code": code}
+        if job.stop == "deadline":
+            return Change(
+                job.session_id,
+                job.appid,
+                "Failed",
+                ("Warning", "DeadlineExceeded", "Job was active longer than specified deadline"),
+                values=values,
+            )
+        if code == 0 and job.stop is None:
+            return Change(
+                job.session_id,
+                job.appid,
+                "Completed",
+                ("Normal", "Completed", "Job completed: the process exited with code 0"),
+                values=values,
+            )
+        asked = " (the supervisor was asked to stop)" if job.stop == "shutdown" else ""
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            text = f"the process was killed by {name}{asked}"
+        else:
+            text = f"the process exited with code {code}"
+            if asked:
+                text += " after the supervisor was asked to stop"
+        return Change(
+            job.session_id,
+            job.appid,
+            "Failed",
+            (
+                "Warning",
+                "BackoffLimitExceeded",
+                f"Job has reached the specified backoff limit: {text}",
+            ),
+            values=values,
+        )
+
+    def forget_files(self, session_id: str, appid: str) -> None:
+        """The session was deleted: its folder (log, home) goes too."""
+        import shutil
+
+        shutil.rmtree(session_dir(self.home, session_id, appid), ignore_errors=True)
+
+    # --- stopping jobs -----------------------------------------------------------------------
+
+    def signal_stop(self, job: Job, reason: str, grace: float, now: float) -> None:
+        """SIGTERM to the job's group now, SIGKILL after `grace` (a shorter wait already set
+        stays: a DELETE during a shutdown must not wait longer)."""
+        if job.stop is None or reason == "deleted":
+            job.stop = reason
+        procs.signal_group(job.pid, signal.SIGTERM)
+        kill_at = now + grace
+        job.kill_at = kill_at if job.kill_at is None else min(job.kill_at, kill_at)
+
+    def take_kills(self, now: float) -> None:
+        for request in self.store.take_kills():
+            pgid = request["job_pid"]
+            job = self.jobs.get(pgid)
+            if job is not None:
+                self.signal_stop(job, "deleted", request["grace"], now)
+            elif procs.is_alive(pgid, request["job_start"], request["boot_id"]):
+                procs.signal_group(pgid, signal.SIGTERM)
+                self.strays[pgid] = (
+                    request["job_start"],
+                    request["boot_id"],
+                    now + request["grace"],
+                )
+                self.forget_files(request["id"], request["appid"])
+            else:
+                self.forget_files(request["id"], request["appid"])
+
+    def stop_all(self, now: float) -> None:
+        for job in self.jobs.values():
+            if job.kill_at is None:
+                self.signal_stop(job, "shutdown", self.grace, now)
+
+    def check_deadlines(self, now: float) -> None:
+        if not self.jobs:
+            return
+        if now - self.last_refresh >= REFRESH:
+            self.refresh()
+        wall = time.time()
+        for job in self.jobs.values():
+            if job.stop is None and wall >= job.deadline:
+                self.store.transition(
+                    job.session_id, job.appid, status="Terminating", only_from=("Running",)
+                )
+                self.signal_stop(job, "deadline", self.grace, now)
+
+    def refresh(self) -> None:
+        """Read the jobs' rows again: deadlines moved by renew, rows deleted behind our back."""
+        self.last_refresh = time.monotonic()
+        rows = {
+            (row["id"], row["appid"]): row
+            for row in self.store.query(
+                "SELECT id, appid, start_time, deadline FROM sessions WHERE runner_pid = ?",
+                (self.pid,),
+            )
+        }
+        for job in self.jobs.values():
+            row = rows.get((job.session_id, job.appid))
+            if row is None:
+                if job.stop is None:
+                    self.signal_stop(job, "deleted", self.grace, self.last_refresh)
+            elif row["start_time"] is not None:
+                job.deadline = row["start_time"] + row["deadline"]
+
+    def escalate(self, now: float) -> None:
+        for job in self.jobs.values():
+            if job.kill_at is not None and now >= job.kill_at:
+                procs.signal_group(job.pid, signal.SIGKILL)
+        for pgid, (start, boot, kill_at) in list(self.strays.items()):
+            if now >= kill_at:
+                if procs.is_alive(pgid, start, boot):
+                    procs.signal_group(pgid, signal.SIGKILL)
+                del self.strays[pgid]
+
+
+def parse_arguments(argv: list[str]) -> dict[str, str]:
+    """`--name value` pairs (not argparse: nothing here needs it, and it costs start-up time)."""
+    known = {"--home", "--grace", "--hostname", "--idle"}
+    values = {"--grace": "10", "--hostname": "localhost", "--idle": "30"}
+    pairs = iter(argv)
+    for flag in pairs:
+        value = next(pairs, None)
+        if flag not in known or value is None:
+            raise SystemExit(f"canfar_cli.local.supervisor: bad argument {flag!r}")
+        values[flag] = value
+    if "--home" not in values:
+        raise SystemExit("canfar_cli.local.supervisor: --home is required")
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    _set_subreaper()
+    supervisor = Supervisor(
+        Path(args["--home"]),
+        float(args["--grace"]),
+        args["--hostname"],
+        float(args["--idle"]),
+    )
+    try:
+        return supervisor.run()
+    finally:
+        supervisor.store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

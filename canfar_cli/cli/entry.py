@@ -16,6 +16,11 @@ def main() -> None:
         from canfar_cli.cli.complete import answer
 
         sys.exit(answer(instruction, os.environ))
+    # httpx's package init imports its optional command line (httpx._main), which pulls in click,
+    # rich and pygments when they are installed (they are, here): ~80 ms on every command that
+    # talks to a server. A None entry makes that import fail, and httpx falls back to a stub
+    # `httpx.main`; the program never uses it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from canfar_cli.cli.main import main as run_app
 
     run_app()

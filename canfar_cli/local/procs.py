@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -119,6 +120,9 @@ def poke(home: Path) -> bool:
     except OSError:  # ENXIO: no reader; ENOENT: never started here
         return False
     try:
+        # Whatever else sits at that path (a stray file) wakes nobody: start a supervisor.
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
         os.write(fd, b"!")
     except OSError:  # EAGAIN: a full pipe already holds plenty of wake-ups
         pass

@@ -29,6 +29,7 @@ import fcntl
 import os
 import select
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -132,6 +133,9 @@ class Supervisor:
 
     def listen(self) -> None:
         path = self.home / procs.WAKE_FIFO
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISFIFO(path.lstat().st_mode):
+                path.unlink()  # a stray file in its place (we hold the lock: it is ours to fix)
         with contextlib.suppress(FileExistsError):
             os.mkfifo(path, 0o600)
         # O_RDWR: we count as a writer too, so the FIFO never reads as end-of-file.

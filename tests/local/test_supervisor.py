@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,12 @@ def test_delete_of_a_job_ignoring_sigterm_waits_the_grace_period(serve_local: An
         # The supervisor stays for other jobs.
         other = create(http, cmd="true")
         assert wait_for(http, other, ("Completed", "Failed"))["status"] == "Completed"
+
+
+def test_a_stray_file_in_place_of_the_wake_fifo_is_replaced(local_server: Any) -> None:
+    local_server.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (local_server.home / "supervisor.wake").write_text("not a fifo")
+    with api(local_server) as http:
+        session_id = create(http, cmd="echo", args="woken")
+        assert wait_for(http, session_id, ("Completed", "Failed"))["status"] == "Completed"
+    assert stat.S_ISFIFO((local_server.home / "supervisor.wake").lstat().st_mode)

@@ -279,12 +279,38 @@ async def test_in_flight_bound_holds_and_batches_take_rounds_not_sums(watched_se
         outcomes = await session.info_each(wanted)
         elapsed = time.perf_counter() - started
     watch = server.watch()
-    assert len(watch.seen) == 500
+    # One listing (the batch is larger than a round), then each id it lacks asked on its own.
+    assert len(watch.seen) == 501
     assert all(isinstance(o.error, NotFoundError) for o in outcomes)
     assert watch.peak <= 100
     assert watch.peak >= 10  # the bound was used, not serialized (generous for a loaded box)
     # Serial would take 500 x 0.1 s = 50 s; ideal is 5 rounds (0.5 s). Generous for a loaded box.
     assert elapsed < 0.3 * 50
+
+
+@pytest.mark.anyio
+async def test_info_of_a_large_batch_is_one_listing_plus_the_ids_it_lacks(
+    watched_server: Any,
+) -> None:
+    server = watched_server()
+    async with AsyncSession(server=server.url, concurrency=4, retry=QUICK) as session:
+        ids = await session.create("big", IMAGE, cmd="true", replicas=6)
+        with anyio.fail_after(60):  # ended, so nothing changes between the two ways of asking
+            while not all(is_finished(s["status"]) for s in await session.info(ids)):
+                await anyio.sleep(0.05)
+        one_by_one = [await session.info(i) for i in ids]
+        before = len(server.watch().seen)
+        outcomes = await session.info_each([*ids, "zzzunknown", ids[0]])
+    seen = server.watch().seen[before:]
+    assert [(s.method, s.path, s.query) for s in seen] == [
+        ("GET", "/skaha/v1/session", ""),
+        ("GET", "/skaha/v1/session/zzzunknown", ""),
+    ]
+    assert [o.value for o in outcomes[:6]] == [found[0] for found in one_by_one]
+    assert [o.key for o in outcomes] == [*ids, "zzzunknown", ids[0]]
+    assert isinstance(outcomes[6].error, NotFoundError)
+    assert outcomes[6].error.reason == "session zzzunknown not found"
+    assert outcomes[7].value == outcomes[0].value
 
 
 @pytest.mark.anyio

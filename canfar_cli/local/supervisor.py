@@ -276,7 +276,8 @@ class Supervisor:
         folder = session_dir(self.home, session_id, appid)
         job_home = folder / "home"
         try:
-            job_home.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(exist_ok=True)  # (two calls: parents=True costs a failed third)
+            job_home.mkdir(exist_ok=True)
             log = open(folder / "log", "ab")  # noqa: SIM115 - closed below, once the job has it
         except OSError as exc:
             return None, failed(f"cannot prepare the session's folder: {exc.strerror or exc}")

@@ -285,6 +285,22 @@ class AsyncSession:
                 reason=response.text[:200],
             ) from None
 
+    async def _get_collection(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """A GET of a collection (session, context, image): these always exist on a skaha
+        server, so a 404 means the base URL points at no skaha API, not that something is
+        unknown. Reported as such (exit 1), never as "not found" (exit 4)."""
+        try:
+            return await self._get_json(path, params)
+        except NotFoundError as exc:
+            raise ServerError(
+                f"no skaha API at {self.base_url} (GET {self._http.url(path)}: HTTP 404"
+                + (f" {exc.reason})" if exc.reason else ")"),
+                status=exc.status,
+                reason=exc.reason,
+                hint="check the server URL (--server, CANFAR_URL, `canfar config get server`):"
+                " the skaha service, e.g. https://ws-uv.canfar.net/skaha",
+            ) from None
+
     @staticmethod
     async def _each(keys: list[str], work: Callable[[str], Awaitable[T]]) -> list[Outcome[T]]:
         """Run `work` for every distinct key at once (the HTTP layer bounds what is in flight);
@@ -309,7 +325,7 @@ class AsyncSession:
 
     async def _listing(self) -> dict[str, dict[str, Any]]:
         """The caller's sessions by id: one GET serves a whole batch's look-up."""
-        sessions = await self._get_json("session")
+        sessions = await self._get_collection("session")
         return {s["id"]: s for s in sessions if isinstance(s, dict) and "id" in s}
 
     @staticmethod
@@ -432,7 +448,7 @@ class AsyncSession:
             params["type"] = kind
         if view is not None:
             params["view"] = view
-        sessions = await self._get_json("session", params)
+        sessions = await self._get_collection("session", params)
         if status is not None and isinstance(sessions, list):
             sessions = models.select_sessions(sessions, statuses=[status])
         return sessions
@@ -516,15 +532,15 @@ class AsyncSession:
 
     async def stats(self) -> dict[str, Any]:
         """The platform's cores and RAM: requested, available, and the per-session maxima."""
-        return await self._get_json("session", {"view": "stats"})
+        return await self._get_collection("session", {"view": "stats"})
 
     async def context(self) -> dict[str, Any]:
         """The resource options the server accepts (cores, memoryGB, gpus, ...)."""
-        return await self._get_json("context")
+        return await self._get_collection("context")
 
     async def images(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The public images, optionally only those of one kind."""
-        return await self._get_json("image", {"type": kind} if kind is not None else None)
+        return await self._get_collection("image", {"type": kind} if kind is not None else None)
 
     # --- changing ---------------------------------------------------------------------------
 

@@ -28,9 +28,13 @@ def fail_orphaned(store: Store, wall: float, rows: list[Any] | None = None) -> N
     nobody could ever record how it ended.
     """
     boot = procs.boot_id()
+    alive: dict[tuple[int, str | None], bool] = {}  # one /proc read per supervisor, not per row
     for row in store.active() if rows is None else rows:
         if row["type"] != "headless" or not row["runner_pid"]:
             continue
+        supervisor = (row["runner_pid"], row["runner_start"])
+        if supervisor not in alive:
+            alive[supervisor] = procs.is_alive(*supervisor, row["boot_id"])
         if row["boot_id"] and boot and row["boot_id"] != boot:
             store.transition(
                 row["id"],
@@ -43,9 +47,7 @@ def fail_orphaned(store: Store, wall: float, rows: list[Any] | None = None) -> N
                 ),
                 end_time=wall,
             )
-        elif not procs.is_alive(
-            row["runner_pid"], row["runner_start"], row["boot_id"]
-        ) and store.transition(
+        elif not alive[supervisor] and store.transition(
             row["id"],
             row["appid"],
             status="Failed",

@@ -50,6 +50,9 @@ POLL = 1.0
 REFRESH = 30.0
 # How long a new supervisor waits for the lock: the previous one may be on its way out.
 LOCK_WAIT = 3.0
+# After a poke, wait until no poke has come for GATHER_QUIET (at most GATHER_MAX) before claiming.
+GATHER_QUIET = 0.01
+GATHER_MAX = 0.1
 # Jobs started between two commits of their Running status.
 BATCH = 25
 _BASE_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
@@ -220,9 +223,32 @@ class Supervisor:
         except InterruptedError:
             ready = []
         for fd in ready:
-            with contextlib.suppress(BlockingIOError):
-                while os.read(fd, 4096):
-                    pass
+            self.drain(fd)
+        if self.wake_fd in ready:
+            self.gather()
+
+    @staticmethod
+    def drain(fd: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(fd, 4096):
+                pass
+
+    def gather(self) -> None:
+        """After a poke, let a burst of creates finish before claiming: one claim and one
+        commit for many sessions, instead of a write transaction racing each create for the
+        database lock (the loser sleeps in SQLite's busy handler)."""
+        until = time.monotonic() + GATHER_MAX
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                ready, _, _ = select.select([self.wake_fd], [], [], min(GATHER_QUIET, left))
+            except InterruptedError:
+                continue
+            if not ready:
+                return  # quiet: the burst (if any) is over
+            self.drain(self.wake_fd)
 
     # --- starting jobs ---------------------------------------------------------------------
 

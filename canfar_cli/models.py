@@ -46,6 +46,9 @@ _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # out of the request path.
 _ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 MAX_NAME_LENGTH = 63
+# Replicas are made one POST (one Kubernetes Job) each. Far above any real batch, this bound keeps
+# a slip of the keyboard (`-r 1000000000`) from building a billion names in memory first.
+MAX_REPLICAS = 10_000
 
 
 def normalize_status(status: str) -> str:
@@ -103,9 +106,20 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_replicas(replicas: Any) -> int:
+    """A whole number from 1 to MAX_REPLICAS."""
+    replicas = check_count("replicas", replicas)
+    if replicas > MAX_REPLICAS:
+        raise UsageError(
+            f"replicas must be at most {MAX_REPLICAS:,}, got {replicas:,}",
+            hint="create larger sweeps in several batches",
+        )
+    return replicas
+
+
 def replica_names(name: str, replicas: int) -> list[str]:
     """The names to send: `name` for one replica, `name-1 ... name-N` for more, each checked."""
-    check_count("replicas", replicas)
+    replicas = check_replicas(replicas)
     if replicas == 1 or not isinstance(name, str) or not name:
         return [check_name(name)]
     longest = f"{name}-{replicas}"

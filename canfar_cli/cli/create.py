@@ -153,9 +153,12 @@ def create(
       canfar create notebook images.canfar.net/skaha/astroml:latest -c 4 -m 16
       canfar create headless skaha/terminal:1.1.1 --dry-run -- echo hi
     """
+    from canfar_cli.models import check_replicas
+
     state = state_of(ctx)
     out = state.out
     fmt = resolve_format(output, as_json)
+    check_replicas(replicas)  # before a default name is made for every replica
     variables = parse_env(env or [], env_file)
     cmd, args = (command[0], command[1:]) if command else (None, None)
     if wait_timeout is not None and not wait:

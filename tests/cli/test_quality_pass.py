@@ -3,7 +3,12 @@ here failed before its fix."""
 
 from __future__ import annotations
 
-from canfar_cli.errors import ExitCode
+import pytest
+
+from canfar_cli import models
+from canfar_cli.errors import ExitCode, UsageError
+
+from .helpers import IMAGE
 
 # --- a server URL that points at no skaha API ------------------------------------------------
 
@@ -16,3 +21,20 @@ def test_a_listing_404_says_the_server_url_is_wrong_not_not_found(cli, local_ser
         assert result.exit_code == ExitCode.FAILED, (args, result.stderr)
         assert "hint:" in result.stderr and "server URL" in result.stderr
         assert result.stdout == ""
+
+
+# --- absurd replica counts -------------------------------------------------------------------
+
+
+def test_an_absurd_replica_count_is_refused_before_any_name_is_made(cli) -> None:
+    # It used to build 10**23 default names in memory (the process was killed by the OOM killer).
+    result = cli("create", "headless", IMAGE, "-r", "99999999999999999999999", "--", "true")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "replicas must be at most" in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_library_refuses_absurd_replica_counts_too() -> None:
+    with pytest.raises(UsageError, match="at most"):
+        models.check_create("x", IMAGE, replicas=models.MAX_REPLICAS + 1)
+    assert len(models.check_create("x", IMAGE, replicas=models.MAX_REPLICAS).names) == 10_000

@@ -9,6 +9,7 @@ rule is in `shared/skaha-api.md` (section 4.3 and the quirks of section 6).
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,6 +137,8 @@ def check_count(what: str, value: Any, *, whole: bool = True) -> Any:
     """cores, ram, replicas: a number of at least 1 (replicas and gpus whole numbers)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"{what} must be a number, got {value!r}")
+    if isinstance(value, float) and math.isinf(value):
+        raise UsageError(f"{what} must be a finite number, got {value!r}")
     if whole and not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)

@@ -38,3 +38,15 @@ def test_the_library_refuses_absurd_replica_counts_too() -> None:
     with pytest.raises(UsageError, match="at most"):
         models.check_create("x", IMAGE, replicas=models.MAX_REPLICAS + 1)
     assert len(models.check_create("x", IMAGE, replicas=models.MAX_REPLICAS).names) == 10_000
+
+
+# --- numbers that are not numbers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["-c", "-m"])
+def test_infinite_cores_or_ram_are_refused_before_sending(cli, flag: str) -> None:
+    # `inf` passed the ">= 1" check and went to the server, which answered 400 (exit 1).
+    result = cli("create", "headless", IMAGE, flag, "inf", "--dry-run", "--", "true")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "finite" in result.stderr
+    assert result.stdout == ""

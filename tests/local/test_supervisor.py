@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,43 @@ def test_a_stray_file_in_place_of_the_wake_fifo_is_replaced(local_server: Any) -
         session_id = create(http, cmd="echo", args="woken")
         assert wait_for(http, session_id, ("Completed", "Failed"))["status"] == "Completed"
     assert stat.S_ISFIFO((local_server.home / "supervisor.wake").lstat().st_mode)
+
+
+def job_pids(home: Any) -> list[int]:
+    """Live processes whose HOME is a session home of the platform at `home`."""
+    marker = b"HOME=" + str(home / "sessions").encode() + b"/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(item.startswith(marker) for item in environ) and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def test_deletes_racing_the_start_leave_nothing_behind(serve_local: Any) -> None:
+    """A DELETE right after the create lands before, during or after the supervisor starts the
+    job: whichever, the session is gone at once and no process or file of it stays."""
+    server = serve_local(grace_seconds=1)
+    with api(server) as http:
+        ids = []
+        for index in range(20):
+            session_id = create(http, name=f"r{index}", cmd="sleep", args="300")
+            # Not a synchronisation: spreads the deletes over the start (any outcome must hold).
+            time.sleep((index % 5) * 0.01)
+            assert http.delete(f"/session/{session_id}").status_code == 200
+            ids.append(session_id)
+        keep = create(http, name="keep", cmd="sleep", args="300")
+        wait_for(http, keep, ("Running",))
+        for session_id in ids:
+            assert http.get(f"/session/{session_id}").status_code == 404
+        keep_pid = row_of(server.home, keep)["job_pid"]
+        wait_until(lambda: job_pids(server.home) == [keep_pid], what="only the kept job")
+        wait_until(
+            lambda: not any((server.home / "sessions" / i).exists() for i in ids),
+            what="the deleted sessions' files to go",
+        )

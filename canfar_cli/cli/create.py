@@ -163,7 +163,7 @@ def create(
     cmd, args = (command[0], command[1:]) if command else (None, None)
     if wait_timeout is not None and not wait:
         raise UsageError("--wait-timeout needs --wait")
-    if wait_timeout is not None and wait_timeout <= 0:
+    if wait_timeout is not None and not wait_timeout > 0:  # also refuses nan (waits forever)
         raise UsageError("--wait-timeout must be more than 0 seconds")
 
     options: dict[str, Any] = {

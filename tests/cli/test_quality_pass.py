@@ -50,3 +50,11 @@ def test_infinite_cores_or_ram_are_refused_before_sending(cli, flag: str) -> Non
     assert result.exit_code == ExitCode.USAGE, result.stderr
     assert "finite" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_wait_timeout_that_is_not_a_number_is_refused(cli) -> None:
+    # nan compared false with 0, so it passed, and `now >= deadline` never held: no timeout.
+    result = cli("create", "headless", IMAGE, "--wait", "--wait-timeout", "nan", "--", "true")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "--wait-timeout" in result.stderr
+    assert result.stdout == ""

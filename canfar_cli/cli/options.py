@@ -76,7 +76,12 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(float(n) * _UNITS[u.lower()] for n, u in pattern.findall(compact))
     if seconds <= 0:
         raise UsageError(f"the duration {text!r} must be longer than zero")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # beyond timedelta's 999,999,999 days
+        raise UsageError(
+            f"the duration {text!r} is too long", hint="write at most a few thousand years"
+        ) from None
 
 
 def kind_values(kinds: list[Enum] | None) -> list[str] | None:

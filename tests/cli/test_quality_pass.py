@@ -58,3 +58,10 @@ def test_a_wait_timeout_that_is_not_a_number_is_refused(cli) -> None:
     assert result.exit_code == ExitCode.USAGE, result.stderr
     assert "--wait-timeout" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_duration_too_long_for_a_date_is_a_usage_error(cli) -> None:
+    result = cli("prune", "--older-than", "99999999999w", "--dry-run")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "internal error" not in result.stderr
+    assert "too long" in result.stderr

@@ -9,8 +9,20 @@ from __future__ import annotations
 import os
 import sys
 
+INTERRUPTED = 130  # canfar_cli.errors.ExitCode.INTERRUPTED, without importing it first
+
 
 def main() -> None:
+    # Ctrl-C while the modules are still loading (the first ~100 ms of every command) is an
+    # interrupt like any other: one line and 130, not a traceback through the import machinery.
+    try:
+        _main()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(INTERRUPTED)
+
+
+def _main() -> None:
     instruction = os.environ.get("_CANFAR_COMPLETE")
     if instruction:
         from canfar_cli.cli.complete import answer

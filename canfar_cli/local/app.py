@@ -48,6 +48,8 @@ log = log_module = logging.getLogger("canfar_cli.local")
 
 API = "/skaha/v1"
 SESSION_METHODS = "GET, POST, DELETE"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # Resources of the templates that hard-code them (request cores, request GiB).
 _TEMPLATE_REQUESTS = {"desktop": (0.25, 1.0), "firefly": (0.1, 4.0)}
 
@@ -275,20 +277,19 @@ class LocalApp:
 
     def usage(self, row: Any) -> dict[str, str] | None:
         """ramInUse and cpuCoresInUse of the job's leader process, as a metrics API would."""
-        pid = row["job_pid"]
-        if not pid or not procs.is_alive(pid, row["job_start"], row["boot_id"]):
+        fields = procs.live_stat(row["job_pid"], row["job_start"], row["boot_id"])
+        if fields is None:
             return None
         try:
-            stat = Path(f"/proc/{pid}/stat").read_bytes()
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            ticks = os.sysconf("SC_CLK_TCK")
+            ticks = _CLOCK_TICKS
             rss_pages = int(fields[21])
             cpu_seconds = (int(fields[11]) + int(fields[12])) / ticks
-            uptime = float(Path("/proc/uptime").read_text().split()[0])
+            # CLOCK_BOOTTIME is /proc/uptime without reading a file.
+            uptime = time.clock_gettime(time.CLOCK_BOOTTIME)
             elapsed = max(uptime - int(fields[19]) / ticks, 1e-3)
-        except (OSError, ValueError, IndexError):
+        except (OSError, ValueError, IndexError, AttributeError):
             return None
-        ram_bytes = rss_pages * os.sysconf("SC_PAGE_SIZE")
+        ram_bytes = rss_pages * _PAGE_SIZE
         return {
             "ramInUse": f"{ram_bytes / 1e9:.2f}",
             "cpuCoresInUse": f"{cpu_seconds / elapsed:.3f}",

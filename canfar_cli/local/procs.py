@@ -34,10 +34,18 @@ def boot_id() -> str:
 
 
 def _stat_fields(pid: int) -> list[str] | None:
+    # os.open/os.read: a listing reads this for every running job, and io's layers cost more
+    # than the read itself.
     try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        raw = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     end = raw.rfind(b")")
     return raw[end + 2 :].decode("ascii", "replace").split()
@@ -48,6 +56,17 @@ def start_ticks(pid: int) -> str:
     fields = _stat_fields(pid)
     # After the name: state is index 0, starttime (field 22) is index 19.
     return fields[19] if fields and len(fields) > 19 else ""
+
+
+def live_stat(pid: int | None, start: str | None, boot: str | None) -> list[str] | None:
+    """The /proc stat fields (after the name) of the recorded process when it still runs
+    (Linux only; None when it is gone, a zombie, another process, or there is no /proc)."""
+    if not pid or pid <= 0 or (boot and boot_id() and boot != boot_id()):
+        return None
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] in ("Z", "X") or (start and fields[19] != start):
+        return None
+    return fields
 
 
 def is_alive(pid: int | None, start: str | None, boot: str | None) -> bool:

@@ -94,3 +94,15 @@ def test_delete_ends_the_whole_process_group(serve_local: Any) -> None:
         wait_until(
             lambda: not (server.home / "sessions" / session_id).exists(), what="files removed"
         )
+
+
+def test_a_running_job_reports_its_usage(client: httpx.Client) -> None:
+    session_id = create(client, cmd="sleep", args="300")
+    record = wait_for(client, session_id, ("Running",))
+    assert float(record["ramInUse"]) >= 0 and float(record["cpuCoresInUse"]) >= 0
+    listed = {s["id"]: s for s in client.get("/session").json()}
+    assert "ramInUse" in listed[session_id]
+    done = create(client, cmd="true")
+    record = wait_for(client, done, ("Completed",))
+    assert "ramInUse" not in record and "cpuCoresInUse" not in record
+    client.delete(f"/session/{session_id}")

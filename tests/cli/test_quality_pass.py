@@ -4,10 +4,12 @@ here failed before its fix."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
 from canfar_cli import models
+from canfar_cli.cli.create import parse_env
 from canfar_cli.errors import ExitCode, UsageError
 
 from .helpers import IMAGE
@@ -93,3 +95,65 @@ def test_an_interrupt_during_start_up_is_130_without_traceback(
         entry.main()
     assert exited.value.code == ExitCode.INTERRUPTED
     assert capsys.readouterr().err == "interrupted\n"
+
+
+# --- env files written for the shell (export, quotes, comments) ---------------------------------
+
+
+def test_env_file_quotes_and_comments_mean_what_the_shell_means(tmp_path: Path) -> None:
+    # The quotes were sent as part of the value ('"two words"'), and so was an inline comment.
+    path = tmp_path / "job.env"
+    path.write_text(
+        "# settings\n"
+        "\n"
+        "export A=1\n"
+        'B="two words"\n'
+        "C='its'\n"
+        "D=x # why x\n"
+        "E = spaced\n"
+        "export   F=tabbed\n"
+        "G=\n"
+        "H='$HOME stays literal'\n"
+        'I="#not a comment"\n'
+        "J=a#b\n"
+    )
+    assert parse_env([], path) == {
+        "A": "1",
+        "B": "two words",
+        "C": "its",
+        "D": "x",
+        "E": "spaced",
+        "F": "tabbed",
+        "G": "",
+        "H": "$HOME stays literal",
+        "I": "#not a comment",
+        "J": "a#b",
+    }
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'A="unterminated\n',
+        "A='x' trailing\n",
+        "A=$HOME/data\n",  # the shell would expand it, we would not: refuse, never guess
+        'A="$HOME"\n',
+        "A=`date`\n",
+        "A=back\\slash\n",
+    ],
+)
+def test_env_file_lines_the_shell_would_read_otherwise_are_refused(
+    tmp_path: Path, line: str
+) -> None:
+    path = tmp_path / "job.env"
+    path.write_text("OK=1\n" + line)
+    with pytest.raises(UsageError, match="line 2"):
+        parse_env([], path)
+
+
+def test_env_file_values_reach_the_job_without_quotes(cli, tmp_path: Path) -> None:
+    path = tmp_path / "job.env"
+    path.write_text("export GREETING='hello there'\n")
+    result = cli("create", "headless", IMAGE, "--env-file", str(path), "--dry-run", "--", "true")
+    assert result.exit_code == 0, result.stderr
+    assert "env=GREETING=hello there\n" in result.stdout

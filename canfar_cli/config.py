@@ -84,6 +84,11 @@ def coerce(key: str, raw: Any, source: str) -> Any:
         if kind is str:
             if not isinstance(raw, str) or not raw.strip():
                 raise ValueError
+            if key == "server" and not _is_server(raw.strip()):
+                raise ConfigError(
+                    f"server from {source} must be an http(s) URL or 'local', got {raw!r}",
+                    hint="e.g. https://ws-uv.canfar.net/skaha, or 'local' for the local platform",
+                )
             return raw.strip()
         if isinstance(raw, bool):
             raise ValueError
@@ -99,6 +104,20 @@ def coerce(key: str, raw: Any, source: str) -> Any:
     except ValueError:
         wanted = {str: "a non-empty text", int: "a whole number >= 1", float: "a number > 0"}
         raise ConfigError(f"{key} from {source} must be {wanted[kind]}, got {raw!r}") from None
+
+
+def _is_server(text: str) -> bool:
+    """'local', or a URL with an http(s) scheme and a host (the rest is checked on use)."""
+    if text.lower() == "local":
+        return True
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(host) and " " not in text
 
 
 def _format_toml_value(value: Any) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from canfar_cli import models
+from canfar_cli import config, models
 from canfar_cli.cli.create import parse_env
 from canfar_cli.errors import ExitCode, UsageError
 
@@ -157,3 +157,30 @@ def test_env_file_values_reach_the_job_without_quotes(cli, tmp_path: Path) -> No
     result = cli("create", "headless", IMAGE, "--env-file", str(path), "--dry-run", "--", "true")
     assert result.exit_code == 0, result.stderr
     assert "env=GREETING=hello there\n" in result.stdout
+
+
+# --- a server setting that is not a URL --------------------------------------------------------
+
+
+def test_config_set_refuses_a_server_that_is_not_a_url(cli) -> None:
+    # `config set` promises the value is checked before it is written; a bad server was written,
+    # and every later command failed without saying the value came from the config file.
+    result = cli("config", "set", "server", "not a url", server=None)
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "server" in result.stderr and "'local'" in result.stderr
+    assert config.read_config() == {}
+    assert cli("config", "set", "server", "LOCAL", server=None).exit_code == 0
+    url = "https://ws-uv.canfar.net/skaha"
+    assert cli("config", "set", "server", url, server=None).exit_code == 0
+
+
+def test_a_bad_server_names_where_it_came_from(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANFAR_URL", "also bad")
+    result = cli("ps", server=None)
+    assert result.exit_code == ExitCode.USAGE
+    assert "$CANFAR_URL" in result.stderr
+    config.write_config({"server": "ftp://x"})
+    monkeypatch.delenv("CANFAR_URL")
+    result = cli("ps", server=None)
+    assert result.exit_code == ExitCode.USAGE
+    assert "config file" in result.stderr

@@ -33,6 +33,7 @@ import stat
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ POLL = 1.0
 # How often the jobs' rows are read again: a renew may have moved a deadline, and a row deleted
 # without a stop request (by an older version, say) still ends its job.
 REFRESH = 30.0
+# Rounds of the loop failing in a row (one a second) before the supervisor gives up.
+MAX_FAILURES = 60
 # How long a new supervisor waits for the lock: the previous one may be on its way out.
 LOCK_WAIT = 3.0
 # After a poke, wait until no poke has come for GATHER_QUIET (at most GATHER_MAX) before claiming.
@@ -111,6 +114,7 @@ class Supervisor:
         self.pid = os.getpid()
         self.start = procs.start_ticks(self.pid)
         self.jobs: dict[int, Job] = {}
+        self.unrecorded: list[tuple[Job, int]] = []  # reaped, end not yet committed
         # Stop requests for groups that are not our children (their supervisor died): pgid ->
         # (job start, boot id, SIGKILL time).
         self.strays: dict[int, tuple[str | None, str | None, float]] = {}
@@ -159,32 +163,51 @@ class Supervisor:
         # Sessions of a supervisor that died before us: nobody can record their end.
         housekeeping.fail_orphaned(self.store, time.time())
         idle_since: float | None = None
+        failures = 0
         while True:
-            self.reap()
-            now = time.monotonic()
-            if self.shutdown:
-                if self.wake_fd >= 0:
-                    # Let a new supervisor take new sessions while we stop ours.
-                    os.close(self.wake_fd)
-                    self.wake_fd = -1
-                    fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
-                self.stop_all(now)
-                if not self.jobs:
-                    return 0
-            else:
-                self.take_kills(now)
-                self.start_pending()
-                self.check_deadlines(now)
-            self.escalate(now)
-            if self.jobs or self.strays or self.shutdown:
-                idle_since = None
-            elif idle_since is None:
-                idle_since = now
-            elif now - idle_since >= self.idle:
-                if self.leave():
-                    return 0
-                idle_since = None
-            self.wait(self.timeout(now, idle_since))
+            try:
+                done, idle_since = self.step(idle_since)
+                failures = 0
+            except Exception:
+                # A busy or broken database, say: the jobs still need us, so log it (stderr is
+                # supervisor.log), wait a little and try again; give up only if it persists.
+                failures += 1
+                traceback.print_exc()
+                if failures >= MAX_FAILURES:
+                    return 1
+                self.wait(1.0)
+                continue
+            if done:
+                return 0
+
+    def step(self, idle_since: float | None) -> tuple[bool, float | None]:
+        """One round of the loop: (whether to exit, the new idle-since moment)."""
+        self.reap()
+        now = time.monotonic()
+        if self.shutdown:
+            if self.wake_fd >= 0:
+                # Let a new supervisor take new sessions while we stop ours.
+                os.close(self.wake_fd)
+                self.wake_fd = -1
+                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+            self.stop_all(now)
+            if not self.jobs and not self.unrecorded:
+                return True, idle_since
+        else:
+            self.take_kills(now)
+            self.start_pending()
+            self.check_deadlines(now)
+        self.escalate(now)
+        if self.jobs or self.strays or self.unrecorded or self.shutdown:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = now
+        elif now - idle_since >= self.idle:
+            if self.leave():
+                return True, idle_since
+            idle_since = None
+        self.wait(self.timeout(now, idle_since))
+        return False, idle_since
 
     def _on_stop(self, _signum: int, _frame: object) -> None:
         self.shutdown = True
@@ -193,10 +216,15 @@ class Supervisor:
         """Stop listening, release the lock, then look for work once more: a creator that
         found us listening committed its row before, one that found the lock free starts a new
         supervisor. True to exit; False when there was work and we kept the lock."""
-        os.close(self.wake_fd)
-        self.wake_fd = -1
+        if self.wake_fd >= 0:
+            os.close(self.wake_fd)
+            self.wake_fd = -1
         fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
-        if not self.store.has_work():
+        try:
+            if not self.store.has_work():
+                return True
+        except Exception:  # (a broken database: a new supervisor will find out)
+            traceback.print_exc()
             return True
         try:
             fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -344,8 +372,9 @@ class Supervisor:
     # --- ending jobs -----------------------------------------------------------------------
 
     def reap(self) -> None:
-        """Collect every child that ended; record the jobs among them in one transaction."""
-        ended: list[tuple[Job, int]] = []
+        """Collect every child that ended; record the jobs among them in one transaction
+        (kept until recorded: a failed commit is tried again on the next round)."""
+        ended = self.unrecorded
         while True:
             pid = self._next_exited()
             if not pid:
@@ -365,6 +394,7 @@ class Supervisor:
                 ended.append((job, code))
         if ended:
             self.finish(ended)
+            self.unrecorded = []
 
     @staticmethod
     def _next_exited() -> int:

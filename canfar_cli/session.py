@@ -185,6 +185,17 @@ def _settle(outcomes: list[Outcome[T]], failed_what: str) -> list[T]:
     )
 
 
+def _write_raw(text: str) -> None:
+    """Log text to stdout as the job's bytes (surrogates back to the bytes they stand for)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    buffer.write(text.encode("utf-8", "surrogateescape"))
+    buffer.flush()
+
+
 def _set_loglevel(loglevel: int) -> None:
     # Make the request log at least this verbose; a more verbose level the application set stays.
     logger = logging.getLogger("canfar_cli.http")
@@ -327,6 +338,13 @@ class AsyncSession:
         """The caller's sessions by id: one GET serves a whole batch's look-up."""
         sessions = await self._get_collection("session")
         return {s["id"]: s for s in sessions if isinstance(s, dict) and "id" in s}
+
+    async def _log_text(self, session_id: str) -> str:
+        """The log exactly as sent: UTF-8, with any byte that is not UTF-8 kept as a surrogate
+        (as Python does for file names), so `text.encode("utf-8", "surrogateescape")` gives the
+        job's bytes back. (response.text would turn each such byte into U+FFFD for good.)"""
+        response = await self._get(f"session/{session_id}", {"view": "logs"})
+        return response.content.decode("utf-8", "surrogateescape")
 
     @staticmethod
     def _not_found(session_id: str) -> NotFoundError:
@@ -483,7 +501,7 @@ class AsyncSession:
         async def one(session_id: str) -> str:
             if session_id not in known:
                 raise self._not_found(session_id)
-            return (await self._get(f"session/{session_id}", {"view": "logs"})).text
+            return await self._log_text(session_id)
 
         return await self._each(checked, one)
 
@@ -498,7 +516,7 @@ class AsyncSession:
         for session_id, text in texts.items():
             if len(texts) > 1:
                 sys.stdout.write(f"==> {session_id} <==\n")
-            sys.stdout.write(text)
+            _write_raw(text)
         sys.stdout.flush()
         return None
 
@@ -620,7 +638,7 @@ class AsyncSession:
         seen = ""
         while True:
             # The status is read before the log: once it says ended, this read is the last word.
-            text = (await self._get(f"session/{session_id}", {"view": "logs"})).text
+            text = await self._log_text(session_id)
             if text.startswith(seen):
                 new = text[len(seen) :]
             elif status is None and not text:

@@ -184,3 +184,35 @@ def test_a_bad_server_names_where_it_came_from(cli, monkeypatch: pytest.MonkeyPa
     result = cli("ps", server=None)
     assert result.exit_code == ExitCode.USAGE
     assert "config file" in result.stderr
+
+
+# --- logs byte for byte ------------------------------------------------------------------------
+
+RAW_LOG = b"caf\xe9 \xff\xfe ok \xe2\x9c\x93\n"
+
+
+def test_logs_keep_bytes_that_are_not_utf8(cli, tmp_path: Path) -> None:
+    # A job's output in Latin-1 (or binary) came out with U+FFFD in place of each odd byte.
+    script = tmp_path / "latin1.sh"
+    script.write_text("printf 'caf\\351 \\377\\376 ok \\342\\234\\223\\n'\n")
+    made = cli("create", "headless", IMAGE, "--wait", "--", "sh", str(script))
+    assert made.exit_code == 0, made.stderr
+    session_id = made.stdout.strip()
+    shown = cli("logs", session_id)
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout_bytes == RAW_LOG
+    followed = cli("logs", "-f", session_id)
+    assert followed.exit_code == 0, followed.stderr
+    assert followed.stdout_bytes == RAW_LOG
+
+
+def test_the_library_gives_undecodable_log_bytes_back_as_surrogates(tmp_path: Path) -> None:
+    from canfar_cli import Session
+
+    script = tmp_path / "latin1.sh"
+    script.write_text("printf 'caf\\351 \\377\\376 ok \\342\\234\\223\\n'\n")
+    with Session(server="local") as session:
+        ids = session.create("raw", IMAGE, cmd="sh", args=[str(script)])
+        session.wait(ids)
+        text = session.logs(ids)[ids[0]]
+    assert text.encode("utf-8", "surrogateescape") == RAW_LOG

@@ -84,6 +84,8 @@ def coerce(key: str, raw: Any, source: str) -> Any:
         if kind is str:
             if not isinstance(raw, str) or not raw.strip():
                 raise ValueError
+            if key == "token":
+                return check_token(raw.strip(), source)
             if key == "server" and not _is_server(raw.strip()):
                 raise ConfigError(
                     f"server from {source} must be an http(s) URL or 'local', got {raw!r}",
@@ -187,6 +189,19 @@ class Settings:
         )
 
 
+def check_token(token: str, source: str) -> str:
+    """A token as it can travel in `Authorization: Bearer …`: visible ASCII only. Anything else
+    (a second line, a space, a control or non-ASCII character) would fail inside httpx with an
+    error that quotes the header, token and all; so it is refused here, never shown."""
+    if not token or not all("!" <= ch <= "~" for ch in token):
+        raise ConfigError(
+            f"the token from {source} holds characters a token cannot"
+            " (a space, a line break, a control or non-ASCII character)",
+            hint="the token is one line of letters, digits and punctuation; check its source",
+        )
+    return token
+
+
 def _read_token_file(path: str, source: str) -> str:
     try:
         token = Path(path).expanduser().read_text(encoding="utf-8").strip()
@@ -196,7 +211,7 @@ def _read_token_file(path: str, source: str) -> str:
         raise ConfigError(f"token file {path} ({source}) is not text") from None
     if not token:
         raise ConfigError(f"token file {path} ({source}) is empty")
-    return token
+    return check_token(token, f"token file {path} ({source})")
 
 
 def _pick(key: str, flag: Any, file_values: dict[str, Any]) -> tuple[Any, str] | None:
@@ -233,7 +248,7 @@ def load_settings(
     elif token_file is not None:
         token_value = _read_token_file(token_file, "--token-file")
     elif os.environ.get("CANFAR_TOKEN", "").strip():
-        token_value = os.environ["CANFAR_TOKEN"].strip()
+        token_value = check_token(os.environ["CANFAR_TOKEN"].strip(), "$CANFAR_TOKEN")
     elif "token" in file_values:
         token_value = coerce("token", file_values["token"], f"config file {config_path()}")
     elif "token_file" in file_values:

@@ -26,6 +26,7 @@ import anyio
 import httpx
 
 from canfar_cli import __version__
+from canfar_cli.config import check_token
 from canfar_cli.errors import (
     AuthError,
     CanfarError,
@@ -233,7 +234,7 @@ class HttpClient:
         self.timeout = timeout
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {check_token(token, 'the token given')}"
         self._headers = headers
         self._transport = transport
         self._certificate = certificate

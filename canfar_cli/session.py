@@ -33,7 +33,6 @@ from urllib.parse import urlencode
 
 import anyio
 import httpx
-from anyio.from_thread import start_blocking_portal
 
 from canfar_cli import models
 from canfar_cli.config import Settings, load_settings
@@ -709,6 +708,10 @@ class _Runner:
     """The portal thread of a Session and the AsyncSession living on it."""
 
     def __init__(self, session: AsyncSession) -> None:
+        # Imported here: only the blocking twin needs a portal, and the CLI (one anyio.run per
+        # command) should not pay for importing it on every start.
+        from anyio.from_thread import start_blocking_portal
+
         self.session = session
         self._manager = start_blocking_portal()
         self.portal = self._manager.__enter__()

@@ -208,9 +208,10 @@ def bench_startup(work: Path, runs: int, official: str | None) -> list[Figure]:
     return figures
 
 
-# The floor of `ps -o json`: the interpreter, httpx, and one loopback GET of the listing.
+# The floor of `ps -o json`: the interpreter, httpx (without its optional command line, which
+# canfar keeps out too), and one loopback GET of the listing.
 FLOOR_SCRIPT = (
-    "import sys, httpx;"
+    "import sys; sys.modules['httpx._main'] = None; import httpx;"
     " httpx.get(sys.argv[1] + '/v1/session', headers={'Accept': 'application/json'}).json()"
 )
 

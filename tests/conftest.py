@@ -50,6 +50,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("CANFAR_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("CANFAR_LOCAL_HOME", str(tmp_path / "local"))
+    # A test's local-platform supervisor (started by its first create) exits 2 s after its last
+    # job instead of 30, so a run does not leave dozens of idle ones behind it.
+    monkeypatch.setenv("CANFAR_LOCAL_SUPERVISOR_IDLE", "2")
     return tmp_path
 
 

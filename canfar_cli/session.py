@@ -50,6 +50,10 @@ __all__ = [
 
 T = TypeVar("T")
 LOCAL_BASE = "http://local/skaha"
+SERVER_URL_HINT = (
+    "check the server URL (--server, CANFAR_URL, `canfar config get server`):"
+    " the skaha service, e.g. https://ws-uv.canfar.net/skaha"
+)
 log = logging.getLogger("canfar_cli.http")
 
 
@@ -293,6 +297,7 @@ class AsyncSession:
                 f"the server's answer to GET {self._http.url(path)} is not JSON",
                 status=response.status_code,
                 reason=response.text[:200],
+                hint=SERVER_URL_HINT,
             ) from None
 
     async def _get_collection(self, path: str, params: Mapping[str, str] | None = None) -> Any:
@@ -307,8 +312,7 @@ class AsyncSession:
                 + (f" {exc.reason})" if exc.reason else ")"),
                 status=exc.status,
                 reason=exc.reason,
-                hint="check the server URL (--server, CANFAR_URL, `canfar config get server`):"
-                " the skaha service, e.g. https://ws-uv.canfar.net/skaha",
+                hint=SERVER_URL_HINT,
             ) from None
 
     @staticmethod

@@ -255,3 +255,39 @@ def test_config_set_refuses_such_a_token(cli) -> None:
     assert result.exit_code == ExitCode.USAGE
     assert "SECRET" not in result.stderr
     assert config.read_config() == {}
+
+
+# --- a web page where the API should be ----------------------------------------------------------
+
+
+@pytest.fixture
+def web_page_server():
+    """A plain web server that answers every GET with a 200 HTML page (a portal, a wrong URL)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body>Welcome</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/skaha"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_page_that_is_not_json_gets_a_hint_at_the_server_url(cli, web_page_server) -> None:
+    result = cli("ps", server=web_page_server)
+    assert result.exit_code == ExitCode.FAILED
+    assert "not JSON" in result.stderr
+    assert "hint:" in result.stderr and "server URL" in result.stderr

@@ -288,24 +288,44 @@ class AsyncSession:
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
         return await self._http.request("GET", path, params=dict(params) if params else None)
 
-    async def _get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+    async def _get_json(
+        self, path: str, params: Mapping[str, str] | None = None, *, expect: type = dict
+    ) -> Any:
+        """The JSON answer, which must be an object (expect=dict) or an array of objects
+        (expect=list): anything else is not skaha speaking, and is said so rather than shown
+        as data or left to fail later as a bug."""
         response = await self._get(path, params)
+        url = self._http.url(path)
         try:
-            return response.json()
+            body = response.json()
         except ValueError:
             raise ServerError(
-                f"the server's answer to GET {self._http.url(path)} is not JSON",
+                f"the server's answer to GET {url} is not JSON",
                 status=response.status_code,
                 reason=response.text[:200],
                 hint=SERVER_URL_HINT,
             ) from None
+        shaped = isinstance(body, expect) and (
+            expect is not list or all(isinstance(item, dict) for item in body)
+        )
+        if not shaped:
+            wanted = "an array of objects" if expect is list else "an object"
+            raise ServerError(
+                f"the server's answer to GET {url} is JSON but not {wanted}",
+                status=response.status_code,
+                reason=response.text[:200],
+                hint=SERVER_URL_HINT,
+            )
+        return body
 
-    async def _get_collection(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+    async def _get_collection(
+        self, path: str, params: Mapping[str, str] | None = None, *, expect: type = list
+    ) -> Any:
         """A GET of a collection (session, context, image): these always exist on a skaha
         server, so a 404 means the base URL points at no skaha API, not that something is
         unknown. Reported as such (exit 1), never as "not found" (exit 4)."""
         try:
-            return await self._get_json(path, params)
+            return await self._get_json(path, params, expect=expect)
         except NotFoundError as exc:
             raise ServerError(
                 f"no skaha API at {self.base_url} (GET {self._http.url(path)}: HTTP 404"
@@ -553,11 +573,11 @@ class AsyncSession:
 
     async def stats(self) -> dict[str, Any]:
         """The platform's cores and RAM: requested, available, and the per-session maxima."""
-        return await self._get_collection("session", {"view": "stats"})
+        return await self._get_collection("session", {"view": "stats"}, expect=dict)
 
     async def context(self) -> dict[str, Any]:
         """The resource options the server accepts (cores, memoryGB, gpus, ...)."""
-        return await self._get_collection("context")
+        return await self._get_collection("context", expect=dict)
 
     async def images(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The public images, optionally only those of one kind."""

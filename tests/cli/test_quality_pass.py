@@ -261,29 +261,40 @@ def test_config_set_refuses_such_a_token(cli) -> None:
 
 
 @pytest.fixture
-def web_page_server():
-    """A plain web server that answers every GET with a 200 HTML page (a portal, a wrong URL)."""
+def plain_server():
+    """plain_server(body, content_type) -> base URL of a web server that answers every GET with
+    that 200 body (a portal, a wrong URL, something that is not skaha)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"<html><body>Welcome</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    servers = []
 
-        def log_message(self, *args: object) -> None:
-            return None
+    def start(body: bytes, content_type: str) -> str:
+        class Page(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/skaha"
-    server.shutdown()
-    server.server_close()
+            def log_message(self, *args: object) -> None:
+                return None
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/skaha"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def web_page_server(plain_server) -> str:
+    return plain_server(b"<html><body>Welcome</body></html>", "text/html")
 
 
 def test_a_page_that_is_not_json_gets_a_hint_at_the_server_url(cli, web_page_server) -> None:
@@ -291,3 +302,27 @@ def test_a_page_that_is_not_json_gets_a_hint_at_the_server_url(cli, web_page_ser
     assert result.exit_code == ExitCode.FAILED
     assert "not JSON" in result.stderr
     assert "hint:" in result.stderr and "server URL" in result.stderr
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1}', b'[1, "x", null]', b'"text"'])
+@pytest.mark.parametrize(
+    "args", [("ps",), ("ps", "-a", "--json"), ("rm", "-f", "abcdefgh"), ("info", "abcdefgh")]
+)
+def test_json_of_the_wrong_shape_is_one_line_not_a_bug_nor_silent_data(
+    cli, plain_server, body: bytes, args: tuple[str, ...]
+) -> None:
+    # ps was an internal error (AttributeError), `ps -a --json` printed the keys of an object as
+    # if they were sessions, rm said "not found".
+    if args[0] == "info" and body.startswith(b"{"):
+        pytest.skip("an object is the right shape for one session")
+    result = cli(*args, server=plain_server(body, "application/json"))
+    assert result.exit_code == ExitCode.FAILED, result.stderr
+    assert "internal error" not in result.stderr
+    assert "hint:" in result.stderr and "server URL" in result.stderr
+    assert result.stdout == ""
+
+
+def test_stats_of_the_wrong_shape_is_one_line(cli, plain_server) -> None:
+    result = cli("stats", server=plain_server(b"[1, 2]", "application/json"))
+    assert result.exit_code == ExitCode.FAILED, result.stderr
+    assert "internal error" not in result.stderr

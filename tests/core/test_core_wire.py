@@ -373,6 +373,8 @@ async def test_partial_create_raises_batch_error_keeping_every_id() -> None:
 @pytest.mark.anyio
 async def test_results_keep_input_order_under_concurrency() -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/session"):
+            return httpx.Response(200, json=[])  # the listing: none of them, ask one by one
         session_id = request.url.path.rsplit("/", 1)[-1]
         await anyio.sleep(0.001 * (hash(session_id) % 7))
         return httpx.Response(200, json={"id": session_id})
@@ -393,6 +395,8 @@ async def test_in_flight_requests_never_exceed_the_bound() -> None:
         peak = max(peak, in_flight)
         await anyio.sleep(0.002)
         in_flight -= 1
+        if request.url.path.endswith("/session"):
+            return httpx.Response(200, json=[])  # the listing
         return httpx.Response(200, json={"id": "x"})
 
     async with session_with(handler, concurrency=7) as session:

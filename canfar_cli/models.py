@@ -227,6 +227,12 @@ def check_env(env: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         value = raw if isinstance(raw, str) else str(raw)
         if isinstance(raw, bool) or raw is None:
             raise UsageError(f"environment variable {key} has no text value ({raw!r})")
+        if value == "":
+            raise UsageError(
+                f"environment variable {key} has an empty value;"
+                " the server would drop the variable silently",
+                hint="leave it out (the job sees it unset either way), or give it a value",
+            )
         if "=" in value:
             raise UsageError(
                 f"the value of environment variable {key} contains '=';"

@@ -326,3 +326,20 @@ def test_stats_of_the_wrong_shape_is_one_line(cli, plain_server) -> None:
     result = cli("stats", server=plain_server(b"[1, 2]", "application/json"))
     assert result.exit_code == ExitCode.FAILED, result.stderr
     assert "internal error" not in result.stderr
+
+
+# --- an empty env value is dropped by the server ------------------------------------------------
+
+
+def test_an_empty_env_value_is_refused_not_dropped(cli, tmp_path: Path) -> None:
+    # The server splits KEY=VALUE on '=' the Java way ("A=".split("=") is ["A"]), so an empty
+    # value dropped the variable without a word: the job ran without it.
+    with pytest.raises(UsageError, match="EMPTY"):
+        models.check_env({"EMPTY": ""})
+    result = cli("create", "headless", IMAGE, "-e", "EMPTY=", "--dry-run", "--", "true")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "EMPTY" in result.stderr and "drop" in result.stderr
+    env_file = tmp_path / "job.env"
+    env_file.write_text("EMPTY=\n")
+    result = cli("create", "headless", IMAGE, "--env-file", str(env_file), "--", "true")
+    assert result.exit_code == ExitCode.USAGE, result.stderr

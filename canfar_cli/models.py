@@ -312,8 +312,9 @@ def check_create(
             if value is not None and value != [] and value != {}
         ]
         if given:
+            verb, them = ("only applies", "it") if len(given) == 1 else ("only apply", "them")
             raise UsageError(
-                f"{' and '.join(given)} only apply to headless sessions; the server ignores them"
+                f"{' and '.join(given)} {verb} to headless sessions; the server ignores {them}"
                 f" for a {kind} session",
                 hint="leave them out, or create a headless session",
             )

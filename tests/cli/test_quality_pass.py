@@ -343,3 +343,11 @@ def test_an_empty_env_value_is_refused_not_dropped(cli, tmp_path: Path) -> None:
     env_file.write_text("EMPTY=\n")
     result = cli("create", "headless", IMAGE, "--env-file", str(env_file), "--", "true")
     assert result.exit_code == ExitCode.USAGE, result.stderr
+
+
+def test_the_refusal_of_env_for_an_interactive_kind_reads_right(cli) -> None:
+    result = cli("create", "notebook", IMAGE, "-e", "A=1")
+    assert result.exit_code == ExitCode.USAGE
+    assert "env only applies to headless sessions; the server ignores it for a notebook" in (
+        result.stderr
+    )

@@ -17,6 +17,8 @@ import sys
 from typing import Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
 from canfar_cli import __version__
@@ -57,12 +59,37 @@ Exit codes: 0 done, 1 refused or failed, 2 usage, 3 credentials,
 """
 
 
+def _usage_exit(exc: ClickUsageError) -> typer.Exit:
+    """A usage error as every other error looks: `error: …` and a `hint:` line (click would
+    print four lines: usage, "Try …", a blank, "Error: …")."""
+    hint = None
+    ctx = exc.ctx
+    if ctx is not None:
+        usage = ctx.get_usage().strip().removeprefix("Usage: ")
+        hint = f"usage: {usage}  (`{ctx.command_path} -h` for help)"
+    Output().error(exc.format_message(), hint)
+    return typer.Exit(int(ExitCode.USAGE))
+
+
 class CanfarGroup(TyperGroup):
     """The root group: every command runs inside this error wrapper."""
+
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        # The root's own options (`--timeout abc`) are parsed here, before invoke.
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except NoArgsIsHelpError:
+            raise
+        except ClickUsageError as exc:
+            raise _usage_exit(exc) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise
+        except ClickUsageError as exc:  # a subcommand's flags and arguments
+            raise _usage_exit(exc) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # Typer/click's own signals and usage errors (exit 2) are handled by Typer
         except CanfarError as exc:

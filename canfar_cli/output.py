@@ -137,9 +137,20 @@ class Output:
         return color_allowed(stream or self.stderr, no_color=self.no_color)
 
     # -- data (stdout) -------------------------------------------------------------------------
+    def _put(self, text: str) -> None:
+        """Write to stdout; a character its encoding lacks (a server's `é` on an ASCII or cp1252
+        stdout) is shown as a backslash escape instead of ending the command with an error.
+        A text stream encodes the whole string before writing any of it, so nothing is doubled."""
+        stream = self.stdout
+        try:
+            stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(stream, "encoding", None) or "ascii"
+            stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+
     def write(self, text: str) -> None:
         """Raw data, exactly as given (log text): no newline added, flushed at once."""
-        self.stdout.write(text)
+        self._put(text)
         self.stdout.flush()
 
     def write_log(self, text: str) -> None:
@@ -159,16 +170,30 @@ class Output:
         """JSON with a plain write: no console, no wrapping, valid whatever the terminal width."""
         import json
 
-        self.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+        try:
+            self.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+        except UnicodeEncodeError:  # stdout cannot hold a character: \u escapes, same data
+            self.stdout.write(json.dumps(value, indent=2, ensure_ascii=True) + "\n")
+        self.stdout.flush()
+
+    def json_line(self, value: Any) -> None:
+        """One compact JSON document on a line of its own (a stream a script reads line by
+        line), with the same fallback as json()."""
+        import json
+
+        try:
+            self.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+        except UnicodeEncodeError:
+            self.stdout.write(json.dumps(value, ensure_ascii=True) + "\n")
         self.stdout.flush()
 
     def ids(self, ids: Iterable[str]) -> None:
         for session_id in ids:
-            self.stdout.write(f"{session_id}\n")
+            self._put(f"{session_id}\n")
         self.stdout.flush()
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[str] | str]) -> None:
-        self.stdout.write(self.render_table(columns, rows, color=self.color_out()))
+        self._put(self.render_table(columns, rows, color=self.color_out()))
         self.stdout.flush()
 
     def render_table(
@@ -193,7 +218,7 @@ class Output:
                 label = f"{_BOLD}{label}{_RESET}" if color else label
                 lines.append(f"{label} {printable(value)}".rstrip())
             chunks.append("\n".join(lines) + "\n")
-        self.stdout.write("\n".join(chunks))
+        self._put("\n".join(chunks))
         self.stdout.flush()
 
     # -- messages (stderr) ---------------------------------------------------------------------

@@ -112,7 +112,7 @@ def _watch(state: Any, session_id: str, fmt: str) -> None:
                     fresh.append(event)
             if fresh and fmt == "json":
                 for event in fresh:  # one JSON object per line: a stream a script can read
-                    out.write(f"{_json_line(event)}\n")
+                    out.json_line(event)
             elif fresh:
                 text = out.render_table(COLUMNS, rows(fresh), color=out.color_out())
                 out.write(text if header else text.split("\n", 1)[1])
@@ -125,12 +125,6 @@ def _watch(state: Any, session_id: str, fmt: str) -> None:
                 await anyio.sleep(WATCH_INTERVAL)
 
     state.run(work)
-
-
-def _json_line(event: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(event, ensure_ascii=False)
 
 
 def register(app: typer.Typer) -> None:

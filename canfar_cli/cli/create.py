@@ -88,7 +88,7 @@ def parse_env(pairs: list[str], env_file: Path | None) -> dict[str, str]:
     env: dict[str, str] = {}
     if env_file is not None:
         try:
-            lines = env_file.read_text(encoding="utf-8").splitlines()
+            lines = env_file.read_text(encoding="utf-8-sig").splitlines()  # a BOM is no key
         except OSError as exc:
             raise UsageError(f"cannot read --env-file {env_file}: {exc.strerror}") from None
         except UnicodeDecodeError:

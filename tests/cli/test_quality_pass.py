@@ -439,3 +439,10 @@ def test_ps_and_info_with_an_ascii_stdout_are_not_internal_errors() -> None:
         assert result.returncode == 0, result.stderr
         assert "internal error" not in result.stderr
         assert "rminal" in result.stdout
+
+
+def test_an_env_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # Windows editors save UTF-8 with a BOM; the first name became '\ufeffA' and was refused.
+    path = tmp_path / "job.env"
+    path.write_bytes(b"\xef\xbb\xbfA=1\r\nB=2\r\n")
+    assert parse_env([], path) == {"A": "1", "B": "2"}

@@ -67,7 +67,8 @@ def _usage_exit(exc: ClickUsageError) -> typer.Exit:
     if ctx is not None:
         usage = ctx.get_usage().strip().removeprefix("Usage: ")
         hint = f"usage: {usage}  (`{ctx.command_path} -h` for help)"
-    Output().error(exc.format_message(), hint)
+    # click lays some messages out over lines ("Choose from:\n\theadless,\n\t…"): one line here.
+    Output().error(" ".join(exc.format_message().split()), hint)
     return typer.Exit(int(ExitCode.USAGE))
 
 

@@ -368,6 +368,7 @@ def test_the_refusal_of_env_for_an_interactive_kind_reads_right(cli) -> None:
         ("nosuchcommand",),
         ("config", "set", "bogus", "1"),
         ("create", "spaceship", IMAGE),
+        ("create",),
     ],
 )
 def test_usage_errors_are_one_error_line_and_a_hint(cli, args: tuple[str, ...]) -> None:
@@ -379,6 +380,7 @@ def test_usage_errors_are_one_error_line_and_a_hint(cli, args: tuple[str, ...]) 
     assert len(lines) == 2, result.stderr
     assert lines[0].startswith("error: ") and lines[1].startswith("hint: ")
     assert "-h" in lines[1]
+    assert "\\n" not in lines[0] and "\\t" not in lines[0]  # not click's layout, escaped
     assert result.stdout == ""
 
 

@@ -157,7 +157,7 @@ def create(
         None, "-c", "--cores", metavar="N", help="CPU cores (default 2)."
     ),
     ram: float | None = typer.Option(
-        None, "-m", "--ram", metavar="GB", help="RAM in GB (default 4)."
+        None, "-m", "--ram", metavar="GiB", help="RAM in GiB (default 4; ps shows GB: 4.29)."
     ),
     gpus: int | None = typer.Option(
         None, "-g", "--gpus", metavar="N", help="GPUs (leave out for none)."

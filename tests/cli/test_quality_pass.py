@@ -448,3 +448,9 @@ def test_an_env_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> Non
     path = tmp_path / "job.env"
     path.write_bytes(b"\xef\xbb\xbfA=1\r\nB=2\r\n")
     assert parse_env([], path) == {"A": "1", "B": "2"}
+
+
+def test_create_help_says_ram_is_in_gib(cli) -> None:
+    # skaha reads `ram` as GiB (and reports decimal GB: 4 GiB shows as 4.29); the help said GB.
+    result = cli("create", "-h", server=None)
+    assert "GiB" in result.stdout

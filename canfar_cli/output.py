@@ -168,12 +168,10 @@ class Output:
 
     def json(self, value: Any) -> None:
         """JSON with a plain write: no console, no wrapping, valid whatever the terminal width."""
-        import json
-
         try:
-            self.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+            self.stdout.write(_pretty_json(value, ensure_ascii=False) + "\n")
         except UnicodeEncodeError:  # stdout cannot hold a character: \u escapes, same data
-            self.stdout.write(json.dumps(value, indent=2, ensure_ascii=True) + "\n")
+            self.stdout.write(_pretty_json(value, ensure_ascii=True) + "\n")
         self.stdout.flush()
 
     def json_line(self, value: Any) -> None:
@@ -271,3 +269,17 @@ class Output:
                 live.update(frame, refresh=True)
 
             yield update
+
+
+def _pretty_json(value: Any, *, ensure_ascii: bool) -> str:
+    """Indented JSON; a non-empty list as one compact element per line.
+
+    `indent=` sends every value through json's pure-Python encoder: 5,000 sessions took ~0.2 s.
+    One element per line keeps the C encoder, stays readable, and suits `grep` and `jq` alike.
+    """
+    import json
+
+    if isinstance(value, list) and value:
+        items = ",\n  ".join(json.dumps(item, ensure_ascii=ensure_ascii) for item in value)
+        return f"[\n  {items}\n]"
+    return json.dumps(value, indent=2, ensure_ascii=ensure_ascii)

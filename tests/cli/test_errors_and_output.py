@@ -265,3 +265,18 @@ def test_a_servers_reason_stays_one_inert_line(cli, fake_core) -> None:
     result = cli("ps")
     assert result.exit_code == 1
     assert result.stderr == "error: bad\\x1b[2J thing\\nsecond line\n"
+
+
+def test_json_lists_are_one_element_per_line_and_round_trip(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sessions = [{"id": f"s{i}", "name": "fit-ü", "args": ["a", {"k": [1, 2]}]} for i in range(3)]
+    for value in (sessions, [], {"cores": {"max": 8.0}}):
+        Output().json(value)
+        text = capsys.readouterr().out
+        assert json.loads(text) == value
+        assert text.endswith("\n")
+    Output().json(sessions)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == 2 + len(sessions)
+    assert json.loads(lines[1].strip().rstrip(",")) == sessions[0]

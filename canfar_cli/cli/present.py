@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from canfar_cli.errors import CanfarError, ExitCode
+from canfar_cli.models import is_finished
 from canfar_cli.output import Output
 
 TABLE_COLUMNS = ["ID", "NAME", "KIND", "STATUS", "IMAGE", "CPU", "RAM", "GPU", "AGE", "EXPIRES"]
@@ -67,7 +68,9 @@ def age(session: Mapping[str, Any], now: datetime) -> str:
 
 def expires(session: Mapping[str, Any], now: datetime) -> str:
     expiry = _parse(session.get("expiryTime"))
-    if expiry is None:
+    # A finished session keeps the server's expiryTime, but nothing will expire any more:
+    # "in 13d" beside Completed would read as time left to run.
+    if expiry is None or is_finished(session.get("status")):
         return "-"
     left = (expiry - now).total_seconds()
     return f"in {span(left)}" if left > 0 else "expired"

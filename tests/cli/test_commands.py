@@ -167,6 +167,12 @@ def test_ps_filters_and_formats(cli, local_server) -> None:
         "EXPIRES",
     ]
     assert long_id in table.stdout and done not in table.stdout
+    # EXPIRES: time left for a live session, nothing for one that has finished.
+    rows = {
+        line.split()[0]: line.split() for line in cli("ps", "-a", server=url).stdout.splitlines()
+    }
+    assert rows[long_id][-2:] == ["in", "13d"]  # a headless job's 14 days, less a moment
+    assert rows[done][-1] == "-"
 
     assert set(cli("ps", "-a", "-q", server=url).stdout.split()) == {done, long_id}
     assert cli("ps", "-s", "completed", "-q", server=url).stdout.split() == [done]

@@ -84,6 +84,7 @@ def serve(
     from canfar_cli.local.faults import Faults
     from canfar_cli.local.serve import serve as run_server
     from canfar_cli.local.settings import LocalSettings
+    from canfar_cli.local.skaha import SkahaError
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {port}")
@@ -91,6 +92,10 @@ def serve(
         raise UsageError(f"--latency must be >= 0, got {latency:g}")
     if not 400 <= fail_status <= 599:
         raise UsageError(f"--fail-status must be an HTTP error status (400-599), got {fail_status}")
+    if retry_after < 0:
+        raise UsageError(f"--retry-after must be >= 0, got {retry_after}")
+    if user is not None and not user.strip():
+        raise UsageError("--user must not be empty", hint="leave it out to act as your OS user")
     if token is not None and not token.strip():
         raise UsageError("--token must not be empty")
     if token is None and not _is_loopback(host):
@@ -104,7 +109,7 @@ def serve(
         fail_rate=_rate("--fail-rate", fail_rate),
         fail_status=fail_status,
         drop_rate=_rate("--drop-rate", drop_rate),
-        retry_after=max(0, retry_after),
+        retry_after=retry_after,
     )
     overrides: dict[str, object] = {"token": token}
     if user:
@@ -114,6 +119,10 @@ def serve(
     settings = LocalSettings.from_env(**overrides)
     try:
         code = run_server(settings, host, port, faults)
+    except SkahaError as exc:  # the state folder cannot be used: its message says why
+        raise CanfarError(
+            exc.message.replace(" (set CANFAR_LOCAL_HOME", " (set --home or CANFAR_LOCAL_HOME")
+        ) from None
     except OSError as exc:
         raise CanfarError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",

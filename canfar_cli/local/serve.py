@@ -44,7 +44,11 @@ def base_url(sock: socket.socket) -> str:
 def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
     import uvicorn
 
-    app: Any = create_app(settings)
+    local_app = create_app(settings)
+    # Open the state folder now: one it cannot use is a start-up error (SkahaError, for the
+    # command to report), not a 500 on every request after a URL that looked fine.
+    _ = local_app.store
+    app: Any = local_app
     if faults.active:
         app = FaultInjection(app, faults)
     config = uvicorn.Config(

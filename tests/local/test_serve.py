@@ -49,6 +49,40 @@ def test_bad_options_are_usage_errors() -> None:
     assert result.returncode == 2 and "--fail-rate must be between 0 and 1" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--retry-after", "-3"], "--retry-after must be >= 0"),
+        (["--user", " "], "--user must not be empty"),
+    ],
+)
+def test_bad_serve_values_are_refused_before_serving(flags: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "canfar_cli", "local", "serve", "--port", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stdout == ""  # no URL: nothing was served
+
+
+def test_unusable_state_folder_is_a_start_up_error(tmp_path: Any) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    home = str(blocker / "state")
+    result = subprocess.run(
+        [sys.executable, "-m", "canfar_cli", "local", "serve", "--port", "0", "--home", home],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""  # no URL printed for a server that could only answer 500
+    assert "cannot use its state folder" in result.stderr and "--home" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_token_required_when_given(serve_local: Any) -> None:
     server = serve_local(token="s3cret", user="alice")
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):

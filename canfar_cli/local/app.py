@@ -408,15 +408,7 @@ class LocalApp:
         kind = (raw_type or "").strip().lower() or "headless"
         if kind not in skaha.CREATE_TYPES:
             raise bad_request(f"Invalid session type: {raw_type}")
-        cores = ram = None
-        if params.get("cores") is not None:
-            cores = skaha.check_option(
-                "cores", params.get("cores") or "", _options(self.context, "cores")
-            )
-        if params.get("ram") is not None:
-            ram = skaha.check_option(
-                "ram", params.get("ram") or "", _options(self.context, "memoryGB")
-            )
+        cores, ram = self.resources(params)
         name = params.get("name")
         if name is None or not name.strip():
             raise bad_request("Missing parameter 'name'")
@@ -600,11 +592,9 @@ class LocalApp:
                 self.store.update(row["id"], row["appid"], deadline=int(elapsed + expiry))
         return Response(200, b"", None)
 
-    def create_app_session(self, request: Request, user: str, session_id: str) -> Response:
-        params = request.params
-        image = params.get("image")
-        if image is None:
-            raise bad_request("Missing parameter 'image'")
+    def resources(self, params: Any) -> tuple[float | None, float | None]:
+        """`cores` and `ram` as given (None when absent), each checked against /context's
+        options, as both a session's and a desktop-app's create check them."""
         cores = ram = None
         if params.get("cores") is not None:
             cores = skaha.check_option(
@@ -614,6 +604,14 @@ class LocalApp:
             ram = skaha.check_option(
                 "ram", params.get("ram") or "", _options(self.context, "memoryGB")
             )
+        return cores, ram
+
+    def create_app_session(self, request: Request, user: str, session_id: str) -> Response:
+        params = request.params
+        image = params.get("image")
+        if image is None:
+            raise bad_request("Missing parameter 'image'")
+        cores, ram = self.resources(params)
         desktop = self._own(user, session_id)
         if desktop is None or desktop["type"] != "desktop" or desktop["status"] != "Running":
             raise SkahaError(404, f"session {session_id} not found")

@@ -40,6 +40,21 @@ def json_option() -> typer.models.OptionInfo:
     return typer.Option(False, "--json", help="Shorthand for -o json.")
 
 
+def kind_option() -> typer.models.OptionInfo:
+    return typer.Option(
+        None,
+        "-k",
+        "--kind",
+        metavar="KIND",
+        case_sensitive=False,
+        help="Only this kind (repeatable): headless, notebook, desktop, …",
+    )
+
+
+def status_option(help: str) -> typer.models.OptionInfo:
+    return typer.Option(None, "-s", "--status", metavar="STATUS", case_sensitive=False, help=help)
+
+
 def quiet_option(what: str = "session ids") -> typer.models.OptionInfo:
     return typer.Option(False, "-q", "--quiet", help=f"Print bare {what}, one per line.")
 

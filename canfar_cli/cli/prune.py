@@ -11,11 +11,13 @@ from canfar_cli.cli.options import (
     Kind,
     Status,
     json_option,
+    kind_option,
     kind_values,
     output_option,
     parse_duration,
     quiet_option,
     resolve_format,
+    status_option,
     status_values,
 )
 from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
@@ -24,21 +26,9 @@ from canfar_cli.cli.state import state_of
 
 def prune(
     ctx: typer.Context,
-    kind: list[Kind] | None = typer.Option(
-        None,
-        "-k",
-        "--kind",
-        metavar="KIND",
-        case_sensitive=False,
-        help="Only this kind (repeatable): headless, notebook, desktop, …",
-    ),
-    status: list[Status] | None = typer.Option(
-        None,
-        "-s",
-        "--status",
-        metavar="STATUS",
-        case_sensitive=False,
-        help="Only this status (repeatable; default Completed, Failed, Succeeded).",
+    kind: list[Kind] | None = kind_option(),
+    status: list[Status] | None = status_option(
+        "Only this status (repeatable; default Completed, Failed, Succeeded)."
     ),
     name: str | None = typer.Option(
         None, "--name", metavar="PATTERN", help="Only names matching this glob."

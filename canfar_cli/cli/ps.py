@@ -11,10 +11,12 @@ from canfar_cli.cli.options import (
     Kind,
     Status,
     json_option,
+    kind_option,
     kind_values,
     output_option,
     quiet_option,
     resolve_format,
+    status_option,
     status_values,
 )
 from canfar_cli.cli.state import state_of
@@ -26,21 +28,9 @@ WATCH_INTERVAL = 2.0
 def ps(
     ctx: typer.Context,
     all_: bool = typer.Option(False, "-a", "--all", help="Every state, not only Pending/Running."),
-    kind: list[Kind] | None = typer.Option(
-        None,
-        "-k",
-        "--kind",
-        metavar="KIND",
-        case_sensitive=False,
-        help="Only this kind (repeatable): headless, notebook, desktop, …",
-    ),
-    status: list[Status] | None = typer.Option(
-        None,
-        "-s",
-        "--status",
-        metavar="STATUS",
-        case_sensitive=False,
-        help="Only this status (repeatable): Pending, Running, Completed, Failed, …",
+    kind: list[Kind] | None = kind_option(),
+    status: list[Status] | None = status_option(
+        "Only this status (repeatable): Pending, Running, Completed, Failed, …"
     ),
     name: str | None = typer.Option(
         None, "--name", metavar="PATTERN", help="Only names matching this glob, e.g. 'fit-*'."

@@ -7,7 +7,13 @@ the server or from a job is never interpreted as markup: tables are laid out her
 and rich (imported lazily, only for live displays) is handed `Text` objects, never markup strings.
 
 The streams are looked up at call time (not captured at import), so a test runner that swaps
-`sys.stdout`/`sys.stderr` sees everything.
+`sys.stdout`/`sys.stderr` sees everything. An `Output` may also be given its own streams and its
+own answer to "is this a terminal?" (`Output(stdout=…, stdout_tty=True)`), which is how tests
+pass a terminal in (`CliRunner().invoke(app, args, obj=CliState(out=Output(…)))`) instead of
+patching this module.
+
+This module is the only writer of the program (besides the entry point's interrupt line, written
+before anything is imported): ruff's T20 rule and tests/cli/test_writers.py keep it so.
 """
 
 from __future__ import annotations
@@ -45,11 +51,13 @@ def _isatty(stream: IO[Any]) -> bool:
         return False
 
 
-def color_allowed(stream: IO[Any], *, no_color: bool = False) -> bool:
-    """Colour only on a terminal, and never under --no-color, NO_COLOR (any value) or TERM=dumb."""
+def color_allowed(stream: IO[Any], *, no_color: bool = False, tty: bool | None = None) -> bool:
+    """Colour only on a terminal, and never under --no-color, NO_COLOR (any value) or TERM=dumb.
+
+    `tty` overrides asking the stream (an Output given its own answer)."""
     if no_color or "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
         return False
-    return _isatty(stream)
+    return _isatty(stream) if tty is None else tty
 
 
 def cell_width(text: str) -> int:
@@ -106,35 +114,80 @@ def format_table(
 
 
 class Output:
-    """Writes data to stdout and messages to stderr, following the rules at the top."""
+    """Writes data to stdout and messages to stderr, following the rules at the top.
 
-    def __init__(self, *, no_color: bool = False) -> None:
+    Each stream left out (None) is the process's own, looked up on use; each `*_tty` left out is
+    asked of its stream. Give them to write elsewhere or to say "this is a terminal" in a test.
+    """
+
+    def __init__(
+        self,
+        *,
+        no_color: bool = False,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        stdin: IO[str] | None = None,
+        stdout_tty: bool | None = None,
+        stderr_tty: bool | None = None,
+        stdin_tty: bool | None = None,
+    ) -> None:
         self.no_color = no_color
+        self._stdout = stdout
+        self._stderr = stderr
+        self._stdin = stdin
+        self._stdout_tty = stdout_tty
+        self._stderr_tty = stderr_tty
+        self._stdin_tty = stdin_tty
+
+    def with_no_color(self, no_color: bool) -> Output:
+        """The same streams and terminal flags; colour off when `no_color` (or already off)."""
+        return Output(
+            no_color=self.no_color or no_color,
+            stdout=self._stdout,
+            stderr=self._stderr,
+            stdin=self._stdin,
+            stdout_tty=self._stdout_tty,
+            stderr_tty=self._stderr_tty,
+            stdin_tty=self._stdin_tty,
+        )
 
     # -- streams, looked up on use -------------------------------------------------------------
     @property
     def stdout(self) -> IO[str]:
-        return sys.stdout
+        return sys.stdout if self._stdout is None else self._stdout
 
     @property
     def stderr(self) -> IO[str]:
-        return sys.stderr
+        return sys.stderr if self._stderr is None else self._stderr
+
+    @property
+    def stdin(self) -> IO[str]:
+        return sys.stdin if self._stdin is None else self._stdin
+
+    def is_terminal(self, stream: IO[str]) -> bool:
+        """Whether `stream` (one of ours) is a terminal: the given flag, else the stream's say."""
+        flag = None
+        if stream is self.stdout:
+            flag = self._stdout_tty
+        elif stream is self.stderr:
+            flag = self._stderr_tty
+        elif stream is self.stdin:
+            flag = self._stdin_tty
+        return _isatty(stream) if flag is None else flag
 
     def color_out(self) -> bool:
-        return color_allowed(self.stdout, no_color=self.no_color)
+        return self.live_allowed(self.stdout)
 
     def color_err(self) -> bool:
-        return color_allowed(self.stderr, no_color=self.no_color)
-
-    def stdout_is_terminal(self) -> bool:
-        return _isatty(self.stdout)
+        return self.live_allowed(self.stderr)
 
     def stdin_is_terminal(self) -> bool:
-        return _isatty(sys.stdin)
+        return self.is_terminal(self.stdin)
 
     def live_allowed(self, stream: IO[str] | None = None) -> bool:
         """A live display (spinner, in-place refresh) only where colour would be allowed too."""
-        return color_allowed(stream or self.stderr, no_color=self.no_color)
+        stream = self.stderr if stream is None else stream
+        return color_allowed(stream, no_color=self.no_color, tty=self.is_terminal(stream))
 
     # -- data (stdout) -------------------------------------------------------------------------
     def _put(self, text: str) -> None:
@@ -240,7 +293,7 @@ class Output:
         """Ask on the terminal (stderr for the question, stdin for the answer). Default: no."""
         self.stderr.write(f"{question} [y/N] ")
         self.stderr.flush()
-        answer = sys.stdin.readline()
+        answer = self.stdin.readline()
         if not answer:  # end of input: treat as no, on a fresh line
             self.stderr.write("\n")
             return False
@@ -251,7 +304,7 @@ class Output:
     def live(self, *, stream: IO[str] | None = None) -> Iterator[Callable[[str], None]]:
         """An in-place refreshing region: yields `update(text)`. Without a terminal the updates are
         dropped, so callers can use it unconditionally."""
-        stream = stream or self.stderr
+        stream = self.stderr if stream is None else stream
         if not self.live_allowed(stream):
             yield lambda text: None
             return
@@ -259,7 +312,10 @@ class Output:
         from rich.live import Live
         from rich.text import Text
 
-        console = Console(file=stream, highlight=False, markup=False, emoji=False)
+        # Live only where we decided there is a terminal: rich is told so rather than asked again.
+        console = Console(
+            file=stream, force_terminal=True, highlight=False, markup=False, emoji=False
+        )
         with Live(console=console, auto_refresh=False, transient=stream is self.stderr) as live:
 
             def update(text: str) -> None:

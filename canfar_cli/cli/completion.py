@@ -14,6 +14,7 @@ class Shell(str, Enum):
 
 
 def completion(
+    ctx: typer.Context,
     shell: Shell = typer.Argument(..., help="bash, zsh or fish."),
 ) -> None:
     """Print a shell completion script.
@@ -26,11 +27,10 @@ def completion(
       canfar completion zsh > "${fpath[1]}/_canfar"
       canfar completion fish > ~/.config/fish/completions/canfar.fish
     """
-    import sys
-
     from canfar_cli.cli.completion_gen import script
+    from canfar_cli.cli.state import state_of
 
-    sys.stdout.write(script(shell.value))
+    state_of(ctx).out.write(script(shell.value))
 
 
 def register(app: typer.Typer) -> None:

@@ -26,7 +26,7 @@ KEY_HELP = "One of: server, token, token_file, certificate, timeout, concurrency
 
 
 @config_app.command("path")
-def config_path_cmd() -> None:
+def config_path_cmd(ctx: typer.Context) -> None:
     """Print where the config file lives (it may not exist yet).
 
     \b
@@ -35,7 +35,7 @@ def config_path_cmd() -> None:
     """
     from canfar_cli.config import config_path
 
-    typer.echo(str(config_path()))
+    state_of(ctx).out.write(f"{config_path()}\n")
 
 
 @config_app.command("show")

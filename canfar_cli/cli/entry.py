@@ -1,12 +1,13 @@
-"""The program's entry point (`canfar`, `python -m canfar_cli`).
+"""The program's entry point (`canfar`, `python -m canfar_cli`): everything goes to the Typer app
+in main.py. TAB completion never comes here: the shipped scripts (completions/) are static.
 
-A shell completion request is answered here, before Typer is imported: every TAB runs it.
-Everything else goes to the Typer app in main.py.
+The one direct write of the program outside output.py is here: the "interrupted" line for a
+Ctrl-C that arrives while the modules are still being imported, when output.py itself may not be
+loaded yet (tests/cli/test_writers.py allows exactly this one).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 INTERRUPTED = 130  # canfar_cli.errors.ExitCode.INTERRUPTED, without importing it first
@@ -23,11 +24,6 @@ def main() -> None:
 
 
 def _main() -> None:
-    instruction = os.environ.get("_CANFAR_COMPLETE")
-    if instruction:
-        from canfar_cli.cli.complete import answer
-
-        sys.exit(answer(instruction, os.environ))
     # httpx's package init imports its optional command line (httpx._main), which pulls in click,
     # rich and pygments when they are installed (they are, here): ~80 ms on every command that
     # talks to a server. A None entry makes that import fail, and httpx falls back to a stub

@@ -36,6 +36,7 @@ def _is_loopback(host: str) -> bool:
 
 @local_app.command("serve")
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option(
         "127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on."
     ),
@@ -80,6 +81,7 @@ def serve(
     """
     from pathlib import Path
 
+    from canfar_cli.cli.state import state_of
     from canfar_cli.errors import CanfarError, UsageError
     from canfar_cli.local.faults import Faults
     from canfar_cli.local.serve import serve as run_server
@@ -118,7 +120,8 @@ def serve(
         overrides["home"] = Path(home).expanduser()
     settings = LocalSettings.from_env(**overrides)
     try:
-        code = run_server(settings, host, port, faults)
+        out = state_of(ctx).out
+        code = run_server(settings, host, port, faults, announce=lambda url: out.write(f"{url}\n"))
     except SkahaError as exc:  # the state folder cannot be used: its message says why
         raise CanfarError(
             exc.message.replace(" (set CANFAR_LOCAL_HOME", " (set --home or CANFAR_LOCAL_HOME")

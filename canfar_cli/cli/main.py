@@ -14,12 +14,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer._click.exceptions import NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    import typer._click as click
 
 from canfar_cli import __version__
 from canfar_cli.cli import (
@@ -68,7 +72,7 @@ def _usage_exit(exc: ClickUsageError) -> typer.Exit:
         usage = ctx.get_usage().strip().removeprefix("Usage: ")
         hint = f"usage: {usage}  (`{ctx.command_path} -h` for help)"
     # click lays some messages out over lines ("Choose from:\n\theadless,\n\t…"): one line here.
-    Output().error(" ".join(exc.format_message().split()), hint)
+    _out(ctx).error(" ".join(exc.format_message().split()), hint)
     return typer.Exit(int(ExitCode.USAGE))
 
 
@@ -103,22 +107,30 @@ class CanfarGroup(TyperGroup):
             _silence_stdout()
             raise typer.Exit(BROKEN_PIPE_EXIT) from None
         except Exception as exc:
-            state = ctx.obj if isinstance(ctx.obj, CliState) else None
+            state = _given_state(ctx)
             if state is not None and state.verbose:
                 import traceback
 
-                traceback.print_exc(file=sys.stderr)
+                _out(ctx).message(traceback.format_exc().rstrip("\n"))
             _out(ctx).error(
                 f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)"
             )
             raise typer.Exit(int(ExitCode.FAILED)) from None
 
 
-def _out(ctx: Any) -> Output:
-    return ctx.obj.out if isinstance(ctx.obj, CliState) else Output()
+def _given_state(ctx: click.Context | None) -> CliState | None:
+    """The invocation's CliState, when there is one yet (the root callback makes it; a test may
+    hand one in with `obj=`)."""
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj if isinstance(obj, CliState) else None
 
 
-def _interrupted(ctx: Any) -> None:
+def _out(ctx: click.Context | None) -> Output:
+    state = _given_state(ctx)
+    return state.out if state is not None else Output()
+
+
+def _interrupted(ctx: click.Context) -> None:
     with contextlib.suppress(Exception):  # stderr may be gone too; the exit code still says it
         _out(ctx).message("interrupted")
 
@@ -144,9 +156,9 @@ app = typer.Typer(
 )
 
 
-def _show_version(value: bool) -> None:
+def _show_version(ctx: typer.Context, value: bool) -> None:
     if value:
-        sys.stdout.write(f"canfar {__version__}\n")
+        _out(ctx).write(f"canfar {__version__}\n")
         raise typer.Exit(0)
 
 
@@ -192,18 +204,24 @@ def _root(
         help="Print the version and exit.",
     ),
 ) -> None:
-    state = CliState(
+    # A CliState handed in (`invoke(app, args, obj=CliState(…))`) keeps its terminal and its
+    # session factory; the flags always come from this command line.
+    given = _given_state(ctx) or CliState()
+    no_color = no_color or given.no_color
+    state = replace(
+        given,
         server=server,
         token_file=token_file,
         certificate=cert,
         timeout=timeout,
         concurrency=concurrency,
-        verbose=verbose,
+        verbose=verbose or given.verbose,
         no_color=no_color,
-        out=Output(no_color=no_color),
+        out=given.out.with_no_color(no_color),
+        _settings=None,
     )
     ctx.obj = state
-    if verbose:
+    if state.verbose:
         attach_verbose_logging(ctx)
     state_of(ctx)  # a sub-context finds it through find_root()
 
@@ -226,14 +244,13 @@ def main() -> None:
     try:
         app(prog_name="canfar")
     except KeyboardInterrupt:  # an interrupt outside any command (while parsing, say)
-        sys.stderr.write("interrupted\n")
+        Output().message("interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(BROKEN_PIPE_EXIT)
     except Exception as exc:  # the wrapper in CanfarGroup.invoke missed it: still one line
-        sys.stderr.write(
-            f"error: internal error: {type(exc).__name__}: {exc}"
-            " (rerun with --verbose for details)\n"
+        Output().error(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)"
         )
         sys.exit(int(ExitCode.FAILED))

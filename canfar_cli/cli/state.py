@@ -3,13 +3,19 @@
 The settings are resolved only when a command first needs the server, so `canfar config …` works
 even while a setting elsewhere is broken. The core (httpx, anyio) is imported inside `run`, never
 at module import, which keeps `canfar --help` and TAB completion fast.
+
+A CliState can be handed in (`CliRunner().invoke(app, args, obj=CliState(out=…,
+session_factory=…))`): the root callback takes the global flags from the command line and keeps
+the given terminal (`out`: streams and TTY flags) and session factory, so tests pass a fake
+terminal or core instead of patching module globals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import typer
 
@@ -22,6 +28,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class SessionFactory(Protocol):
+    """Makes the core for one invocation: `AsyncSession(settings=…, loglevel=…)` by default."""
+
+    def __call__(
+        self, *, settings: Settings, loglevel: int
+    ) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+
 @dataclass
 class CliState:
     server: str | None = None
@@ -32,6 +46,8 @@ class CliState:
     verbose: bool = False
     no_color: bool = False
     out: Output = field(default_factory=Output)
+    # None: canfar_cli.session.AsyncSession, imported when a command first needs the server.
+    session_factory: SessionFactory | None = None
     _settings: Settings | None = None
 
     def settings(self) -> Settings:
@@ -53,13 +69,16 @@ class CliState:
 
         import anyio
 
-        from canfar_cli.session import AsyncSession
+        factory = self.session_factory
+        if factory is None:
+            from canfar_cli.session import AsyncSession
 
+            factory = AsyncSession
         settings = self.settings()
         level = logging.DEBUG if self.verbose else logging.WARNING
 
         async def main() -> T:
-            async with AsyncSession(settings=settings, loglevel=level) as session:
+            async with factory(settings=settings, loglevel=level) as session:
                 return await work(session)
 
         try:
@@ -104,9 +123,8 @@ def attach_verbose_logging(ctx: typer.Context) -> None:
 
     The handler is removed when the invocation ends, so in-process runs do not pile them up."""
     import logging
-    import sys
 
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(state_of(ctx).out.stderr)
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logger = logging.getLogger("canfar_cli")
     previous = logger.level

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
-import sys
+from collections.abc import Callable
 from typing import Any
 
 from canfar_cli.local.app import create_app
@@ -41,7 +41,15 @@ def base_url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/skaha"
 
 
-def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
+def serve(
+    settings: LocalSettings,
+    host: str,
+    port: int,
+    faults: Faults,
+    announce: Callable[[str], None],
+) -> int:
+    """Serve until a signal; `announce(base_url)` once the socket listens (the command line
+    writes it through its terminal writer: nothing here prints)."""
     import uvicorn
 
     local_app = create_app(settings)
@@ -74,9 +82,8 @@ def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     sock = bind(host, port)
-    print(base_url(sock), flush=True)
+    announce(base_url(sock))
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
     sock.close()
-    sys.stdout.flush()
     return 0

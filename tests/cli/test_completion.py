@@ -5,13 +5,12 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from canfar_cli.cli import completion_gen
 
-from .helpers import REPO, canfar_env
+from .helpers import REPO
 
 
 @pytest.mark.parametrize("shell", completion_gen.SHELLS)
@@ -21,58 +20,6 @@ def test_committed_scripts_match_the_app(shell: str) -> None:
         f"completions/canfar.{shell} is out of date:"
         " run `python -m canfar_cli.cli.completion_gen` and commit the result"
     )
-
-
-def test_committed_completion_table_matches_the_app() -> None:
-    assert completion_gen.TABLE_PATH.read_text(encoding="utf-8") == completion_gen.table(), (
-        "canfar_cli/cli/completion_table.json is out of date:"
-        " run `python -m canfar_cli.cli.completion_gen` and commit the result"
-    )
-
-
-def request(instruction: str, line: str) -> subprocess.CompletedProcess[str]:
-    """A completion request to the real program, as a click-style script sends it."""
-    words = line.split(" ")
-    env = canfar_env(
-        {"_CANFAR_COMPLETE": instruction, "COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1)}
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "canfar_cli"], capture_output=True, text=True, env=env, timeout=60
-    )
-
-
-def test_completion_requests_are_answered_from_the_table() -> None:
-    assert request("bash_complete", "canfar p").stdout.splitlines() == ["plain,prune", "plain,ps"]
-    assert request("bash_complete", "canfar --server local ps -o ").stdout.splitlines() == [
-        "plain,table",
-        "plain,wide",
-        "plain,json",
-    ]
-    assert request("bash_complete", "canfar config set tok").stdout.splitlines() == [
-        "plain,token",
-        "plain,token_file",
-    ]
-    # A file-valued option lets the shell complete paths; after `--` comes the job's command.
-    assert request("bash_complete", "canfar --cert ~/.s").stdout.splitlines() == ["file,~/.s"]
-    assert request("bash_complete", "canfar create headless IMG -- pyt").stdout == "file,pyt\n"
-    zsh = request("zsh_complete", "canfar ps --al").stdout.splitlines()
-    assert zsh[:2] == ["plain", "--all"] and zsh[2] != "_"
-    fish = request("fish_complete", "canfar sta").stdout.splitlines()
-    assert fish[0].startswith("plain,stats\t")
-
-
-def test_completion_source_request_prints_the_static_script() -> None:
-    result = request("bash_source", "canfar")
-    assert result.returncode == 0
-    assert result.stdout == completion_gen.script("bash")
-
-
-def test_unknown_completion_request_is_one_line_and_exit_2() -> None:
-    result = request("tcsh_complete", "canfar p")
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert "unknown completion request" in result.stderr
-    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("shell", completion_gen.SHELLS)

@@ -67,13 +67,6 @@ def test_light_commands_import_nothing_heavy(args: list[str]) -> None:
     assert loaded_modules(args) == []
 
 
-def test_dynamic_completion_request_imports_nothing_heavy() -> None:
-    # The shipped scripts are static; a request through the completion variable is answered
-    # before Typer (and so click, rich and the app) is even imported.
-    env = {"_CANFAR_COMPLETE": "bash_complete", "COMP_WORDS": "canfar p", "COMP_CWORD": "1"}
-    assert loaded_modules([], env, heavy=(*HEAVY, "typer", "rich")) == []
-
-
 def test_a_real_command_does_use_the_core() -> None:
     # The probe itself works: a command that talks to the server loads httpx, but not the
     # command line of httpx (click, pygments: ~80 ms) that its package init would pull in.

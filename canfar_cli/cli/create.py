@@ -1,10 +1,13 @@
-"""`canfar create KIND IMAGE [-- CMD [ARG …]]`: launch sessions (and optionally wait for them)."""
+"""`canfar create KIND IMAGE [-- CMD [ARG …]]`: launch sessions (and optionally wait for them).
+
+The command only: env files are read in envfile.py, default names made in names.py, a dry run's
+requests laid out in dryrun.py and the progress of --wait shown by progress.py.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,129 +15,11 @@ from canfar_cli.cli.options import Format, Kind, json_option, output_option, res
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import JobFailedError, UsageError
 
+if TYPE_CHECKING:
+    from canfar_cli.output import Output
+    from canfar_cli.session import AsyncSession, PlannedRequest
+
 KIND_HELP = "headless, notebook, desktop, carta, firefly or contributed."
-# Room for a replica suffix (`-1000`) and a uniqueness counter inside a 63-character DNS label.
-NAME_STEM_LIMIT = 40
-
-
-def name_from_image(image: str) -> str:
-    """A readable name from an image: images.canfar.net/skaha/terminal:1.1.1 -> terminal."""
-    last = image.rsplit("/", 1)[-1]
-    last = last.split("@", 1)[0].split(":", 1)[0]
-    stem = re.sub(r"[^a-z0-9]+", "-", last.lower()).strip("-")[:NAME_STEM_LIMIT].strip("-")
-    return stem or "session"
-
-
-def unique_name(stem: str, taken: set[str], replicas: int) -> str:
-    """`stem`, else `stem-2`, `stem-3`, …: the first whose names (replica suffixes too) are free."""
-
-    def names(base: str) -> list[str]:
-        if replicas == 1:
-            return [base]
-        return [f"{base}-{index}" for index in range(1, replicas + 1)]
-
-    candidate, counter = stem, 1
-    while any(name in taken for name in names(candidate)):
-        counter += 1
-        candidate = f"{stem}-{counter}"
-    return candidate
-
-
-# In an unquoted or double-quoted value the shell would expand or unescape these; we would not.
-_SHELL_SPECIAL = ("$", "`", "\\")
-
-
-def env_file_line(text: str) -> tuple[str, str]:
-    """One `KEY=VALUE` line of an env file, read as the shell (and docker compose) read it:
-    an `export ` prefix, spaces around `=`, a value in single or double quotes (the quotes are
-    not part of it), and a ` # comment` after an unquoted value. What the shell would expand or
-    unescape (`$`, backquotes, backslashes outside single quotes) is refused, never guessed:
-    raises ValueError with the reason."""
-    if text.startswith("export ") or text.startswith("export\t"):
-        text = text[len("export") :].strip()
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise ValueError("it is not KEY=VALUE")
-    key, value = key.strip(), value.strip()
-    if value[:1] in ("'", '"'):
-        quote = value[0]
-        end = value.find(quote, 1)
-        if end < 0:
-            raise ValueError(f"its {quote} quote is not closed (values span one line)")
-        rest = value[end + 1 :].strip()
-        if rest and not rest.startswith("#"):
-            raise ValueError(f"there is text after the closing quote: {rest!r}")
-        value = value[1:end]
-        if quote == '"' and any(ch in value for ch in _SHELL_SPECIAL):
-            raise ValueError(
-                "a double-quoted value holds $, ` or \\, which the shell would expand;"
-                " put the value in single quotes to pass it as it is"
-            )
-        return key, value
-    comment = min((i for i in (value.find(" #"), value.find("\t#")) if i >= 0), default=-1)
-    if comment >= 0:
-        value = value[:comment].rstrip()
-    if any(ch in value for ch in (*_SHELL_SPECIAL, "'", '"')):
-        raise ValueError(
-            "the value holds $, `, \\ or a quote, which the shell would read otherwise;"
-            " put the value in single quotes to pass it as it is"
-        )
-    return key, value
-
-
-def parse_env(pairs: list[str], env_file: Path | None) -> dict[str, str]:
-    """-e K=V (repeatable) over --env-file lines (see env_file_line; blank lines and # comments
-    skipped)."""
-    env: dict[str, str] = {}
-    if env_file is not None:
-        try:
-            lines = env_file.read_text(encoding="utf-8-sig").splitlines()  # a BOM is no key
-        except OSError as exc:
-            raise UsageError(f"cannot read --env-file {env_file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"--env-file {env_file} is not UTF-8 text") from None
-        for number, line in enumerate(lines, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            try:
-                key, value = env_file_line(text)
-            except ValueError as exc:
-                raise UsageError(
-                    f"--env-file {env_file} line {number} ({text!r}): {exc}",
-                    hint="write KEY=VALUE, or KEY='any text' to pass a value as it is",
-                ) from None
-            env[key] = value
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise UsageError(f"-e {pair!r} is not KEY=VALUE", hint="write e.g. -e SEED=42")
-        env[key] = value
-    return env
-
-
-def render_plan(plans: list[Any]) -> str:
-    """The requests a create would send, as text: method and URL, headers, then the form."""
-    chunks = []
-    for plan in plans:
-        lines = [f"{plan.method} {plan.url}"]
-        lines += [f"{key}: {value}" for key, value in plan.headers.items()]
-        lines.append("")
-        lines += [f"{key}={value}" for key, value in plan.form]
-        chunks.append("\n".join(lines) + "\n")
-    return "\n".join(chunks)
-
-
-def plan_json(plans: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "method": plan.method,
-            "url": plan.url,
-            "headers": dict(plan.headers),
-            "form": [list(item) for item in plan.form],
-        }
-        for plan in plans
-    ]
 
 
 def create(
@@ -196,6 +81,7 @@ def create(
       canfar create notebook images.canfar.net/skaha/astroml:latest -c 4 -m 16
       canfar create headless skaha/terminal:1.1.1 --dry-run -- echo hi
     """
+    from canfar_cli.cli.envfile import parse_env
     from canfar_cli.models import check_replicas
 
     state = state_of(ctx)
@@ -222,9 +108,10 @@ def create(
     if ram is not None:
         options["ram"] = int(ram) if ram.is_integer() else ram
 
-    async def choose_name(session: Any) -> str:
+    async def choose_name(session: AsyncSession) -> str:
         if name is not None:
             return name
+        from canfar_cli.cli.names import name_from_image, unique_name
         from canfar_cli.models import check_image
 
         stem = name_from_image(check_image(image))
@@ -233,11 +120,10 @@ def create(
 
     if dry_run:
 
-        async def plan(session: Any) -> list[Any]:
-            import inspect
+        async def plan(session: AsyncSession) -> list[PlannedRequest]:
+            return session.plan_create(await choose_name(session), image, **options)
 
-            result = session.plan_create(await choose_name(session), image, **options)
-            return await result if inspect.isawaitable(result) else result
+        from canfar_cli.cli.dryrun import plan_json, render_plan
 
         plans = state.run(plan)
         if fmt == "json":
@@ -247,7 +133,7 @@ def create(
         out.message(f"dry run: {len(plans)} request(s) shown, nothing sent")
         return
 
-    async def launch(session: Any) -> int:
+    async def launch(session: AsyncSession) -> int:
         from canfar_cli.cli.present import report_failures
 
         outcomes = await session.create_each(await choose_name(session), image, **options)
@@ -266,36 +152,17 @@ def create(
     exit_with(state.run(launch))
 
 
-async def _wait(out: Any, session: Any, ids: list[str], timeout: float | None) -> None:
-    """Poll until every session is Running or has ended; progress on stderr."""
-    from collections import Counter
-
+async def _wait(out: Output, session: AsyncSession, ids: list[str], timeout: float | None) -> None:
+    """Poll until every session is Running or has ended (progress on stderr); JobFailedError
+    when any Failed."""
+    from canfar_cli.cli.progress import WaitProgress
     from canfar_cli.models import normalize_status
 
-    last: list[str] = [""]
-
-    def summary(sessions: list[dict[str, Any]]) -> str:
-        from canfar_cli.output import printable
-
-        # Server text, shown on a live display: control characters made visible, never obeyed.
-        counts = Counter(printable(normalize_status(str(s.get("status", "?")))) for s in sessions)
-        parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        return f"waiting for {len(ids)} session(s): {parts}"
-
-    with out.live() as update:
-        live = out.live_allowed()
-
-        def on_update(sessions: list[dict[str, Any]]) -> None:
-            text = summary(sessions)
-            if live:
-                update(text)
-            elif text != last[0]:  # no terminal: one plain line per change
-                out.message(text)
-            last[0] = text
-
+    progress = WaitProgress(out, len(ids))
+    with progress.shown() as on_update:
         sessions = await session.wait(ids, timeout=timeout, on_update=on_update)
     failed = [s for s in sessions if normalize_status(str(s.get("status", ""))) == "Failed"]
-    out.message(summary(sessions).replace("waiting for", "done:"))
+    progress.done(sessions)
     if failed:
         first = failed[0].get("id")
         raise JobFailedError(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from canfar_cli.cli.state import CliState
+    from canfar_cli.session import AsyncSession
 
 COLUMNS = ["TYPE", "REASON", "MESSAGE", "FIRST-TIME", "LAST-TIME"]
 WATCH_INTERVAL = 2.0
@@ -79,13 +83,13 @@ def events(
     exit_with(report_failures(out, outcomes))
 
 
-def _watch(state: Any, session_id: str, fmt: str) -> None:
+def _watch(state: CliState, session_id: str, fmt: str) -> None:
     out = state.out
 
     def key(event: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(sorted((k, str(v)) for k, v in event.items() if k != "last_time"))
 
-    async def work(session: Any) -> None:
+    async def work(session: AsyncSession) -> None:
         import anyio
 
         from canfar_cli.errors import NotFoundError

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import JobFailedError
+
+if TYPE_CHECKING:
+    from canfar_cli.cli.state import CliState
+    from canfar_cli.output import Output
+    from canfar_cli.session import AsyncSession
 
 
 def tail_text(text: str, count: int | None) -> str:
@@ -64,12 +69,12 @@ def logs(
         _show(state, ids, tail)
 
 
-def _show(state: Any, ids: list[str], tail: int | None) -> None:
+def _show(state: CliState, ids: list[str], tail: int | None) -> None:
     from canfar_cli.cli.present import exit_with, report_failures
 
     out = state.out
 
-    async def work(session: Any) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    async def work(session: AsyncSession) -> tuple[list[Any], dict[str, dict[str, Any]]]:
         outcomes = await session.logs_each(ids)
         known: dict[str, dict[str, Any]] = {}
         # Names for the headings, and the status behind an empty log: one listing serves all.
@@ -96,10 +101,10 @@ def _show(state: Any, ids: list[str], tail: int | None) -> None:
     exit_with(report_failures(out, outcomes))
 
 
-def _follow(state: Any, ids: list[str], tail: int | None) -> None:
+def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
     out = state.out
 
-    async def follow_one(session: Any, session_id: str, prefix: str | None) -> None:
+    async def follow_one(session: AsyncSession, session_id: str, prefix: str | None) -> None:
         partial = ""
         first = True
         async for chunk in session.follow_logs(session_id):
@@ -117,7 +122,7 @@ def _follow(state: Any, ids: list[str], tail: int | None) -> None:
         if prefix is not None and partial:
             out.write_log(f"{prefix}{partial}\n")
 
-    async def work(session: Any) -> list[Any]:
+    async def work(session: AsyncSession) -> list[Any]:
         import anyio
 
         from canfar_cli.cli.present import report_failures
@@ -143,7 +148,7 @@ def _follow(state: Any, ids: list[str], tail: int | None) -> None:
     _final_verdict(out, after)
 
 
-def _final_verdict(out: Any, outcomes: list[Any]) -> None:
+def _final_verdict(out: Output, outcomes: list[Any]) -> None:
     """After following: 0 if every session Completed (or is an interactive one that ended),
     1 if one Failed or vanished before its end could be seen."""
     from canfar_cli.models import normalize_status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,6 +22,9 @@ from canfar_cli.cli.options import (
 )
 from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
 from canfar_cli.cli.state import state_of
+
+if TYPE_CHECKING:
+    from canfar_cli.session import AsyncSession
 
 
 def prune(
@@ -67,7 +70,7 @@ def prune(
     age = parse_duration(older_than) if older_than is not None else None
     statuses = status_values(status) or sorted(FINISHED_STATUSES)
 
-    async def work(session: Any) -> int:
+    async def work(session: AsyncSession) -> int:
         sessions = select_sessions(
             await session.fetch(),
             kinds=kind_values(kind),

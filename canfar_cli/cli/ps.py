@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from canfar_cli.cli.options import (
 )
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from canfar_cli.session import AsyncSession
 
 WATCH_INTERVAL = 2.0
 
@@ -90,7 +93,7 @@ def ps(
 
     from canfar_cli.cli.present import session_rows
 
-    async def follow(session: Any) -> None:
+    async def follow(session: AsyncSession) -> None:
         import anyio
 
         with out.live(stream=out.stdout) as update:

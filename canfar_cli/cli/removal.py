@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from canfar_cli.errors import UsageError
 from canfar_cli.output import Output
+
+if TYPE_CHECKING:
+    from canfar_cli.session import AsyncSession
 
 
 def force_option() -> Any:
@@ -40,7 +43,7 @@ def confirm_removal(out: Output, ids: Sequence[str], labels: Sequence[str], forc
         raise typer.Exit(1)
 
 
-async def remove(out: Output, session: Any, ids: list[str]) -> tuple[list[str], int]:
+async def remove(out: Output, session: AsyncSession, ids: list[str]) -> tuple[list[str], int]:
     """Delete the sessions; print each removed id on stdout, each failure on stderr.
     Returns the removed ids and the batch's exit code."""
     from canfar_cli.cli.present import report_failures

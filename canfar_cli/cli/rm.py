@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from canfar_cli.session import AsyncSession
 
 
 def rm(
@@ -48,7 +51,7 @@ def rm(
             return
         raise UsageError("no session ids given", hint="give ids, or --name PATTERN")
 
-    async def work(session: Any) -> int:
+    async def work(session: AsyncSession) -> int:
         targets, labels = ids, ids
         if name is not None:
             from canfar_cli.models import select_sessions

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from canfar_cli.cli.create import name_from_image, parse_env, unique_name
+from canfar_cli.cli.envfile import parse_env
 from canfar_cli.cli.logs import tail_text
+from canfar_cli.cli.names import name_from_image, unique_name
 from canfar_cli.cli.options import parse_duration
 from canfar_cli.cli.present import span
 from canfar_cli.errors import UsageError

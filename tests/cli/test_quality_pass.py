@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from canfar_cli import config, models
-from canfar_cli.cli.create import parse_env
+from canfar_cli.cli.envfile import parse_env
 from canfar_cli.errors import ExitCode, UsageError
 
 from .helpers import IMAGE

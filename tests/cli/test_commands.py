@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from canfar_cli.output import Output
-
 from .helpers import IMAGE
 
 
@@ -320,19 +318,6 @@ def test_rm_without_terminal_or_force_refuses_and_names_the_flag(cli) -> None:
     assert result.exit_code == 2
     assert "--force" in result.stderr
     assert [s["id"] for s in sessions(cli)] == [sid]
-
-
-def test_rm_asks_on_a_terminal(cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Output, "stdin_is_terminal", lambda self: True)
-    sid = create_done(cli, "--", "true")[0]
-    declined = cli("rm", sid, input="n\n")
-    assert declined.exit_code == 1
-    assert "Remove 1 session?" in declined.stderr
-    assert [s["id"] for s in sessions(cli)] == [sid]
-    accepted = cli("rm", sid, input="y\n")
-    assert accepted.exit_code == 0
-    assert accepted.stdout == f"{sid}\n"
-    assert sessions(cli) == []
 
 
 def test_rm_by_name_pattern(cli) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from canfar_cli import output
-from canfar_cli import session as session_module
+from canfar_cli.cli.state import CliState
 from canfar_cli.errors import AuthError, NotFoundError, UnreachableError
 from canfar_cli.output import Output, color_allowed, format_table
 from canfar_cli.session import Outcome
@@ -41,13 +40,14 @@ class FakeCore:
 
 
 @pytest.fixture
-def fake_core(monkeypatch: pytest.MonkeyPatch):
-    """fake_core(**results): the commands' core (AsyncSession) is this fake instead; the rest of
-    the CLI's path (CliState.run, the error wrapper) is the real one."""
+def fake_core(given):
+    """fake_core(**results): the commands' core (AsyncSession) is this fake instead, handed in as
+    the CliState's session factory; the rest of the CLI's path (CliState.run, the error wrapper)
+    is the real one."""
 
     def install(**results: Any) -> FakeCore:
         core = FakeCore(results)
-        monkeypatch.setattr(session_module, "AsyncSession", lambda **kwargs: core)
+        given.state = CliState(session_factory=lambda **kwargs: core)
         return core
 
     return install
@@ -207,18 +207,6 @@ def test_color_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setenv("TERM", "dumb")
     assert not color_allowed(Tty())
-
-
-def test_tables_are_plain_when_piped_and_coloured_on_a_terminal(
-    cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    piped = cli("stats")
-    assert "\x1b[" not in piped.stdout
-    monkeypatch.setattr(output, "_isatty", lambda stream: True)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.setenv("TERM", "xterm")
-    assert "\x1b[1m" in cli("stats").stdout
-    assert "\x1b[" not in cli("--no-color", "stats").stdout
 
 
 def test_json_is_valid_whatever_the_width(cli, monkeypatch: pytest.MonkeyPatch) -> None:

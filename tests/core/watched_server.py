@@ -111,7 +111,7 @@ def main() -> None:
         server.should_exit = True
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"http://127.0.0.1:{sock.getsockname()[1]}/skaha", flush=True)
+    print(f"http://127.0.0.1:{sock.getsockname()[1]}/skaha", flush=True)  # noqa: T201 (its URL, for the parent)
     server.run(sockets=[sock])
 
 

@@ -35,19 +35,23 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def base_url(sock: socket.socket) -> str:
+def base_url(sock: socket.socket, scheme: str = "http") -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/skaha"
+    return f"{scheme}://{shown}:{port}/skaha"
 
 
-def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
+def serve(
+    settings: LocalSettings, host: str, port: int, faults: Faults, *, tls: bool = False
+) -> int:
     import uvicorn
 
     local_app = create_app(settings)
     # Open the state folder now: one it cannot use is a start-up error (SkahaError, for the
     # command to report), not a 500 on every request after a URL that looked fine.
     _ = local_app.store
+    # The sign-in services' settings too (a bad CANFAR_LOCAL_* lifetime is a ConfigError).
+    _ = local_app.signin.settings
     app: Any = local_app
     if faults.active:
         app = FaultInjection(app, faults)
@@ -62,6 +66,9 @@ def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
         http="h11",
         timeout_keep_alive=30,
     )
+    ca_path = None
+    if tls:
+        ca_path = _use_tls(config, local_app)
     server = uvicorn.Server(config)
 
     # uvicorn installs its own handlers while it runs, and re-raises the signal that stopped it
@@ -74,9 +81,35 @@ def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     sock = bind(host, port)
-    print(base_url(sock), flush=True)
+    print(base_url(sock, "https" if tls else "http"), flush=True)
+    if ca_path is not None:
+        print(
+            f"local CA certificate (for CANFAR_CA_BUNDLE): {ca_path}", file=sys.stderr, flush=True
+        )
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
     sock.close()
     sys.stdout.flush()
     return 0
+
+
+def _use_tls(config: Any, local_app: Any) -> Any:
+    """HTTPS with a server certificate from the local CA (signin/tls.py says how client
+    certificates reach the app); the skaha API then needs a client certificate or a token.
+    Returns the CA certificate's path."""
+    import tempfile
+    from pathlib import Path
+
+    from canfar_cli.local.signin.tls import ClientCertH11Protocol, configure
+
+    ca = local_app.signin.ca
+    config.http = ClientCertH11Protocol
+    # A fresh server certificate per start, in a private temporary folder (two servers on one
+    # state folder cannot mix their keys); gone once loaded into the SSL context.
+    with tempfile.TemporaryDirectory(dir=ca.path.parent, prefix=".server-") as folder:
+        cert_file, key_file = ca.server_files(Path(folder))
+        config.ssl_certfile, config.ssl_keyfile = str(cert_file), str(key_file)
+        config.load()  # builds config.ssl; Server.run skips loading a loaded config
+    configure(config.ssl, ca.path)
+    local_app.signin.require_credentials = True
+    return ca.path

@@ -552,3 +552,24 @@ def test_registration_refuses_what_it_does_not_support(local_server: Any) -> Non
         assert http.get(f"{base}/oidc/token").status_code == 405
         assert http.get(f"{base}/oidc/nothing").status_code == 404
     assert not os.path.exists(local_server.home / "users.json")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["local", "users", "add", "--help"], ["local", "approve", "--help"], ["local", "--help"]],
+)
+def test_help_of_the_new_commands_loads_no_crypto_or_database(args: list[str]) -> None:
+    probe = (
+        "import atexit, sys\n"
+        "heavy = ('cryptography', 'sqlite3', 'httpx', 'anyio', 'canfar_cli.local')\n"
+        "atexit.register(lambda: sys.__stderr__.write("
+        "'LOADED:' + ','.join(m for m in heavy if m in sys.modules) + '\\n'))\n"
+        f"sys.argv = ['canfar', *{args!r}]\n"
+        "from canfar_cli.cli.entry import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LOADED:\n" in result.stderr

@@ -10,8 +10,8 @@ _canfar() {
         if ((skip)); then skip=0; continue; fi
         [[ "$word" == "--" ]] && return 0
         case "$cpath|$word" in
-            "|--server"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after") skip=1; continue ;;
-            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|config"|"|local"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
+            "|--server"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home") skip=1; continue ;;
+            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|config"|"|local"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
         esac
         [[ "$word" != -* ]] && ((npos++))
     done
@@ -72,6 +72,10 @@ _canfar() {
         "local serve|--fail-status") return 0 ;;
         "local serve|--drop-rate") return 0 ;;
         "local serve|--retry-after") return 0 ;;
+        "local approve|--user") return 0 ;;
+        "local approve|--home") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "local ca-path|--home") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "local users add|--home") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
         case "$cpath" in
@@ -92,7 +96,11 @@ _canfar() {
             "config set") candidates="-h --help" ;;
             "config unset") candidates="-h --help" ;;
             "local") candidates="-h --help" ;;
-            "local serve") candidates="--host --port --token --user --home --latency --fail-rate --fail-status --drop-rate --retry-after -h --help" ;;
+            "local serve") candidates="--host --port --token --user --home --latency --fail-rate --fail-status --drop-rate --retry-after --tls -h --help" ;;
+            "local approve") candidates="--user --deny --home -h --help" ;;
+            "local ca-path") candidates="--home -h --help" ;;
+            "local users") candidates="-h --help" ;;
+            "local users add") candidates="--password-stdin --home -h --help" ;;
         esac
     else
         case "$cpath" in
@@ -103,7 +111,8 @@ _canfar() {
             "config get") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency" ;;
             "config set") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency" ;;
             "config unset") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency" ;;
-            "local") candidates="serve" ;;
+            "local") candidates="serve approve ca-path users" ;;
+            "local users") candidates="add" ;;
         esac
     fi
     COMPREPLY=($(compgen -W "$candidates" -- "$cur"))

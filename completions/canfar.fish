@@ -20,10 +20,10 @@ function __canfar_complete
             return
         end
         switch "$cpath|$word"
-            case '|--server' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after'
+            case '|--server' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local approve|--user' 'local approve|--home' 'local ca-path|--home' 'local users add|--home'
                 set skip 1
                 continue
-            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|completion' '|config' '|local' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve'
+            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|completion' '|config' '|local' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|users' 'local users|add'
                 set cpath (string trim -- "$cpath $word")
                 set npos 0
                 continue
@@ -173,6 +173,17 @@ function __canfar_complete
                 return
             case 'local serve|--retry-after'
                 return
+            case 'local approve|--user'
+                return
+            case 'local approve|--home'
+                __fish_complete_path $cur
+                return
+            case 'local ca-path|--home'
+                __fish_complete_path $cur
+                return
+            case 'local users add|--home'
+                __fish_complete_path $cur
+                return
         end
         return
     end
@@ -320,6 +331,25 @@ function __canfar_complete
                 echo '--fail-status	Status of injected failures'
                 echo '--drop-rate	Share of connections closed with no response'
                 echo '--retry-after	Retry-After of injected 503s (seconds)'
+                echo '--tls	Serve HTTPS with the local CA; the API then needs a client certificate or a token'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'local approve'
+                echo '--user	The user who signs in'
+                echo '--deny	Deny the request instead'
+                echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'local ca-path'
+                echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'local users'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'local users add'
+                echo '--password-stdin	Read the password from the first line of stdin'
+                echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
         end
@@ -376,6 +406,11 @@ function __canfar_complete
             end
         case 'local'
             echo 'serve	Serve the local platform on loopback until interrupted'
+            echo 'approve	Approve (or deny) a pending device login of the local OIDC provider, as its'
+            echo 'ca-path	Print the path of the local CA certificate (made if missing), for CANFAR_CA_BUNDLE'
+            echo 'users	Users of the local sign-in services'
+        case 'local users'
+            echo 'add	Add a user (or set a user\'s password) for the local credential service and OIDC provider'
         case '*'
             __fish_complete_path $cur
     end

@@ -12,8 +12,8 @@ _canfar() {
         if ((skip)); then skip=0; continue; fi
         [[ "$word" == "--" ]] && { _files; return; }
         case "$cpath|$word" in
-            "|--server"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after") skip=1; continue ;;
-            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|config"|"|local"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
+            "|--server"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home") skip=1; continue ;;
+            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|config"|"|local"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
         esac
         [[ "$word" != -* ]] && ((npos++))
     done
@@ -74,6 +74,10 @@ _canfar() {
         "local serve|--fail-status") return ;;
         "local serve|--drop-rate") return ;;
         "local serve|--retry-after") return ;;
+        "local approve|--user") return ;;
+        "local approve|--home") _files; return ;;
+        "local ca-path|--home") _files; return ;;
+        "local users add|--home") _files; return ;;
     esac
     if [[ "$cur" == -* ]]; then
         case "$cpath" in
@@ -94,7 +98,11 @@ _canfar() {
             "config set") candidates=(-h --help) ;;
             "config unset") candidates=(-h --help) ;;
             "local") candidates=(-h --help) ;;
-            "local serve") candidates=(--host --port --token --user --home --latency --fail-rate --fail-status --drop-rate --retry-after -h --help) ;;
+            "local serve") candidates=(--host --port --token --user --home --latency --fail-rate --fail-status --drop-rate --retry-after --tls -h --help) ;;
+            "local approve") candidates=(--user --deny --home -h --help) ;;
+            "local ca-path") candidates=(--home -h --help) ;;
+            "local users") candidates=(-h --help) ;;
+            "local users add") candidates=(--password-stdin --home -h --help) ;;
         esac
         compadd -- $candidates
         return
@@ -107,7 +115,8 @@ _canfar() {
         "config get") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency || _files ;;
         "config set") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency || _files ;;
         "config unset") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency || _files ;;
-        "local") candidates=('serve\:Serve the local platform on loopback until interrupted'); _describe 'command' candidates ;;
+        "local") candidates=('serve\:Serve the local platform on loopback until interrupted' 'approve\:Approve (or deny) a pending device login of the local OIDC provider, as its' 'ca-path\:Print the path of the local CA certificate (made if missing), for CANFAR_CA_BUNDLE' 'users\:Users of the local sign-in services'); _describe 'command' candidates ;;
+        "local users") candidates=('add\:Add a user (or set a user'\''s password) for the local credential service and OIDC provider'); _describe 'command' candidates ;;
         *) _files ;;
     esac
 }

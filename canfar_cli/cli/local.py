@@ -5,6 +5,9 @@ Light at import (typer only): uvicorn and the platform itself are imported insid
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 
 local_app = typer.Typer(help="The local platform: the skaha v1 API on this machine.")
@@ -73,11 +76,18 @@ def serve(
     retry_after: int = typer.Option(
         1, "--retry-after", metavar="S", help="Retry-After of injected 503s (seconds)."
     ),
+    tls: bool = typer.Option(
+        False,
+        "--tls",
+        help="Serve HTTPS with the local CA; the API then needs a client certificate or a token.",
+    ),
 ) -> None:
     """Serve the local platform on loopback until interrupted.
 
     The first line of stdout is the base URL, e.g. http://127.0.0.1:PORT/skaha; point
     --server (or CANFAR_URL) at it. Without --token every request acts as the local user.
+    The same host:port serves the sign-in services too: registries (/reg/cadc/resource-caps,
+    /reg/srcnet/resource-caps), a credential service (/cred) and an OIDC provider (/oidc).
     """
     from pathlib import Path
 
@@ -121,7 +131,15 @@ def serve(
     settings = LocalSettings.from_env(**overrides)
     try:
         out = state_of(ctx).out
-        code = run_server(settings, host, port, faults, announce=lambda url: out.write(f"{url}\n"))
+        code = run_server(
+            settings,
+            host,
+            port,
+            faults,
+            announce=lambda url: out.write(f"{url}\n"),
+            tls=tls,
+            note=out.message,
+        )
     except SkahaError as exc:  # the state folder cannot be used: its message says why
         raise CanfarError(
             exc.message.replace(" (set CANFAR_LOCAL_HOME", " (set --home or CANFAR_LOCAL_HOME")
@@ -132,3 +150,113 @@ def serve(
             hint="choose another --port (0 picks a free one) or --host",
         ) from None
     raise typer.Exit(code)
+
+
+def _home(home: str | None) -> Path:
+    from canfar_cli.local.settings import default_home
+
+    if home:
+        return Path(home).expanduser()
+    import os
+
+    env = os.environ.get("CANFAR_LOCAL_HOME", "").strip()
+    return Path(env).expanduser() if env else default_home()
+
+
+def _home_option() -> Any:
+    return typer.Option(
+        None,
+        "--home",
+        metavar="DIR",
+        help="State folder [env CANFAR_LOCAL_HOME; user data folder].",
+    )
+
+
+users_app = typer.Typer(help="Users of the local sign-in services.", no_args_is_help=True)
+local_app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="The user name."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+    home: str | None = _home_option(),
+) -> None:
+    """Add a user (or set a user's password) for the local credential service and OIDC provider.
+
+    Without --password-stdin a password is generated and printed on stdout.
+
+    \b
+    Example:
+      canfar local users add alice
+      printf 's3cret\\n' | canfar local users add bob --password-stdin
+    """
+    import sys
+
+    from canfar_cli.cli.state import state_of
+    from canfar_cli.errors import UsageError
+    from canfar_cli.local.signin.users import Users, check_name, generate_password
+
+    out = state_of(ctx).out
+    check_name(name)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("no password on stdin", hint="give one line holding the password")
+    else:
+        password = generate_password()
+    new = Users(_home(home)).add(name, password)
+    if not password_stdin:
+        out.write(password + "\n")
+    out.message(f"{'added user' if new else 'changed the password of'} {name}")
+
+
+@local_app.command("approve")
+def approve(
+    ctx: typer.Context,
+    code: str = typer.Argument(..., metavar="CODE", help="The user code a device login shows."),
+    user: str = typer.Option(..., "--user", metavar="NAME", help="The user who signs in."),
+    deny: bool = typer.Option(False, "--deny", help="Deny the request instead."),
+    home: str | None = _home_option(),
+) -> None:
+    """Approve (or deny) a pending device login of the local OIDC provider, as its
+    verification page would.
+
+    \b
+    Example:
+      canfar local approve BCDF-GHJK --user alice
+    """
+    from canfar_cli.cli.state import state_of
+    from canfar_cli.errors import CanfarError, NotFoundError
+    from canfar_cli.local.signin.oidc import DeviceCodeError, Provider
+    from canfar_cli.local.signin.settings import SigninSettings
+    from canfar_cli.local.signin.users import check_name
+
+    check_name(user)
+    provider = Provider(_home(home), SigninSettings())
+    try:
+        provider.decide(code, user, approve=not deny)
+    except DeviceCodeError as exc:
+        if exc.reason == "unknown":
+            raise NotFoundError(
+                exc.message, status=404, hint="the code is shown by `canfar login srcnet`"
+            ) from None
+        raise CanfarError(exc.message) from None
+    state_of(ctx).out.message(f"{'denied' if deny else 'approved'} {code.upper()} for {user}")
+
+
+@local_app.command("ca-path")
+def ca_path(ctx: typer.Context, home: str | None = _home_option()) -> None:
+    """Print the path of the local CA certificate (made if missing), for CANFAR_CA_BUNDLE.
+
+    \b
+    Example:
+      export CANFAR_CA_BUNDLE=$(canfar local ca-path)
+    """
+    from canfar_cli.cli.state import state_of
+    from canfar_cli.local.signin.ca import LocalCA
+
+    state_of(ctx).out.write(f"{LocalCA.load_or_create(_home(home)).path}\n")

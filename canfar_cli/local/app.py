@@ -41,6 +41,7 @@ from canfar_cli.local.asgi import (
     text,
 )
 from canfar_cli.local.settings import LocalSettings
+from canfar_cli.local.signin.routes import SigninServices, bearer_token
 from canfar_cli.local.skaha import SkahaError, bad_request
 from canfar_cli.local.store import LimitReached, Store, dumps_list, session_dir
 
@@ -85,6 +86,8 @@ class LocalApp:
         self._last_sweep = 0.0
         self.uid = str(os.getuid()) if hasattr(os, "getuid") else ""
         self.gid = str(os.getgid()) if hasattr(os, "getgid") else ""
+        # The sign-in services (registry, credentials, OIDC): their own router, by path prefix.
+        self.signin = SigninServices(settings.home)
 
     @property
     def store(self) -> Store:
@@ -114,7 +117,10 @@ class LocalApp:
         head = scope.get("method", "").upper() == "HEAD"
         try:
             request = await Request.read(scope, receive, self.settings.max_body_bytes)
-            response = self.handle(request)
+            if self.signin.serves(request.path):
+                response = await self.signin.handle(request)
+            else:
+                response = self.handle(request)
             if response.wake:
                 await self.wake_supervisor()
         except SkahaError as exc:
@@ -141,8 +147,8 @@ class LocalApp:
 
     def handle(self, request: Request) -> Response:
         path = request.path
-        if path in ("/skaha/availability", "/skaha/capabilities"):
-            return self.vosi(request, path.rsplit("/", 1)[1])
+        if path == "/skaha/availability":  # (capabilities: the sign-in services' router)
+            return self.vosi(request, "availability")
         if not (path == API or path.startswith(API + "/")):
             raise SkahaError(404, f"not found: {path}")
         user = self.authenticate(request)
@@ -173,33 +179,34 @@ class LocalApp:
         return error
 
     def authenticate(self, request: Request) -> str:
+        """The user a request acts as: the serve token's (the local user), else the user of a
+        credential the sign-in services issued (an OIDC access token, a client certificate over
+        --tls), else the local user when the server asks for nothing."""
         token = self.settings.token
-        if token is not None:
-            given = request.headers.get("authorization", "")
-            scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                value.strip().encode(), token.encode()
-            ):
-                raise SkahaError(401, "Unauthorized", {"WWW-Authenticate": "Bearer"})
+        bearer = bearer_token(request)
+        if (
+            token is not None
+            and bearer is not None
+            and hmac.compare_digest(bearer.encode(), token.encode())
+        ):
+            return self.settings.user
+        user = self.signin.identify(request, bearer)
+        if user is not None:
+            return user
+        if token is not None or self.signin.require_credentials:
+            raise SkahaError(401, "Unauthorized", {"WWW-Authenticate": "Bearer"})
         return self.settings.user
 
     def vosi(self, request: Request, which: str) -> Response:
         if request.method not in ("GET", "HEAD"):
             raise self.unsupported(request.method, "GET")
-        if which == "availability":
-            body = (
-                '<?xml version="1.0" encoding="UTF-8"?>\n'
-                '<vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">\n'
-                "  <vosi:available>true</vosi:available>\n"
-                "  <vosi:note>the local platform is serving</vosi:note>\n"
-                "</vosi:availability>\n"
-            )
-        else:
-            body = (
-                '<?xml version="1.0" encoding="UTF-8"?>\n'
-                '<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0">\n'
-                "</vosi:capabilities>\n"
-            )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">\n'
+            "  <vosi:available>true</vosi:available>\n"
+            "  <vosi:note>the local platform is serving</vosi:note>\n"
+            "</vosi:availability>\n"
+        )
         return Response(200, body.encode(), "text/xml")
 
     def session_route(self, request: Request, method: str, user: str, tail: str | None) -> Response:

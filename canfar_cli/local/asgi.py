@@ -82,6 +82,8 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     params: Params = field(default_factory=Params)
+    # The ASGI scope, for what the parsed fields leave out (scheme, server, TLS extension).
+    scope: Scope | None = field(default=None, repr=False)
 
     @classmethod
     async def read(cls, scope: Scope, receive: Receive, max_body: int) -> Request:
@@ -98,6 +100,7 @@ class Request:
             path=path,
             query=scope.get("query_string") or b"",
             headers=headers,
+            scope=scope,
         )
         declared = headers.get("content-length", "")
         if declared.strip().isdigit() and int(declared) > max_body:

@@ -35,10 +35,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def base_url(sock: socket.socket) -> str:
+def base_url(sock: socket.socket, scheme: str = "http") -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/skaha"
+    return f"{scheme}://{shown}:{port}/skaha"
 
 
 def serve(
@@ -47,15 +47,21 @@ def serve(
     port: int,
     faults: Faults,
     announce: Callable[[str], None],
+    *,
+    tls: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> int:
-    """Serve until a signal; `announce(base_url)` once the socket listens (the command line
-    writes it through its terminal writer: nothing here prints)."""
+    """Serve until a signal; `announce(base_url)` once the socket listens and `note(text)` for a
+    message to the operator (the command line writes both through its terminal writer: nothing
+    here prints)."""
     import uvicorn
 
     local_app = create_app(settings)
     # Open the state folder now: one it cannot use is a start-up error (SkahaError, for the
     # command to report), not a 500 on every request after a URL that looked fine.
     _ = local_app.store
+    # The sign-in services' settings too (a bad CANFAR_LOCAL_* lifetime is a ConfigError).
+    _ = local_app.signin.settings
     app: Any = local_app
     if faults.active:
         app = FaultInjection(app, faults)
@@ -70,6 +76,9 @@ def serve(
         http="h11",
         timeout_keep_alive=30,
     )
+    ca_path = None
+    if tls:
+        ca_path = _use_tls(config, local_app)
     server = uvicorn.Server(config)
 
     # uvicorn installs its own handlers while it runs, and re-raises the signal that stopped it
@@ -82,8 +91,33 @@ def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     sock = bind(host, port)
-    announce(base_url(sock))
+    # The CA line first: whoever reads the URL line may look for it at once.
+    if ca_path is not None and note is not None:
+        note(f"local CA certificate (for CANFAR_CA_BUNDLE): {ca_path}")
+    announce(base_url(sock, "https" if tls else "http"))
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
     sock.close()
     return 0
+
+
+def _use_tls(config: Any, local_app: Any) -> Any:
+    """HTTPS with a server certificate from the local CA (signin/tls.py says how client
+    certificates reach the app); the skaha API then needs a client certificate or a token.
+    Returns the CA certificate's path."""
+    import tempfile
+    from pathlib import Path
+
+    from canfar_cli.local.signin.tls import ClientCertH11Protocol, configure
+
+    ca = local_app.signin.ca
+    config.http = ClientCertH11Protocol
+    # A fresh server certificate per start, in a private temporary folder (two servers on one
+    # state folder cannot mix their keys); gone once loaded into the SSL context.
+    with tempfile.TemporaryDirectory(dir=ca.path.parent, prefix=".server-") as folder:
+        cert_file, key_file = ca.server_files(Path(folder))
+        config.ssl_certfile, config.ssl_keyfile = str(cert_file), str(key_file)
+        config.load()  # builds config.ssl; Server.run skips loading a loaded config
+    configure(config.ssl, ca.path)
+    local_app.signin.require_credentials = True
+    return ca.path

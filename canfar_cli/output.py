@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -125,9 +125,6 @@ class Output:
 
     def color_err(self) -> bool:
         return color_allowed(self.stderr, no_color=self.no_color)
-
-    def stdout_is_terminal(self) -> bool:
-        return _isatty(self.stdout)
 
     def stdin_is_terminal(self) -> bool:
         return _isatty(sys.stdin)
@@ -283,3 +280,14 @@ def _pretty_json(value: Any, *, ensure_ascii: bool) -> str:
         items = ",\n  ".join(json.dumps(item, ensure_ascii=ensure_ascii) for item in value)
         return f"[\n  {items}\n]"
     return json.dumps(value, indent=2, ensure_ascii=ensure_ascii)
+
+
+def print_texts(texts: Mapping[str, str]) -> None:
+    """The library's `logs(..., verbose=True)` and `events(..., verbose=True)`: each text on
+    stdout exactly as the server sent it (byte for byte), headed `==> id <==` when there are
+    several."""
+    out = Output()
+    for key, text in texts.items():
+        if len(texts) > 1:
+            out.write(f"==> {key} <==\n")
+        out.write_log(text)

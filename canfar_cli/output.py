@@ -17,7 +17,10 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from canfar_cli.errors import Failure
 
 # ANSI styles used for tables and messages when colour is on (no rich needed for these).
 _BOLD = "\x1b[1m"
@@ -232,6 +235,15 @@ class Output:
         self.message(f"{prefix} {printable(text.strip())}")
         if hint:
             self.message(f"hint: {printable(hint.strip())}")
+
+    def report(self, failure: Failure) -> None:
+        """How the program ends (canfar_cli.errors.failure_of): its line, if it has one."""
+        if failure.message is None:
+            return
+        if failure.is_error:
+            self.error(failure.message, failure.hint)
+        else:
+            self.message(failure.message)
 
     def confirm(self, question: str) -> bool:
         """Ask on the terminal (stderr for the question, stdin for the answer). Default: no."""

@@ -234,10 +234,7 @@ def create(
     if dry_run:
 
         async def plan(session: Any) -> list[Any]:
-            import inspect
-
-            result = session.plan_create(await choose_name(session), image, **options)
-            return await result if inspect.isawaitable(result) else result
+            return session.plan_create(await choose_name(session), image, **options)
 
         plans = state.run(plan)
         if fmt == "json":

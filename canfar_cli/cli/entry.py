@@ -9,17 +9,19 @@ from __future__ import annotations
 import os
 import sys
 
-INTERRUPTED = 130  # canfar_cli.errors.ExitCode.INTERRUPTED, without importing it first
-
 
 def main() -> None:
     # Ctrl-C while the modules are still loading (the first ~100 ms of every command) is an
     # interrupt like any other: one line and 130, not a traceback through the import machinery.
     try:
         _main()
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        from canfar_cli.errors import failure_of
+        from canfar_cli.output import Output
+
+        failure = failure_of(exc)
+        Output().report(failure)
+        sys.exit(failure.code)
 
 
 def _main() -> None:

@@ -22,8 +22,6 @@ from canfar_cli.cli.options import (
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import UsageError
 
-WATCH_INTERVAL = 2.0
-
 
 def ps(
     ctx: typer.Context,
@@ -91,13 +89,10 @@ def ps(
     from canfar_cli.cli.present import session_rows
 
     async def follow(session: Any) -> None:
-        import anyio
-
         with out.live(stream=out.stdout) as update:
-            while True:
-                rows = session_rows(select(await session.fetch()), wide=fmt == "wide")
+            async for sessions in session.watch_sessions():
+                rows = session_rows(select(sessions), wide=fmt == "wide")
                 update(out.render_table(*rows, color=out.color_out()))
-                await anyio.sleep(WATCH_INTERVAL)
 
     state.run(follow)
 

@@ -26,6 +26,7 @@ __all__ = ["Session"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 async def _next(iterator: AsyncIterator[T]) -> T:
@@ -69,7 +70,7 @@ def _blocking(
     return _as_member(call)
 
 
-def _as_member(call: Any) -> Any:
+def _as_member(call: F) -> F:
     # functools.wraps copied the async method's names: say where this one lives.
     call.__module__ = __name__
     call.__qualname__ = f"Session.{call.__name__}"
@@ -150,7 +151,7 @@ class Session:
             poll_interval=poll_interval,
         )
         self._runner: _Runner | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[_Runner], Session] | None = None
 
     def __repr__(self) -> str:
         return (

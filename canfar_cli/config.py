@@ -70,7 +70,8 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        values: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+        return values
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"config file {path} is not valid TOML: {exc}",
@@ -264,9 +265,10 @@ def load_settings(
 
     picked = _pick("certificate", certificate, file_values)
     if picked:
-        certificate_value: str | None = str(Path(coerce("certificate", *picked)).expanduser())
-        if not Path(certificate_value).is_file():
-            raise ConfigError(f"certificate {certificate_value} (from {picked[1]}) does not exist")
+        pem = str(Path(coerce("certificate", *picked)).expanduser())
+        if not Path(pem).is_file():
+            raise ConfigError(f"certificate {pem} (from {picked[1]}) does not exist")
+        certificate_value: str | None = pem
     else:
         default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
         certificate_value = str(default_pem) if default_pem.is_file() else None

@@ -107,13 +107,13 @@ def check_name(name: str) -> str:
 
 def check_replicas(replicas: Any) -> int:
     """A whole number from 1 to MAX_REPLICAS."""
-    replicas = check_count("replicas", replicas)
-    if replicas > MAX_REPLICAS:
+    count = int(check_count("replicas", replicas))
+    if count > MAX_REPLICAS:
         raise UsageError(
-            f"replicas must be at most {MAX_REPLICAS:,}, got {replicas:,}",
+            f"replicas must be at most {MAX_REPLICAS:,}, got {count:,}",
             hint="create larger sweeps in several batches",
         )
-    return replicas
+    return count
 
 
 def replica_names(name: str, replicas: int) -> list[str]:
@@ -152,7 +152,7 @@ def check_gpu(gpu: Any) -> int | None:
         return None
     if not isinstance(gpu, bool) and gpu == 0:
         raise UsageError("gpu=0 is refused by the server", hint="leave the GPU option out for none")
-    return check_count("gpu", gpu)
+    return int(check_count("gpu", gpu))
 
 
 def check_image(image: str) -> str:

@@ -121,7 +121,7 @@ def _with_arguments_of(
         if inspect.iscoroutinefunction(method):
 
             async def wrapper(self: S, /, *args: Any, **options: Any) -> Any:
-                return await method(self, _create_request(args, options))  # type: ignore[misc]
+                return await method(self, _create_request(args, options))
 
         else:
 

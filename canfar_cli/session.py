@@ -111,7 +111,7 @@ class AsyncSession:
                 poll_interval=poll_interval,
             )
         else:
-            given = {
+            given: dict[str, Any] = {
                 "server": server,
                 "token": token,
                 "certificate": certificate,
@@ -176,7 +176,7 @@ class AsyncSession:
         response = await self._get(path, params)
         url = self._http.url(path)
         try:
-            body = response.json()
+            body: Any = response.json()
         except ValueError:
             raise ServerError(
                 f"the server's answer to GET {url} is not JSON",
@@ -184,9 +184,10 @@ class AsyncSession:
                 reason=response.text[:200],
                 hint=SERVER_URL_HINT,
             ) from None
-        shaped = isinstance(body, expect) and (
-            expect is not list or all(isinstance(item, dict) for item in body)
-        )
+        if expect is list:
+            shaped = isinstance(body, list) and all(isinstance(item, dict) for item in body)
+        else:
+            shaped = isinstance(body, expect)
         if not shaped:
             wanted = "an array of objects" if expect is list else "an object"
             raise ServerError(
@@ -318,8 +319,8 @@ class AsyncSession:
             params["type"] = kind
         if view is not None:
             params["view"] = view
-        sessions = await self._get_collection("session", params)
-        if status is not None and isinstance(sessions, list):
+        sessions: list[dict[str, Any]] = await self._get_collection("session", params)
+        if status is not None:
             sessions = models.select_sessions(sessions, statuses=[status])
         return sessions
 
@@ -336,7 +337,8 @@ class AsyncSession:
         async def one(session_id: str) -> dict[str, Any]:
             if session_id in listed:
                 return listed[session_id]
-            return await self._get_json(f"session/{session_id}")
+            record: dict[str, Any] = await self._get_json(f"session/{session_id}")
+            return record
 
         return await self._each(checked, one)
 
@@ -403,15 +405,21 @@ class AsyncSession:
 
     async def stats(self) -> dict[str, Any]:
         """The platform's cores and RAM: requested, available, and the per-session maxima."""
-        return await self._get_collection("session", {"view": "stats"}, expect=dict)
+        stats: dict[str, Any] = await self._get_collection(
+            "session", {"view": "stats"}, expect=dict
+        )
+        return stats
 
     async def context(self) -> dict[str, Any]:
         """The resource options the server accepts (cores, memoryGB, gpus, ...)."""
-        return await self._get_collection("context", expect=dict)
+        context: dict[str, Any] = await self._get_collection("context", expect=dict)
+        return context
 
     async def images(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The public images, optionally only those of one kind."""
-        return await self._get_collection("image", {"type": kind} if kind is not None else None)
+        params = {"type": kind} if kind is not None else None
+        images: list[dict[str, Any]] = await self._get_collection("image", params)
+        return images
 
     # --- changing ---------------------------------------------------------------------------
 

@@ -5,13 +5,13 @@ The config file is a small flat TOML file, `config.toml` in the platformdirs use
 atomically (temporary file + rename) and created with mode 0600, because it may hold a token.
 
 Known keys:
-    server        base URL of the skaha service, or "local"          env CANFAR_URL
-    token         a bearer token (secret)                            env CANFAR_TOKEN
-    token_file    a file holding the bearer token                    (flag --token-file)
-    certificate   a PEM file with certificate and key                env CANFAR_CERTIFICATE
-    timeout       seconds per request                                env CANFAR_TIMEOUT
-    concurrency   requests in flight at most                         env CANFAR_CONCURRENCY
-    poll_interval seconds between two looks while waiting or following env CANFAR_POLL_INTERVAL
+    server         base URL of the skaha service, or "local"       env CANFAR_URL
+    token          a bearer token (secret)                         env CANFAR_TOKEN
+    token_file     a file holding the bearer token                 (flag --token-file)
+    certificate    a PEM file with certificate and key             env CANFAR_CERTIFICATE
+    timeout        seconds per request                             env CANFAR_TIMEOUT
+    concurrency    requests in flight at most                      env CANFAR_CONCURRENCY
+    poll_interval  seconds between looks while waiting/following   env CANFAR_POLL_INTERVAL
 """
 
 from __future__ import annotations

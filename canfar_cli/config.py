@@ -5,12 +5,13 @@ The config file is a small flat TOML file, `config.toml` in the platformdirs use
 atomically (temporary file + rename) and created with mode 0600, because it may hold a token.
 
 Known keys:
-    server        base URL of the skaha service, or "local"          env CANFAR_URL
-    token         a bearer token (secret)                            env CANFAR_TOKEN
-    token_file    a file holding the bearer token                    (flag --token-file)
-    certificate   a PEM file with certificate and key                env CANFAR_CERTIFICATE
-    timeout       seconds per request                                env CANFAR_TIMEOUT
-    concurrency   requests in flight at most                         env CANFAR_CONCURRENCY
+    server         base URL of the skaha service, or "local"       env CANFAR_URL
+    token          a bearer token (secret)                         env CANFAR_TOKEN
+    token_file     a file holding the bearer token                 (flag --token-file)
+    certificate    a PEM file with certificate and key             env CANFAR_CERTIFICATE
+    timeout        seconds per request                             env CANFAR_TIMEOUT
+    concurrency    requests in flight at most                      env CANFAR_CONCURRENCY
+    poll_interval  seconds between looks while waiting/following   env CANFAR_POLL_INTERVAL
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from canfar_cli.errors import ConfigError
 PRODUCTION_URL = "https://ws-uv.canfar.net/skaha"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONCURRENCY = 32
+DEFAULT_POLL_INTERVAL = 1.0
 
 # key -> (environment variable or None, type, is secret)
 KEYS: dict[str, tuple[str | None, type, bool]] = {
@@ -37,6 +39,7 @@ KEYS: dict[str, tuple[str | None, type, bool]] = {
     "certificate": ("CANFAR_CERTIFICATE", str, False),
     "timeout": ("CANFAR_TIMEOUT", float, False),
     "concurrency": ("CANFAR_CONCURRENCY", int, False),
+    "poll_interval": ("CANFAR_POLL_INTERVAL", float, False),
 }
 
 
@@ -67,7 +70,8 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        values: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+        return values
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"config file {path} is not valid TOML: {exc}",
@@ -180,12 +184,15 @@ class Settings:
     certificate: str | None
     timeout: float
     concurrency: int
+    # Seconds between two looks at the server while waiting for or following sessions.
+    poll_interval: float = DEFAULT_POLL_INTERVAL
 
     def __repr__(self) -> str:  # never show the token
         token = "<hidden>" if self.token else None
         return (
             f"Settings(server={self.server!r}, token={token!r}, certificate={self.certificate!r},"
-            f" timeout={self.timeout!r}, concurrency={self.concurrency!r})"
+            f" timeout={self.timeout!r}, concurrency={self.concurrency!r},"
+            f" poll_interval={self.poll_interval!r})"
         )
 
 
@@ -234,6 +241,7 @@ def load_settings(
     certificate: str | None = None,
     timeout: float | None = None,
     concurrency: int | None = None,
+    poll_interval: float | None = None,
 ) -> Settings:
     """Resolve every setting once. Arguments are flags (None = not given)."""
     file_values = read_config()
@@ -257,9 +265,10 @@ def load_settings(
 
     picked = _pick("certificate", certificate, file_values)
     if picked:
-        certificate_value: str | None = str(Path(coerce("certificate", *picked)).expanduser())
-        if not Path(certificate_value).is_file():
-            raise ConfigError(f"certificate {certificate_value} (from {picked[1]}) does not exist")
+        pem = str(Path(coerce("certificate", *picked)).expanduser())
+        if not Path(pem).is_file():
+            raise ConfigError(f"certificate {pem} (from {picked[1]}) does not exist")
+        certificate_value: str | None = pem
     else:
         default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
         certificate_value = str(default_pem) if default_pem.is_file() else None
@@ -268,6 +277,8 @@ def load_settings(
     timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
     picked = _pick("concurrency", concurrency, file_values)
     concurrency_value = coerce("concurrency", *picked) if picked else DEFAULT_CONCURRENCY
+    picked = _pick("poll_interval", poll_interval, file_values)
+    interval_value = coerce("poll_interval", *picked) if picked else DEFAULT_POLL_INTERVAL
 
     return Settings(
         server=server_value,
@@ -275,4 +286,5 @@ def load_settings(
         certificate=certificate_value,
         timeout=timeout_value,
         concurrency=concurrency_value,
+        poll_interval=interval_value,
     )

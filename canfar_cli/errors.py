@@ -80,3 +80,50 @@ class JobFailedError(CanfarError):
     """A session ended Failed while the user waited for it (`--wait`, `logs --follow`)."""
 
     exit_code = ExitCode.FAILED
+
+
+# Exit code for "the reader of our stdout went away" (`canfar ps | head -1`), as a shell reports
+# a program killed by SIGPIPE.
+BROKEN_PIPE_EXIT = 141
+
+
+class Failure:
+    """How the program ends on an exception: its exit code and the line (if any) to show.
+    `is_error` lines are shown as `error: …` (+ `hint: …`), the others as they are; `internal`
+    says it is a bug (a traceback is worth showing under --verbose)."""
+
+    __slots__ = ("code", "hint", "internal", "is_error", "message")
+
+    def __init__(
+        self,
+        code: int,
+        message: str | None,
+        hint: str | None = None,
+        *,
+        is_error: bool = True,
+        internal: bool = False,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.is_error = is_error
+        self.internal = internal
+
+    def __repr__(self) -> str:
+        return f"Failure({self.code}, {self.message!r}, {self.hint!r}, is_error={self.is_error})"
+
+
+def failure_of(exc: BaseException) -> Failure:
+    """The one translation of an exception into an exit code and a message, used wherever the
+    command line stops on one (the command wrapper, the app's entry point, the start-up)."""
+    if isinstance(exc, CanfarError):
+        return Failure(int(exc.exit_code), exc.message, exc.hint)
+    if isinstance(exc, (KeyboardInterrupt, EOFError)):
+        return Failure(int(ExitCode.INTERRUPTED), "interrupted", is_error=False)
+    if isinstance(exc, BrokenPipeError):
+        return Failure(BROKEN_PIPE_EXIT, None)  # nobody is reading: nothing to say
+    return Failure(
+        int(ExitCode.FAILED),
+        f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)",
+        internal=True,
+    )

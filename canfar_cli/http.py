@@ -1,9 +1,9 @@
 """The wire: one httpx client per session object, the in-flight bound, retries and error mapping.
 
-Everything that touches httpx lives here (and anyio, with session.py). `HttpClient.request` is the
-one door every request of the core goes through, so the concurrency bound, the retry policy, the
-request log and the translation of failures into `canfar_cli.errors` hold for every method and every
-batch size alike.
+Everything that touches httpx's client lives here; the connection pools under it are in
+transports.py. `HttpClient.request` is the one door every request of the core goes through, so the
+concurrency bound, the retry policy, the request log and the translation of failures into
+`canfar_cli.errors` hold for every method and every batch size alike.
 
 Retries: GET and DELETE are idempotent on skaha (a DELETE of a gone session answers 200), so they
 are retried on connection errors, timeouts, dropped connections and 502/503/504. A POST creates a
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import os
 import random
 import ssl
 import time
@@ -35,8 +34,20 @@ from canfar_cli.errors import (
     ServerError,
     UnreachableError,
 )
+from canfar_cli.transports import SHARD_SIZE, ShardedTransport, pooled_transport
 
 log = logging.getLogger("canfar_cli.http")
+
+__all__ = [
+    "HIDDEN",
+    "SHARD_SIZE",
+    "HttpClient",
+    "RetryPolicy",
+    "ShardedTransport",
+    "public_url",
+    "redact_headers",
+    "retry_after_seconds",
+]
 
 USER_AGENT = f"canfar-cli/{__version__}"
 HIDDEN = "<hidden>"
@@ -73,7 +84,7 @@ class RetryPolicy:
             advised = retry_after_seconds(response.headers.get("retry-after"))
             if advised is not None:
                 return min(advised, self.retry_after_cap)
-        ceiling = min(self.max_backoff, self.backoff * (2 ** (retry - 1)))
+        ceiling = min(self.max_backoff, self.backoff * (2.0 ** (retry - 1)))
         # Full jitter, with a floor so a burst of retries never lands all at once on a sick server.
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
@@ -90,8 +101,6 @@ def retry_after_seconds(value: str | None) -> float | None:
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        return None
-    if when is None:
         return None
     return max(0.0, when.timestamp() - time.time())
 
@@ -135,85 +144,6 @@ def _load_certificate(context: ssl.SSLContext, certificate: str) -> None:
         ) from None
 
 
-SHARD_SIZE = 4
-_PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
-
-
-def _proxy_configured() -> bool:
-    # httpx applies environment proxies only to the transports it builds itself; so when a proxy
-    # is set, let it build its own (one pool) rather than lose the proxy.
-    return any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
-
-
-class _CountedStream(httpx.AsyncByteStream):
-    """A response body that tells its shard when it is closed (the connection is free again)."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, release: Any) -> None:
-        self._stream = stream
-        self._release = release
-
-    async def __aiter__(self) -> Any:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            self._release()
-
-
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """Several small connection pools in place of one large one.
-
-    httpcore's pool scans every connection for every queued request each time a request starts
-    or ends; at 100 connections that scan costs more CPU than the request itself. Pools of at most
-    SHARD_SIZE connections, each request going to the least busy one, keep the scan short: the
-    same connections in all, and the same bound (the caller's limiter), for a fraction of the
-    CPU."""
-
-    def __init__(self, concurrency: int, verify: ssl.SSLContext | bool, trust_env: bool) -> None:
-        count = max(1, -(-concurrency // SHARD_SIZE))
-        sizes = [concurrency // count + (1 if i < concurrency % count else 0) for i in range(count)]
-        self._shards = [
-            httpx.AsyncHTTPTransport(
-                verify=verify,
-                trust_env=trust_env,
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            )
-            for size in sizes
-        ]
-        self._busy = [0] * count
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = min(range(len(self._shards)), key=self._busy.__getitem__)
-        self._busy[index] += 1
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self._busy[index] -= 1
-
-        try:
-            response = await self._shards[index].handle_async_request(request)
-        except BaseException:
-            release()
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_CountedStream(response.stream, release),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
-
-
 class HttpClient:
     """One httpx.AsyncClient, one in-flight bound, one retry policy, one request log."""
 
@@ -227,8 +157,11 @@ class HttpClient:
         concurrency: int = 32,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        sharded_pools: bool | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # None: the CANFAR_SHARDED_POOLS environment variable decides (on unless "0").
+        self.sharded_pools = sharded_pools
         self.concurrency = concurrency
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
@@ -251,9 +184,8 @@ class HttpClient:
         # for plain http (the local platform on loopback), so none is loaded then.
         needs_tls = self.base_url.startswith("https:") and transport is None
         verify: ssl.SSLContext | bool = _ssl_context(self._certificate) if needs_tls else False
-        if transport is None and not _proxy_configured():
-            # The pools together are as large as the bound: a request never waits for one.
-            transport = ShardedTransport(self.concurrency, verify=verify, trust_env=True)
+        if transport is None:
+            transport = pooled_transport(self.concurrency, verify, sharded=self.sharded_pools)
         return httpx.AsyncClient(
             base_url=self.base_url,
             headers=self._headers,

@@ -12,14 +12,13 @@ import fnmatch
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from canfar_cli.errors import UsageError
 
 KINDS: tuple[str, ...] = ("headless", "notebook", "desktop", "carta", "firefly", "contributed")
-INTERACTIVE_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind != "headless")
 
 # What the current server emits, then what older servers (and the stale docs) said.
 STATUSES: tuple[str, ...] = (
@@ -34,7 +33,6 @@ STATUSES: tuple[str, ...] = (
 # Older servers said Succeeded/Error where newer ones say Completed/Failed: the same states.
 _STATUS_ALIASES = {"succeeded": "Completed", "error": "Failed"}
 FINISHED_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Succeeded", "Error"})
-ACTIVE_STATUSES: frozenset[str] = frozenset({"Pending", "Running"})
 
 DEFAULT_REGISTRY = "images.canfar.net"
 
@@ -109,13 +107,13 @@ def check_name(name: str) -> str:
 
 def check_replicas(replicas: Any) -> int:
     """A whole number from 1 to MAX_REPLICAS."""
-    replicas = check_count("replicas", replicas)
-    if replicas > MAX_REPLICAS:
+    count = int(check_count("replicas", replicas))
+    if count > MAX_REPLICAS:
         raise UsageError(
-            f"replicas must be at most {MAX_REPLICAS:,}, got {replicas:,}",
+            f"replicas must be at most {MAX_REPLICAS:,}, got {count:,}",
             hint="create larger sweeps in several batches",
         )
-    return replicas
+    return count
 
 
 def replica_names(name: str, replicas: int) -> list[str]:
@@ -154,7 +152,7 @@ def check_gpu(gpu: Any) -> int | None:
         return None
     if not isinstance(gpu, bool) and gpu == 0:
         raise UsageError("gpu=0 is refused by the server", hint="leave the GPU option out for none")
-    return check_count("gpu", gpu)
+    return int(check_count("gpu", gpu))
 
 
 def check_image(image: str) -> str:
@@ -291,56 +289,72 @@ class CreateSpec:
         return fields
 
 
-def check_create(
-    name: str,
-    image: str,
-    cores: int | float = 2,
-    ram: int | float = 4,
-    kind: str = "headless",
-    gpu: int | None = None,
-    cmd: str | None = None,
-    args: str | Sequence[str] | None = None,
-    env: Mapping[str, Any] | None = None,
-    replicas: int = 1,
-) -> CreateSpec:
-    """Every refusal of a create, in the order a user would fix them."""
-    kind = normalize_kind(kind)
-    if kind != "headless":
-        given = [
-            what
-            for what, value in (("cmd", cmd), ("args", args), ("env", env))
-            if value is not None and value != [] and value != {}
-        ]
-        if given:
-            verb, them = ("only applies", "it") if len(given) == 1 else ("only apply", "them")
-            raise UsageError(
-                f"{' and '.join(given)} {verb} to headless sessions; the server ignores {them}"
-                f" for a {kind} session",
-                hint="leave them out, or create a headless session",
-            )
-    names = replica_names(name, replicas)
-    image = check_image(image)
-    cores = check_count("cores", cores, whole=False)
-    ram = check_count("ram", ram, whole=False)
-    gpu = check_gpu(gpu)
-    env_pairs = check_env(env)
-    for key, _value in env_pairs:
-        if key in ("REPLICA_ID", "REPLICA_COUNT"):
-            raise UsageError(
-                f"environment variable {key} is set by canfar for every replica",
-                hint="leave it out of env",
-            )
-    return CreateSpec(
-        names=names,
-        image=image,
-        kind=kind,
-        cores=cores,
-        ram=ram,
-        gpu=gpu,
-        cmd=check_cmd(cmd),
-        args=check_args(args),
-        env=env_pairs,
-    )
+@dataclass(frozen=True)
+class CreateRequest:
+    """Everything a create takes, defined once: the arguments of `AsyncSession.create`,
+    `create_each` and `plan_create` (and of their blocking twins), in their order.
+
+    `cores` and `ram` (GiB) are numbers of at least 1; `gpu` None for none; `cmd`, `args` and `env`
+    apply to headless sessions only (`args` a list, or a text split on whitespace); `replicas` N
+    sessions named name-1 ... name-N; `registry_auth` "user:secret" or (user, secret) for a private
+    image (sent in a header, never shown)."""
+
+    name: str
+    image: str
+    cores: int | float = 2
+    ram: int | float = 4
+    kind: str = "headless"
+    gpu: int | None = None
+    cmd: str | None = None
+    args: str | Sequence[str] | None = None
+    env: Mapping[str, Any] | None = None
+    replicas: int = 1
+    registry_auth: str | tuple[str, str] | None = field(default=None, repr=False)
+
+    def check(self) -> CreateSpec:
+        """Every refusal of a create, in the order a user would fix them."""
+        kind = normalize_kind(self.kind)
+        if kind != "headless":
+            given = [
+                what
+                for what, value in (("cmd", self.cmd), ("args", self.args), ("env", self.env))
+                if value is not None and value != [] and value != {}
+            ]
+            if given:
+                verb, them = ("only applies", "it") if len(given) == 1 else ("only apply", "them")
+                raise UsageError(
+                    f"{' and '.join(given)} {verb} to headless sessions; the server ignores"
+                    f" {them} for a {kind} session",
+                    hint="leave them out, or create a headless session",
+                )
+        names = replica_names(self.name, self.replicas)
+        image = check_image(self.image)
+        cores = check_count("cores", self.cores, whole=False)
+        ram = check_count("ram", self.ram, whole=False)
+        gpu = check_gpu(self.gpu)
+        env_pairs = check_env(self.env)
+        for key, _value in env_pairs:
+            if key in ("REPLICA_ID", "REPLICA_COUNT"):
+                raise UsageError(
+                    f"environment variable {key} is set by canfar for every replica",
+                    hint="leave it out of env",
+                )
+        return CreateSpec(
+            names=names,
+            image=image,
+            kind=kind,
+            cores=cores,
+            ram=ram,
+            gpu=gpu,
+            cmd=check_cmd(self.cmd),
+            args=check_args(self.args),
+            env=env_pairs,
+        )
+
+
+def check_create(*args: Any, **options: Any) -> CreateSpec:
+    """`CreateRequest(*args, **options).check()`: the arguments of a create, checked."""
+    return CreateRequest(*args, **options).check()
 
 
 def check_id(session_id: str) -> str:

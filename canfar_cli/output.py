@@ -21,9 +21,12 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from canfar_cli.errors import Failure
 
 # ANSI styles used for tables and messages when colour is on (no rich needed for these).
 _BOLD = "\x1b[1m"
@@ -289,6 +292,15 @@ class Output:
         if hint:
             self.message(f"hint: {printable(hint.strip())}")
 
+    def report(self, failure: Failure) -> None:
+        """How the program ends (canfar_cli.errors.failure_of): its line, if it has one."""
+        if failure.message is None:
+            return
+        if failure.is_error:
+            self.error(failure.message, failure.hint)
+        else:
+            self.message(failure.message)
+
     def confirm(self, question: str) -> bool:
         """Ask on the terminal (stderr for the question, stdin for the answer). Default: no."""
         self.stderr.write(f"{question} [y/N] ")
@@ -339,3 +351,14 @@ def _pretty_json(value: Any, *, ensure_ascii: bool) -> str:
         items = ",\n  ".join(json.dumps(item, ensure_ascii=ensure_ascii) for item in value)
         return f"[\n  {items}\n]"
     return json.dumps(value, indent=2, ensure_ascii=ensure_ascii)
+
+
+def print_texts(texts: Mapping[str, str]) -> None:
+    """The library's `logs(..., verbose=True)` and `events(..., verbose=True)`: each text on
+    stdout exactly as the server sent it (byte for byte), headed `==> id <==` when there are
+    several."""
+    out = Output()
+    for key, text in texts.items():
+        if len(texts) > 1:
+            out.write(f"==> {key} <==\n")
+        out.write_log(text)

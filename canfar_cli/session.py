@@ -1,202 +1,67 @@
-"""AsyncSession and Session: the library API over skaha v1.
-
-`AsyncSession` holds the one implementation. `Session` is its blocking twin: the same methods,
-parameters and results, run on an anyio blocking portal in a thread of its own, so it also works
-where an event loop is already running in the caller's thread (a Jupyter notebook).
+"""AsyncSession: the library API over skaha v1 (its blocking twin `Session` is in blocking.py).
 
 Every batch method has an `*_each` form that returns one `Outcome` per input, in input order, with
 the server's reason for each failure; the seed methods (`create`, `info`, `logs`, `destroy`, ...)
 are built on them. Everything goes through `canfar_cli.http.HttpClient`, which bounds the requests
-in flight, retries what may be retried and turns failures into `canfar_cli.errors`.
+in flight, retries what may be retried and turns failures into `canfar_cli.errors`. The watching
+methods (`wait`, `follow_logs`, `follow_events`, `watch_sessions`) look every `poll_interval`
+seconds (the setting, unless given).
+
+This module never writes to a terminal: `logs(verbose=True)` and `events(verbose=True)` hand the
+texts to `canfar_cli.output.print_texts`, the terminal writer.
+
+The names other code imported from here before the split are still importable from here:
+`Session` (blocking.py), `Outcome`, `BatchError`, `WaitTimeoutError` (outcomes.py),
+`PlannedRequest` (planning.py), `resolve_server`, `LOCAL_BASE`, `SERVER_URL_HINT` (servers.py).
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import functools
 import logging
-import sys
-import weakref
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 import anyio
 import httpx
 
 from canfar_cli import models
-from canfar_cli.config import Settings, load_settings
-from canfar_cli.errors import CanfarError, ConfigError, NotFoundError, ServerError, UsageError
-from canfar_cli.http import HIDDEN, HttpClient, RetryPolicy, public_url
+from canfar_cli.config import Settings, coerce, load_settings
+from canfar_cli.errors import CanfarError, NotFoundError, ServerError, UsageError
+from canfar_cli.http import HttpClient, RetryPolicy, public_url
+from canfar_cli.models import CreateRequest
+from canfar_cli.outcomes import BatchError, Outcome, WaitTimeoutError, settle
+from canfar_cli.planning import FORM_TYPE, PlannedRequest, plan_requests, takes_create_arguments
+from canfar_cli.servers import LOCAL_BASE, SERVER_URL_HINT, resolve_server
+
+if TYPE_CHECKING:
+    from canfar_cli.blocking import Session
 
 __all__ = [
+    "LOCAL_BASE",
+    "SERVER_URL_HINT",
     "AsyncSession",
     "BatchError",
+    "CreateRequest",
     "Outcome",
     "PlannedRequest",
     "Session",
     "WaitTimeoutError",
+    "resolve_server",
 ]
 
 T = TypeVar("T")
-LOCAL_BASE = "http://local/skaha"
-SERVER_URL_HINT = (
-    "check the server URL (--server, CANFAR_URL, `canfar config get server`):"
-    " the skaha service, e.g. https://ws-uv.canfar.net/skaha"
-)
-log = logging.getLogger("canfar_cli.http")
 
 
-@dataclass
-class Outcome(Generic[T]):
-    """What became of one item of a batch: its value, or the error with the server's reason."""
+def __getattr__(name: str) -> Any:
+    # The blocking twin imports this module; it is loaded only when asked for (the command line,
+    # which runs AsyncSession in its own event loop, never needs it).
+    if name == "Session":
+        from canfar_cli.blocking import Session
 
-    key: str
-    value: T | None = None
-    error: CanfarError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-class BatchError(CanfarError):
-    """Some items of a batch failed. `outcomes` holds every item's result, the good ones too, so
-    nothing (e.g. the id of a session that was created) is lost."""
-
-    def __init__(
-        self, message: str, *, outcomes: Sequence[Outcome[Any]], hint: str | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.outcomes = list(outcomes)
-        failures = [o.error for o in self.outcomes if o.error is not None]
-        # Everything failed the same way: the exit code says how (e.g. 5 when the server is down).
-        if len(failures) == len(self.outcomes) and len({type(e) for e in failures}) == 1:
-            self.exit_code = failures[0].exit_code
-
-
-class WaitTimeoutError(CanfarError):
-    """`wait` gave up before every session was Running or had ended."""
-
-
-@dataclass(frozen=True)
-class PlannedRequest:
-    """One request exactly as `create_each` sends it; `headers` show credentials as "<hidden>"."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    form: list[tuple[str, str]]
-    # The path relative to the API base.
-    path: str = field(default="session", repr=False)
-
-    @classmethod
-    def with_secrets(cls, secret_headers: dict[str, str], **fields: Any) -> PlannedRequest:
-        """A plan that also carries the real values of its hidden headers, kept out of the
-        fields so that repr(), == and dataclasses.asdict() never see them."""
-        plan = cls(**fields)
-        object.__setattr__(plan, "_secret_headers", dict(secret_headers))
-        return plan
-
-    @property
-    def secret_headers(self) -> dict[str, str]:
-        return dict(getattr(self, "_secret_headers", {}))
-
-    @property
-    def name(self) -> str:
-        return dict(self.form).get("name", "")
-
-    @property
-    def body(self) -> bytes:
-        return urlencode(self.form).encode("ascii")
-
-
-def resolve_server(server: str, version: str) -> tuple[str, httpx.AsyncBaseTransport | None]:
-    """The API base URL (ending in /<version>) and, for "local", the in-process transport."""
-    if not isinstance(version, str) or not version.strip("/"):
-        raise ConfigError(f"API version {version!r} is not usable", hint="use 'v1'")
-    version = version.strip("/")
-    if server.strip().lower() == "local":
-        try:
-            from canfar_cli.local.app import create_app
-        except ImportError as exc:  # pragma: no cover - only when the package is broken
-            raise ConfigError(f"the local platform cannot be loaded: {exc}") from None
-        transport = httpx.ASGITransport(app=create_app(), raise_app_exceptions=False)
-        return f"{LOCAL_BASE}/{version}", transport
-    try:
-        url = httpx.URL(server.strip())
-    except (httpx.InvalidURL, TypeError, ValueError):
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError(
-            f"server {server!r} is not a URL",
-            hint="use e.g. https://ws-uv.canfar.net/skaha, or 'local' for the local platform",
-        )
-    if url.userinfo:
-        # httpx would send it as Basic auth in place of the token; skaha does not take passwords.
-        raise ConfigError(
-            f"server URL {public_url(url)} must not hold a user name or password",
-            hint="leave them out of the URL; use a token or a certificate",
-        )
-    base = str(url.copy_with(query=None, fragment=None)).rstrip("/")
-    if base.endswith(f"/{version}"):
-        base = base[: -len(version) - 1]
-    return f"{base}/{version}", None
-
-
-def _encode_registry_auth(registry_auth: str | tuple[str, str]) -> str:
-    if isinstance(registry_auth, tuple) and len(registry_auth) == 2:
-        user, secret = registry_auth
-    elif isinstance(registry_auth, str) and ":" in registry_auth:
-        user, _, secret = registry_auth.partition(":")
-    else:
-        raise UsageError(
-            "registry_auth must be 'username:secret' or (username, secret)",
-            hint="the registry account that may pull the image",
-        )
-    if not user or not secret or ":" in user or ":" in secret:
-        raise UsageError(
-            "registry_auth must be a user name and a secret, neither containing ':'",
-            hint="the server splits the value on ':'",
-        )
-    return base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
-
-
-def _settle(outcomes: list[Outcome[T]], failed_what: str) -> list[T]:
-    """The values when every item succeeded; otherwise the one error, or a BatchError."""
-    failed = [o for o in outcomes if o.error is not None]
-    if not failed:
-        return [o.value for o in outcomes]  # type: ignore[misc]
-    first = failed[0].error
-    assert first is not None
-    if len(outcomes) == 1:
-        raise first
-    raise BatchError(
-        f"{len(failed)} of {len(outcomes)} {failed_what}: {first.message}",
-        outcomes=outcomes,
-        hint=first.hint,
-    )
-
-
-def _write_raw(text: str) -> None:
-    """Log text to stdout as the job's bytes (surrogates back to the bytes they stand for)."""
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:
-        sys.stdout.write(text)
-        return
-    sys.stdout.flush()
-    buffer.write(text.encode("utf-8", "surrogateescape"))
-    buffer.flush()
+        return Session
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _set_loglevel(loglevel: int) -> None:
@@ -206,13 +71,19 @@ def _set_loglevel(loglevel: int) -> None:
         logger.setLevel(loglevel)
 
 
+def _event_key(event: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """An event's identity while followed: everything but the time it was last seen."""
+    return tuple(sorted((key, str(value)) for key, value in event.items() if key != "last_time"))
+
+
 class AsyncSession:
     """Sessions on a skaha v1 server, asynchronously. Use as `async with AsyncSession() as s:`.
 
     Arguments left out come from the configuration (flag > environment > config file > default,
     see canfar_cli.config): `server` is a base URL (with or without a trailing /v1) or "local" for
     the in-process local platform; `token` a bearer token; `certificate` a PEM with certificate and
-    key. `concurrency` bounds the requests in flight across everything this object does.
+    key. `concurrency` bounds the requests in flight across everything this object does;
+    `poll_interval` is the seconds between two looks while waiting or following.
     """
 
     def __init__(
@@ -228,6 +99,7 @@ class AsyncSession:
         settings: Settings | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        poll_interval: float | None = None,
     ) -> None:
         if settings is None:
             settings = load_settings(
@@ -236,15 +108,18 @@ class AsyncSession:
                 certificate=certificate,
                 timeout=timeout,
                 concurrency=concurrency,
+                poll_interval=poll_interval,
             )
         else:
-            given = {
+            given: dict[str, Any] = {
                 "server": server,
                 "token": token,
                 "certificate": certificate,
                 "timeout": timeout,
                 "concurrency": concurrency,
             }
+            if poll_interval is not None:
+                given["poll_interval"] = coerce("poll_interval", poll_interval, "poll_interval")
             settings = dataclasses.replace(
                 settings, **{k: v for k, v in given.items() if v is not None}
             )
@@ -274,6 +149,9 @@ class AsyncSession:
         """The API base URL, e.g. https://ws-uv.canfar.net/skaha/v1 (never with credentials)."""
         return public_url(self._http.base_url)
 
+    def _interval(self, interval: float | None) -> float:
+        return self.settings.poll_interval if interval is None else interval
+
     async def __aenter__(self) -> AsyncSession:
         return self
 
@@ -281,6 +159,7 @@ class AsyncSession:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connections (the object can still be used: it opens new ones)."""
         await self._http.aclose()
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -297,7 +176,7 @@ class AsyncSession:
         response = await self._get(path, params)
         url = self._http.url(path)
         try:
-            body = response.json()
+            body: Any = response.json()
         except ValueError:
             raise ServerError(
                 f"the server's answer to GET {url} is not JSON",
@@ -305,9 +184,10 @@ class AsyncSession:
                 reason=response.text[:200],
                 hint=SERVER_URL_HINT,
             ) from None
-        shaped = isinstance(body, expect) and (
-            expect is not list or all(isinstance(item, dict) for item in body)
-        )
+        if expect is list:
+            shaped = isinstance(body, list) and all(isinstance(item, dict) for item in body)
+        else:
+            shaped = isinstance(body, expect)
         if not shaped:
             wanted = "an array of objects" if expect is list else "an object"
             raise ServerError(
@@ -376,59 +256,22 @@ class AsyncSession:
 
     # --- create -----------------------------------------------------------------------------
 
-    def plan_create(
-        self,
-        name: str,
-        image: str,
-        cores: int | float = 2,
-        ram: int | float = 4,
-        kind: str = "headless",
-        gpu: int | None = None,
-        cmd: str | None = None,
-        args: str | Sequence[str] | None = None,
-        env: Mapping[str, Any] | None = None,
-        replicas: int = 1,
-        registry_auth: str | tuple[str, str] | None = None,
-    ) -> list[PlannedRequest]:
-        """The POSTs a create would send, checked, without sending anything (for --dry-run)."""
-        spec = models.check_create(name, image, cores, ram, kind, gpu, cmd, args, env, replicas)
-        secret: dict[str, str] = {}
-        if registry_auth is not None:
-            secret["X-Skaha-Registry-Auth"] = _encode_registry_auth(registry_auth)
-        shown = {
-            **self._http.headers,
-            "Content-Type": "application/x-www-form-urlencoded",
-            **{key: HIDDEN for key in secret},
-        }
-        return [
-            PlannedRequest.with_secrets(
-                secret,
-                method="POST",
-                url=self._http.url("session"),
-                headers=dict(shown),
-                form=spec.form(index),
-            )
-            for index in range(len(spec.names))
-        ]
+    @takes_create_arguments
+    def plan_create(self, request: CreateRequest) -> list[PlannedRequest]:
+        """The POSTs a create would send, checked, without sending anything (for --dry-run).
 
-    async def create_each(
-        self,
-        name: str,
-        image: str,
-        cores: int | float = 2,
-        ram: int | float = 4,
-        kind: str = "headless",
-        gpu: int | None = None,
-        cmd: str | None = None,
-        args: str | Sequence[str] | None = None,
-        env: Mapping[str, Any] | None = None,
-        replicas: int = 1,
-        registry_auth: str | tuple[str, str] | None = None,
-    ) -> list[Outcome[str]]:
-        """Create the sessions; one Outcome per replica (key: the name sent, value: the new id)."""
-        plans = self.plan_create(
-            name, image, cores, ram, kind, gpu, cmd, args, env, replicas, registry_auth
-        )
+        Takes the arguments of `create`; the registry credentials show as "<hidden>"."""
+        return plan_requests(request, self._http.url("session"), self._http.headers)
+
+    @takes_create_arguments
+    async def create_each(self, request: CreateRequest) -> list[Outcome[str]]:
+        """Create the sessions; one Outcome per replica (key: the name sent, value: the new id).
+
+        Takes the arguments of `create`."""
+        return await self._create_each(request)
+
+    async def _create_each(self, request: CreateRequest) -> list[Outcome[str]]:
+        plans = plan_requests(request, self._http.url("session"), self._http.headers)
         by_name = {plan.name: plan for plan in plans}
 
         async def send(session_name: str) -> str:
@@ -437,10 +280,7 @@ class AsyncSession:
                 plan.method,
                 plan.path,
                 content=plan.body,
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    **plan.secret_headers,
-                },
+                headers={"Content-Type": FORM_TYPE, **plan.secret_headers},
             )
             session_id = response.text.strip()
             if not session_id or any(ch.isspace() for ch in session_id):
@@ -453,27 +293,17 @@ class AsyncSession:
 
         return await self._each([plan.name for plan in plans], send)
 
-    async def create(
-        self,
-        name: str,
-        image: str,
-        cores: int | float = 2,
-        ram: int | float = 4,
-        kind: str = "headless",
-        gpu: int | None = None,
-        cmd: str | None = None,
-        args: str | Sequence[str] | None = None,
-        env: Mapping[str, Any] | None = None,
-        replicas: int = 1,
-        registry_auth: str | tuple[str, str] | None = None,
-    ) -> list[str]:
-        """Create sessions; their ids in replica order. With replicas > 1 the sessions are named
-        name-1 ... name-N and each headless container gets REPLICA_ID and REPLICA_COUNT.
+    @takes_create_arguments
+    async def create(self, request: CreateRequest) -> list[str]:
+        """Create sessions; their ids in replica order.
+
+        `name`, `image`; `cores` and `ram` (GiB, default 2 and 4); `kind` (default "headless");
+        `gpu`; for headless sessions `cmd`, `args` and `env`; `replicas` (named name-1 ...
+        name-N, each headless container getting REPLICA_ID and REPLICA_COUNT); `registry_auth`
+        ("user:secret" for a private image). See canfar_cli.models.CreateRequest.
         Raises BatchError (with every outcome, ids included) when only some were created."""
-        outcomes = await self.create_each(
-            name, image, cores, ram, kind, gpu, cmd, args, env, replicas, registry_auth
-        )
-        return _settle(outcomes, "sessions were not created")
+        outcomes = await self._create_each(request)
+        return settle(outcomes, "sessions were not created")
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -489,8 +319,8 @@ class AsyncSession:
             params["type"] = kind
         if view is not None:
             params["view"] = view
-        sessions = await self._get_collection("session", params)
-        if status is not None and isinstance(sessions, list):
+        sessions: list[dict[str, Any]] = await self._get_collection("session", params)
+        if status is not None:
             sessions = models.select_sessions(sessions, statuses=[status])
         return sessions
 
@@ -507,13 +337,14 @@ class AsyncSession:
         async def one(session_id: str) -> dict[str, Any]:
             if session_id in listed:
                 return listed[session_id]
-            return await self._get_json(f"session/{session_id}")
+            record: dict[str, Any] = await self._get_json(f"session/{session_id}")
+            return record
 
         return await self._each(checked, one)
 
     async def info(self, ids: str | Iterable[str]) -> list[dict[str, Any]]:
         """The session objects, in the order of the ids."""
-        return _settle(await self.info_each(ids), "sessions could not be read")
+        return settle(await self.info_each(ids), "sessions could not be read")
 
     async def logs_each(self, ids: str | Iterable[str]) -> list[Outcome[str]]:
         """Each session's log text exactly as the server sends it. The server answers 200 with
@@ -529,18 +360,17 @@ class AsyncSession:
         return await self._each(checked, one)
 
     async def logs(self, ids: str | Iterable[str], verbose: bool = False) -> dict[str, str] | None:
-        """{id: log text}; with verbose=True the logs are printed to stdout instead."""
+        """{id: log text}; with verbose=True the logs go to stdout instead (through
+        canfar_cli.output.print_texts, byte for byte, headed `==> id <==` when several)."""
         outcomes = await self.logs_each(ids)
         texts = dict(
-            zip([o.key for o in outcomes], _settle(outcomes, "logs could not be read"), strict=True)
+            zip([o.key for o in outcomes], settle(outcomes, "logs could not be read"), strict=True)
         )
         if not verbose:
             return texts
-        for session_id, text in texts.items():
-            if len(texts) > 1:
-                sys.stdout.write(f"==> {session_id} <==\n")
-            _write_raw(text)
-        sys.stdout.flush()
+        from canfar_cli.output import print_texts
+
+        print_texts(texts)
         return None
 
     async def events_text(self, id: str) -> str:
@@ -549,39 +379,47 @@ class AsyncSession:
         return (await self._get(f"session/{session_id}", {"view": "events"})).text
 
     async def events_each(self, ids: str | Iterable[str]) -> list[Outcome[list[dict[str, Any]]]]:
+        """Each session's events, parsed (see `events`); one Outcome per id."""
+
         async def one(session_id: str) -> list[dict[str, Any]]:
             return models.parse_events(await self.events_text(session_id))
 
         return await self._each(models.check_ids(ids), one)
 
-    async def events(self, ids: str | Iterable[str], verbose: bool = False) -> list[dict] | None:
+    async def events(
+        self, ids: str | Iterable[str], verbose: bool = False
+    ) -> list[dict[str, Any]] | None:
         """[{"id": id, "events": [event, ...]}, ...] in the order of the ids (each event: type,
-        reason, message, first_time, last_time, or {"raw": line}); verbose=True prints the
-        server's tables to stdout instead."""
+        reason, message, first_time, last_time, or {"raw": line}); verbose=True writes the
+        server's tables to stdout instead (through canfar_cli.output.print_texts)."""
         checked = models.check_ids(ids)
         if verbose:
-            texts = _settle(await self._each(checked, self.events_text), "events could not be read")
-            for session_id, text in zip(checked, texts, strict=True):
-                if len(checked) > 1:
-                    sys.stdout.write(f"==> {session_id} <==\n")
-                sys.stdout.write(text)
-            sys.stdout.flush()
+            texts = settle(await self._each(checked, self.events_text), "events could not be read")
+            from canfar_cli.output import print_texts
+
+            print_texts(dict(zip(checked, texts, strict=True)))
             return None
         outcomes = await self.events_each(checked)
-        parsed = _settle(outcomes, "events could not be read")
+        parsed = settle(outcomes, "events could not be read")
         return [{"id": key, "events": events} for key, events in zip(checked, parsed, strict=True)]
 
     async def stats(self) -> dict[str, Any]:
         """The platform's cores and RAM: requested, available, and the per-session maxima."""
-        return await self._get_collection("session", {"view": "stats"}, expect=dict)
+        stats: dict[str, Any] = await self._get_collection(
+            "session", {"view": "stats"}, expect=dict
+        )
+        return stats
 
     async def context(self) -> dict[str, Any]:
         """The resource options the server accepts (cores, memoryGB, gpus, ...)."""
-        return await self._get_collection("context", expect=dict)
+        context: dict[str, Any] = await self._get_collection("context", expect=dict)
+        return context
 
     async def images(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The public images, optionally only those of one kind."""
-        return await self._get_collection("image", {"type": kind} if kind is not None else None)
+        params = {"type": kind} if kind is not None else None
+        images: list[dict[str, Any]] = await self._get_collection("image", params)
+        return images
 
     # --- changing ---------------------------------------------------------------------------
 
@@ -633,13 +471,14 @@ class AsyncSession:
                 "POST",
                 f"session/{session_id}",
                 content=urlencode({"action": "renew"}).encode("ascii"),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                headers={"Content-Type": FORM_TYPE},
             )
             return None
 
         return await self._each(models.check_ids(ids), one)
 
     async def renew(self, ids: str | Iterable[str]) -> dict[str, bool]:
+        """{id: renewed?}. `renew_each` tells why an id was not renewed."""
         return {o.key: o.ok for o in await self.renew_each(ids)}
 
     # --- watching ---------------------------------------------------------------------------
@@ -651,10 +490,12 @@ class AsyncSession:
         except NotFoundError:
             return None
 
-    async def follow_logs(self, id: str, interval: float = 1.0) -> AsyncIterator[str]:
+    async def follow_logs(self, id: str, interval: float | None = None) -> AsyncIterator[str]:
         """Yield new log text as it appears, until the session has ended (Completed, Failed or
-        gone). The log is read once more after the end is seen, so nothing is lost."""
+        gone). The log is read once more after the end is seen, so nothing is lost. Looks every
+        `interval` seconds (default: the poll_interval setting)."""
         session_id = models.check_id(id)
+        pause = self._interval(interval)
         status = await self._status(session_id)
         if status is None:
             raise self._not_found(session_id)
@@ -673,21 +514,70 @@ class AsyncSession:
             seen = text if text or status is not None else seen
             if status is None or models.is_finished(status):
                 return
-            await anyio.sleep(interval)
+            await anyio.sleep(pause)
             status = await self._status(session_id)
+
+    async def follow_events(
+        self, id: str, interval: float | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yield the session's new events (a list per look, each event as in `events`; one seen
+        before whose last_time changed counts as new) until the session has ended or is gone.
+        The events are read once more after the end is seen. Looks every `interval` seconds
+        (default: the poll_interval setting). NotFoundError when the session is unknown."""
+        session_id = models.check_id(id)
+        pause = self._interval(interval)
+        seen: dict[tuple[tuple[str, str], ...], str] = {}
+        ended = False
+        while True:
+            try:
+                events = models.parse_events(await self.events_text(session_id))
+            except NotFoundError:
+                if seen:
+                    return  # the session went away while followed
+                raise
+            status = await self._status(session_id)
+            fresh = []
+            for event in events:
+                key = _event_key(event)
+                if seen.get(key) != str(event.get("last_time")):
+                    seen[key] = str(event.get("last_time"))
+                    fresh.append(event)
+            if fresh:
+                yield fresh
+            if ended:
+                return
+            ended = status is None or models.is_finished(status)
+            if not ended:
+                await anyio.sleep(pause)
+
+    async def watch_sessions(
+        self,
+        kind: str | None = None,
+        status: str | None = None,
+        view: str | None = None,
+        interval: float | None = None,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yield `fetch(kind, status, view)` now and again every `interval` seconds (default:
+        the poll_interval setting), until the caller stops iterating."""
+        pause = self._interval(interval)
+        while True:
+            yield await self.fetch(kind, status, view)
+            await anyio.sleep(pause)
 
     async def wait(
         self,
         ids: str | Iterable[str],
         timeout: float | None = None,
-        interval: float = 1.0,
+        interval: float | None = None,
         on_update: Callable[[list[dict[str, Any]]], Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Poll until every session is Running or has ended; the last records, in id order.
 
-        One listing per round; `on_update(records)` is called after each. A session that
-        disappears while waited for counts as ended. Raises WaitTimeoutError after `timeout`."""
+        One listing per round, every `interval` seconds (default: the poll_interval setting);
+        `on_update(records)` is called after each. A session that disappears while waited for
+        counts as ended. Raises WaitTimeoutError after `timeout` seconds."""
         checked = models.check_ids(ids)
+        interval = self._interval(interval)
         deadline = None if timeout is None else anyio.current_time() + timeout
         last: dict[str, dict[str, Any]] = {}
         gone: set[str] = set()
@@ -722,252 +612,3 @@ class AsyncSession:
                 )
             pause = interval if deadline is None else max(0.0, min(interval, deadline - now))
             await anyio.sleep(pause)
-
-
-async def _next(iterator: AsyncIterator[T]) -> T:
-    return await iterator.__anext__()
-
-
-class _Runner:
-    """The portal thread of a Session and the AsyncSession living on it."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        # Imported here: only the blocking twin needs a portal, and the CLI (one anyio.run per
-        # command) should not pay for importing it on every start.
-        from anyio.from_thread import start_blocking_portal
-
-        self.session = session
-        self._manager = start_blocking_portal()
-        self.portal = self._manager.__enter__()
-
-    def close(self) -> None:
-        try:
-            self.portal.call(self.session.aclose)
-        finally:
-            self._manager.__exit__(None, None, None)
-
-
-def _close_runner(runner: _Runner) -> None:
-    runner.close()
-
-
-class Session:
-    """The blocking twin of AsyncSession: the same methods, arguments and results.
-
-    Use as `with Session() as s:`, or keep one around and `close()` it. The async implementation
-    runs on a blocking portal in a thread of its own (started on first use), so this also works
-    inside a running event loop, as in Jupyter."""
-
-    def __init__(
-        self,
-        server: str | None = None,
-        version: str = "v1",
-        token: str | None = None,
-        certificate: str | None = None,
-        timeout: float | None = None,
-        concurrency: int | None = None,
-        loglevel: int = logging.WARNING,
-        *,
-        settings: Settings | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._async = AsyncSession(
-            server,
-            version,
-            token,
-            certificate,
-            timeout,
-            concurrency,
-            loglevel,
-            settings=settings,
-            retry=retry,
-            transport=transport,
-        )
-        self._runner: _Runner | None = None
-        self._finalizer: weakref.finalize | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"Session(server={self._async.base_url!r}, concurrency={self._async._http.concurrency})"
-        )
-
-    @property
-    def settings(self) -> Settings:
-        return self._async.settings
-
-    @property
-    def base_url(self) -> str:
-        return self._async.base_url
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._finalizer is not None:
-            self._finalizer()
-        self._runner = None
-        self._finalizer = None
-
-    def _portal(self) -> Any:
-        if self._runner is None:
-            self._runner = _Runner(self._async)
-            # Closed with the object, or at interpreter exit, if the caller forgets.
-            self._finalizer = weakref.finalize(self, _close_runner, self._runner)
-        return self._runner.portal
-
-    def _call(self, method: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        return self._portal().call(functools.partial(method, *args, **kwargs))
-
-    def plan_create(
-        self,
-        name: str,
-        image: str,
-        cores: int | float = 2,
-        ram: int | float = 4,
-        kind: str = "headless",
-        gpu: int | None = None,
-        cmd: str | None = None,
-        args: str | Sequence[str] | None = None,
-        env: Mapping[str, Any] | None = None,
-        replicas: int = 1,
-        registry_auth: str | tuple[str, str] | None = None,
-    ) -> list[PlannedRequest]:
-        return self._async.plan_create(
-            name, image, cores, ram, kind, gpu, cmd, args, env, replicas, registry_auth
-        )
-
-    def create_each(
-        self,
-        name: str,
-        image: str,
-        cores: int | float = 2,
-        ram: int | float = 4,
-        kind: str = "headless",
-        gpu: int | None = None,
-        cmd: str | None = None,
-        args: str | Sequence[str] | None = None,
-        env: Mapping[str, Any] | None = None,
-        replicas: int = 1,
-        registry_auth: str | tuple[str, str] | None = None,
-    ) -> list[Outcome[str]]:
-        return self._call(
-            self._async.create_each,
-            name,
-            image,
-            cores,
-            ram,
-            kind,
-            gpu,
-            cmd,
-            args,
-            env,
-            replicas,
-            registry_auth,
-        )
-
-    def create(
-        self,
-        name: str,
-        image: str,
-        cores: int | float = 2,
-        ram: int | float = 4,
-        kind: str = "headless",
-        gpu: int | None = None,
-        cmd: str | None = None,
-        args: str | Sequence[str] | None = None,
-        env: Mapping[str, Any] | None = None,
-        replicas: int = 1,
-        registry_auth: str | tuple[str, str] | None = None,
-    ) -> list[str]:
-        return self._call(
-            self._async.create,
-            name,
-            image,
-            cores,
-            ram,
-            kind,
-            gpu,
-            cmd,
-            args,
-            env,
-            replicas,
-            registry_auth,
-        )
-
-    def fetch(
-        self, kind: str | None = None, status: str | None = None, view: str | None = None
-    ) -> list[dict[str, Any]]:
-        return self._call(self._async.fetch, kind, status, view)
-
-    def info_each(self, ids: str | Iterable[str]) -> list[Outcome[dict[str, Any]]]:
-        return self._call(self._async.info_each, ids)
-
-    def info(self, ids: str | Iterable[str]) -> list[dict[str, Any]]:
-        return self._call(self._async.info, ids)
-
-    def logs_each(self, ids: str | Iterable[str]) -> list[Outcome[str]]:
-        return self._call(self._async.logs_each, ids)
-
-    def logs(self, ids: str | Iterable[str], verbose: bool = False) -> dict[str, str] | None:
-        return self._call(self._async.logs, ids, verbose)
-
-    def events_text(self, id: str) -> str:
-        return self._call(self._async.events_text, id)
-
-    def events_each(self, ids: str | Iterable[str]) -> list[Outcome[list[dict[str, Any]]]]:
-        return self._call(self._async.events_each, ids)
-
-    def events(self, ids: str | Iterable[str], verbose: bool = False) -> list[dict] | None:
-        return self._call(self._async.events, ids, verbose)
-
-    def stats(self) -> dict[str, Any]:
-        return self._call(self._async.stats)
-
-    def context(self) -> dict[str, Any]:
-        return self._call(self._async.context)
-
-    def images(self, kind: str | None = None) -> list[dict[str, Any]]:
-        return self._call(self._async.images, kind)
-
-    def destroy_each(self, ids: str | Iterable[str]) -> list[Outcome[None]]:
-        return self._call(self._async.destroy_each, ids)
-
-    def destroy(self, ids: str | Iterable[str]) -> dict[str, bool]:
-        return self._call(self._async.destroy, ids)
-
-    def destroy_with(
-        self, prefix: str, kind: str | None = "headless", status: str | None = "Succeeded"
-    ) -> dict[str, bool]:
-        return self._call(self._async.destroy_with, prefix, kind, status)
-
-    def renew_each(self, ids: str | Iterable[str]) -> list[Outcome[None]]:
-        return self._call(self._async.renew_each, ids)
-
-    def renew(self, ids: str | Iterable[str]) -> dict[str, bool]:
-        return self._call(self._async.renew, ids)
-
-    def follow_logs(self, id: str, interval: float = 1.0) -> Iterator[str]:
-        """Blocking iterator twin of AsyncSession.follow_logs."""
-        portal = self._portal()
-        iterator = self._async.follow_logs(id, interval)
-        try:
-            while True:
-                try:
-                    yield portal.call(_next, iterator)
-                except StopAsyncIteration:
-                    return
-        finally:
-            portal.call(iterator.aclose)
-
-    def wait(
-        self,
-        ids: str | Iterable[str],
-        timeout: float | None = None,
-        interval: float = 1.0,
-        on_update: Callable[[list[dict[str, Any]]], Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        return self._call(self._async.wait, ids, timeout, interval, on_update)

@@ -108,9 +108,9 @@ _canfar() {
             "create") ((npos == 0)) && candidates="headless notebook desktop carta firefly contributed" ;;
             "completion") ((npos == 0)) && candidates="bash zsh fish" ;;
             "config") candidates="path show get set unset" ;;
-            "config get") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency" ;;
-            "config set") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency" ;;
-            "config unset") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency" ;;
+            "config get") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval" ;;
+            "config set") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval" ;;
+            "config unset") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval" ;;
             "local") candidates="serve approve ca-path users" ;;
             "local users") candidates="add" ;;
         esac

@@ -388,19 +388,19 @@ function __canfar_complete
             echo 'unset	Remove one setting from the config file'
         case 'config get'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval
             else
                 __fish_complete_path $cur
             end
         case 'config set'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval
             else
                 __fish_complete_path $cur
             end
         case 'config unset'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval
             else
                 __fish_complete_path $cur
             end

@@ -112,9 +112,9 @@ _canfar() {
         "create") ((npos == 0)) && compadd -- headless notebook desktop carta firefly contributed || _files ;;
         "completion") ((npos == 0)) && compadd -- bash zsh fish || _files ;;
         "config") candidates=('path\:Print where the config file lives (it may not exist yet)' 'show\:Print the settings in the config file; secrets are shown as <hidden>' 'get\:Print one setting from the config file (exit 4 when it is not set). A secret prints as' 'set\:Set one setting in the config file (written atomically, mode 0600)' 'unset\:Remove one setting from the config file'); _describe 'command' candidates ;;
-        "config get") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency || _files ;;
-        "config set") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency || _files ;;
-        "config unset") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency || _files ;;
+        "config get") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval || _files ;;
+        "config set") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval || _files ;;
+        "config unset") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval || _files ;;
         "local") candidates=('serve\:Serve the local platform on loopback until interrupted' 'approve\:Approve (or deny) a pending device login of the local OIDC provider, as its' 'ca-path\:Print the path of the local CA certificate (made if missing), for CANFAR_CA_BUNDLE' 'users\:Users of the local sign-in services'); _describe 'command' candidates ;;
         "local users") candidates=('add\:Add a user (or set a user'\''s password) for the local credential service and OIDC provider'); _describe 'command' candidates ;;
         *) _files ;;

@@ -1,16 +1,10 @@
 """The program's entry point (`canfar`, `python -m canfar_cli`): everything goes to the Typer app
 in main.py. TAB completion never comes here: the shipped scripts (completions/) are static.
-
-The one direct write of the program outside output.py is here: the "interrupted" line for a
-Ctrl-C that arrives while the modules are still being imported, when output.py itself may not be
-loaded yet (tests/cli/test_writers.py allows exactly this one).
 """
 
 from __future__ import annotations
 
 import sys
-
-INTERRUPTED = 130  # canfar_cli.errors.ExitCode.INTERRUPTED, without importing it first
 
 
 def main() -> None:
@@ -18,9 +12,13 @@ def main() -> None:
     # interrupt like any other: one line and 130, not a traceback through the import machinery.
     try:
         _main()
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        from canfar_cli.errors import failure_of
+        from canfar_cli.output import Output
+
+        failure = failure_of(exc)
+        Output().report(failure)
+        sys.exit(failure.code)
 
 
 def _main() -> None:

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from canfar_cli.session import AsyncSession
 
 COLUMNS = ["TYPE", "REASON", "MESSAGE", "FIRST-TIME", "LAST-TIME"]
-WATCH_INTERVAL = 2.0
 
 
 def rows(events: list[dict[str, Any]]) -> list[Any]:
@@ -84,49 +83,19 @@ def events(
 
 
 def _watch(state: CliState, session_id: str, fmt: str) -> None:
+    """New events as they come (AsyncSession.follow_events), until the session ends."""
     out = state.out
 
-    def key(event: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(sorted((k, str(v)) for k, v in event.items() if k != "last_time"))
-
     async def work(session: AsyncSession) -> None:
-        import anyio
-
-        from canfar_cli.errors import NotFoundError
-        from canfar_cli.models import is_finished
-
-        seen: dict[tuple[Any, ...], str] = {}
         header = fmt != "json"
-        ended = False
-        while True:
-            try:
-                current = (await session.events_each([session_id]))[0]
-                record = (await session.info_each([session_id]))[0]
-            except NotFoundError:
-                return
-            if not current.ok:
-                if isinstance(current.error, NotFoundError) and seen:
-                    return  # the session went away while we watched
-                raise current.error
-            fresh = []
-            for event in current.value or []:
-                marker = key(event)
-                if seen.get(marker) != str(event.get("last_time")):
-                    seen[marker] = str(event.get("last_time"))
-                    fresh.append(event)
-            if fresh and fmt == "json":
+        async for fresh in session.follow_events(session_id):
+            if fmt == "json":
                 for event in fresh:  # one JSON object per line: a stream a script can read
                     out.json_line(event)
-            elif fresh:
-                text = out.render_table(COLUMNS, rows(fresh), color=out.color_out())
-                out.write(text if header else text.split("\n", 1)[1])
-                header = False
-            if ended:
-                return
-            status = record.value.get("status") if record.ok and record.value else None
-            ended = not record.ok or is_finished(status)
-            if not ended:
-                await anyio.sleep(WATCH_INTERVAL)
+                continue
+            text = out.render_table(COLUMNS, rows(fresh), color=out.color_out())
+            out.write(text if header else text.split("\n", 1)[1])
+            header = False
 
     state.run(work)
 

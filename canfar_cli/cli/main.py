@@ -40,12 +40,8 @@ from canfar_cli.cli import (
 )
 from canfar_cli.cli.local import local_app
 from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
-from canfar_cli.errors import CanfarError, ExitCode
+from canfar_cli.errors import ExitCode, failure_of
 from canfar_cli.output import Output
-
-# Exit code for "the reader of our stdout went away" (`canfar ps | head -1`), as a shell reports
-# a program killed by SIGPIPE.
-BROKEN_PIPE_EXIT = 141
 
 ROOT_HELP = """Sessions of the CANFAR Science Platform: notebooks, desktops, CARTA, Firefly,
 contributed apps and headless jobs, over the skaha v1 API.
@@ -97,25 +93,21 @@ class CanfarGroup(TyperGroup):
             raise _usage_exit(exc) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # Typer/click's own signals and usage errors (exit 2) are handled by Typer
-        except CanfarError as exc:
-            _out(ctx).error(exc.message, exc.hint)
-            raise typer.Exit(int(exc.exit_code)) from None
-        except (KeyboardInterrupt, EOFError):
-            _interrupted(ctx)
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except BrokenPipeError:
-            _silence_stdout()
-            raise typer.Exit(BROKEN_PIPE_EXIT) from None
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:
+            failure = failure_of(exc)
             state = _given_state(ctx)
-            if state is not None and state.verbose:
+            if failure.internal and state is not None and state.verbose:
                 import traceback
 
                 _out(ctx).message(traceback.format_exc().rstrip("\n"))
-            _out(ctx).error(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)"
-            )
-            raise typer.Exit(int(ExitCode.FAILED)) from None
+            if isinstance(exc, BrokenPipeError):
+                _silence_stdout()
+            if failure.is_error:
+                _out(ctx).report(failure)
+            else:
+                with contextlib.suppress(Exception):  # stderr may be gone too; the code says it
+                    _out(ctx).report(failure)
+            raise typer.Exit(failure.code) from None
 
 
 def _given_state(ctx: click.Context | None) -> CliState | None:
@@ -128,11 +120,6 @@ def _given_state(ctx: click.Context | None) -> CliState | None:
 def _out(ctx: click.Context | None) -> Output:
     state = _given_state(ctx)
     return state.out if state is not None else Output()
-
-
-def _interrupted(ctx: click.Context) -> None:
-    with contextlib.suppress(Exception):  # stderr may be gone too; the exit code still says it
-        _out(ctx).message("interrupted")
 
 
 def _silence_stdout() -> None:
@@ -243,14 +230,11 @@ def main() -> None:
     """Entry point of `canfar` and `python -m canfar_cli`."""
     try:
         app(prog_name="canfar")
-    except KeyboardInterrupt:  # an interrupt outside any command (while parsing, say)
-        Output().message("interrupted")
-        sys.exit(int(ExitCode.INTERRUPTED))
-    except BrokenPipeError:
-        _silence_stdout()
-        sys.exit(BROKEN_PIPE_EXIT)
-    except Exception as exc:  # the wrapper in CanfarGroup.invoke missed it: still one line
-        Output().error(
-            f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)"
-        )
-        sys.exit(int(ExitCode.FAILED))
+    except (Exception, KeyboardInterrupt) as exc:
+        # An interrupt outside any command (while parsing, say), a closed pipe, or something the
+        # wrapper in CanfarGroup.invoke missed: still one line and the code.
+        failure = failure_of(exc)
+        if isinstance(exc, BrokenPipeError):
+            _silence_stdout()
+        Output().report(failure)
+        sys.exit(failure.code)

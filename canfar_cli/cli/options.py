@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from canfar_cli.errors import UsageError
+from canfar_cli.models import KINDS, STATUSES
 
 if TYPE_CHECKING:
     from datetime import timedelta
-
-KINDS = ("headless", "notebook", "desktop", "carta", "firefly", "contributed")
-STATUSES = ("Pending", "Running", "Completed", "Failed", "Terminating", "Succeeded", "Error")
 
 
 Kind = Enum("Kind", {kind: kind for kind in KINDS}, type=str)  # type: ignore[misc]

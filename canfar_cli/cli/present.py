@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from canfar_cli.errors import CanfarError, ExitCode
 from canfar_cli.models import is_finished
 from canfar_cli.output import Output
+
+if TYPE_CHECKING:
+    from canfar_cli.outcomes import Outcome
 
 TABLE_COLUMNS = ["ID", "NAME", "KIND", "STATUS", "IMAGE", "CPU", "RAM", "GPU", "AGE", "EXPIRES"]
 # Server fields already shown by the table columns (wide adds every other one).
@@ -150,24 +152,20 @@ def unique(ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def report_failures(out: Output, outcomes: Sequence[Any]) -> int:
-    """Print each failed outcome on stderr and return the exit code of the batch:
-    0 all done; the shared code when every item failed the same way (4 when none was found);
-    1 when some failed."""
-    failed = [outcome for outcome in outcomes if not outcome.ok]
-    for outcome in failed:
+def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> int:
+    """Print each failed outcome on stderr and return the exit code of the batch
+    (canfar_cli.outcomes.batch_exit_code, the rule BatchError follows too)."""
+    from canfar_cli.outcomes import batch_exit_code
+
+    for outcome in outcomes:
         error = outcome.error
-        message = error.message if isinstance(error, CanfarError) else str(error)
+        if error is None:
+            continue
+        message = error.message
         if outcome.key and outcome.key not in message:
             message = f"{outcome.key}: {message}"
-        out.error(message, getattr(error, "hint", None))
-    if not failed:
-        return int(ExitCode.OK)
-    if len(failed) == len(outcomes):
-        codes = {int(getattr(o.error, "exit_code", ExitCode.FAILED)) for o in failed}
-        if len(codes) == 1:
-            return codes.pop()
-    return int(ExitCode.FAILED)
+        out.error(message, error.hint)
+    return int(batch_exit_code(outcomes))
 
 
 def exit_with(code: int) -> None:

@@ -25,8 +25,6 @@ from canfar_cli.errors import UsageError
 if TYPE_CHECKING:
     from canfar_cli.session import AsyncSession
 
-WATCH_INTERVAL = 2.0
-
 
 def ps(
     ctx: typer.Context,
@@ -94,13 +92,10 @@ def ps(
     from canfar_cli.cli.present import session_rows
 
     async def follow(session: AsyncSession) -> None:
-        import anyio
-
         with out.live(stream=out.stdout) as update:
-            while True:
-                rows = session_rows(select(await session.fetch()), wide=fmt == "wide")
+            async for sessions in session.watch_sessions():
+                rows = session_rows(select(sessions), wide=fmt == "wide")
                 update(out.render_table(*rows, color=out.color_out()))
-                await anyio.sleep(WATCH_INTERVAL)
 
     state.run(follow)
 

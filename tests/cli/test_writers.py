@@ -32,11 +32,7 @@ STREAMS = ("sys.stdout", "sys.stderr", "sys.__stdout__", "sys.__stderr__")
 
 # (module, dotted call) pairs allowed outside output.py, each for a reason given above.
 ALLOWED = {
-    ("cli/entry.py", "sys.stderr.write"),
     ("local/supervisor.py", "traceback.print_exc"),
-    # The core part of issue 8 moves the session library's verbose printing out of the core.
-    # Remove these when it lands: test_every_allowance_is_still_needed fails until then.
-    ("session.py", "sys.stdout.write"),
 }
 
 

@@ -1,0 +1,213 @@
+"""Session: the blocking twin of AsyncSession.
+
+The same methods, arguments, results and docstrings: each method here is made from its async
+original by `_blocking` (or `_blocking_iterator` for the async iterators, `_direct` for the few
+plain methods), so the two cannot drift apart. The async implementation runs on an anyio blocking
+portal in a thread of its own, so a Session also works where an event loop is already running in
+the caller's thread (a Jupyter notebook).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import httpx
+
+from canfar_cli.config import Settings
+from canfar_cli.http import RetryPolicy
+from canfar_cli.session import AsyncSession
+
+__all__ = ["Session"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+async def _next(iterator: AsyncIterator[T]) -> T:
+    return await iterator.__anext__()
+
+
+class _Runner:
+    """The portal thread of a Session and the AsyncSession living on it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        # Imported here: only the blocking twin needs a portal, and the CLI (one anyio.run per
+        # command) should not pay for importing it on every start.
+        from anyio.from_thread import start_blocking_portal
+
+        self.session = session
+        self._manager = start_blocking_portal()
+        self.portal = self._manager.__enter__()
+
+    def close(self) -> None:
+        try:
+            self.portal.call(self.session.aclose)
+        finally:
+            self._manager.__exit__(None, None, None)
+
+
+def _close_runner(runner: _Runner) -> None:
+    runner.close()
+
+
+def _blocking(
+    method: Callable[Concatenate[AsyncSession, P], Awaitable[T]],
+) -> Callable[Concatenate[Session, P], T]:
+    """The blocking twin of an async method: runs it on the session's portal."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        bound = getattr(self._async, name)
+        return self._portal().call(functools.partial(bound, *args, **kwargs))  # type: ignore[no-any-return]
+
+    return _as_member(call)
+
+
+def _as_member(call: F) -> F:
+    # functools.wraps copied the async method's names: say where this one lives.
+    call.__module__ = __name__
+    call.__qualname__ = f"Session.{call.__name__}"
+    return call
+
+
+def _blocking_iterator(
+    method: Callable[Concatenate[AsyncSession, P], AsyncIterator[T]],
+) -> Callable[Concatenate[Session, P], Iterator[T]]:
+    """The blocking twin of an async iterator method: a plain iterator over the same items."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: Session, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        portal = self._portal()
+        iterator = getattr(self._async, name)(*args, **kwargs)
+        try:
+            while True:
+                try:
+                    yield portal.call(_next, iterator)
+                except StopAsyncIteration:
+                    return
+        finally:
+            portal.call(iterator.aclose)
+
+    signature = inspect.signature(method)
+    returns = str(signature.return_annotation).replace("AsyncIterator", "Iterator")
+    call.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
+    return _as_member(call)
+
+
+def _direct(
+    method: Callable[Concatenate[AsyncSession, P], T],
+) -> Callable[Concatenate[Session, P], T]:
+    """A method that does no I/O (plan_create): called as it is."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return getattr(self._async, name)(*args, **kwargs)  # type: ignore[no-any-return]
+
+    return _as_member(call)
+
+
+class Session:
+    """The blocking twin of AsyncSession: the same methods, arguments and results.
+
+    Use as `with Session() as s:`, or keep one around and `close()` it. The async implementation
+    runs on a blocking portal in a thread of its own (started on first use), so this also works
+    inside a running event loop, as in Jupyter. The arguments are those of AsyncSession."""
+
+    def __init__(
+        self,
+        server: str | None = None,
+        version: str = "v1",
+        token: str | None = None,
+        certificate: str | None = None,
+        timeout: float | None = None,
+        concurrency: int | None = None,
+        loglevel: int = logging.WARNING,
+        *,
+        settings: Settings | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        poll_interval: float | None = None,
+    ) -> None:
+        self._async = AsyncSession(
+            server,
+            version,
+            token,
+            certificate,
+            timeout,
+            concurrency,
+            loglevel,
+            settings=settings,
+            retry=retry,
+            transport=transport,
+            poll_interval=poll_interval,
+        )
+        self._runner: _Runner | None = None
+        self._finalizer: weakref.finalize[[_Runner], Session] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Session(server={self._async.base_url!r}, concurrency={self._async._http.concurrency})"
+        )
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (see canfar_cli.config.Settings)."""
+        return self._async.settings
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, e.g. https://ws-uv.canfar.net/skaha/v1 (never with credentials)."""
+        return self._async.base_url
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections and stop the portal thread (a new one starts if used again)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._runner = None
+        self._finalizer = None
+
+    def _portal(self) -> Any:
+        if self._runner is None:
+            self._runner = _Runner(self._async)
+            # Closed with the object, or at interpreter exit, if the caller forgets.
+            self._finalizer = weakref.finalize(self, _close_runner, self._runner)
+        return self._runner.portal
+
+    plan_create = _direct(AsyncSession.plan_create)
+    create_each = _blocking(AsyncSession.create_each)
+    create = _blocking(AsyncSession.create)
+    fetch = _blocking(AsyncSession.fetch)
+    info_each = _blocking(AsyncSession.info_each)
+    info = _blocking(AsyncSession.info)
+    logs_each = _blocking(AsyncSession.logs_each)
+    logs = _blocking(AsyncSession.logs)
+    events_text = _blocking(AsyncSession.events_text)
+    events_each = _blocking(AsyncSession.events_each)
+    events = _blocking(AsyncSession.events)
+    stats = _blocking(AsyncSession.stats)
+    context = _blocking(AsyncSession.context)
+    images = _blocking(AsyncSession.images)
+    destroy_each = _blocking(AsyncSession.destroy_each)
+    destroy = _blocking(AsyncSession.destroy)
+    destroy_with = _blocking(AsyncSession.destroy_with)
+    renew_each = _blocking(AsyncSession.renew_each)
+    renew = _blocking(AsyncSession.renew)
+    wait = _blocking(AsyncSession.wait)
+    follow_logs = _blocking_iterator(AsyncSession.follow_logs)
+    follow_events = _blocking_iterator(AsyncSession.follow_events)
+    watch_sessions = _blocking_iterator(AsyncSession.watch_sessions)

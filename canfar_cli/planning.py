@@ -1,0 +1,144 @@
+"""Planning a create: the requests it would send, built from one `CreateRequest`.
+
+`plan_requests` is the whole of what a create sends (checked form, headers, the registry
+credentials kept out of sight); `takes_create_arguments` gives the create methods the arguments of
+`CreateRequest` (one definition, however many methods take them), checked by its constructor.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import urlencode
+
+from canfar_cli.errors import UsageError
+from canfar_cli.http import HIDDEN
+from canfar_cli.models import CreateRequest
+
+__all__ = [
+    "HIDDEN",
+    "REGISTRY_AUTH_HEADER",
+    "CreateRequest",
+    "PlannedRequest",
+    "encode_registry_auth",
+    "plan_requests",
+    "takes_create_arguments",
+]
+
+REGISTRY_AUTH_HEADER = "X-Skaha-Registry-Auth"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+P = ParamSpec("P")
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """One request exactly as `create_each` sends it; `headers` show credentials as "<hidden>"."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    form: list[tuple[str, str]]
+    # The path relative to the API base.
+    path: str = field(default="session", repr=False)
+
+    @classmethod
+    def with_secrets(cls, secret_headers: dict[str, str], **fields: Any) -> PlannedRequest:
+        """A plan that also carries the real values of its hidden headers, kept out of the
+        fields so that repr(), == and dataclasses.asdict() never see them."""
+        plan = cls(**fields)
+        object.__setattr__(plan, "_secret_headers", dict(secret_headers))
+        return plan
+
+    @property
+    def secret_headers(self) -> dict[str, str]:
+        return dict(getattr(self, "_secret_headers", {}))
+
+    @property
+    def name(self) -> str:
+        return dict(self.form).get("name", "")
+
+    @property
+    def body(self) -> bytes:
+        return urlencode(self.form).encode("ascii")
+
+
+def encode_registry_auth(registry_auth: str | tuple[str, str]) -> str:
+    """The X-Skaha-Registry-Auth value: base64 of "user:secret"."""
+    if isinstance(registry_auth, tuple) and len(registry_auth) == 2:
+        user, secret = registry_auth
+    elif isinstance(registry_auth, str) and ":" in registry_auth:
+        user, _, secret = registry_auth.partition(":")
+    else:
+        raise UsageError(
+            "registry_auth must be 'username:secret' or (username, secret)",
+            hint="the registry account that may pull the image",
+        )
+    if not user or not secret or ":" in user or ":" in secret:
+        raise UsageError(
+            "registry_auth must be a user name and a secret, neither containing ':'",
+            hint="the server splits the value on ':'",
+        )
+    return base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+
+
+def plan_requests(
+    request: CreateRequest, url: str, headers: Mapping[str, str]
+) -> list[PlannedRequest]:
+    """The POSTs of a create, one per replica, checked; `headers` are the client's own (shown
+    as they are), the registry credentials are added hidden."""
+    spec = request.check()
+    secret: dict[str, str] = {}
+    if request.registry_auth is not None:
+        secret[REGISTRY_AUTH_HEADER] = encode_registry_auth(request.registry_auth)
+    shown = {**headers, "Content-Type": FORM_TYPE, **{key: HIDDEN for key in secret}}
+    return [
+        PlannedRequest.with_secrets(
+            secret, method="POST", url=url, headers=dict(shown), form=spec.form(index)
+        )
+        for index in range(len(spec.names))
+    ]
+
+
+def _create_request(args: tuple[Any, ...], options: dict[str, Any]) -> CreateRequest:
+    try:
+        return CreateRequest(*args, **options)
+    except TypeError as exc:  # a missing, unknown or doubled argument: say it as the API
+        raise TypeError(str(exc).replace("CreateRequest.__init__()", "create")) from None
+
+
+def _with_arguments_of(
+    factory: Callable[P, CreateRequest],
+) -> Callable[[Callable[[S, CreateRequest], R]], Callable[Concatenate[S, P], R]]:
+    def decorate(method: Callable[[S, CreateRequest], R]) -> Callable[Concatenate[S, P], R]:
+        wrapper: Any
+        if inspect.iscoroutinefunction(method):
+
+            async def wrapper(self: S, /, *args: Any, **options: Any) -> Any:
+                return await method(self, _create_request(args, options))
+
+        else:
+
+            def wrapper(self: S, /, *args: Any, **options: Any) -> Any:
+                return method(self, _create_request(args, options))
+
+        functools.update_wrapper(wrapper, method)
+        # What help() and inspect show: self, then the fields of CreateRequest.
+        fields = list(inspect.signature(factory).parameters.values())
+        own = inspect.signature(method)
+        first = next(iter(own.parameters.values()))
+        wrapper.__signature__ = own.replace(parameters=[first, *fields])
+        return wrapper  # type: ignore[no-any-return]
+
+    return decorate
+
+
+takes_create_arguments = _with_arguments_of(CreateRequest)
+"""Decorates a method `(self, request: CreateRequest)` so it takes CreateRequest's arguments
+(positional or by keyword, as `CreateRequest(...)` does) in place of the object."""

@@ -1,0 +1,116 @@
+"""The connection pools under the HTTP client: one module per transport, as httpx does it.
+
+`pooled_transport` picks what `HttpClient` uses when no transport is given: `ShardedTransport`
+(several small pools) unless it is switched off (the `sharded` argument, or the environment
+variable CANFAR_SHARDED_POOLS=0) or a proxy is configured; None lets httpx build its own single
+pool. The benchmark figure behind it is in the README (Performance).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+__all__ = ["SHARD_SIZE", "ShardedTransport", "pooled_transport", "sharding_enabled"]
+
+SHARD_SIZE = 4
+_PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
+
+
+def _proxy_configured() -> bool:
+    # httpx applies environment proxies only to the transports it builds itself; so when a proxy
+    # is set, let it build its own (one pool) rather than lose the proxy.
+    return any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
+
+
+class _CountedStream(httpx.AsyncByteStream):
+    """A response body that tells its shard when it is closed (the connection is free again)."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+        self._stream = stream
+        self._release = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            self._release()
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Several small connection pools in place of one large one.
+
+    httpcore's pool scans every connection for every queued request each time a request starts
+    or ends; at 100 connections that scan costs more CPU than the request itself. Pools of at most
+    SHARD_SIZE connections, each request going to the least busy one, keep the scan short: the
+    same connections in all, and the same bound (the caller's limiter), for a fraction of the
+    CPU."""
+
+    def __init__(self, concurrency: int, verify: ssl.SSLContext | bool, trust_env: bool) -> None:
+        count = max(1, -(-concurrency // SHARD_SIZE))
+        sizes = [concurrency // count + (1 if i < concurrency % count else 0) for i in range(count)]
+        self._shards = [
+            httpx.AsyncHTTPTransport(
+                verify=verify,
+                trust_env=trust_env,
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            )
+            for size in sizes
+        ]
+        self._busy = [0] * count
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = min(range(len(self._shards)), key=self._busy.__getitem__)
+        self._busy[index] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._busy[index] -= 1
+
+        try:
+            response = await self._shards[index].handle_async_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_CountedStream(response.stream, release),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.aclose()
+
+
+def sharding_enabled(sharded: bool | None = None) -> bool:
+    """Whether to use ShardedTransport: `sharded` when given, else CANFAR_SHARDED_POOLS
+    ("0", "false", "no" or "off" turn it off; anything else, or unset, leaves it on)."""
+    if sharded is not None:
+        return sharded
+    value = os.environ.get("CANFAR_SHARDED_POOLS", "").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+def pooled_transport(
+    concurrency: int, verify: ssl.SSLContext | bool, *, sharded: bool | None = None
+) -> httpx.AsyncBaseTransport | None:
+    """The transport for a client bounded at `concurrency` requests in flight: sharded pools as
+    large together as the bound (a request never waits for one), or None for httpx's own pool
+    (when sharding is off, or a proxy is set: httpx applies environment proxies only to the
+    transports it builds itself)."""
+    if not sharding_enabled(sharded) or _proxy_configured():
+        return None
+    return ShardedTransport(concurrency, verify=verify, trust_env=True)

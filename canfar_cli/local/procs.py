@@ -102,22 +102,6 @@ def signal_group(pgid: int | None, sig: int) -> bool:
     return True
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) pids whose process group is `pgid` (Linux only; [] elsewhere)."""
-    members = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        fields = _stat_fields(int(entry))
-        if fields and len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            members.append(int(entry))
-    return members
-
-
 # --- the supervisor, as seen by those who create sessions ------------------------------------
 #
 # One supervisor runs per state folder. It holds an exclusive flock on LOCK_FILE for as long as it

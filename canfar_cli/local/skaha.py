@@ -12,7 +12,6 @@ import math
 import re
 import secrets
 import string
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -252,6 +251,3 @@ def events_table(events: Sequence[Any]) -> str:
         lines.append("".join(cells) + row[4] + "\n")
     return "".join(lines)
 
-
-def now() -> float:
-    return time.time()

@@ -325,15 +325,6 @@ class Store:
                 db.execute("DELETE FROM kills WHERE seq <= ?", (rows[-1]["seq"],))
         return rows
 
-    def add_event(self, session_id: str, appid: str, kind: str, reason: str, message: str) -> None:
-        now = time.time()
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO events (id, appid, type, reason, message, first, last)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session_id, appid, kind, reason, message, now, now),
-            )
-
     def events(self, session_id: str, appid: str = "") -> list[sqlite3.Row]:
         return self.query(
             "SELECT * FROM events WHERE id = ? AND appid = ? ORDER BY seq", (session_id, appid)

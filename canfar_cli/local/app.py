@@ -29,7 +29,7 @@ from typing import Any
 import anyio.to_thread
 
 from canfar_cli.errors import ConfigError
-from canfar_cli.local import housekeeping, procs, skaha
+from canfar_cli.local import housekeeping, procs, skaha, statedir
 from canfar_cli.local.asgi import (
     JSON,
     Receive,
@@ -486,8 +486,10 @@ class LocalApp:
         """What the log of an emulated session says (the real one would hold the server's)."""
         folder = session_dir(self.settings.home, session_id, appid)
         try:
-            (folder / "home").mkdir(parents=True, exist_ok=True)
-            with open(folder / "log", "ab") as log:
+            top = session_dir(self.settings.home, session_id)
+            chain = [top, top / "apps", folder] if appid else [top]
+            statedir.private_dirs(*chain, folder / "home")
+            with os.fdopen(statedir.open_private_log(folder / "log"), "ab") as log:
                 log.write(
                     f"canfar local: this {kind} session is emulated; no {kind} server runs on"
                     " the local platform.\n".encode()

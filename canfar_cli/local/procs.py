@@ -217,7 +217,9 @@ def spawn_supervisor(
         "--idle",
         repr(idle),
     ]
-    with open(home / LOG_FILE, "ab") as log:
+    from canfar_cli.local.statedir import open_private_log
+
+    with os.fdopen(open_private_log(home / LOG_FILE), "ab") as log:
         return subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,

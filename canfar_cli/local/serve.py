@@ -1,7 +1,8 @@
 """`canfar local serve`: the local platform on a loopback socket, on uvicorn.
 
-The socket is bound and listening before the base URL is printed, so a client that reads the
-first line of stdout can connect at once (connections wait in the backlog until uvicorn accepts).
+The socket is bound and listening, and the token recorded (tokens.py), before the base URL is
+handed to the command to print, so a client that reads the first line of stdout can connect at
+once (connections wait in the backlog until uvicorn accepts).
 SIGINT and SIGTERM shut the server down gracefully and the process exits 0.
 """
 
@@ -10,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
-import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from canfar_cli.local import tokens
 from canfar_cli.local.app import create_app
 from canfar_cli.local.faults import FaultInjection, Faults
 from canfar_cli.local.settings import LocalSettings
@@ -41,7 +44,15 @@ def base_url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/skaha"
 
 
-def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
+def serve(
+    settings: LocalSettings,
+    host: str,
+    port: int,
+    faults: Faults,
+    ready: Callable[[str, Path | None], None],
+) -> int:
+    """Serve until SIGINT/SIGTERM. `ready(url, token_file)` is called once the socket listens
+    (token_file: where the token was recorded for clients, None without a token)."""
     import uvicorn
 
     local_app = create_app(settings)
@@ -74,9 +85,18 @@ def serve(settings: LocalSettings, host: str, port: int, faults: Faults) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     sock = bind(host, port)
-    print(base_url(sock), flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
-    sock.close()
-    sys.stdout.flush()
+    url = base_url(sock)
+    bound_port = sock.getsockname()[1]
+    token_file = None
+    if settings.token is not None:
+        # Before the URL is shown: a client that reads the URL finds the token already there.
+        token_file = tokens.write_token(settings.home, bound_port, url, settings.token)
+    try:
+        ready(url, token_file)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if token_file is not None:
+            tokens.remove_token(settings.home, bound_port)
     return 0

@@ -35,9 +35,10 @@ INTERACTIVE_TTL = 86400  # ttlSecondsAfterFinished of the interactive templates
 
 
 def default_home() -> Path:
-    from platformdirs import user_data_dir
+    """$CANFAR_LOCAL_HOME, else `<user data folder>/canfar/local` (one rule, in tokens.py)."""
+    from canfar_cli.local.tokens import local_home
 
-    return Path(user_data_dir("canfar", appauthor=False)) / "local"
+    return local_home()
 
 
 def default_user() -> str:
@@ -93,8 +94,7 @@ class LocalSettings:
     def from_env(cls, **overrides: object) -> LocalSettings:
         env = os.environ
         values: dict[str, object] = {}
-        home = env.get("CANFAR_LOCAL_HOME", "").strip()
-        values["home"] = Path(home).expanduser() if home else default_home()
+        values["home"] = default_home()
         values["user"] = env.get("CANFAR_LOCAL_USER", "").strip() or default_user()
         if env.get("CANFAR_LOCAL_CLEANUP", "").strip():
             values["cleanup_seconds"] = _number(

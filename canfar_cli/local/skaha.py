@@ -250,4 +250,3 @@ def events_table(events: Sequence[Any]) -> str:
         cells = [row[col].ljust(widths[col]) for col in range(4)]
         lines.append("".join(cells) + row[4] + "\n")
     return "".join(lines)
-

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canfar_cli.local import statedir
+
 ACTIVE = ("Pending", "Running", "Terminating")
 # 2: the kills table (CREATE IF NOT EXISTS brings a version-1 file up to date).
 SCHEMA_VERSION = 2
@@ -108,10 +110,10 @@ class Store:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        # Private: the database and the logs hold jobs' environments (tokens, say).
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (home / "sessions").mkdir(exist_ok=True, mode=0o700)
-        self.path = home / "state.db"
+        # Private: the database and the logs hold jobs' environments (tokens, say). Checked
+        # (and fixed, or refused) at every start.
+        statedir.check(home)
+        self.path = home / statedir.DB_FILE
         self._lock = threading.RLock()
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE for writes).
         self._db = sqlite3.connect(

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canfar_cli.local import procs
+from canfar_cli.local import procs, statedir
 from canfar_cli.local.store import Change, Store, loads_list, session_dir
 
 # The idle delay has a floor: procs.SupervisorStarter counts a supervisor it started less than a
@@ -330,9 +330,8 @@ class Supervisor:
         folder = session_dir(self.home, session_id, appid)
         job_home = folder / "home"
         try:
-            folder.mkdir(exist_ok=True)  # (two calls: parents=True costs a failed third)
-            job_home.mkdir(exist_ok=True)
-            log = open(folder / "log", "ab")  # noqa: SIM115 - closed below, once the job has it
+            statedir.private_dirs(folder, job_home)
+            log = os.fdopen(statedir.open_private_log(folder / "log"), "ab")
         except OSError as exc:
             return None, failed(f"cannot prepare the session's folder: {exc.strerror or exc}")
         with log:

@@ -51,16 +51,20 @@ def fail_orphaned(store: Store, wall: float, rows: list[Any] | None = None) -> N
             row["id"],
             row["appid"],
             status="Failed",
-            event=(
-                "Warning",
-                "SupervisorDied",
-                f"The local platform's supervisor (pid {row['runner_pid']}) died; the"
-                " session's processes were ended, as nobody could record their exit",
-            ),
+            event=("Warning", "SupervisorDied", _died(row)),
             end_time=wall,
         ):
             # (Conditional: a supervisor that ended normally wrote its final status first.)
             procs.terminate_job_directly(row["job_pid"], row["job_start"], row["boot_id"])
+
+
+def _died(row: Any) -> str:
+    said = f"The local platform's supervisor (pid {row['runner_pid']}) died"
+    if not row["job_pid"]:
+        # Its jobs wait behind a gate until their pid is recorded (supervisor.py): this one
+        # ended at that gate without running anything.
+        return f"{said} before it started the session's command, which never ran"
+    return f"{said}; the session's processes were ended, as nobody could record their exit"
 
 
 def sweep(store: Store, settings: LocalSettings) -> bool:

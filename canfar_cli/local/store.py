@@ -294,6 +294,17 @@ class Store:
                     claimed.append(row)
         return claimed
 
+    def release(self, keys: Sequence[tuple[str, str]], pid: int) -> None:
+        """Give claimed sessions back (still Pending, never started) for a later claim."""
+        with self.transaction() as db:
+            for session_id, appid in keys:
+                db.execute(
+                    "UPDATE sessions SET runner_pid = NULL, runner_start = NULL"
+                    " WHERE id = ? AND appid = ? AND runner_pid = ? AND status = 'Pending'"
+                    " AND job_pid IS NULL",
+                    (session_id, appid, pid),
+                )
+
     def has_work(self) -> bool:
         """Anything for a supervisor to do: an unclaimed session or a stop request."""
         return bool(

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canfar_cli.local import procs, statedir
+from canfar_cli.local import portable, procs, statedir
 from canfar_cli.local.store import Change, Store, loads_list, session_dir
 
 # The idle delay has a floor: procs.SupervisorStarter counts a supervisor it started less than a
@@ -107,6 +107,8 @@ def job_environment(row: Any, home: Path, hostname: str) -> dict[str, str]:
 
 def _set_subreaper() -> None:
     """Become the reaper of the jobs' orphans, so none is left a zombie (Linux only)."""
+    if not portable.linux_paths():
+        return
     with contextlib.suppress(Exception):
         import ctypes
 

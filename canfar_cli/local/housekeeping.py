@@ -15,8 +15,8 @@ from canfar_cli.local import procs
 from canfar_cli.local.settings import INTERACTIVE_TTL, LocalSettings
 from canfar_cli.local.store import Store, session_dir
 
-# An unclaimed headless session older than this gets the supervisor woken (or started) again.
-WAKE_AFTER = 1.0
+# An unclaimed headless session older than the sweep interval (CANFAR_LOCAL_TICK) gets the
+# supervisor woken (or started) again.
 # ... and one older than this is given up on.
 GIVE_UP_AFTER = 120.0
 
@@ -90,7 +90,7 @@ def sweep(store: Store, settings: LocalSettings) -> bool:
                         only_from=("Pending",),
                         end_time=wall,
                     )
-                elif age > WAKE_AFTER:
+                elif age > settings.sweep_interval:
                     wake = True
         elif row["status"] == "Running" and row["start_time"] is not None:
             # Interactive sessions run no process: they end when their time is up.

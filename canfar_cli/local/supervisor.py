@@ -39,13 +39,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from canfar_cli.errors import ConfigError
 from canfar_cli.local import portable, procs, statedir
+from canfar_cli.local.settings import tick
 from canfar_cli.local.store import Change, Store, loads_list, session_dir
 
 # The idle delay has a floor: procs.SupervisorStarter counts a supervisor it started less than a
 # second ago as on its way, which holds only if none can go idle and exit that fast.
 MIN_IDLE = 2.0
-# Longest sleep without a wake-up: a safety net only (every create and DELETE pokes).
+# Longest sleep without a wake-up: a safety net only (every create and DELETE pokes, every
+# end of a job is a SIGCHLD); CANFAR_LOCAL_TICK sets it.
 POLL = 1.0
 # How often the jobs' rows are read again: a renew may have moved a deadline, and a row deleted
 # without a stop request (by an older version, say) still ends its job.
@@ -137,6 +140,10 @@ class Supervisor:
         self.grace = grace
         self.hostname = hostname
         self.idle = max(idle, MIN_IDLE)
+        try:
+            self.poll = tick()
+        except ConfigError:
+            self.poll = POLL
         self.store = Store(home)
         self.pid = os.getpid()
         self.start = procs.start_ticks(self.pid)
@@ -261,7 +268,7 @@ class Supervisor:
         return False
 
     def timeout(self, now: float, idle_since: float | None) -> float:
-        moments = [now + POLL]
+        moments = [now + self.poll]
         moments += [job.kill_at for job in self.jobs.values() if job.kill_at is not None]
         moments += [kill_at for _, _, kill_at in self.strays.values()]
         if idle_since is not None:

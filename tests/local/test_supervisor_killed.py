@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from canfar_cli.local import housekeeping, procs
+from canfar_cli.local import housekeeping, portable, procs
 from canfar_cli.local.store import Store, session_dir
 
 from .helpers import IMAGE, pid_alive
@@ -61,8 +61,14 @@ def _insert_jobs(store: Store, script: Path) -> list[str]:
     return ids
 
 
+@pytest.mark.parametrize("mode", ["linux", "portable"])
 @pytest.mark.parametrize("trial", range(5))
-def test_kill_9_during_a_batch_leaves_no_stray_job(tmp_path: Path, trial: int) -> None:
+def test_kill_9_during_a_batch_leaves_no_stray_job(
+    tmp_path: Path, trial: int, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if mode == "portable":  # the supervisor inherits it; recovery here reads it too
+        monkeypatch.setenv("CANFAR_LOCAL_PORTABLE", "1")
+    portable.reset()
     home = tmp_path / "state"
     store = Store(home)
     script = tmp_path / "job.sh"
@@ -119,3 +125,5 @@ def test_kill_9_during_a_batch_leaves_no_stray_job(tmp_path: Path, trial: int) -
         for pid in _session_processes(home):
             os.killpg(pid, signal.SIGKILL)
         store.close()
+        monkeypatch.delenv("CANFAR_LOCAL_PORTABLE", raising=False)
+        portable.reset()

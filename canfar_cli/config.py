@@ -262,6 +262,11 @@ def load_settings(
     elif "token_file" in file_values:
         path = coerce("token_file", file_values["token_file"], "config file")
         token_value = _read_token_file(path, f"config file {config_path()}")
+    if token_value is None and server_value != "local":
+        # A `canfar local serve` of this state folder on loopback: the token it wrote there.
+        from canfar_cli.local.tokens import find_token
+
+        token_value = find_token(server_value)
 
     picked = _pick("certificate", certificate, file_values)
     if picked:

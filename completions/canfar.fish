@@ -20,7 +20,7 @@ function __canfar_complete
             return
         end
         switch "$cpath|$word"
-            case '|--server' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local approve|--user' 'local approve|--home' 'local ca-path|--home' 'local users add|--home'
+            case '|--server' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local approve|--user' 'local approve|--home' 'local ca-path|--home' 'local users add|--home'
                 set skip 1
                 continue
             case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|completion' '|config' '|local' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|users' 'local users|add'
@@ -155,6 +155,9 @@ function __canfar_complete
             case 'local serve|--host'
                 return
             case 'local serve|--port'
+                return
+            case 'local serve|--token-file'
+                __fish_complete_path $cur
                 return
             case 'local serve|--token'
                 return
@@ -323,7 +326,9 @@ function __canfar_complete
             case 'local serve'
                 echo '--host	Address to listen on'
                 echo '--port	Port to listen on (0: any free port)'
-                echo '--token	Require \'Authorization: Bearer T\' (anything else gets 401)'
+                echo '--token-file	Require the token in PATH as \'Authorization: Bearer\' [env CANFAR_LOCAL_TOKEN; default: a random one, recorded 0600 in the state folder]'
+                echo '--no-auth	Accept requests without a token (loopback only: any local user can then run commands as you)'
+                echo '--token'
                 echo '--user	The user every request acts as [OS user]'
                 echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
                 echo '--latency	Milliseconds added to every response'

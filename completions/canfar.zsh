@@ -12,7 +12,7 @@ _canfar() {
         if ((skip)); then skip=0; continue; fi
         [[ "$word" == "--" ]] && { _files; return; }
         case "$cpath|$word" in
-            "|--server"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home") skip=1; continue ;;
+            "|--server"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home") skip=1; continue ;;
             "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|config"|"|local"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
         esac
         [[ "$word" != -* ]] && ((npos++))
@@ -66,6 +66,7 @@ _canfar() {
         "config show|--output") compadd -- table wide json; return ;;
         "local serve|--host") return ;;
         "local serve|--port") return ;;
+        "local serve|--token-file") _files; return ;;
         "local serve|--token") return ;;
         "local serve|--user") return ;;
         "local serve|--home") _files; return ;;
@@ -98,7 +99,7 @@ _canfar() {
             "config set") candidates=(-h --help) ;;
             "config unset") candidates=(-h --help) ;;
             "local") candidates=(-h --help) ;;
-            "local serve") candidates=(--host --port --token --user --home --latency --fail-rate --fail-status --drop-rate --retry-after --tls -h --help) ;;
+            "local serve") candidates=(--host --port --token-file --no-auth --token --user --home --latency --fail-rate --fail-status --drop-rate --retry-after --tls -h --help) ;;
             "local approve") candidates=(--user --deny --home -h --help) ;;
             "local ca-path") candidates=(--home -h --help) ;;
             "local users") candidates=(-h --help) ;;

@@ -32,6 +32,9 @@ CANFAR_VARIABLES = (
     "CANFAR_LOCAL_CONTEXT",
     "CANFAR_LOCAL_IMAGES",
     "CANFAR_LOCAL_REGISTRY_HOSTS",
+    "CANFAR_LOCAL_TOKEN",
+    "CANFAR_LOCAL_PORTABLE",
+    "CANFAR_LOCAL_TICK",
 )
 
 
@@ -61,9 +64,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # `local_server`: a fresh server for the test: `python -m canfar_cli local serve --port 0` in a
 #   subprocess, its state in the `isolated` fixture's CANFAR_LOCAL_HOME (tmp_path / "local").
 #   Attributes: .url (base URL, "http://127.0.0.1:PORT/skaha"), .home (state folder), .token
-#   (None), .user (the user every request acts as), .process (the Popen), .stop().
+#   (the random token the server made, or the one given), .headers (its Authorization header),
+#   .user (the user every request acts as), .process (the Popen), .stop().
 # `serve_local(**options)`: a factory for more servers, or servers with options:
-#   token="T" (Bearer T required), user="name", latency_ms=50, fail_rate=0.3, fail_status=503,
+#   token="T" (Bearer T required; default: the server's random one), no_auth=True,
+#   user="name", latency_ms=50, fail_rate=0.3, fail_status=503,
 #   drop_rate=0.3, retry_after=1, cleanup_seconds=2 (CANFAR_LOCAL_CLEANUP), grace_seconds=1
 #   (CANFAR_LOCAL_GRACE), expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), idle_seconds=2
 #   (CANFAR_LOCAL_SUPERVISOR_IDLE), home=Path (default: the isolated state folder, so two
@@ -82,6 +87,11 @@ class LocalServer:
     user: str
     process: subprocess.Popen[bytes]
     stderr_path: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header this server needs (none for a --no-auth server)."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def stop(self, graceful: bool = False) -> None:
         """Stop the server: SIGKILL by default (fast: state is safe in SQLite at any moment);
@@ -172,6 +182,7 @@ def start_local_server(
     *,
     home: Path | None = None,
     token: str | None = None,
+    no_auth: bool = False,
     user: str | None = None,
     latency_ms: float | None = None,
     fail_rate: float | None = None,
@@ -187,8 +198,14 @@ def start_local_server(
     home = home or Path(os.environ.get("CANFAR_LOCAL_HOME") or tmp_path / "local")
     args = [sys.executable, "-m", "canfar_cli", "local", "serve", "--port", "0"]
     args += ["--home", str(home)]
+    if token is not None:  # never on argv: a file of its own, 0600
+        token_file = tmp_path / f"token-{time.monotonic_ns()}"
+        token_file.write_text(token)
+        token_file.chmod(0o600)
+        args += ["--token-file", str(token_file)]
+    if no_auth:
+        args.append("--no-auth")
     options = {
-        "--token": token,
         "--user": user,
         "--latency": latency_ms,
         "--fail-rate": fail_rate,
@@ -224,6 +241,12 @@ def start_local_server(
         ) from None
     import getpass
 
+    if (
+        token is None and not no_auth
+    ):  # the random token the server made, where canfar itself finds it
+        from canfar_cli.local.tokens import find_token
+
+        token = find_token(url, home)
     return LocalServer(
         url=url,
         home=home,
@@ -238,7 +261,8 @@ def start_local_server(
 def serve_local(isolated: Path) -> Iterator[Callable[..., LocalServer]]:
     """Factory of loopback servers: `serve_local(**options) -> LocalServer`.
 
-    Options (all optional): token="T" (then `Authorization: Bearer T` is required),
+    Options (all optional): token="T" (given through --token-file; without it the server makes
+    a random one, found in its state folder and kept in .token), no_auth=True (--no-auth),
     user="name", latency_ms=50, fail_rate=0.3, fail_status=503, drop_rate=0.3, retry_after=1,
     cleanup_seconds=2 (CANFAR_LOCAL_CLEANUP), grace_seconds=1 (CANFAR_LOCAL_GRACE),
     expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), idle_seconds=2 (CANFAR_LOCAL_SUPERVISOR_IDLE),

@@ -9,6 +9,11 @@ than the cleanup delay (housekeeping.py).
 Handlers are synchronous and short: a create is one SQLite transaction and a poke of the
 supervisor (supervisor.py), which starts the job; interactive kinds run no process at all. The
 one slow answer, a log, is streamed.
+
+This module is routing, authentication and thin handlers; what they use lives beside it: the
+skaha rules and bodies in skaha.py, new rows and their events in rows.py, resource checks and
+`view=stats` in resources.py, a job's usage and the machine's memory in metrics.py, waking the
+supervisor and ending a removed session's processes in control.py.
 """
 
 from __future__ import annotations
@@ -19,17 +24,15 @@ import hmac
 import json
 import logging
 import os
-import shutil
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
-
 from canfar_cli.errors import ConfigError
-from canfar_cli.local import housekeeping, procs, skaha
+from canfar_cli.local import control, housekeeping, metrics, portable, resources, skaha
+from canfar_cli.local import rows as new_rows
 from canfar_cli.local.asgi import (
     JSON,
     Receive,
@@ -43,16 +46,12 @@ from canfar_cli.local.asgi import (
 from canfar_cli.local.settings import LocalSettings
 from canfar_cli.local.signin.routes import SigninServices, bearer_token
 from canfar_cli.local.skaha import SkahaError, bad_request
-from canfar_cli.local.store import LimitReached, Store, dumps_list, session_dir
+from canfar_cli.local.store import LimitReached, Store, session_dir
 
-log = log_module = logging.getLogger("canfar_cli.local")
+log = logging.getLogger("canfar_cli.local")
 
 API = "/skaha/v1"
 SESSION_METHODS = "GET, POST, DELETE"
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-# Resources of the templates that hard-code them (request cores, request GiB).
-_TEMPLATE_REQUESTS = {"desktop": (0.25, 1.0), "firefly": (0.1, 4.0)}
 
 
 def _load_json(path: Path, what: str) -> Any:
@@ -60,13 +59,6 @@ def _load_json(path: Path, what: str) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"cannot read the local platform's {what} file {path}: {exc}") from None
-
-
-def _options(context: dict[str, Any], key: str) -> list[int]:
-    try:
-        return [int(v) for v in context[key]["options"]]
-    except (KeyError, TypeError, ValueError):
-        return []
 
 
 class LocalApp:
@@ -279,28 +271,8 @@ class LocalApp:
         return kept
 
     def session_body(self, row: Any) -> dict[str, Any]:
-        usage = self.usage(row) if row["status"] == "Running" else None
+        usage = metrics.usage(row) if row["status"] == "Running" else None
         return skaha.session_object(row, uid=self.uid, gid=self.gid, usage=usage)
-
-    def usage(self, row: Any) -> dict[str, str] | None:
-        """ramInUse and cpuCoresInUse of the job's leader process, as a metrics API would."""
-        fields = procs.live_stat(row["job_pid"], row["job_start"], row["boot_id"])
-        if fields is None:
-            return None
-        try:
-            ticks = _CLOCK_TICKS
-            rss_pages = int(fields[21])
-            cpu_seconds = (int(fields[11]) + int(fields[12])) / ticks
-            # CLOCK_BOOTTIME is /proc/uptime without reading a file.
-            uptime = time.clock_gettime(time.CLOCK_BOOTTIME)
-            elapsed = max(uptime - int(fields[19]) / ticks, 1e-3)
-        except (OSError, ValueError, IndexError, AttributeError):
-            return None
-        ram_bytes = rss_pages * _PAGE_SIZE
-        return {
-            "ramInUse": f"{ram_bytes / 1e9:.2f}",
-            "cpuCoresInUse": f"{cpu_seconds / elapsed:.3f}",
-        }
 
     def get_session(self, request: Request, user: str, session_id: str) -> Response:
         view = request.params.get("view")
@@ -366,38 +338,7 @@ class LocalApp:
         return Response(200, skaha.compact(list(self.settings.registry_hosts)), JSON)
 
     def stats(self) -> dict[str, Any]:
-        cores_req = ram_req = 0.0
-        defaults = self.context.get("cores", {}), self.context.get("memoryGB", {})
-        for row in self.store.active():
-            if row["status"] != "Running":
-                continue
-            if row["fixed"]:
-                cores_req += row["cores"] or 0
-                ram_req += row["ram"] or 0
-                continue
-            cores, ram = _TEMPLATE_REQUESTS.get(
-                row["type"],
-                (
-                    row["cores"] or float(defaults[0].get("defaultRequest", 1)),
-                    float(defaults[1].get("defaultRequest", 4)),
-                ),
-            )
-            cores_req += cores
-            ram_req += ram
-        max_cores = float(defaults[0].get("defaultLimit", 8))
-        max_ram = int(defaults[1].get("defaultLimit", 32))
-        return {
-            "cores": {
-                "requestedCPUCores": round(cores_req, 3),
-                "cpuCoresAvailable": float(os.cpu_count() or 1),
-                "maxCPUCores": {"cpuCores": max_cores, "withRam": f"{max_ram}Gi"},
-            },
-            "ram": {
-                "requestedRAM": _quantity_g(ram_req * 1.073741824),
-                "ramAvailable": _quantity_g(_memory_bytes() / 1e9),
-                "maxRAM": {"ram": f"{max_ram}Gi", "withCPUCores": max_cores},
-            },
-        }
+        return resources.stats(self.store, self.context)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -415,7 +356,7 @@ class LocalApp:
         kind = (raw_type or "").strip().lower() or "headless"
         if kind not in skaha.CREATE_TYPES:
             raise bad_request(f"Invalid session type: {raw_type}")
-        cores, ram = self.resources(params)
+        requested = resources.requested(params, self.context)
         name = params.get("name")
         if name is None or not name.strip():
             raise bad_request("Missing parameter 'name'")
@@ -426,143 +367,37 @@ class LocalApp:
             self.check_limit(user, limit)
         gpus = None
         if params.get("gpus") is not None:
-            gpus = skaha.check_gpus(params.get("gpus") or "", _options(self.context, "gpus"))
+            options = resources.options(self.context, "gpus")
+            gpus = skaha.check_gpus(params.get("gpus") or "", options)
         self.check_registry_auth(request)
         label = skaha.label_name(name)
         if not label:
             raise bad_request("canfar.net/name label value cannot be blank")
         skaha.check_hostname(name)
-        headless = kind == "headless"
-        now = time.time()
-        row: dict[str, Any] = {
-            "appid": "",
-            "userid": user,
-            "type": kind,
-            # Interactive kinds run no process here: Running at once, until their expiry time.
-            "status": "Pending" if headless else "Running",
-            "start_time": None if headless else now,
-            "name": label,
-            "image": image,
-            "cores": cores,
-            "ram": ram,
-            "gpus": gpus,
-            "fixed": 1 if ram is not None else 0,
-            "cmd": params.get("cmd") if headless else None,
-            "args": params.get("args") if headless else None,
-            "env": dumps_list(skaha.parse_env(params.get_all("env"))) if headless else None,
-            "deadline": self.settings.headless_deadline
-            if headless
-            else self.settings.interactive_expiry,
-            "boot_id": procs.boot_id(),
-        }
-        events = [
-            (
-                "Normal",
-                "Scheduled",
-                f"Successfully assigned session to {self.settings.hostname} (local platform)",
-            )
-        ]
-        if headless:
-            events.append(
-                (
-                    "Normal",
-                    "Pulled",
-                    f"Container image {image!r} recorded; the local platform runs the command"
-                    " as a process on this host, not in the image",
-                )
-            )
-        else:
-            events.append(
-                (
-                    "Normal",
-                    "Emulated",
-                    f"This {kind} session is emulated locally: it stays Running until its expiry"
-                    f" time with no process behind it; no {kind} server is started, so"
-                    " connectURL is empty",
-                )
-            )
-        session_id = self.insert(row, events, limit=limit)
-        if headless:
+        row, events = new_rows.session_row(
+            self.settings,
+            user=user,
+            kind=kind,
+            label=label,
+            image=image,
+            resources=requested,
+            gpus=gpus,
+            params=params,
+        )
+        session_id = new_rows.insert(self.store, row, events, limit=limit)
+        if kind == "headless":
             response = text(200, session_id + "\n")
             response.wake = True  # the supervisor starts the job
             return response
-        self.write_emulated_log(session_id, "", kind)
+        new_rows.write_emulated_log(self.settings, session_id, "", kind)
         return text(200, session_id + "\n")
-
-    def write_emulated_log(self, session_id: str, appid: str, kind: str) -> None:
-        """What the log of an emulated session says (the real one would hold the server's)."""
-        folder = session_dir(self.settings.home, session_id, appid)
-        try:
-            (folder / "home").mkdir(parents=True, exist_ok=True)
-            with open(folder / "log", "ab") as log:
-                log.write(
-                    f"canfar local: this {kind} session is emulated; no {kind} server runs on"
-                    " the local platform.\n".encode()
-                )
-        except OSError:  # the log is a courtesy; the session stands without it
-            log_failure = f"cannot write the log of {session_id}"
-            log_module.warning(log_failure, exc_info=True)
-
-    def insert(
-        self,
-        row: dict[str, Any],
-        events: list[tuple[str, str, str]],
-        *,
-        limit: int | None,
-        desktop_id: str | None = None,
-    ) -> str:
-        """Insert with a fresh id (or, for a desktop-app, a fresh app id); the id."""
-        for _ in range(20):
-            if desktop_id is None:
-                row["id"] = skaha.new_session_id()
-            else:
-                row["id"], row["appid"] = desktop_id, skaha.new_app_id()
-            row["created"] = time.time()
-            try:
-                if self.store.insert(row, events, interactive_limit=limit):
-                    return row["id"]
-            except LimitReached as exc:
-                raise bad_request(str(exc)) from None
-        raise SkahaError(503, "temporarily unavailable: null", {"Retry-After": "1"})
 
     def check_limit(self, user: str, limit: int) -> None:
         if self.store.count_interactive(user) >= limit:
             raise bad_request(str(LimitReached(user, limit)))
 
     async def wake_supervisor(self) -> None:
-        """Poke the supervisor (a write to its FIFO, microseconds), or start one in a worker
-        thread (fork+exec; the event loop keeps serving meanwhile)."""
-        settings = self.settings
-        if procs.poke(settings.home):
-            return
-        try:
-            await anyio.to_thread.run_sync(
-                procs.STARTER.wake,
-                settings.home,
-                settings.grace_seconds,
-                settings.hostname,
-                settings.supervisor_idle,
-            )
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            for row in self.store.active():
-                if (
-                    row["type"] == "headless"
-                    and row["status"] == "Pending"
-                    and not row["runner_pid"]
-                ):
-                    self.store.transition(
-                        row["id"],
-                        row["appid"],
-                        status="Failed",
-                        event=(
-                            "Warning",
-                            "FailedCreate",
-                            f"cannot start the local platform's supervisor: {reason}",
-                        ),
-                        only_from=("Pending",),
-                        end_time=time.time(),
-                    )
+        await control.wake_supervisor(self.store, self.settings)
 
     def check_registry_auth(self, request: Request) -> None:
         """Images from the registry hosts count as cached: the header is optional, but checked."""
@@ -599,87 +434,29 @@ class LocalApp:
                 self.store.update(row["id"], row["appid"], deadline=int(elapsed + expiry))
         return Response(200, b"", None)
 
-    def resources(self, params: Any) -> tuple[float | None, float | None]:
-        """`cores` and `ram` as given (None when absent), each checked against /context's
-        options, as both a session's and a desktop-app's create check them."""
-        cores = ram = None
-        if params.get("cores") is not None:
-            cores = skaha.check_option(
-                "cores", params.get("cores") or "", _options(self.context, "cores")
-            )
-        if params.get("ram") is not None:
-            ram = skaha.check_option(
-                "ram", params.get("ram") or "", _options(self.context, "memoryGB")
-            )
-        return cores, ram
-
     def create_app_session(self, request: Request, user: str, session_id: str) -> Response:
         params = request.params
         image = params.get("image")
         if image is None:
             raise bad_request("Missing parameter 'image'")
-        cores, ram = self.resources(params)
+        requested = resources.requested(params, self.context)
         desktop = self._own(user, session_id)
         if desktop is None or desktop["type"] != "desktop" or desktop["status"] != "Running":
             raise SkahaError(404, f"session {session_id} not found")
-        row: dict[str, Any] = {
-            "appid": "",
-            "userid": user,
-            "type": "desktop-app",
-            "status": "Running",
-            "start_time": time.time(),
-            "name": skaha.app_name(image),
-            "image": image,
-            "cores": cores,
-            "ram": ram,
-            "gpus": None,
-            "fixed": 1 if ram is not None else 0,
-            "deadline": self.settings.interactive_expiry,
-            "boot_id": procs.boot_id(),
-        }
-        events = [
-            (
-                "Normal",
-                "Scheduled",
-                f"Successfully assigned desktop-app to {self.settings.hostname} (local platform)",
-            ),
-            (
-                "Normal",
-                "Emulated",
-                "This desktop-app is emulated locally: it stays Running until its expiry time"
-                " with no process behind it",
-            ),
-        ]
-        self.insert(row, events, limit=None, desktop_id=session_id)
-        self.write_emulated_log(session_id, row["appid"], "desktop-app")
+        row, events = new_rows.app_row(self.settings, user=user, image=image, resources=requested)
+        new_rows.insert(self.store, row, events, limit=None, desktop_id=session_id)
+        new_rows.write_emulated_log(self.settings, session_id, row["appid"], "desktop-app")
         return text(200, row["appid"] + "\n")
 
     def delete(self, user: str, session_id: str, appid: str | None) -> None:
         """Remove at once; the supervisor ends the job's process group, then its files."""
         try:
-            rows = self.store.delete(session_id, user, appid)
+            removed = self.store.delete(session_id, user, appid)
         except sqlite3.Error:  # the real DeleteAction logs and answers 200 whatever happens
             log.warning("delete of %s failed", session_id, exc_info=True)
             return
-        for row in rows:
-            self.end_processes(row)
-
-    def end_processes(self, row: Any) -> None:
-        home = self.settings.home
-        if row["job_pid"] and procs.is_alive(row["job_pid"], row["job_start"], row["boot_id"]):
-            if procs.is_alive(row["runner_pid"], row["runner_start"], row["boot_id"]):
-                # SIGTERM, the grace period, SIGKILL: the supervisor's to carry out (a request
-                # answers at once), and it removes the files once the job has ended.
-                self.store.request_kill(row, self.settings.grace_seconds)
-                if procs.poke(home):
-                    return
-            # No supervisor: nobody is left to wait out a grace period.
-            procs.terminate_job_directly(row["job_pid"], row["job_start"], row["boot_id"])
-        elif row["runner_pid"] and row["status"] == "Pending":
-            # Claimed and perhaps being started this very moment: the supervisor finds the row
-            # gone when it records the start, ends the job and removes the files itself.
-            return
-        shutil.rmtree(session_dir(home, row["id"], row["appid"]), ignore_errors=True)
+        for row in removed:
+            control.end_processes(self.store, self.settings, row)
 
     # --- housekeeping --------------------------------------------------------------------------
 
@@ -693,24 +470,8 @@ class LocalApp:
         return housekeeping.sweep(self.store, self.settings)
 
 
-def _memory_bytes() -> float:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return float(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (OSError, ValueError):
-        return 0.0
-
-
-def _quantity_g(value: float) -> str:
-    text_value = f"{value:.2f}".rstrip("0").rstrip(".")
-    return f"{text_value}G"
-
-
 def create_app(settings: LocalSettings | None = None) -> LocalApp:
-    """The local platform as a plain ASGI app (settings from the environment when not given)."""
+    """The local platform as a plain ASGI app (settings from the environment when not given);
+    ConfigError on a system that is not POSIX (Windows)."""
+    portable.require_posix()
     return LocalApp(settings or LocalSettings.from_env())

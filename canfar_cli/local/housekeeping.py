@@ -15,8 +15,8 @@ from canfar_cli.local import procs
 from canfar_cli.local.settings import INTERACTIVE_TTL, LocalSettings
 from canfar_cli.local.store import Store, session_dir
 
-# An unclaimed headless session older than this gets the supervisor woken (or started) again.
-WAKE_AFTER = 1.0
+# An unclaimed headless session older than the sweep interval (CANFAR_LOCAL_TICK) gets the
+# supervisor woken (or started) again.
 # ... and one older than this is given up on.
 GIVE_UP_AFTER = 120.0
 
@@ -51,16 +51,20 @@ def fail_orphaned(store: Store, wall: float, rows: list[Any] | None = None) -> N
             row["id"],
             row["appid"],
             status="Failed",
-            event=(
-                "Warning",
-                "SupervisorDied",
-                f"The local platform's supervisor (pid {row['runner_pid']}) died; the"
-                " session's processes were ended, as nobody could record their exit",
-            ),
+            event=("Warning", "SupervisorDied", _died(row)),
             end_time=wall,
         ):
             # (Conditional: a supervisor that ended normally wrote its final status first.)
             procs.terminate_job_directly(row["job_pid"], row["job_start"], row["boot_id"])
+
+
+def _died(row: Any) -> str:
+    said = f"The local platform's supervisor (pid {row['runner_pid']}) died"
+    if not row["job_pid"]:
+        # Its jobs wait behind a gate until their pid is recorded (supervisor.py): this one
+        # ended at that gate without running anything.
+        return f"{said} before it started the session's command, which never ran"
+    return f"{said}; the session's processes were ended, as nobody could record their exit"
 
 
 def sweep(store: Store, settings: LocalSettings) -> bool:
@@ -86,7 +90,7 @@ def sweep(store: Store, settings: LocalSettings) -> bool:
                         only_from=("Pending",),
                         end_time=wall,
                     )
-                elif age > WAKE_AFTER:
+                elif age > settings.sweep_interval:
                     wake = True
         elif row["status"] == "Running" and row["start_time"] is not None:
             # Interactive sessions run no process: they end when their time is up.

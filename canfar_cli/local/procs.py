@@ -1,10 +1,15 @@
-"""Process helpers for the local platform (Linux first; other POSIX systems degrade gracefully).
+"""Process helpers for the local platform, on any POSIX system (Linux has a fast path).
 
 A pid alone does not identify a process: pids are recycled. So every process the platform records
-is recorded with its start time (field 22 of /proc/PID/stat, in clock ticks since boot) and the
-boot id, and a process counts as alive only when all three still match. Then a supervisor that died,
-or a machine that rebooted, can never be mistaken for one still at work, and a recycled pid is
-never signalled.
+is recorded with its start time and the boot id, and a process counts as alive only when all
+three still match. Then a supervisor that died, or a machine that rebooted, can never be mistaken
+for one still at work, and a recycled pid is never signalled.
+
+Where those come from (portable.linux_paths() decides): on Linux, /proc/PID/stat (the start
+time in clock ticks since boot) and /proc/sys/kernel/random/boot_id, read without a process;
+elsewhere (macOS), or with CANFAR_LOCAL_PORTABLE=1, `ps -o stat=,lstart=` (the start time to
+the second, prefixed "ps:") and `sysctl -n kern.boottime`. A start time recorded one way is not
+compared with one read the other way (liveness alone decides then).
 """
 
 from __future__ import annotations
@@ -19,18 +24,50 @@ import threading
 import time
 from pathlib import Path
 
-_BOOT_ID: str | None = None
+from canfar_cli.local import portable
+
+_BOOT_ID: dict[bool, str] = {}
+PS_PREFIX = "ps:"
 
 
 def boot_id() -> str:
     """This boot's id (changes at every reboot); "" where the system does not say."""
-    global _BOOT_ID
-    if _BOOT_ID is None:
-        try:
-            _BOOT_ID = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        except OSError:
-            _BOOT_ID = ""
-    return _BOOT_ID
+    linux = portable.linux_paths()
+    if linux not in _BOOT_ID:
+        if linux:
+            try:
+                _BOOT_ID[linux] = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+            except OSError:
+                _BOOT_ID[linux] = ""
+        else:
+            found = run_tool(["sysctl", "-n", "kern.boottime"])  # macOS, the BSDs
+            _BOOT_ID[linux] = f"boottime:{' '.join(found.split())}" if found else ""
+    return _BOOT_ID[linux]
+
+
+def run_tool(argv: list[str]) -> str | None:
+    """The stdout of a small system tool (ps, sysctl), or None when it fails or is missing."""
+    env = {"PATH": os.environ.get("PATH") or os.defpath, "LC_ALL": "C"}
+    try:
+        result = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = result.stdout.strip()
+    return out if result.returncode == 0 and out else None
+
+
+def ps_fields(pid: int, columns: str) -> list[str] | None:
+    """`ps -o COLUMNS -p PID` split on blanks (portable path); None when it has no such process."""
+    out = run_tool(["ps", "-o", columns, "-p", str(pid)])
+    return out.split() if out else None
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -52,19 +89,30 @@ def _stat_fields(pid: int) -> list[str] | None:
 
 
 def start_ticks(pid: int) -> str:
-    """The process's start time in clock ticks since boot; "" if unknown or gone."""
-    fields = _stat_fields(pid)
-    # After the name: state is index 0, starttime (field 22) is index 19.
-    return fields[19] if fields and len(fields) > 19 else ""
+    """The process's start time (identity with the pid); "" if unknown or gone."""
+    if portable.linux_paths():
+        fields = _stat_fields(pid)
+        # After the name: state is index 0, starttime (field 22) is index 19.
+        return fields[19] if fields and len(fields) > 19 else ""
+    fields = ps_fields(pid, "stat=,lstart=")
+    return PS_PREFIX + " ".join(fields[1:]) if fields and len(fields) > 1 else ""
+
+
+def _same_start(recorded: str | None, current: str) -> bool:
+    if not recorded or recorded.startswith(PS_PREFIX) != current.startswith(PS_PREFIX):
+        return True  # not recorded, or recorded the other way: liveness alone decides
+    return recorded == current
 
 
 def live_stat(pid: int | None, start: str | None, boot: str | None) -> list[str] | None:
     """The /proc stat fields (after the name) of the recorded process when it still runs
-    (Linux only; None when it is gone, a zombie, another process, or there is no /proc)."""
+    (Linux path only; None when it is gone, a zombie, another process, or not on that path)."""
+    if not portable.linux_paths():
+        return None
     if not pid or pid <= 0 or (boot and boot_id() and boot != boot_id()):
         return None
     fields = _stat_fields(pid)
-    if fields is None or fields[0] in ("Z", "X") or (start and fields[19] != start):
+    if fields is None or fields[0] in ("Z", "X") or not _same_start(start, fields[19]):
         return None
     return fields
 
@@ -75,20 +123,22 @@ def is_alive(pid: int | None, start: str | None, boot: str | None) -> bool:
         return False
     if boot and boot_id() and boot != boot_id():
         return False
-    fields = _stat_fields(pid)
-    if fields is None:
-        if Path("/proc/self/stat").exists():
-            return False  # a Linux /proc that no longer has it
-        try:  # no /proc at all: fall back to a signal probe
-            os.kill(pid, 0)
-        except ProcessLookupError:
+    if portable.linux_paths():
+        fields = _stat_fields(pid)
+        if fields is None:
             return False
-        except PermissionError:
-            return True
-        return True
-    if fields[0] in ("Z", "X"):
+        return fields[0] not in ("Z", "X") and _same_start(start, fields[19])
+    fields = ps_fields(pid, "stat=,lstart=")
+    if fields is not None:
+        current = PS_PREFIX + " ".join(fields[1:])
+        return not fields[0].startswith("Z") and _same_start(start, current)
+    try:  # no such process for ps, or no ps at all: a signal probe says which
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    return not start or fields[19] == start
+    except PermissionError:
+        return True
+    return run_tool(["ps", "-p", "1"]) is None  # alive only if ps itself is what failed
 
 
 def signal_group(pgid: int | None, sig: int) -> bool:
@@ -100,22 +150,6 @@ def signal_group(pgid: int | None, sig: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) pids whose process group is `pgid` (Linux only; [] elsewhere)."""
-    members = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        fields = _stat_fields(int(entry))
-        if fields and len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            members.append(int(entry))
-    return members
 
 
 # --- the supervisor, as seen by those who create sessions ------------------------------------
@@ -233,7 +267,9 @@ def spawn_supervisor(
         "--idle",
         repr(idle),
     ]
-    with open(home / LOG_FILE, "ab") as log:
+    from canfar_cli.local.statedir import open_private_log
+
+    with os.fdopen(open_private_log(home / LOG_FILE), "ab") as log:
         return subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,

@@ -1,7 +1,8 @@
 """`canfar local serve`: the local platform on a loopback socket, on uvicorn.
 
-The socket is bound and listening before the base URL is printed, so a client that reads the
-first line of stdout can connect at once (connections wait in the backlog until uvicorn accepts).
+The socket is bound and listening, and the token recorded (tokens.py), before the base URL is
+handed to the command to print, so a client that reads the first line of stdout can connect at
+once (connections wait in the backlog until uvicorn accepts).
 SIGINT and SIGTERM shut the server down gracefully and the process exits 0.
 """
 
@@ -11,8 +12,10 @@ import contextlib
 import signal
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from canfar_cli.local import tokens
 from canfar_cli.local.app import create_app
 from canfar_cli.local.faults import FaultInjection, Faults
 from canfar_cli.local.settings import LocalSettings
@@ -46,14 +49,15 @@ def serve(
     host: str,
     port: int,
     faults: Faults,
-    announce: Callable[[str], None],
+    ready: Callable[[str, Path | None], None],
     *,
     tls: bool = False,
     note: Callable[[str], None] | None = None,
 ) -> int:
-    """Serve until a signal; `announce(base_url)` once the socket listens and `note(text)` for a
-    message to the operator (the command line writes both through its terminal writer: nothing
-    here prints)."""
+    """Serve until SIGINT/SIGTERM. `ready(url, token_file)` is called once the socket listens
+    (token_file: where the token was recorded for clients, None without a token), and
+    `note(text)` for a message to the operator: the command line writes both through its
+    terminal writer, nothing here prints."""
     import uvicorn
 
     local_app = create_app(settings)
@@ -91,13 +95,23 @@ def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     sock = bind(host, port)
-    # The CA line first: whoever reads the URL line may look for it at once.
+    url = base_url(sock, "https" if tls else "http")
+    bound_port = sock.getsockname()[1]
+    token_file = None
+    if settings.token is not None:
+        # Before the URL is shown: a client that reads the URL finds the token already there.
+        token_file = tokens.write_token(settings.home, bound_port, url, settings.token)
+    # The CA line too: whoever reads the URL line may look for it at once.
     if ca_path is not None and note is not None:
         note(f"local CA certificate (for CANFAR_CA_BUNDLE): {ca_path}")
-    announce(base_url(sock, "https" if tls else "http"))
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
-    sock.close()
+    try:
+        ready(url, token_file)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if token_file is not None:
+            tokens.remove_token(settings.home, bound_port)
     return 0
 
 

@@ -12,6 +12,11 @@ Environment variables (all optional):
     CANFAR_LOCAL_IMAGES          a JSON file served as /image (default: the shipped images.json)
     CANFAR_LOCAL_REGISTRY_HOSTS  registry hosts images must come from, space or comma separated
                                  (default: images.canfar.net)
+    CANFAR_LOCAL_TICK            seconds between housekeeping sweeps (dead supervisors, expiry),
+                                 and the supervisor's longest sleep (1; at least 0.01; tests
+                                 set it small; starts and ends of jobs never wait for it)
+    CANFAR_LOCAL_TOKEN           the token `canfar local serve` requires (default: a random one)
+    CANFAR_LOCAL_PORTABLE        1: leave out the Linux-only paths (/proc), as on macOS
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ INTERACTIVE_TTL = 86400  # ttlSecondsAfterFinished of the interactive templates
 
 
 def default_home() -> Path:
-    from platformdirs import user_data_dir
+    """$CANFAR_LOCAL_HOME, else `<user data folder>/canfar/local` (one rule, in tokens.py)."""
+    from canfar_cli.local.tokens import local_home
 
-    return Path(user_data_dir("canfar", appauthor=False)) / "local"
+    return local_home()
 
 
 def default_user() -> str:
@@ -60,6 +66,13 @@ def _number(name: str, raw: str, *, minimum: float) -> float:
     return value
 
 
+def tick() -> float:
+    """$CANFAR_LOCAL_TICK (seconds, default 1): how often housekeeping runs, and the
+    supervisor's longest sleep (the supervisor reads it from the environment it inherits)."""
+    raw = os.environ.get("CANFAR_LOCAL_TICK", "").strip()
+    return _number("CANFAR_LOCAL_TICK", raw, minimum=0.01) if raw else 1.0
+
+
 @dataclass(frozen=True)
 class LocalSettings:
     home: Path
@@ -79,7 +92,8 @@ class LocalSettings:
     hostname: str = "localhost"
     # Requests larger than this are refused with 413.
     max_body_bytes: int = 1 << 20
-    # Lazy housekeeping (dead supervisors, reboots, expiry, cleanup) runs at most this often.
+    # Lazy housekeeping (dead supervisors, reboots, expiry, cleanup) runs at most this often
+    # (CANFAR_LOCAL_TICK).
     sweep_interval: float = 1.0
 
     def __post_init__(self) -> None:
@@ -93,8 +107,7 @@ class LocalSettings:
     def from_env(cls, **overrides: object) -> LocalSettings:
         env = os.environ
         values: dict[str, object] = {}
-        home = env.get("CANFAR_LOCAL_HOME", "").strip()
-        values["home"] = Path(home).expanduser() if home else default_home()
+        values["home"] = default_home()
         values["user"] = env.get("CANFAR_LOCAL_USER", "").strip() or default_user()
         if env.get("CANFAR_LOCAL_CLEANUP", "").strip():
             values["cleanup_seconds"] = _number(
@@ -122,6 +135,8 @@ class LocalSettings:
                 if not path.is_file():
                     raise ConfigError(f"${name} names {raw}, which is not a file")
                 values[key] = path
+        if env.get("CANFAR_LOCAL_TICK", "").strip():
+            values["sweep_interval"] = tick()
         hosts = env.get("CANFAR_LOCAL_REGISTRY_HOSTS", "").replace(",", " ").split()
         if hosts:
             values["registry_hosts"] = tuple(hosts)

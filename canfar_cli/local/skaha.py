@@ -12,7 +12,6 @@ import math
 import re
 import secrets
 import string
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -251,7 +250,3 @@ def events_table(events: Sequence[Any]) -> str:
         cells = [row[col].ljust(widths[col]) for col in range(4)]
         lines.append("".join(cells) + row[4] + "\n")
     return "".join(lines)
-
-
-def now() -> float:
-    return time.time()

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canfar_cli.local import statedir
+
 ACTIVE = ("Pending", "Running", "Terminating")
 # 2: the kills table (CREATE IF NOT EXISTS brings a version-1 file up to date).
 SCHEMA_VERSION = 2
@@ -108,10 +110,10 @@ class Store:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        # Private: the database and the logs hold jobs' environments (tokens, say).
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (home / "sessions").mkdir(exist_ok=True, mode=0o700)
-        self.path = home / "state.db"
+        # Private: the database and the logs hold jobs' environments (tokens, say). Checked
+        # (and fixed, or refused) at every start.
+        statedir.check(home)
+        self.path = home / statedir.DB_FILE
         self._lock = threading.RLock()
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE for writes).
         self._db = sqlite3.connect(
@@ -292,6 +294,17 @@ class Store:
                     claimed.append(row)
         return claimed
 
+    def release(self, keys: Sequence[tuple[str, str]], pid: int) -> None:
+        """Give claimed sessions back (still Pending, never started) for a later claim."""
+        with self.transaction() as db:
+            for session_id, appid in keys:
+                db.execute(
+                    "UPDATE sessions SET runner_pid = NULL, runner_start = NULL"
+                    " WHERE id = ? AND appid = ? AND runner_pid = ? AND status = 'Pending'"
+                    " AND job_pid IS NULL",
+                    (session_id, appid, pid),
+                )
+
     def has_work(self) -> bool:
         """Anything for a supervisor to do: an unclaimed session or a stop request."""
         return bool(
@@ -324,15 +337,6 @@ class Store:
             if rows:
                 db.execute("DELETE FROM kills WHERE seq <= ?", (rows[-1]["seq"],))
         return rows
-
-    def add_event(self, session_id: str, appid: str, kind: str, reason: str, message: str) -> None:
-        now = time.time()
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO events (id, appid, type, reason, message, first, last)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session_id, appid, kind, reason, message, now, now),
-            )
 
     def events(self, session_id: str, appid: str = "") -> list[sqlite3.Row]:
         return self.query(

@@ -25,6 +25,7 @@ supervisor marks its sessions Failed and SIGKILLs their groups (housekeeping.py)
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import select
@@ -38,13 +39,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canfar_cli.local import procs
+from canfar_cli.errors import ConfigError
+from canfar_cli.local import portable, procs, statedir
+from canfar_cli.local.settings import tick
 from canfar_cli.local.store import Change, Store, loads_list, session_dir
 
 # The idle delay has a floor: procs.SupervisorStarter counts a supervisor it started less than a
 # second ago as on its way, which holds only if none can go idle and exit that fast.
 MIN_IDLE = 2.0
-# Longest sleep without a wake-up: a safety net only (every create and DELETE pokes).
+# Longest sleep without a wake-up: a safety net only (every create and DELETE pokes, every
+# end of a job is a SIGCHLD); CANFAR_LOCAL_TICK sets it.
 POLL = 1.0
 # How often the jobs' rows are read again: a renew may have moved a deadline, and a row deleted
 # without a stop request (by an older version, say) still ends its job.
@@ -59,6 +63,30 @@ GATHER_MAX = 0.1
 # Jobs started between two commits of their Running status.
 BATCH = 25
 _BASE_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
+# A job's first program: wait for the gate's line on stdin (end-of-file: the supervisor died
+# before it recorded the job, so exit without running it), then become the command, with
+# /dev/null for stdin as before.
+_GATE = 'read -r go || exit 111; exec "$@" </dev/null'
+
+
+def resolve_command(cmd: str, env: dict[str, str], cwd: Path) -> str:
+    """The file `cmd` names, found as execvpe would (PATH of the job's environment, a path with
+    a '/' from the job's folder); FileNotFoundError or PermissionError as exec would give."""
+    if "\0" in cmd:
+        raise ValueError("embedded null byte")
+    if "/" in cmd:
+        candidates = [cwd / cmd]
+    else:
+        candidates = [Path(d or ".") / cmd for d in os.get_exec_path(env)]
+    denied = False
+    for candidate in candidates:
+        if candidate.is_file():
+            if os.access(candidate, os.X_OK):
+                return str(candidate)
+            denied = True
+    if denied:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), cmd)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cmd)
 
 
 def job_environment(row: Any, home: Path, hostname: str) -> dict[str, str]:
@@ -82,6 +110,8 @@ def job_environment(row: Any, home: Path, hostname: str) -> dict[str, str]:
 
 def _set_subreaper() -> None:
     """Become the reaper of the jobs' orphans, so none is left a zombie (Linux only)."""
+    if not portable.linux_paths():
+        return
     with contextlib.suppress(Exception):
         import ctypes
 
@@ -110,6 +140,10 @@ class Supervisor:
         self.grace = grace
         self.hostname = hostname
         self.idle = max(idle, MIN_IDLE)
+        try:
+            self.poll = tick()
+        except ConfigError:
+            self.poll = POLL
         self.store = Store(home)
         self.pid = os.getpid()
         self.start = procs.start_ticks(self.pid)
@@ -234,7 +268,7 @@ class Supervisor:
         return False
 
     def timeout(self, now: float, idle_since: float | None) -> float:
-        moments = [now + POLL]
+        moments = [now + self.poll]
         moments += [job.kill_at for job in self.jobs.values() if job.kill_at is not None]
         moments += [kill_at for _, _, kill_at in self.strays.values()]
         if idle_since is not None:
@@ -287,26 +321,54 @@ class Supervisor:
             self.start_batch(rows[first : first + BATCH])
 
     def start_batch(self, rows: list[Any]) -> None:
+        """Fork/exec the batch's jobs behind a gate, commit their pids, then open the gate.
+
+        Each job starts as `sh` blocked on reading the gate (a pipe whose only write end is
+        ours) and execs the command only after a byte arrives, which we write once the pids are
+        committed. If we die before that (kill -9), the gate reads end-of-file and every waiting
+        job exits (code 111) without running anything: no job runs that the state does not
+        know about, on any POSIX system (no prctl needed)."""
         changes: list[Change] = []
         started: list[Job] = []
-        for row in rows:
-            job, change = self.spawn(row)
-            changes.append(change)
-            if job is not None:
-                started.append(job)
-                self.jobs[job.pid] = job
-        made = self.store.transitions(changes)
-        by_key = {(c.session_id, c.appid): ok for c, ok in zip(changes, made, strict=True)}
-        now = time.monotonic()
-        for job in started:
-            if not by_key[(job.session_id, job.appid)]:
-                # Deleted while we started it: end it as a DELETE would.
-                self.signal_stop(job, "deleted", self.grace, now)
+        gate_r, gate_w = os.pipe()
+        try:
+            try:
+                for row in rows:
+                    job, change = self.spawn(row, gate_r)
+                    changes.append(change)
+                    if job is not None:
+                        started.append(job)
+                        self.jobs[job.pid] = job
+            finally:
+                os.close(gate_r)
+            try:
+                made = self.store.transitions(changes)
+            except BaseException:
+                # Not recorded: they must not run. Released, so a later round starts them.
+                for job in started:
+                    job.stop = "unrecorded"
+                    procs.signal_group(job.pid, signal.SIGKILL)
+                with contextlib.suppress(Exception):
+                    self.store.release([(row["id"], row["appid"]) for row in rows], self.pid)
+                raise
+            by_key = {(c.session_id, c.appid): ok for c, ok in zip(changes, made, strict=True)}
+            opened = 0
+            for job in started:
+                if by_key[(job.session_id, job.appid)]:
+                    opened += 1
+                else:
+                    # Deleted while we started it: it never gets to run its command.
+                    job.stop = "deleted"
+                    procs.signal_group(job.pid, signal.SIGKILL)
+            if opened:
+                os.write(gate_w, b"\n" * opened)  # one line each; a pipe holds 64 KiB
+        finally:
+            os.close(gate_w)
         for change, ok in zip(changes, made, strict=True):
             if change.status == "Failed" and not ok:
                 self.forget_files(change.session_id, change.appid)
 
-    def spawn(self, row: Any) -> tuple[Job | None, Change]:
+    def spawn(self, row: Any, gate: int) -> tuple[Job | None, Change]:
         session_id, appid = row["id"], row["appid"]
 
         def failed(message: str) -> Change:
@@ -326,24 +388,27 @@ class Supervisor:
             )
         from canfar_cli.local.skaha import java_split
 
-        argv = [row["cmd"], *java_split(row["args"], " ")] if row["args"] else [row["cmd"]]
+        args = java_split(row["args"], " ") if row["args"] else []
         folder = session_dir(self.home, session_id, appid)
         job_home = folder / "home"
         try:
-            folder.mkdir(exist_ok=True)  # (two calls: parents=True costs a failed third)
-            job_home.mkdir(exist_ok=True)
-            log = open(folder / "log", "ab")  # noqa: SIM115 - closed below, once the job has it
+            statedir.private_dirs(folder, job_home)
+            log = os.fdopen(statedir.open_private_log(folder / "log"), "ab")
         except OSError as exc:
             return None, failed(f"cannot prepare the session's folder: {exc.strerror or exc}")
+        env = job_environment(row, job_home, self.hostname)
         with log:
             try:
+                program = resolve_command(row["cmd"], env, job_home)
+                if any("\0" in arg for arg in args):
+                    raise ValueError("embedded null byte")
                 process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
+                    ["/bin/sh", "-c", _GATE, row["cmd"], program, *args],
+                    stdin=gate,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=str(job_home),
-                    env=job_environment(row, job_home, self.hostname),
+                    env=env,
                     start_new_session=True,
                     close_fds=True,
                 )
@@ -358,7 +423,7 @@ class Supervisor:
             session_id,
             appid,
             "Running",
-            ("Normal", "Started", f"Started process {process.pid} ({Path(argv[0]).name})"),
+            ("Normal", "Started", f"Started process {process.pid} ({Path(row['cmd']).name})"),
             ("Pending",),
             {
                 "start_time": started,
@@ -391,7 +456,8 @@ class Supervisor:
             if job is not None:
                 code = os.waitstatus_to_exitcode(status)
                 job.process.returncode = code  # so Popen never waits for it again
-                ended.append((job, code))
+                if job.stop != "unrecorded":  # (never started: its row is Pending again)
+                    ended.append((job, code))
         if ended:
             self.finish(ended)
             self.unrecorded = []

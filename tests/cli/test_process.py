@@ -52,7 +52,9 @@ def test_exit_2_for_usage() -> None:
 
 
 def test_exit_3_for_missing_or_rejected_credentials(serve_local, tmp_path: Path) -> None:
-    server = serve_local(token="right-token")
+    # Served from a state folder of its own: canfar (whose state folder is another) finds no
+    # token recorded for it.
+    server = serve_local(token="right-token", home=tmp_path / "served")
     missing = run_canfar(["--server", server.url, "ps"])
     assert missing.returncode == 3, missing.stderr
     assert missing.stdout == ""

@@ -81,7 +81,9 @@ async def test_in_process_and_loopback_agree(local_server: Any) -> None:
     ids = [done, failed]
     transport = httpx.ASGITransport(app=create_app())  # same CANFAR_LOCAL_HOME, same user
     async with (
-        httpx.AsyncClient(base_url=local_server.url + "/v1") as loopback,
+        httpx.AsyncClient(
+            base_url=local_server.url + "/v1", headers=local_server.headers
+        ) as loopback,
         httpx.AsyncClient(transport=transport, base_url="http://local/skaha/v1") as in_process,
     ):
         for method, path, options in requests_for(ids):

@@ -52,7 +52,9 @@ def test_bad_requests_get_4xx_and_lose_nothing(local_server: Any) -> None:
 
     async def blast() -> list[tuple[str, str, int]]:
         results: list[tuple[str, str, int]] = []
-        async with httpx.AsyncClient(base_url=local_server.url + "/v1", timeout=60) as client:
+        async with httpx.AsyncClient(
+            base_url=local_server.url + "/v1", timeout=60, headers=local_server.headers
+        ) as client:
 
             async def one(method: str, path: str, options: dict[str, Any]) -> None:
                 response = await client.request(method, path, **options)
@@ -99,7 +101,9 @@ def test_malformed_http_does_not_hurt(local_server: Any, raw: bytes) -> None:
         sock.sendall(raw)
         answer = sock.recv(1024)
     assert answer == b"" or answer.startswith(b"HTTP/1.1 4")
-    assert httpx.get(local_server.url + "/v1/context").status_code == 200
+    assert (
+        httpx.get(local_server.url + "/v1/context", headers=local_server.headers).status_code == 200
+    )
 
 
 def test_command_that_cannot_start_fails_with_an_event(client: httpx.Client) -> None:

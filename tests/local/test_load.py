@@ -19,7 +19,10 @@ async def test_100_creates_and_100_gets_at_once(local_server: Any) -> None:
     created: list[str] = []
     gets: list[int] = []
     async with httpx.AsyncClient(
-        base_url=local_server.url + "/v1", timeout=120, limits=limits
+        base_url=local_server.url + "/v1",
+        timeout=120,
+        limits=limits,
+        headers=local_server.headers,
     ) as http:
 
         async def create_one(index: int) -> None:
@@ -83,7 +86,9 @@ def test_many_processes_share_the_state(local_server: Any) -> None:
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
         for _ in range(4)
     ]
-    with httpx.Client(base_url=local_server.url + "/v1", timeout=60) as http:
+    with httpx.Client(
+        base_url=local_server.url + "/v1", timeout=60, headers=local_server.headers
+    ) as http:
         served = [http.post("/session", data={"name": "s", "image": IMAGE, "cmd": "true"})
                   for _ in range(10)]  # fmt: skip
         assert all(r.status_code == 200 for r in served)

@@ -18,7 +18,8 @@ from .helpers import IMAGE, api, create
 def test_first_line_is_the_url_and_a_signal_stops_cleanly(serve_local: Any, sig: int) -> None:
     server = serve_local()
     assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/skaha")
-    assert httpx.get(server.url + "/v1/context").status_code == 200
+    with api(server) as http:
+        assert http.get("/context").status_code == 200
     server.process.send_signal(sig)
     assert server.process.wait(timeout=20) == 0
     assert server.process.stdout is not None
@@ -98,8 +99,9 @@ def test_token_required_when_given(serve_local: Any) -> None:
         assert http.get("/session").headers["x-vo-authenticated"] == "alice"
 
 
-def test_no_token_means_no_credentials_needed(local_server: Any) -> None:
-    response = httpx.get(local_server.url + "/v1/session", headers={"Authorization": "Bearer x"})
+def test_no_auth_means_no_credentials_needed(serve_local: Any) -> None:
+    server = serve_local(no_auth=True)
+    response = httpx.get(server.url + "/v1/session", headers={"Authorization": "Bearer x"})
     assert response.status_code == 200
 
 
@@ -154,10 +156,10 @@ def test_drop_rate_closes_connections_without_response(serve_local: Any) -> None
 
 def test_no_token_only_on_loopback() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "canfar_cli", "local", "serve", "--host", "0.0.0.0"],
+        [sys.executable, "-m", "canfar_cli", "local", "serve", "--host", "0.0.0.0", "--no-auth"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2
-    assert "refusing to serve on 0.0.0.0 without --token" in result.stderr
+    assert "refusing to serve on 0.0.0.0 without a token" in result.stderr

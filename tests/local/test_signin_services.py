@@ -135,7 +135,7 @@ def test_registries_and_capabilities_name_the_agreed_urls(
         assert methods == ["ivo://ivoa.net/sso#BasicAA"]
         assert http.get(pairs["ivo://cadc.nrc.ca/arc"]).status_code == 200
         # The skaha API itself is untouched by the new routes.
-        assert http.get(f"{server.url}/v1/context").status_code == 200
+        assert http.get(f"{server.url}/v1/context", headers=server.headers).status_code == 200
         assert http.post(f"{base}/reg/cadc/resource-caps").status_code == 405
 
 
@@ -160,7 +160,7 @@ def test_slow_answers_late_and_does_not_hold_up_other_requests(
             http.get(f"{base}/slow/skaha/capabilities", timeout=0.5)
         # While that one still sleeps, the server answers everything else.
         assert http.get(f"{base}/reg/srcnet/resource-caps").status_code == 200
-        assert http.get(f"{server.url}/v1/session").status_code == 200
+        assert http.get(f"{server.url}/v1/session", headers=server.headers).status_code == 200
     quick = serve_local(env={"CANFAR_LOCAL_SLOW_SECONDS": "0"})
     answer = httpx.get(f"{base_of(quick)}/slow/skaha/capabilities", timeout=30)
     assert answer.status_code == 200

@@ -236,7 +236,12 @@ def test_an_oidc_token_works_over_tls_without_a_certificate(
 
 
 def test_serve_token_still_acts_as_the_local_user_over_tls(isolated: Path) -> None:
-    server = _start(isolated, isolated / "local", "--token", "T0", "--user", "owner")
+    token_file = isolated / "serve.token"
+    token_file.write_text("T0\n")
+    token_file.chmod(0o600)
+    server = _start(
+        isolated, isolated / "local", "--token-file", str(token_file), "--user", "owner"
+    )
     try:
         with client(server) as http:
             answer = http.get(f"{server.url}/v1/session", headers={"Authorization": "Bearer T0"})

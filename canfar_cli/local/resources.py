@@ -1,0 +1,74 @@
+"""Resource accounting of the local platform: `cores`/`ram` checked against /context's options,
+and the cluster figures of `/session?view=stats` (what Running sessions request, what this
+machine has)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from canfar_cli.local import metrics, skaha
+from canfar_cli.local.store import Store
+
+# Resources of the templates that hard-code them (request cores, request GiB).
+TEMPLATE_REQUESTS = {"desktop": (0.25, 1.0), "firefly": (0.1, 4.0)}
+
+
+def options(context: dict[str, Any], key: str) -> list[int]:
+    """The allowed values of a /context entry (`cores`, `memoryGB`, `gpus`); [] when absent."""
+    try:
+        return [int(v) for v in context[key]["options"]]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
+def requested(params: Any, context: dict[str, Any]) -> tuple[float | None, float | None]:
+    """`cores` and `ram` as given (None when absent), each checked against /context's options,
+    as both a session's and a desktop-app's create check them."""
+    cores = ram = None
+    if params.get("cores") is not None:
+        cores = skaha.check_option("cores", params.get("cores") or "", options(context, "cores"))
+    if params.get("ram") is not None:
+        ram = skaha.check_option("ram", params.get("ram") or "", options(context, "memoryGB"))
+    return cores, ram
+
+
+def stats(store: Store, context: dict[str, Any]) -> dict[str, Any]:
+    """The body of `/session?view=stats`."""
+    cores_req = ram_req = 0.0
+    defaults = context.get("cores", {}), context.get("memoryGB", {})
+    for row in store.active():
+        if row["status"] != "Running":
+            continue
+        if row["fixed"]:
+            cores_req += row["cores"] or 0
+            ram_req += row["ram"] or 0
+            continue
+        cores, ram = TEMPLATE_REQUESTS.get(
+            row["type"],
+            (
+                row["cores"] or float(defaults[0].get("defaultRequest", 1)),
+                float(defaults[1].get("defaultRequest", 4)),
+            ),
+        )
+        cores_req += cores
+        ram_req += ram
+    max_cores = float(defaults[0].get("defaultLimit", 8))
+    max_ram = int(defaults[1].get("defaultLimit", 32))
+    return {
+        "cores": {
+            "requestedCPUCores": round(cores_req, 3),
+            "cpuCoresAvailable": float(os.cpu_count() or 1),
+            "maxCPUCores": {"cpuCores": max_cores, "withRam": f"{max_ram}Gi"},
+        },
+        "ram": {
+            "requestedRAM": quantity_g(ram_req * 1.073741824),
+            "ramAvailable": quantity_g(metrics.memory_bytes() / 1e9),
+            "maxRAM": {"ram": f"{max_ram}Gi", "withCPUCores": max_cores},
+        },
+    }
+
+
+def quantity_g(value: float) -> str:
+    text_value = f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{text_value}G"

@@ -113,14 +113,31 @@ def parse_env(pairs: list[str], env_file: Path | None) -> dict[str, str]:
     return env
 
 
+def job_line(plan: Any) -> str | None:
+    """`# job argv: [...]`: what the job will run, as JSON (spaces and empty arguments show)."""
+    import json
+
+    argv = list(getattr(plan, "argv", None) or [])
+    if not argv:
+        return None
+    shown = json.dumps(argv, ensure_ascii=False)
+    if "cmd" not in dict(plan.form):
+        return f"# job args (after the image's entrypoint): {shown}"
+    return f"# job argv: {shown}"
+
+
 def render_plan(plans: list[Any]) -> str:
-    """The requests a create would send, as text: method and URL, headers, then the form."""
+    """The requests a create would send, as text: method and URL, headers, then the form, and
+    the argv the job will see."""
     chunks = []
     for plan in plans:
         lines = [f"{plan.method} {plan.url}"]
         lines += [f"{key}: {value}" for key, value in plan.headers.items()]
         lines.append("")
         lines += [f"{key}={value}" for key, value in plan.form]
+        job = job_line(plan)
+        if job is not None:
+            lines.append(job)
         chunks.append("\n".join(lines) + "\n")
     return "\n".join(chunks)
 
@@ -132,6 +149,8 @@ def plan_json(plans: list[Any]) -> list[dict[str, Any]]:
             "url": plan.url,
             "headers": dict(plan.headers),
             "form": [list(item) for item in plan.form],
+            "argv": list(getattr(plan, "argv", None) or []),
+            "env": dict(getattr(plan, "job_env", None) or []),
         }
         for plan in plans
     ]
@@ -186,8 +205,10 @@ def create(
     """Create sessions; print their ids.
 
     Prints the new ids one per line (JSON: id and name of each). Each replica gets REPLICA_ID
-    (1-based) and REPLICA_COUNT in its environment. Input the server would reject or silently
-    mangle is refused before anything is sent (exit 2).
+    (1-based) and REPLICA_COUNT in its environment. The job gets CMD and each ARG exactly as
+    given (spaces and $ included; --dry-run shows its argv). Input the server would reject or
+    silently mangle (", \\, line breaks, fractional -c/-m) is refused before anything is sent
+    (exit 2).
 
     \b
     Examples:
@@ -195,6 +216,7 @@ def create(
       canfar create headless skaha/terminal:1.1.1 -r 10 -n fit -e SEED=42 --wait -- python fit.py
       canfar create notebook images.canfar.net/skaha/astroml:latest -c 4 -m 16
       canfar create headless skaha/terminal:1.1.1 --dry-run -- echo hi
+      canfar create headless skaha/terminal:1.1.1 -- bash -c 'make all && ./run'
     """
     from canfar_cli.models import check_replicas
 

@@ -426,6 +426,9 @@ class LocalApp:
             raise bad_request("canfar.net/name label value cannot be blank")
         skaha.check_hostname(name)
         headless = kind == "headless"
+        env_pairs = skaha.parse_env(params.get_all("env")) if headless else []
+        if headless:
+            check_job_yaml(params.get("cmd"), params.get("args"), env_pairs)
         now = time.time()
         row: dict[str, Any] = {
             "appid": "",
@@ -442,7 +445,7 @@ class LocalApp:
             "fixed": 1 if ram is not None else 0,
             "cmd": params.get("cmd") if headless else None,
             "args": params.get("args") if headless else None,
-            "env": dumps_list(skaha.parse_env(params.get_all("env"))) if headless else None,
+            "env": dumps_list(env_pairs) if headless else None,
             "deadline": self.settings.headless_deadline
             if headless
             else self.settings.interactive_expiry,
@@ -702,6 +705,17 @@ def _memory_bytes() -> float:
 def _quantity_g(value: float) -> str:
     text_value = f"{value:.2f}".rstrip("0").rstrip(".")
     return f"{text_value}G"
+
+
+def check_job_yaml(cmd: str | None, args: str | None, env: list[tuple[str, str]]) -> None:
+    """The server writes cmd, args and env values unescaped into the job's YAML: what cannot be
+    read there fails the create with a 500, as on CANFAR (see local/jobspec.py)."""
+    from canfar_cli.local import jobspec
+
+    try:
+        jobspec.decode(cmd, args, env)
+    except jobspec.JobSpecError as exc:
+        raise SkahaError(500, f"unexpected exception: {exc}") from None
 
 
 def create_app(settings: LocalSettings | None = None) -> LocalApp:

@@ -61,23 +61,26 @@ BATCH = 25
 _BASE_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
 
 
-def job_environment(row: Any, home: Path, hostname: str) -> dict[str, str]:
-    """The user's env, then what the real platform injects (after the user's, so it wins)."""
-    env = {key: os.environ[key] for key in _BASE_ENV if key in os.environ}
-    for key, value in loads_list(row["env"]):
-        env[key] = value
+def job_command(row: Any, home: Path, hostname: str) -> tuple[list[str], dict[str, str]]:
+    """The job's argv and environment as CANFAR and Kubernetes make them (local/jobspec.py):
+    the user's env, then what the real platform injects (after the user's, so it wins), with
+    `$(NAME)` expanded; the process also gets a few of this host's variables (PATH, locale).
+    Raises jobspec.JobSpecError when the stored values cannot make a job."""
+    from canfar_cli.local import jobspec
+
     cores = row["cores"] if row["cores"] is not None else 1
-    env.update(
-        {
-            "skaha_hostname": hostname,
-            "skaha_username": row["userid"],
-            "skaha_sessionid": row["id"],
-            "HOME": str(home),
-            "PWD": str(home),
-            "OMP_NUM_THREADS": str(max(1, int(cores))),
-        }
-    )
-    return env
+    injected = [
+        ("skaha_hostname", hostname),
+        ("skaha_username", row["userid"]),
+        ("skaha_sessionid", row["id"]),
+        ("HOME", str(home)),
+        ("PWD", str(home)),
+        ("OMP_NUM_THREADS", str(max(1, int(cores)))),
+    ]
+    argv, container = jobspec.build(row["cmd"], row["args"], loads_list(row["env"]), injected)
+    env = {key: os.environ[key] for key in _BASE_ENV if key in os.environ}
+    env.update(container)
+    return argv, env
 
 
 def _set_subreaper() -> None:
@@ -324,11 +327,14 @@ class Supervisor:
                 "no cmd given: the local platform runs a headless session's command on this"
                 " host and cannot run the image's default entrypoint"
             )
-        from canfar_cli.local.skaha import java_split
+        from canfar_cli.local.jobspec import JobSpecError
 
-        argv = [row["cmd"], *java_split(row["args"], " ")] if row["args"] else [row["cmd"]]
         folder = session_dir(self.home, session_id, appid)
         job_home = folder / "home"
+        try:
+            argv, job_env = job_command(row, job_home, self.hostname)
+        except JobSpecError as exc:
+            return None, failed(f"cannot build the job: {exc}")
         try:
             folder.mkdir(exist_ok=True)  # (two calls: parents=True costs a failed third)
             job_home.mkdir(exist_ok=True)
@@ -343,7 +349,7 @@ class Supervisor:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=str(job_home),
-                    env=job_environment(row, job_home, self.hostname),
+                    env=job_env,
                     start_new_session=True,
                     close_fds=True,
                 )

@@ -43,7 +43,6 @@ DEFAULT_REGISTRY = "images.canfar.net"
 # (with a 500) or is silently truncated. Upper case is refused rather than lowercased behind the
 # user's back, so the name they gave is the name they will see and can select by.
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A Kubernetes label value (the server looks sessions up by label): also keeps `/`, `?` and `..`
 # out of the request path.
 _ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")

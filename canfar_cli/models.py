@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from canfar_cli import cmdline
 from canfar_cli.errors import UsageError
 
 KINDS: tuple[str, ...] = ("headless", "notebook", "desktop", "carta", "firefly", "contributed")
@@ -40,7 +41,6 @@ DEFAULT_REGISTRY = "images.canfar.net"
 # (with a 500) or is silently truncated. Upper case is refused rather than lowercased behind the
 # user's back, so the name they gave is the name they will see and can select by.
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A Kubernetes label value (the server looks sessions up by label): also keeps `/`, `?` and `..`
 # out of the request path.
 _ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
@@ -147,6 +147,18 @@ def check_count(what: str, value: Any, *, whole: bool = True) -> Any:
     return value
 
 
+def check_size(what: str, value: Any) -> int:
+    """cores and ram: a whole number of at least 1 (the server reads them with Integer.valueOf,
+    so `1.5` is refused there: "Invalid value for 'cores': 1.5")."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer() and value >= 1:
+        unit = " GiB" if what == "ram" else ""
+        raise UsageError(
+            f"{what} must be a whole number, got {value!r}{unit}; the server refuses fractions",
+            hint=f"give a whole number, e.g. {math.ceil(value)}",
+        )
+    return int(check_count(what, value))
+
+
 def check_gpu(gpu: Any) -> int | None:
     if gpu is None:
         return None
@@ -175,72 +187,17 @@ def check_image(image: str) -> str:
 
 
 def check_cmd(cmd: str | None) -> str | None:
-    if cmd is None:
-        return None
-    if not isinstance(cmd, str) or not cmd:
-        raise UsageError("cmd must be a non-empty text")
-    if any(ch.isspace() for ch in cmd):
-        raise UsageError(
-            f"cmd {cmd!r} contains whitespace; the server runs it as one program name",
-            hint="put the program in cmd and each of its arguments in args",
-        )
-    return cmd
+    return cmdline.check_cmd(cmd)
 
 
 def check_args(args: str | Sequence[str] | None) -> list[str]:
-    """The arguments as a list. A text is split on whitespace; each argument must hold none,
-    because the server joins and re-splits them on single spaces."""
-    if args is None:
-        return []
-    items = args.split() if isinstance(args, str) else list(args)
-    for item in items:
-        if not isinstance(item, str):
-            raise UsageError(f"argument {item!r} is not text")
-        if not item:
-            raise UsageError(
-                "an empty argument cannot be passed",
-                hint="the server splits args on spaces; leave empty arguments out",
-            )
-        if any(ch.isspace() for ch in item):
-            raise UsageError(
-                f"argument {item!r} contains whitespace; the server would split it into several",
-                hint="pass a script that holds the command line, e.g. cmd='bash', args=['run.sh']",
-            )
-    return items
+    """The arguments as a list; a text is split on whitespace (see canfar_cli.cmdline)."""
+    return cmdline.check_args(args)
 
 
 def check_env(env: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     """The environment as (key, value) pairs; refuses what the server would drop or mangle."""
-    if env is None:
-        return []
-    if not isinstance(env, Mapping):
-        raise UsageError("env must be a mapping of variable names to values")
-    pairs: list[tuple[str, str]] = []
-    for key, raw in env.items():
-        if not isinstance(key, str) or not _ENV_KEY_RE.match(key):
-            raise UsageError(
-                f"environment variable name {key!r} is not a valid name",
-                hint="use letters, digits and '_', not starting with a digit",
-            )
-        value = raw if isinstance(raw, str) else str(raw)
-        if isinstance(raw, bool) or raw is None:
-            raise UsageError(f"environment variable {key} has no text value ({raw!r})")
-        if value == "":
-            raise UsageError(
-                f"environment variable {key} has an empty value;"
-                " the server would drop the variable silently",
-                hint="leave it out (the job sees it unset either way), or give it a value",
-            )
-        if "=" in value:
-            raise UsageError(
-                f"the value of environment variable {key} contains '=';"
-                " the server would drop the variable silently",
-                hint="pass such a value in a file or encode it (e.g. base64)",
-            )
-        if "\n" in value or "\r" in value:
-            raise UsageError(f"the value of environment variable {key} contains a line break")
-        pairs.append((key, value))
-    return pairs
+    return cmdline.check_env(env)
 
 
 def format_number(value: int | float) -> str:
@@ -263,6 +220,20 @@ class CreateSpec:
     cmd: str | None
     args: list[str]
     env: list[tuple[str, str]]
+    # What is sent for cmd, args and env, and what the job will see (canfar_cli.cmdline).
+    line: cmdline.CommandLine
+
+    @property
+    def argv(self) -> list[str]:
+        """The argv the job will see: exactly cmd and args as given."""
+        return list(self.line.argv)
+
+    def job_env(self, index: int) -> list[tuple[str, str]]:
+        """The environment replica `index` (0-based) gets from the create, as the job sees it."""
+        return [*self.line.job_env, *self._replica_env(index)]
+
+    def _replica_env(self, index: int) -> list[tuple[str, str]]:
+        return [("REPLICA_ID", str(index + 1)), ("REPLICA_COUNT", str(len(self.names)))]
 
     def form(self, index: int) -> list[tuple[str, str]]:
         """The form fields of replica `index` (0-based), in the order they are sent."""
@@ -276,15 +247,11 @@ class CreateSpec:
         if self.gpu is not None:
             fields.append(("gpus", str(self.gpu)))
         if self.kind == "headless":
-            if self.cmd is not None:
-                fields.append(("cmd", self.cmd))
-            if self.args:
-                fields.append(("args", " ".join(self.args)))
-            env = [
-                *self.env,
-                ("REPLICA_ID", str(index + 1)),
-                ("REPLICA_COUNT", str(len(self.names))),
-            ]
+            if self.line.cmd is not None:
+                fields.append(("cmd", self.line.cmd))
+            if self.line.args is not None:
+                fields.append(("args", self.line.args))
+            env = [*self.line.env, *self._replica_env(index)]
             fields.extend(("env", f"{key}={value}") for key, value in env)
         return fields
 
@@ -329,8 +296,8 @@ class CreateRequest:
                 )
         names = replica_names(self.name, self.replicas)
         image = check_image(self.image)
-        cores = check_count("cores", self.cores, whole=False)
-        ram = check_count("ram", self.ram, whole=False)
+        cores = check_size("cores", self.cores)
+        ram = check_size("ram", self.ram)
         gpu = check_gpu(self.gpu)
         env_pairs = check_env(self.env)
         for key, _value in env_pairs:
@@ -349,6 +316,7 @@ class CreateRequest:
             cmd=check_cmd(self.cmd),
             args=check_args(self.args),
             env=env_pairs,
+            line=cmdline.encode(self.cmd, self.args, self.env),
         )
 
 

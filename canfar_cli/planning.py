@@ -47,6 +47,10 @@ class PlannedRequest:
     form: list[tuple[str, str]]
     # The path relative to the API base.
     path: str = field(default="session", repr=False)
+    # A headless create: the argv and the environment (from the form) the job will see, after
+    # Kubernetes has expanded what canfar encoded (canfar_cli.cmdline). Empty otherwise.
+    argv: list[str] = field(default_factory=list)
+    job_env: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def with_secrets(cls, secret_headers: dict[str, str], **fields: Any) -> PlannedRequest:
@@ -100,7 +104,13 @@ def plan_requests(
     shown = {**headers, "Content-Type": FORM_TYPE, **{key: HIDDEN for key in secret}}
     return [
         PlannedRequest.with_secrets(
-            secret, method="POST", url=url, headers=dict(shown), form=spec.form(index)
+            secret,
+            method="POST",
+            url=url,
+            headers=dict(shown),
+            form=spec.form(index),
+            argv=spec.argv if spec.kind == "headless" else [],
+            job_env=spec.job_env(index) if spec.kind == "headless" else [],
         )
         for index in range(len(spec.names))
     ]

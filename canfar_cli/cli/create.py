@@ -71,8 +71,10 @@ def create(
     """Create sessions; print their ids.
 
     Prints the new ids one per line (JSON: id and name of each). Each replica gets REPLICA_ID
-    (1-based) and REPLICA_COUNT in its environment. Input the server would reject or silently
-    mangle is refused before anything is sent (exit 2).
+    (1-based) and REPLICA_COUNT in its environment. The job gets CMD and each ARG exactly as
+    given (spaces and $ included; --dry-run shows its argv). Input the server would reject or
+    silently mangle (", \\, line breaks, fractional -c/-m) is refused before anything is sent
+    (exit 2).
 
     \b
     Examples:
@@ -80,6 +82,7 @@ def create(
       canfar create headless skaha/terminal:1.1.1 -r 10 -n fit -e SEED=42 --wait -- python fit.py
       canfar create notebook images.canfar.net/skaha/astroml:latest -c 4 -m 16
       canfar create headless skaha/terminal:1.1.1 --dry-run -- echo hi
+      canfar create headless skaha/terminal:1.1.1 -- bash -c 'make all && ./run'
     """
     from canfar_cli.cli.envfile import parse_env
     from canfar_cli.models import check_replicas

@@ -13,29 +13,49 @@ class Plan(Protocol):
     url: str
     headers: Mapping[str, str]
     form: Sequence[tuple[str, str]]
+    argv: Sequence[str]
+    job_env: Sequence[tuple[str, str]]
+
+
+def job_line(plan: Plan) -> str | None:
+    """`# job argv: [...]`: what the job will run, as JSON (spaces and empty arguments show)."""
+    import json
+
+    if not plan.argv:
+        return None
+    shown = json.dumps(list(plan.argv), ensure_ascii=False)
+    if "cmd" not in dict(plan.form):
+        return f"# job args (after the image's entrypoint): {shown}"
+    return f"# job argv: {shown}"
 
 
 def render_plan(plans: Sequence[Plan]) -> str:
     """The requests as text: method and URL, headers, a blank line, then the form, one field a
-    line; a blank line between requests."""
+    line, and the argv the job will see; a blank line between requests."""
     chunks = []
     for plan in plans:
         lines = [f"{plan.method} {plan.url}"]
         lines += [f"{key}: {value}" for key, value in plan.headers.items()]
         lines.append("")
         lines += [f"{key}={value}" for key, value in plan.form]
+        job = job_line(plan)
+        if job is not None:
+            lines.append(job)
         chunks.append("\n".join(lines) + "\n")
     return "\n".join(chunks)
 
 
 def plan_json(plans: Sequence[Plan]) -> list[dict[str, Any]]:
-    """The requests as JSON-ready objects: method, url, headers, form as [key, value] pairs."""
+    """The requests as JSON-ready objects: method, url, headers, form as [key, value] pairs, and
+    the argv and environment the job will see."""
     return [
         {
             "method": plan.method,
             "url": plan.url,
             "headers": dict(plan.headers),
             "form": [list(item) for item in plan.form],
+            "argv": list(plan.argv),
+            "env": dict(plan.job_env),
         }
         for plan in plans
     ]

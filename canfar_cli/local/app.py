@@ -374,6 +374,10 @@ class LocalApp:
         if not label:
             raise bad_request("canfar.net/name label value cannot be blank")
         skaha.check_hostname(name)
+        if kind == "headless":
+            check_job_yaml(
+                params.get("cmd"), params.get("args"), skaha.parse_env(params.get_all("env"))
+            )
         row, events = new_rows.session_row(
             self.settings,
             user=user,
@@ -468,6 +472,17 @@ class LocalApp:
             return False
         self._last_sweep = now
         return housekeeping.sweep(self.store, self.settings)
+
+
+def check_job_yaml(cmd: str | None, args: str | None, env: list[tuple[str, str]]) -> None:
+    """The server writes cmd, args and env values unescaped into the job's YAML: what cannot be
+    read there fails the create with a 500, as on CANFAR (see local/jobspec.py)."""
+    from canfar_cli.local import jobspec
+
+    try:
+        jobspec.decode(cmd, args, env)
+    except jobspec.JobSpecError as exc:
+        raise SkahaError(500, f"unexpected exception: {exc}") from None
 
 
 def create_app(settings: LocalSettings | None = None) -> LocalApp:

@@ -8,7 +8,6 @@ only routes and the supervisor only runs.
 from __future__ import annotations
 
 import json
-import math
 import re
 import secrets
 import string
@@ -103,36 +102,27 @@ def app_name(image: str) -> str:
     return re.sub(r"[:._]", "-", last).lower()
 
 
-def parse_double(raw: str) -> float:
-    """Double.parseDouble, near enough: surrounding blanks allowed, NaN/inf accepted."""
-    text = raw.strip()
-    if text.endswith(("d", "D", "f", "F")):
-        text = text[:-1]
-    if text in ("NaN", "Infinity", "+Infinity", "-Infinity"):
-        return float(text.replace("Infinity", "inf"))
-    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text):
+def parse_java_int(raw: str) -> int:
+    """Integer.valueOf: an optional sign and digits, nothing else (no blanks, no fraction), in
+    range; raises ValueError otherwise."""
+    if not re.fullmatch(r"[+-]?\d+", raw):
         raise ValueError(raw)
-    return float(text)
-
-
-def java_int(value: float) -> int:
-    """(int) of a Java double: NaN is 0, out of range saturates."""
-    if math.isnan(value):
-        return 0
-    if math.isinf(value):
-        return 2**31 - 1 if value > 0 else -(2**31)
-    return max(-(2**31), min(2**31 - 1, int(value)))
+    value = int(raw)
+    if not -(2**31) <= value < 2**31:
+        raise ValueError(raw)
+    return value
 
 
 def check_option(param: str, raw: str, options: Sequence[int]) -> float:
-    """cores/ram: a number whose int() is one of the /context options."""
+    """cores/ram: a whole number (Integer.valueOf in science-platform 1.4.0, so `1.5` is
+    refused) that is one of the /context options."""
     try:
-        value = parse_double(raw)
+        value = parse_java_int(raw)
     except ValueError:
         raise bad_request(f"Invalid value for '{param}': {raw}") from None
-    if java_int(value) not in options:
+    if value not in options:
         raise bad_request(f"Invalid value for '{param}': {raw}")
-    return value
+    return float(value)
 
 
 def check_gpus(raw: str, options: Sequence[int]) -> int:

@@ -89,23 +89,26 @@ def resolve_command(cmd: str, env: dict[str, str], cwd: Path) -> str:
     raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cmd)
 
 
-def job_environment(row: Any, home: Path, hostname: str) -> dict[str, str]:
-    """The user's env, then what the real platform injects (after the user's, so it wins)."""
-    env = {key: os.environ[key] for key in _BASE_ENV if key in os.environ}
-    for key, value in loads_list(row["env"]):
-        env[key] = value
+def job_command(row: Any, home: Path, hostname: str) -> tuple[list[str], dict[str, str]]:
+    """The job's argv and environment as CANFAR and Kubernetes make them (local/jobspec.py):
+    the user's env, then what the real platform injects (after the user's, so it wins), with
+    `$(NAME)` expanded; the process also gets a few of this host's variables (PATH, locale).
+    Raises jobspec.JobSpecError when the stored values cannot make a job."""
+    from canfar_cli.local import jobspec
+
     cores = row["cores"] if row["cores"] is not None else 1
-    env.update(
-        {
-            "skaha_hostname": hostname,
-            "skaha_username": row["userid"],
-            "skaha_sessionid": row["id"],
-            "HOME": str(home),
-            "PWD": str(home),
-            "OMP_NUM_THREADS": str(max(1, int(cores))),
-        }
-    )
-    return env
+    injected = [
+        ("skaha_hostname", hostname),
+        ("skaha_username", row["userid"]),
+        ("skaha_sessionid", row["id"]),
+        ("HOME", str(home)),
+        ("PWD", str(home)),
+        ("OMP_NUM_THREADS", str(max(1, int(cores)))),
+    ]
+    argv, container = jobspec.build(row["cmd"], row["args"], loads_list(row["env"]), injected)
+    env = {key: os.environ[key] for key in _BASE_ENV if key in os.environ}
+    env.update(container)
+    return argv, env
 
 
 def _set_subreaper() -> None:
@@ -386,24 +389,26 @@ class Supervisor:
                 "no cmd given: the local platform runs a headless session's command on this"
                 " host and cannot run the image's default entrypoint"
             )
-        from canfar_cli.local.skaha import java_split
+        from canfar_cli.local.jobspec import JobSpecError
 
-        args = java_split(row["args"], " ") if row["args"] else []
         folder = session_dir(self.home, session_id, appid)
         job_home = folder / "home"
+        try:
+            argv, env = job_command(row, job_home, self.hostname)
+        except JobSpecError as exc:
+            return None, failed(f"cannot build the job: {exc}")
         try:
             statedir.private_dirs(folder, job_home)
             log = os.fdopen(statedir.open_private_log(folder / "log"), "ab")
         except OSError as exc:
             return None, failed(f"cannot prepare the session's folder: {exc.strerror or exc}")
-        env = job_environment(row, job_home, self.hostname)
         with log:
             try:
-                program = resolve_command(row["cmd"], env, job_home)
-                if any("\0" in arg for arg in args):
+                program = resolve_command(argv[0], env, job_home)
+                if any("\0" in arg for arg in argv):
                     raise ValueError("embedded null byte")
                 process = subprocess.Popen(
-                    ["/bin/sh", "-c", _GATE, row["cmd"], program, *args],
+                    ["/bin/sh", "-c", _GATE, argv[0], program, *argv[1:]],
                     stdin=gate,
                     stdout=log,
                     stderr=subprocess.STDOUT,

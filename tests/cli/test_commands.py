@@ -85,7 +85,7 @@ def test_env_file_is_read(cli, tmp_path: Path) -> None:
         (["-n", "Bad_Name"], "session name"),
         (["-e", "NOVALUE"], "not KEY=VALUE"),
         (["--gpus", "0"], "gpu"),
-        (["--", "echo", "two words"], "whitespace"),
+        (["--", "echo", 'say "hi"'], "double quote"),
     ],
 )
 def test_refusals_are_one_line_exit_2_and_send_nothing(cli, args: list[str], words: str) -> None:
@@ -220,14 +220,15 @@ def test_info_blocks_json_and_unknown_ids(cli) -> None:
 
 
 def test_logs_are_raw_never_markup(cli) -> None:
-    text_args = ["printf", "%s\\n", "arr[i]", "[bold]x[/bold]", "\x1b[31m"]
-    sid = create_done(cli, "-n", "raw", "--", *text_args)[0]
+    code = "import sys; print(*sys.argv[1:], chr(27) + '[31m', sep=chr(10))"
+    sid = create_done(cli, "-n", "raw", "--", "python3", "-c", code, "arr[i]", "[bold]x[/bold]")[0]
     result = cli("logs", sid)
     assert result.stdout == "arr[i]\n[bold]x[/bold]\n\x1b[31m\n"
 
 
 def test_logs_tail_and_several_ids_are_headed(cli) -> None:
-    a = create_done(cli, "-n", "aa", "--", "printf", "%s\\n", "1", "2", "3")[0]
+    lines = ["sh", "-c", "for a; do echo $a; done", "-", "1", "2", "3"]
+    a = create_done(cli, "-n", "aa", "--", *lines)[0]
     b = create_done(cli, "-n", "bb", "--", "echo", "b")[0]
     assert cli("logs", "--tail", "2", a).stdout == "2\n3\n"
     both = cli("logs", a, b).stdout

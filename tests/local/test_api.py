@@ -119,11 +119,12 @@ def test_create_answers_id_and_newline(client: httpx.Client) -> None:
     assert ID_RULE.fullmatch(response.text[:-1]) and response.text.endswith("\n")
 
 
-def test_cores_and_ram_checked_by_their_integer_part(client: httpx.Client) -> None:
-    session_id = create(client, cmd="true", cores="2.5", ram="8.9")
-    record = client.get(f"/session/{session_id}").json()
-    assert record["requestedCPUCores"] == "2.500"
-    assert record["requestedRAM"] == f"{8.9 * 1.073741824:.2f}"
+def test_cores_and_ram_must_be_whole_numbers(client: httpx.Client) -> None:
+    # Integer.valueOf in science-platform 1.4.0: a fraction is an invalid value.
+    answer = client.post("/session", data={"name": "x", "image": IMAGE, "cores": "2.5"})
+    assert_error(answer, 400, "Invalid value for 'cores': 2.5")
+    answer = client.post("/session", data={"name": "x", "image": IMAGE, "ram": "8.0"})
+    assert_error(answer, 400, "Invalid value for 'ram': 8.0")
 
 
 # --- quirk 4: the session object ---------------------------------------------------------------

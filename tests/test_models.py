@@ -8,8 +8,7 @@ import pytest
 
 from canfar_cli import models
 from canfar_cli.errors import UsageError
-
-IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
+from tests.support import IMAGE
 
 
 def refused(**overrides: object) -> UsageError:

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from canfar_cli.output import Output
-
-from .helpers import IMAGE
+from tests.support import IMAGE
 
 
 def sessions(cli, server: str = "local") -> list[dict]:

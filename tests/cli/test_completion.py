@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from canfar_cli.cli import completion_gen
-
-from .helpers import REPO, canfar_env
+from tests.support import REPO
+from tests.support.process import canfar_env
 
 
 @pytest.mark.parametrize("shell", completion_gen.SHELLS)

@@ -11,8 +11,7 @@ import pytest
 from canfar_cli import config, models
 from canfar_cli.cli.create import parse_env
 from canfar_cli.errors import ExitCode, UsageError
-
-from .helpers import IMAGE
+from tests.support import IMAGE
 
 # --- a server URL that points at no skaha API ------------------------------------------------
 
@@ -419,7 +418,7 @@ def test_tables_json_and_blocks_survive_an_ascii_stdout(
 
 
 def test_ps_and_info_with_an_ascii_stdout_are_not_internal_errors() -> None:
-    from .helpers import run_canfar
+    from tests.support.process import run_canfar
 
     made = run_canfar(
         [

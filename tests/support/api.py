@@ -1,17 +1,20 @@
-"""Helpers of the local platform's tests: plain httpx against a loopback server."""
+"""Plain httpx against a loopback server of the local platform (the local platform's tests)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
-IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+from . import IMAGE
+
+T = TypeVar("T")
 
 
 def api(server: Any, **kwargs: Any) -> httpx.Client:
+    """A client of `server`'s /v1 API, with its token if it has one."""
     headers = dict(kwargs.pop("headers", {}))
     if getattr(server, "token", None):
         headers.setdefault("Authorization", f"Bearer {server.token}")
@@ -47,7 +50,8 @@ def wait_for(
     raise AssertionError(f"session {session_id} never reached {statuses}: last {last}")
 
 
-def wait_until(predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+def wait_until(predicate: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
+    """The first true value of `predicate()`, polled every 0.05 s until the deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -55,30 +59,3 @@ def wait_until(predicate: Any, timeout: float = 30.0, what: str = "condition") -
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            state = handle.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
-
-
-def supervisor_pids(home: Any) -> list[int]:
-    """Live supervisor processes of the platform at `home` (found through /proc)."""
-    from pathlib import Path
-
-    marker = str(home).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"canfar_cli.local.supervisor" in argv and marker in argv and pid_alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found

@@ -8,9 +8,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
-REPO = Path(__file__).resolve().parents[2]
-
 
 def canfar_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The test's environment (isolated HOME/config/local state) for a child process."""

@@ -24,6 +24,11 @@ REPO = Path(__file__).resolve().parents[2]
 # A well-formed image from the registry the local platform accepts by default.
 IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
 
+# A job's output that is not UTF-8 (Latin-1 and stray bytes, then UTF-8), and a shell script
+# that prints it: logs must come back byte for byte.
+RAW_LOG = b"caf\xe9 \xff\xfe ok \xe2\x9c\x93\n"
+RAW_LOG_SCRIPT = "printf 'caf\\351 \\377\\376 ok \\342\\234\\223\\n'\n"
+
 # The Content-Type of a form-encoded POST.
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

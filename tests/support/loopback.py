@@ -45,7 +45,7 @@ class LocalServer:
             self.process.stdout.close()
 
 
-def _read_first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
+def read_first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
     """The first stdout line, waiting at most `timeout` s (polling the pipe, no sleeps)."""
     assert process.stdout is not None
     fd = process.stdout.fileno()
@@ -166,7 +166,7 @@ def start_local_server(
             args, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=child_env
         )
     try:
-        url = _read_first_line(process, timeout=60)
+        url = read_first_line(process, timeout=60)
     except BaseException:
         process.kill()
         process.wait()

@@ -18,6 +18,12 @@ from tests.support.loopback import LocalServer, kill_platform_processes, start_l
 from tests.support.loopback import read_first_line as _read_first_line  # noqa: F401
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` run first (the order is otherwise kept): on two workers they then
+    overlap the many short tests instead of running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

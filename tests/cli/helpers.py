@@ -1,40 +1,8 @@
-"""Running `canfar` as a real process, the way a user or a script does."""
+"""Kept only so tests written before tests/support keep importing (`from .helpers import …`,
+`from tests.cli.helpers import …`); new tests import from tests.support. Delete once no test
+imports it."""
 
-from __future__ import annotations
+from tests.support import IMAGE, REPO
+from tests.support.process import canfar_env, run_canfar
 
-import os
-import subprocess
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-
-IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def canfar_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The test's environment (isolated HOME/config/local state) for a child process."""
-    env = dict(os.environ)
-    env.pop("NO_COLOR", None)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra or {})
-    return env
-
-
-def run_canfar(
-    args: Sequence[str],
-    *,
-    env: dict[str, str] | None = None,
-    timeout: float = 60,
-    input: str | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """`python -m canfar_cli ARGS` as a real process: stdout, stderr, exit code as a user sees."""
-    return subprocess.run(
-        [sys.executable, "-m", "canfar_cli", *args],
-        capture_output=True,
-        text=True,
-        env=canfar_env(env),
-        timeout=timeout,
-        input=input,
-        check=False,
-    )
+__all__ = ["IMAGE", "REPO", "canfar_env", "run_canfar"]

@@ -9,8 +9,7 @@ import subprocess
 import pytest
 
 from canfar_cli.cli import completion_gen
-
-from .helpers import REPO
+from tests.support import REPO
 
 
 @pytest.mark.parametrize("shell", completion_gen.SHELLS)

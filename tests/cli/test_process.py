@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .helpers import IMAGE, canfar_env, run_canfar
+from tests.support import IMAGE
+from tests.support.process import canfar_env, run_canfar
 
 
 def closed_port() -> int:

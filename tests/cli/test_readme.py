@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import REPO, canfar_env
+from tests.support import REPO
+from tests.support.process import canfar_env
 
 
 def readme_block(heading: str) -> str:

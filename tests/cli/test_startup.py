@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from .helpers import canfar_env
+from tests.support.process import canfar_env
 
 HEAVY = (
     "httpx",

@@ -1,7 +1,7 @@
 """Fixtures of the core's tests.
 
 `watched_server(latency_ms=0)` serves the local platform's app on a real loopback socket, in a
-process of its own (tests/core/watched_server.py), behind a wrapper that counts the requests in
+process of its own (tests/support/watched_server.py), behind a wrapper that counts the requests in
 flight and records each request as the server received it (method, path, query, headers, body).
 `.url` is the base URL; `.watch()` fetches what was counted and seen so far. Counting at the server
 proves what the client really did on the wire.
@@ -12,37 +12,25 @@ started under this test's state folder are killed after the test.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-HERE = Path(__file__).resolve().parent
+from tests.support.loopback import kill_platform_processes
 
-
-def _shared_conftest() -> Any:
-    # The project's tests/conftest.py (loaded under its own name: both files are "conftest").
-    name = "_canfar_shared_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE.parent / "conftest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+WATCHED_SERVER = Path(__file__).resolve().parents[1] / "support" / "watched_server.py"
 
 
 @pytest.fixture(autouse=True)
 def no_stray_jobs(isolated: Path) -> Iterator[None]:
     yield
-    _shared_conftest().kill_platform_processes(Path(os.environ["CANFAR_LOCAL_HOME"]))
+    kill_platform_processes(Path(os.environ["CANFAR_LOCAL_HOME"]))
 
 
 @dataclass
@@ -82,7 +70,7 @@ def watched_server() -> Iterator[Callable[..., WatchedServer]]:
 
     def start(latency_ms: float = 0.0) -> WatchedServer:
         process = subprocess.Popen(
-            [sys.executable, str(HERE / "watched_server.py"), str(latency_ms)],
+            [sys.executable, str(WATCHED_SERVER), str(latency_ms)],
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
         )

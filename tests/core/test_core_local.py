@@ -21,8 +21,8 @@ from canfar_cli.errors import AuthError, NotFoundError, ServerError, Unreachable
 from canfar_cli.http import RetryPolicy
 from canfar_cli.models import is_finished
 from canfar_cli.session import AsyncSession, BatchError, Session
+from tests.support import IMAGE
 
-IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
 # Quick retries for servers that fail on purpose (the default policy waits longer between tries).
 QUICK = RetryPolicy(attempts=4, backoff=0.01, max_backoff=0.05, retry_after_cap=0.05)
 STUBBORN = RetryPolicy(attempts=12, backoff=0.01, max_backoff=0.05, retry_after_cap=0.05)

@@ -29,9 +29,9 @@ from canfar_cli.errors import (
 )
 from canfar_cli.http import RetryPolicy, retry_after_seconds
 from canfar_cli.session import AsyncSession, BatchError, Session, resolve_server
+from tests.support import IMAGE
 
 TOKEN = "tok-SECRET-1234567890"
-IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
 FAST = RetryPolicy(attempts=4, backoff=0.001, max_backoff=0.005, retry_after_cap=0.01)
 
 Handler = Callable[[httpx.Request], httpx.Response]

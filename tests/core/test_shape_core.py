@@ -207,6 +207,7 @@ def test_poll_interval_comes_from_flag_environment_and_config(
 ) -> None:
     from canfar_cli.config import set_value
 
+    monkeypatch.delenv("CANFAR_POLL_INTERVAL", raising=False)  # the tests' own short setting
     assert load_settings().poll_interval == DEFAULT_POLL_INTERVAL == 1.0
     set_value("poll_interval", "0.5")
     assert load_settings().poll_interval == 0.5

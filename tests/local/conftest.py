@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .helpers import api
+from tests.support.api import api
 
 
 @pytest.fixture

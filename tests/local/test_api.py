@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .helpers import FORM, IMAGE, create, wait_for
+from tests.support import FORM, IMAGE
+from tests.support.api import create, wait_for
 
 ID_RULE = re.compile(r"[a-z][a-z0-9]{7}")
 
@@ -253,7 +254,7 @@ def test_missing_or_blank_type_means_headless(client: httpx.Client) -> None:
 
 
 def test_headless_sessions_vanish_after_the_cleanup_delay(serve_local: Any) -> None:
-    from .helpers import api, wait_until
+    from tests.support.api import api, wait_until
 
     server = serve_local(cleanup_seconds=1)
     with api(server) as http:
@@ -352,7 +353,7 @@ def test_context_and_registry_hosts_are_overridable(serve_local: Any, tmp_path: 
     path.write_text(json.dumps(context))
     env = {"CANFAR_LOCAL_CONTEXT": str(path), "CANFAR_LOCAL_REGISTRY_HOSTS": "a.org b.org"}
     server = serve_local(env=env)
-    from .helpers import api
+    from tests.support.api import api
 
     with api(server) as http:
         assert http.get("/context").json() == context

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from canfar_cli.local.app import create_app
-
-from .helpers import FORM, IMAGE, api, create, wait_for
+from tests.support import FORM, IMAGE
+from tests.support.api import api, create, wait_for
 
 COMPARED_HEADERS = (
     "content-type",

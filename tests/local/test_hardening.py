@@ -10,7 +10,8 @@ import anyio
 import httpx
 import pytest
 
-from .helpers import FORM, IMAGE, api, create, wait_for
+from tests.support import FORM, IMAGE
+from tests.support.api import api, create, wait_for
 
 MULTI = "multipart/form-data"
 BAD_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [

@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .helpers import IMAGE, api, create, supervisor_pids, wait_for, wait_until
+from tests.support import IMAGE
+from tests.support.api import api, create, wait_for, wait_until
+from tests.support.loopback import supervisor_pids
 
 NOTEBOOK = "images.canfar.net/skaha/astroml:latest"
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from .helpers import api, create, pid_alive, wait_for, wait_until
+from tests.support.api import api, create, wait_for, wait_until
+from tests.support.loopback import pid_alive
 
 
 def test_job_log_holds_output_and_env(client: httpx.Client, local_server: Any) -> None:

@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from .helpers import IMAGE
+from tests.support import IMAGE
 
 
 @pytest.mark.slow

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from .helpers import api, create, pid_alive, wait_for, wait_until
+from tests.support.api import api, create, wait_for, wait_until
+from tests.support.loopback import pid_alive
 
 
 def pids_of(home: Any, session_id: str) -> tuple[int, int]:

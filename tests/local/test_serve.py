@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .helpers import IMAGE, api, create
+from tests.support import IMAGE
+from tests.support.api import api, create
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .helpers import api, create, pid_alive, supervisor_pids, wait_for, wait_until
+from tests.support.api import api, create, wait_for, wait_until
+from tests.support.loopback import pid_alive, supervisor_pids
 
 
 def row_of(home: Any, session_id: str) -> dict[str, Any]:

@@ -8,8 +8,7 @@ import pytest
 
 from canfar_cli import models
 from canfar_cli.errors import UsageError
-
-IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
+from tests.support import IMAGE
 
 
 def refused(**overrides: object) -> UsageError:
@@ -296,3 +295,10 @@ def test_select_combines_filters_and_keeps_order() -> None:
     )
     assert ids(chosen) == ["a", "b"]
     assert models.select_sessions([], kinds=["headless"]) == []
+
+
+def test_absurd_replica_counts_are_refused_before_any_name_is_made() -> None:
+    # It used to build 10**23 default names in memory (the process was killed by the OOM killer).
+    with pytest.raises(UsageError, match="at most"):
+        models.check_create("x", IMAGE, replicas=models.MAX_REPLICAS + 1)
+    assert len(models.check_create("x", IMAGE, replicas=models.MAX_REPLICAS).names) == 10_000

@@ -1,10 +1,10 @@
 """The local platform's app behind a wrapper that watches the wire, served on loopback.
 
-Run as `python tests/core/watched_server.py [LATENCY_MS]` (by the `watched_server` fixture): prints
-the base URL (`http://127.0.0.1:PORT/skaha`) as its first line and serves until terminated. The
-wrapper counts requests in flight (from arrival to the last byte of the response) and records each
-request as received; `GET /__watch` answers them as JSON. It is a separate process so that the
-client under test and the server never share one interpreter lock.
+Run as `python tests/support/watched_server.py [LATENCY_MS]` (by the `watched_server` fixture):
+prints the base URL (`http://127.0.0.1:PORT/skaha`) as its first line and serves until
+terminated. The wrapper counts requests in flight (from arrival to the last byte of the response)
+and records each request as received; `GET /__watch` answers them as JSON. It is a separate
+process so that the client under test and the server never share one interpreter lock.
 """
 
 from __future__ import annotations

@@ -1,0 +1,27 @@
+"""`canfar info`: blocks, JSON, unknown ids."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.commands import create_done
+
+
+def test_info_blocks_json_and_unknown_ids(cli) -> None:
+    sid = create_done(cli, "-n", "inf", "--", "true")[0]
+    block = cli("info", sid)
+    assert block.exit_code == 0
+    assert "ID:" in block.stdout and sid in block.stdout
+    assert "Expires:" in block.stdout and "(in " in block.stdout
+
+    single = json.loads(cli("info", sid, "-o", "json").stdout)
+    assert single["id"] == sid and single["status"] == "Completed"
+
+    partial = cli("info", sid, "zzzzzzzz")
+    assert partial.exit_code == 1
+    assert sid in partial.stdout
+    assert "zzzzzzzz" in partial.stderr and "not found" in partial.stderr
+
+    missing = cli("info", "zzzzzzzz", "yyyyyyyy")
+    assert missing.exit_code == 4
+    assert missing.stdout == ""

@@ -80,3 +80,10 @@ class JobFailedError(CanfarError):
     """A session ended Failed while the user waited for it (`--wait`, `logs --follow`)."""
 
     exit_code = ExitCode.FAILED
+
+
+class CredentialError(CanfarError):
+    """A stored or given credential that cannot be used (expired, unreadable, refused at sign-in,
+    a token that cannot be refreshed): nothing was sent with it. The hint names the fix."""
+
+    exit_code = ExitCode.AUTH

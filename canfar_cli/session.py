@@ -36,7 +36,14 @@ import httpx
 
 from canfar_cli import models
 from canfar_cli.config import Settings, load_settings
-from canfar_cli.errors import CanfarError, ConfigError, NotFoundError, ServerError, UsageError
+from canfar_cli.errors import (
+    CanfarError,
+    ConfigError,
+    ExitCode,
+    NotFoundError,
+    ServerError,
+    UsageError,
+)
 from canfar_cli.http import HIDDEN, HttpClient, RetryPolicy, public_url
 
 __all__ = [
@@ -83,6 +90,9 @@ class BatchError(CanfarError):
         # Everything failed the same way: the exit code says how (e.g. 5 when the server is down).
         if len(failures) == len(self.outcomes) and len({type(e) for e in failures}) == 1:
             self.exit_code = failures[0].exit_code
+        elif any(e.exit_code == ExitCode.AUTH for e in failures):
+            # Credentials gave out part-way (a sign-in revoked): the fix is to sign in again.
+            self.exit_code = ExitCode.AUTH
 
 
 class WaitTimeoutError(CanfarError):
@@ -228,9 +238,11 @@ class AsyncSession:
         settings: Settings | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        platform: str | None = None,
     ) -> None:
         if settings is None:
             settings = load_settings(
+                platform=platform,
                 server=server,
                 token=token,
                 certificate=certificate,
@@ -248,15 +260,25 @@ class AsyncSession:
             settings = dataclasses.replace(
                 settings, **{k: v for k, v in given.items() if v is not None}
             )
+            if certificate is not None:
+                settings = dataclasses.replace(settings, certificate_explicit=True)
+            if server is not None:
+                settings = dataclasses.replace(settings, platform=None)
         self.settings = settings
         _set_loglevel(loglevel)
         base_url, local_transport = resolve_server(settings.server, version)
         # An explicit transport (tests, or a caller's own) replaces the network, not the URL.
         transport = transport or local_transport
+        from canfar_cli.auth.credentials import credentials_for
+
+        # Chosen (and checked, a token refreshed) before anything is sent.
+        credentials = credentials_for(settings)
         self._http = HttpClient(
             base_url,
-            token=settings.token,
-            certificate=settings.certificate if transport is None else None,
+            token=credentials.token,
+            certificate=credentials.certificate if transport is None else None,
+            ca_bundle=settings.ca_bundle,
+            refresh_token=credentials.refresh,
             timeout=settings.timeout,
             concurrency=settings.concurrency,
             transport=transport,
@@ -771,6 +793,7 @@ class Session:
         settings: Settings | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        platform: str | None = None,
     ) -> None:
         self._async = AsyncSession(
             server,
@@ -783,6 +806,7 @@ class Session:
             settings=settings,
             retry=retry,
             transport=transport,
+            platform=platform,
         )
         self._runner: _Runner | None = None
         self._finalizer: weakref.finalize | None = None

@@ -11,7 +11,19 @@ from canfar_cli.cli.state import state_of
 
 # The keys of canfar_cli.config.KEYS (a test keeps them equal); an Enum so help and completion
 # can offer them without importing the config module at start-up.
-CONFIG_KEYS = ("server", "token", "token_file", "certificate", "timeout", "concurrency")
+CONFIG_KEYS = (
+    "server",
+    "token",
+    "token_file",
+    "certificate",
+    "timeout",
+    "concurrency",
+    "platform",
+    "ca_bundle",
+    "registry_cadc",
+    "registry_srcnet",
+    "oidc_issuer_srcnet",
+)
 Key = Enum("Key", {key: key for key in CONFIG_KEYS}, type=str)  # type: ignore[misc]
 
 config_app = typer.Typer(
@@ -22,7 +34,7 @@ config_app = typer.Typer(
     no_args_is_help=True,
 )
 
-KEY_HELP = "One of: server, token, token_file, certificate, timeout, concurrency."
+KEY_HELP = "One of: " + ", ".join(CONFIG_KEYS) + "."
 
 
 @config_app.command("path")

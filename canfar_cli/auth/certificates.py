@@ -1,0 +1,85 @@
+"""X.509 proxy certificates: where they live, who they name and until when they hold.
+
+`cryptography` is imported only when a certificate is read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from canfar_cli.errors import CredentialError
+
+LOGIN_HINT = "sign in again: `canfar login cadc`"
+
+
+def default_path() -> Path:
+    """~/.ssl/cadcproxy.pem, where cadc-get-cert and the official client put it."""
+    return Path.home() / ".ssl" / "cadcproxy.pem"
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    path: str
+    user: str
+    not_after: float  # unix seconds
+
+    @property
+    def seconds_left(self) -> float:
+        return self.not_after - time.time()
+
+    @property
+    def expired(self) -> bool:
+        return self.seconds_left <= 0
+
+
+def parse_pem(data: bytes, where: str) -> tuple[str, float]:
+    """(user, not_after) of the first certificate in a PEM that also holds a private key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from cryptography.x509.oid import NameOID
+
+    try:
+        certificate = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise CredentialError(f"{where} holds no readable certificate", hint=LOGIN_HINT) from None
+    import re
+
+    match = re.search(
+        rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", data, re.S
+    )
+    key_found = match is not None
+    if match is not None:
+        try:
+            load_pem_private_key(match.group(0), password=None)
+        except (ValueError, TypeError):
+            key_found = False
+    if not key_found:
+        raise CredentialError(
+            f"{where} holds a certificate but not its private key", hint=LOGIN_HINT
+        )
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    user = str(names[0].value) if names else certificate.subject.rfc4514_string()
+    return user, certificate.not_valid_after_utc.timestamp()
+
+
+def read_certificate(path: str | Path) -> CertificateInfo:
+    """Who and until when; CredentialError (exit 3) when unreadable."""
+    path = Path(path).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CredentialError(
+            f"certificate {path} cannot be read: {exc.strerror}", hint=LOGIN_HINT
+        ) from None
+    user, not_after = parse_pem(data, f"certificate {path}")
+    return CertificateInfo(str(path), user, not_after)
+
+
+def usable_certificate(path: str | Path) -> CertificateInfo:
+    """The certificate when it can be sent; CredentialError (exit 3) when expired or unreadable."""
+    info = read_certificate(path)
+    if info.expired:
+        raise CredentialError(f"certificate {info.path} has expired", hint=LOGIN_HINT)
+    return info

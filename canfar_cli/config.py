@@ -298,7 +298,7 @@ def load_settings(
                     "platform", file_values["platform"], f"config file {config_path()}"
                 )
     if server_value is None:
-        from canfar_cli.auth.platforms import platform_server
+        from canfar_cli.auth.discovery import platform_server
 
         platform_value, server_value = platform_server(platform_value, services, ca_bundle)
 

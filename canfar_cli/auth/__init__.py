@@ -34,10 +34,10 @@ _WHERE = {
     "login_cadc": "cadc",
     "DeviceLogin": "oidc",
     "start_device_login": "oidc",
-    "discover": "platforms",
-    "platforms": "platforms",
-    "use_platform": "platforms",
-    "logout": "logout",
+    "discover": "discovery",
+    "platforms": "discovery",
+    "use_platform": "discovery",
+    "logout": "signout",
 }
 
 

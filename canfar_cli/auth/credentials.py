@@ -55,7 +55,7 @@ def credentials_for(settings: Settings) -> Credentials:
     """The credential for `settings` (see the module's rules); may refresh a token (network)."""
     from canfar_cli.auth import oidc, store
     from canfar_cli.auth.certificates import usable_certificate
-    from canfar_cli.auth.platforms import identity_of
+    from canfar_cli.auth.discovery import identity_of
 
     if settings.server.strip().lower() == "local":  # in-process: no credential is checked
         return Credentials(settings.token, None, "explicit" if settings.token else None)

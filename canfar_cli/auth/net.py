@@ -24,13 +24,17 @@ SETTING_OF = {
 }
 
 
-def verify_of(ca_bundle: str | None) -> Any:
-    """httpx's `verify=`: the CA bundle's context when one is set, else the system's."""
-    if not ca_bundle:
+def verify_of(ca_bundle: str | None, certificate: str | None = None) -> Any:
+    """httpx's `verify=`: a TLS context trusting the CA bundle (when set) and presenting the
+    client certificate (when given); True (the system's trust) when neither."""
+    if not ca_bundle and not certificate:
         return True
     import ssl
 
-    return ssl.create_default_context(cafile=ca_bundle)
+    context = ssl.create_default_context(cafile=ca_bundle or None)
+    if certificate:
+        context.load_cert_chain(certificate)
+    return context
 
 
 def request(
@@ -40,6 +44,7 @@ def request(
     ca_bundle: str | None,
     timeout: float,
     what: str,
+    certificate: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """One request; any answer is returned (the caller reads 4xx), but a connection failure,
@@ -51,7 +56,8 @@ def request(
     shown = public_url(url)
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
     try:
-        with httpx.Client(verify=verify_of(ca_bundle), timeout=timeout, trust_env=True) as client:
+        verify = verify_of(ca_bundle, certificate)
+        with httpx.Client(verify=verify, timeout=timeout, trust_env=True) as client:
             response = client.request(method, url, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
         raise UnreachableError(
@@ -100,7 +106,14 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def capabilities(url: str, settings: Settings, *, timeout: float | None = None) -> Any:
+def capabilities(
+    url: str,
+    settings: Settings,
+    *,
+    timeout: float | None = None,
+    certificate: str | None = None,
+    token: str | None = None,
+) -> Any:
     """A VOSI capabilities document, parsed (xml.etree root element)."""
     import xml.etree.ElementTree as ET
 
@@ -110,6 +123,8 @@ def capabilities(url: str, settings: Settings, *, timeout: float | None = None) 
         ca_bundle=settings.ca_bundle,
         timeout=timeout or settings.timeout,
         what="capabilities service",
+        certificate=certificate,
+        headers={"Authorization": f"Bearer {token}"} if token else {},
     )
     if response.status_code != 200:
         raise garbage("capabilities service", url, f"HTTP {response.status_code}")

@@ -19,7 +19,7 @@ from canfar_cli.cli.state import CliState, state_of
 from canfar_cli.errors import CredentialError, UsageError
 
 if TYPE_CHECKING:
-    from canfar_cli.auth.platforms import Platform
+    from canfar_cli.auth.discovery import Platform
     from canfar_cli.config import Settings
 
 IDPS = ("cadc", "srcnet")
@@ -192,7 +192,7 @@ def _after_login(
     state: CliState, settings: Settings, idp: str, wanted: str | None, timeout: float
 ) -> None:
     """Discovery, reported platform by platform, and the choice of the active one."""
-    from canfar_cli.auth import platforms as platforms_mod
+    from canfar_cli.auth import discovery as platforms_mod
     from canfar_cli.errors import CanfarError
 
     out = state.out
@@ -303,7 +303,7 @@ def auth_logout(
     ),
 ) -> None:
     """Forget stored tokens (and, with --certificate, remove the certificate file)."""
-    from canfar_cli.auth.logout import logout
+    from canfar_cli.auth.signout import logout
 
     out = state_of(ctx).out
     done = logout(idp.lower() if idp else None, certificate=certificate)
@@ -326,7 +326,7 @@ def platform_ls(
       canfar platform ls
       canfar platform ls --refresh -o json
     """
-    from canfar_cli.auth.platforms import active_name, platforms
+    from canfar_cli.auth.discovery import active_name, platforms
 
     state = state_of(ctx)
     out = state.out
@@ -346,7 +346,7 @@ def platform_use(
     name: str = typer.Argument(..., metavar="NAME", help="A name from `canfar platform ls`."),
 ) -> None:
     """Make NAME the active platform (used when no --server or --platform is given)."""
-    from canfar_cli.auth.platforms import use_platform
+    from canfar_cli.auth.discovery import use_platform
 
     state = state_of(ctx)
     chosen = use_platform(name, _signin_settings(state))

@@ -208,7 +208,25 @@ def listed(identity: str, settings: Settings) -> list[Platform]:
     return found
 
 
-def _probe(platform: Platform, settings: Settings, timeout: float) -> None:
+def _credential(identity: str, settings: Settings) -> dict[str, str]:
+    """The identity's credential for asking its platforms ({} when there is none usable)."""
+    from canfar_cli.auth import oidc, store
+    from canfar_cli.auth.certificates import usable_certificate
+    from canfar_cli.auth.credentials import certificate_path
+    from canfar_cli.errors import CanfarError
+
+    try:
+        if identity == "cadc":
+            path = certificate_path(store.read_store())
+            return {"certificate": usable_certificate(path).path} if path.is_file() else {}
+        return {"token": oidc.access_token(settings)}
+    except CanfarError:
+        return {}
+
+
+def _probe(
+    platform: Platform, settings: Settings, timeout: float, credential: dict[str, str]
+) -> None:
     """Ask one platform for its capabilities; set its status, version and auth methods."""
     import httpx
 
@@ -216,7 +234,9 @@ def _probe(platform: Platform, settings: Settings, timeout: float) -> None:
     from canfar_cli.errors import CanfarError
 
     try:
-        root = net.capabilities(f"{platform.url}/capabilities", settings, timeout=timeout)
+        root = net.capabilities(
+            f"{platform.url}/capabilities", settings, timeout=timeout, **credential
+        )
     except CanfarError as exc:
         platform.status, platform.detail = "refused", exc.message
         if "timed out" in exc.message:
@@ -257,9 +277,13 @@ def discover(
     for identity in identities or list(IDENTITIES):
         found += listed(identity, settings)
     deadline = time.monotonic() + timeout
+    credentials = {
+        identity: _credential(identity, settings) for identity in {p.identity for p in found}
+    }
     threads = []
     for platform in found:
-        thread = threading.Thread(target=_probe, args=(platform, settings, timeout), daemon=True)
+        args = (platform, settings, timeout, credentials[platform.identity])
+        thread = threading.Thread(target=_probe, args=args, daemon=True)
         thread.start()
         threads.append(thread)
     for thread in threads:

@@ -20,10 +20,10 @@ function __canfar_complete
             return
         end
         switch "$cpath|$word"
-            case '|--server' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after'
+            case '|--server' '|--platform' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'login|--username' 'login|-u' 'login|--days' 'login|--platform' 'login|--timeout' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'auth status|-o' 'auth status|--output' 'platform ls|-o' 'platform ls|--output'
                 set skip 1
                 continue
-            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|completion' '|config' '|local' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve'
+            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|completion' '|login' '|config' '|local' '|auth' '|platform' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'auth|status' 'auth|logout' 'platform|ls' 'platform|use'
                 set cpath (string trim -- "$cpath $word")
                 set npos 0
                 continue
@@ -36,6 +36,8 @@ function __canfar_complete
         switch "$cpath|$prev"
             case '|--server'
                 printf '%s\n' local
+                return
+            case '|--platform'
                 return
             case '|--token-file'
                 __fish_complete_path $cur
@@ -146,6 +148,16 @@ function __canfar_complete
             case 'prune|--output'
                 printf '%s\n' table wide json
                 return
+            case 'login|--username'
+                return
+            case 'login|-u'
+                return
+            case 'login|--days'
+                return
+            case 'login|--platform'
+                return
+            case 'login|--timeout'
+                return
             case 'config show|-o'
                 printf '%s\n' table wide json
                 return
@@ -173,6 +185,18 @@ function __canfar_complete
                 return
             case 'local serve|--retry-after'
                 return
+            case 'auth status|-o'
+                printf '%s\n' table wide json
+                return
+            case 'auth status|--output'
+                printf '%s\n' table wide json
+                return
+            case 'platform ls|-o'
+                printf '%s\n' table wide json
+                return
+            case 'platform ls|--output'
+                printf '%s\n' table wide json
+                return
         end
         return
     end
@@ -180,6 +204,7 @@ function __canfar_complete
         switch "$cpath"
             case ''
                 echo '--server	skaha service URL, or \'local\' for the local platform [env CANFAR_URL]'
+                echo '--platform	A platform by name, e.g. ukCAM (`canfar platform ls`) [env CANFAR_PLATFORM]'
                 echo '--token-file	File holding a bearer token [env CANFAR_TOKEN holds the token itself]'
                 echo '--cert	PEM with certificate and key [env CANFAR_CERTIFICATE; ~/.ssl/cadcproxy.pem]'
                 echo '--timeout	Seconds per request [env CANFAR_TIMEOUT; 30]'
@@ -285,6 +310,16 @@ function __canfar_complete
             case 'completion'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
+            case 'login'
+                echo '--username	CADC user name'
+                echo '-u	CADC user name'
+                echo '--password-stdin	Read the CADC password from the first line of stdin'
+                echo '--days	Days the certificate holds'
+                echo '--force	A new certificate even if one holds'
+                echo '--platform	Make this platform the active one'
+                echo '--timeout	Seconds for platform discovery in all'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
             case 'config'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
@@ -322,6 +357,32 @@ function __canfar_complete
                 echo '--retry-after	Retry-After of injected 503s (seconds)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
+            case 'auth'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'auth status'
+                echo '-o	table (default), wide (every field) or json'
+                echo '--output	table (default), wide (every field) or json'
+                echo '--json	Shorthand for -o json'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'auth logout'
+                echo '--certificate	Also remove the CADC certificate file'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'platform'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'platform ls'
+                echo '-o	table (default), wide (every field) or json'
+                echo '--output	table (default), wide (every field) or json'
+                echo '--json	Shorthand for -o json'
+                echo '--refresh	Ask the registries again'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'platform use'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
         end
         return
     end
@@ -336,8 +397,11 @@ function __canfar_complete
             echo 'rm	Remove sessions'
             echo 'prune	Remove finished sessions'
             echo 'completion	Print a shell completion script'
+            echo 'login	Sign in: a CADC certificate, or an SRCNet device login; then find your platforms'
             echo 'config	Read and change the config file'
             echo 'local	The local platform: the skaha v1 API on this machine'
+            echo 'auth	Who is signed in, and signing out'
+            echo 'platform	The platforms you may use, and the active one'
         case 'create'
             if test $npos = 0
                 printf '%s\n' headless notebook desktop carta firefly contributed
@@ -358,24 +422,30 @@ function __canfar_complete
             echo 'unset	Remove one setting from the config file'
         case 'config get'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency
+                printf '%s\n' server token token_file certificate timeout concurrency platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
             else
                 __fish_complete_path $cur
             end
         case 'config set'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency
+                printf '%s\n' server token token_file certificate timeout concurrency platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
             else
                 __fish_complete_path $cur
             end
         case 'config unset'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency
+                printf '%s\n' server token token_file certificate timeout concurrency platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
             else
                 __fish_complete_path $cur
             end
         case 'local'
             echo 'serve	Serve the local platform on loopback until interrupted'
+        case 'auth'
+            echo 'status	Who is signed in, with which credential, until when, and the platform in use'
+            echo 'logout	Forget stored tokens (and, with --certificate, remove the certificate file)'
+        case 'platform'
+            echo 'ls	The platforms you may use (found at sign-in; asked for now when none is known)'
+            echo 'use	Make NAME the active platform (used when no --server or --platform is given)'
         case '*'
             __fish_complete_path $cur
     end

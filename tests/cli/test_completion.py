@@ -42,7 +42,11 @@ def request(instruction: str, line: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_completion_requests_are_answered_from_the_table() -> None:
-    assert request("bash_complete", "canfar p").stdout.splitlines() == ["plain,prune", "plain,ps"]
+    assert request("bash_complete", "canfar p").stdout.splitlines() == [
+        "plain,platform",
+        "plain,prune",
+        "plain,ps",
+    ]
     assert request("bash_complete", "canfar --server local ps -o ").stdout.splitlines() == [
         "plain,table",
         "plain,wide",

@@ -77,9 +77,33 @@ def read_certificate(path: str | Path) -> CertificateInfo:
     return CertificateInfo(str(path), user, not_after)
 
 
+def _quick_read(path: Path) -> CertificateInfo | None:
+    """Who and until when through the ssl module (already loaded to send the request), which
+    costs nothing next to importing cryptography (~0.1 s) on every command. None when the
+    interpreter lacks it or the file is not plainly readable: then the full read decides."""
+    import ssl
+
+    decode = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decode is None:
+        return None
+    try:
+        decoded = decode(str(path))
+        not_after = ssl.cert_time_to_seconds(decoded["notAfter"])
+    except Exception:
+        return None
+    user = ""
+    for rdn in decoded.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName" and not user:
+                user = value
+    return CertificateInfo(str(path), user, float(not_after))
+
+
 def usable_certificate(path: str | Path) -> CertificateInfo:
-    """The certificate when it can be sent; CredentialError (exit 3) when expired or unreadable."""
-    info = read_certificate(path)
+    """The certificate when it can be sent; CredentialError (exit 3) when expired or unreadable.
+    (Whether the key matches is checked when the TLS context loads it, before any request.)"""
+    path = Path(path).expanduser()
+    info = _quick_read(path) or read_certificate(path)
     if info.expired:
         raise CredentialError(f"certificate {info.path} has expired", hint=LOGIN_HINT)
     return info

@@ -107,3 +107,15 @@ def usable_certificate(path: str | Path) -> CertificateInfo:
     if info.expired:
         raise CredentialError(f"certificate {info.path} has expired", hint=LOGIN_HINT)
     return info
+
+
+def check_given_certificate(path: str | Path) -> None:
+    """A certificate given explicitly (--cert, CANFAR_CERTIFICATE): expired → CredentialError
+    (exit 3). A file that cannot be read as one is left to the TLS set-up, which refuses it as a
+    setting (exit 2) before anything is sent."""
+    info = _quick_read(Path(path).expanduser())
+    if info is not None and info.expired:
+        raise CredentialError(
+            f"certificate {info.path} has expired",
+            hint="get a new one (`canfar login cadc`, or the tool that made it)",
+        )

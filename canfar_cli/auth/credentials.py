@@ -54,7 +54,7 @@ def certificate_path(values: dict[str, Any]) -> Path:
 def credentials_for(settings: Settings) -> Credentials:
     """The credential for `settings` (see the module's rules); may refresh a token (network)."""
     from canfar_cli.auth import oidc, store
-    from canfar_cli.auth.certificates import usable_certificate
+    from canfar_cli.auth.certificates import check_given_certificate, usable_certificate
     from canfar_cli.auth.discovery import identity_of
 
     if settings.server.strip().lower() == "local":  # in-process: no credential is checked
@@ -63,7 +63,7 @@ def credentials_for(settings: Settings) -> Credentials:
         certificate = settings.certificate if settings.certificate_explicit else None
         return Credentials(settings.token, certificate, "explicit")
     if settings.certificate and settings.certificate_explicit:
-        usable_certificate(settings.certificate)
+        check_given_certificate(settings.certificate)
         return Credentials(None, settings.certificate, "explicit")
     values = store.read_store()
     identity = identity_of(settings.platform) or _active_identity(values)

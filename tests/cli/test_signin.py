@@ -401,3 +401,14 @@ def test_library_steps(fake: FakeSignin) -> None:
     report = auth.status()
     assert {e["identity"] for e in report["identities"]} == {"cadc", "srcnet"}
     assert {p.name for p in auth.platforms()} == {"canSRC", "canfar"}
+
+
+def test_an_expired_certificate_given_explicitly_is_exit_3(
+    fake: FakeSignin, tmp_path: Path
+) -> None:
+    assert fake.ca is not None
+    given = tmp_path / "given.pem"
+    given.write_bytes(fake.ca.issue("alice", seconds=-60))
+    result = canfar("--cert", str(given), "--server", f"{fake.base}/skaha", "ps")
+    assert result.exit_code == 3 and "expired" in result.stderr
+    assert not any(path.startswith("/skaha/v1") for _m, path, _h in fake.requests)

@@ -54,7 +54,7 @@ MAYBE_DONE_HINT = (
 )
 AUTH_HINT = (
     "check your credentials: a token (CANFAR_TOKEN or --token-file) or a current proxy certificate"
-    " (--cert, CANFAR_CERTIFICATE or ~/.ssl/cadcproxy.pem; renew it with cadc-get-cert)"
+    " (--cert, CANFAR_CERTIFICATE or ~/.ssl/cadcproxy.pem; renew it with `canfar login cadc`)"
 )
 
 

@@ -412,3 +412,19 @@ def test_an_expired_certificate_given_explicitly_is_exit_3(
     result = canfar("--cert", str(given), "--server", f"{fake.base}/skaha", "ps")
     assert result.exit_code == 3 and "expired" in result.stderr
     assert not any(path.startswith("/skaha/v1") for _m, path, _h in fake.requests)
+
+
+def test_login_without_a_provider_off_a_terminal_is_a_usage_error(fake: FakeSignin) -> None:
+    result = canfar("login", input="")
+    assert result.exit_code == 2 and "canfar login cadc" in result.stderr
+    assert canfar("login", "github").exit_code == 2
+
+
+def test_status_warns_when_the_certificate_has_under_a_day_left(fake: FakeSignin) -> None:
+    fake.cert_seconds = 3 * 3600
+    assert canfar("login", "cadc", "-u", "alice", "--password-stdin",
+                  input="wonderland\n").exit_code == 0  # fmt: skip
+    result = canfar("auth", "status")
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "expires in 2 h" in result.stderr
+    assert "alice" in result.stdout

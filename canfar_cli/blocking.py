@@ -136,6 +136,7 @@ class Session:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         poll_interval: float | None = None,
+        platform: str | None = None,
     ) -> None:
         self._async = AsyncSession(
             server,
@@ -149,6 +150,7 @@ class Session:
             retry=retry,
             transport=transport,
             poll_interval=poll_interval,
+            platform=platform,
         )
         self._runner: _Runner | None = None
         self._finalizer: weakref.finalize[[_Runner], Session] | None = None

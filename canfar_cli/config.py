@@ -5,13 +5,17 @@ The config file is a small flat TOML file, `config.toml` in the platformdirs use
 atomically (temporary file + rename) and created with mode 0600, because it may hold a token.
 
 Known keys:
-    server         base URL of the skaha service, or "local"       env CANFAR_URL
-    token          a bearer token (secret)                         env CANFAR_TOKEN
-    token_file     a file holding the bearer token                 (flag --token-file)
-    certificate    a PEM file with certificate and key             env CANFAR_CERTIFICATE
-    timeout        seconds per request                             env CANFAR_TIMEOUT
-    concurrency    requests in flight at most                      env CANFAR_CONCURRENCY
-    poll_interval  seconds between looks while waiting/following   env CANFAR_POLL_INTERVAL
+    server        base URL of the skaha service, or "local"          env CANFAR_URL
+    token         a bearer token (secret)                            env CANFAR_TOKEN
+    token_file    a file holding the bearer token                    (flag --token-file)
+    certificate   a PEM file with certificate and key                env CANFAR_CERTIFICATE
+    timeout       seconds per request                                env CANFAR_TIMEOUT
+    concurrency   requests in flight at most                         env CANFAR_CONCURRENCY
+    platform      a platform by name (see `canfar platform ls`)      env CANFAR_PLATFORM
+    ca_bundle     a PEM of CA certificates to trust for HTTPS        env CANFAR_CA_BUNDLE
+    registry_cadc, registry_srcnet   a registry's resource-caps URL  env CANFAR_REGISTRY_CADC, ...
+    oidc_issuer_srcnet               the SRCNet OIDC issuer URL      env CANFAR_OIDC_ISSUER_SRCNET
+    poll_interval seconds between looks while waiting/following      env CANFAR_POLL_INTERVAL
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import math
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,17 @@ KEYS: dict[str, tuple[str | None, type, bool]] = {
     "timeout": ("CANFAR_TIMEOUT", float, False),
     "concurrency": ("CANFAR_CONCURRENCY", int, False),
     "poll_interval": ("CANFAR_POLL_INTERVAL", float, False),
+    "platform": ("CANFAR_PLATFORM", str, False),
+    "ca_bundle": ("CANFAR_CA_BUNDLE", str, False),
+    "registry_cadc": ("CANFAR_REGISTRY_CADC", str, False),
+    "registry_srcnet": ("CANFAR_REGISTRY_SRCNET", str, False),
+    "oidc_issuer_srcnet": ("CANFAR_OIDC_ISSUER_SRCNET", str, False),
+}
+# Sign-in services (see canfar_cli.auth); the settings above point canfar at others.
+SERVICE_DEFAULTS = {
+    "registry_cadc": "https://cadc-west-01.canfar.net/reg/resource-caps",
+    "registry_srcnet": "https://spsrc27.iaa.csic.es/reg/resource-caps",
+    "oidc_issuer_srcnet": "https://ska-iam.stfc.ac.uk/",
 }
 
 
@@ -186,6 +201,16 @@ class Settings:
     concurrency: int
     # Seconds between two looks at the server while waiting for or following sessions.
     poll_interval: float = DEFAULT_POLL_INTERVAL
+    # Where the credentials came from: True when given on purpose (flag, environment, config or
+    # the library's arguments); False for ~/.ssl/cadcproxy.pem picked up by default.
+    certificate_explicit: bool = True
+    platform: str | None = None
+    ca_bundle: str | None = None
+    services: dict[str, str] = field(default_factory=dict)
+
+    def service(self, key: str) -> str:
+        """A sign-in service URL (registry_cadc, registry_srcnet, oidc_issuer_srcnet)."""
+        return self.services.get(key) or SERVICE_DEFAULTS[key]
 
     def __repr__(self) -> str:  # never show the token
         token = "<hidden>" if self.token else None
@@ -242,12 +267,48 @@ def load_settings(
     timeout: float | None = None,
     concurrency: int | None = None,
     poll_interval: float | None = None,
+    platform: str | None = None,
 ) -> Settings:
-    """Resolve every setting once. Arguments are flags (None = not given)."""
-    file_values = read_config()
+    """Resolve every setting once. Arguments are flags (None = not given).
 
-    picked = _pick("server", server, file_values)
-    server_value = coerce("server", *picked) if picked else PRODUCTION_URL
+    The server: --server, then --platform, then CANFAR_URL, CANFAR_PLATFORM, the config file's
+    server and platform, then the platform chosen with `canfar platform use` or at sign-in."""
+    file_values = read_config()
+    services = {}
+    for key in ("registry_cadc", "registry_srcnet", "oidc_issuer_srcnet"):
+        picked = _pick(key, None, file_values)
+        if picked:
+            services[key] = coerce(key, *picked)
+    picked = _pick("ca_bundle", None, file_values)
+    ca_bundle = str(Path(coerce("ca_bundle", *picked)).expanduser()) if picked else None
+    if ca_bundle is not None and not Path(ca_bundle).is_file():
+        raise ConfigError(f"CA bundle {ca_bundle} (from {picked[1]}) does not exist")  # type: ignore[index]
+
+    server_value: str | None = None
+    platform_value: str | None = None
+    if server is not None:
+        server_value = coerce("server", server, "the command line")
+    elif platform is not None:
+        platform_value = coerce("platform", platform, "the command line")
+    else:
+        for key, env in (("server", "CANFAR_URL"), ("platform", "CANFAR_PLATFORM")):
+            if os.environ.get(env, "") != "":
+                value = coerce(key, os.environ[env], f"${env}")
+                server_value, platform_value = (value, None) if key == "server" else (None, value)
+                break
+        else:
+            if "server" in file_values:
+                server_value = coerce(
+                    "server", file_values["server"], f"config file {config_path()}"
+                )
+            elif "platform" in file_values:
+                platform_value = coerce(
+                    "platform", file_values["platform"], f"config file {config_path()}"
+                )
+    if server_value is None:
+        from canfar_cli.auth.discovery import platform_server
+
+        platform_value, server_value = platform_server(platform_value, services, ca_bundle)
 
     # A token given directly beats a token file at the same level; a flag beats everything.
     token_value: str | None = None
@@ -264,11 +325,12 @@ def load_settings(
         token_value = _read_token_file(path, f"config file {config_path()}")
     if token_value is None and server_value != "local":
         # A `canfar local serve` of this state folder on loopback: the token it wrote there.
-        from canfar_cli.local.tokens import find_token
+        from canfar_cli.serve_tokens import find_token
 
         token_value = find_token(server_value)
 
     picked = _pick("certificate", certificate, file_values)
+    certificate_explicit = bool(picked)
     if picked:
         pem = str(Path(coerce("certificate", *picked)).expanduser())
         if not Path(pem).is_file():
@@ -292,4 +354,8 @@ def load_settings(
         timeout=timeout_value,
         concurrency=concurrency_value,
         poll_interval=interval_value,
+        certificate_explicit=certificate_explicit,
+        platform=platform_value,
+        ca_bundle=ca_bundle,
+        services=services,
     )

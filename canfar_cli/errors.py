@@ -82,6 +82,13 @@ class JobFailedError(CanfarError):
     exit_code = ExitCode.FAILED
 
 
+class CredentialError(CanfarError):
+    """A stored or given credential that cannot be used (expired, unreadable, refused at sign-in,
+    a token that cannot be refreshed): nothing was sent with it. The hint names the fix."""
+
+    exit_code = ExitCode.AUTH
+
+
 # Exit code for "the reader of our stdout went away" (`canfar ps | head -1`), as a shell reports
 # a program killed by SIGPIPE.
 BROKEN_PIPE_EXIT = 141

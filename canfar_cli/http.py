@@ -18,6 +18,7 @@ import logging
 import random
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,7 @@ MAYBE_DONE_HINT = (
 )
 AUTH_HINT = (
     "check your credentials: a token (CANFAR_TOKEN or --token-file) or a current proxy certificate"
-    " (--cert, CANFAR_CERTIFICATE or ~/.ssl/cadcproxy.pem; renew it with cadc-get-cert)"
+    " (--cert, CANFAR_CERTIFICATE or ~/.ssl/cadcproxy.pem; renew it with `canfar login cadc`)"
 )
 
 
@@ -124,8 +125,10 @@ def _check_certificate(certificate: str) -> None:
     _load_certificate(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), certificate)
 
 
-def _ssl_context(certificate: str | None) -> ssl.SSLContext:
-    context = httpx.create_ssl_context()
+def _ssl_context(certificate: str | None, ca_bundle: str | None = None) -> ssl.SSLContext:
+    context = (
+        ssl.create_default_context(cafile=ca_bundle) if ca_bundle else httpx.create_ssl_context()
+    )
     if certificate is not None:
         _load_certificate(context, certificate)
     return context
@@ -158,8 +161,14 @@ class HttpClient:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         sharded_pools: bool | None = None,
+        ca_bundle: str | None = None,
+        refresh_token: Callable[[str], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._ca_bundle = ca_bundle
+        # A stored SRCNet token: on a 401, renewed once (blocking call, run in a thread).
+        self._refresh_token = refresh_token
+        self._refresh_lock: anyio.Lock | None = None
         # None: the CANFAR_SHARDED_POOLS environment variable decides (on unless "0").
         self.sharded_pools = sharded_pools
         self.concurrency = concurrency
@@ -183,7 +192,9 @@ class HttpClient:
         # One TLS context for every pool (loading the CA bundle takes a while); none is needed
         # for plain http (the local platform on loopback), so none is loaded then.
         needs_tls = self.base_url.startswith("https:") and transport is None
-        verify: ssl.SSLContext | bool = _ssl_context(self._certificate) if needs_tls else False
+        verify: ssl.SSLContext | bool = (
+            _ssl_context(self._certificate, self._ca_bundle) if needs_tls else False
+        )
         if transport is None:
             transport = pooled_transport(self.concurrency, verify, sharded=self.sharded_pools)
         return httpx.AsyncClient(
@@ -221,6 +232,23 @@ class HttpClient:
             self._limiter = anyio.CapacityLimiter(self.concurrency)
         return self._limiter
 
+    async def _renewed(self, request: httpx.Request) -> str:
+        """A new Authorization header after the server refused the token (one renewal at a
+        time; a request that finds it already renewed takes the new one)."""
+        assert self._refresh_token is not None
+        if self._refresh_lock is None:
+            self._refresh_lock = anyio.Lock()
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        async with self._refresh_lock:
+            current = self._headers.get("Authorization", "").removeprefix("Bearer ")
+            if current == sent:
+                token = await anyio.to_thread.run_sync(self._refresh_token, sent)
+                current = check_token(token, "the renewed token")
+                self._headers["Authorization"] = f"Bearer {current}"
+                if self._client is not None:
+                    self._client.headers["Authorization"] = f"Bearer {current}"
+        return f"Bearer {current}"
+
     async def request(
         self,
         method: str,
@@ -241,6 +269,7 @@ class HttpClient:
         # The base URL never holds credentials (resolve_server refuses them): no re-parse needed.
         shown = str(request.url) if not request.url.userinfo else public_url(request.url)
         retries = 0
+        renewed = False
         started = time.perf_counter()
         while True:
             if log.isEnabledFor(logging.DEBUG):
@@ -255,6 +284,15 @@ class HttpClient:
             except httpx.HTTPError as exc:
                 failure = exc
             elapsed = time.perf_counter() - started
+            if (
+                response is not None
+                and response.status_code == 401
+                and self._refresh_token is not None
+                and not renewed
+            ):
+                renewed = True
+                request.headers["Authorization"] = await self._renewed(request)
+                continue
             if response is not None and response.status_code < 400:
                 log.info(
                     "%s %s %d %.3fs retries=%d",

@@ -32,14 +32,17 @@ class Outcome(Generic[T]):
 
 def batch_exit_code(outcomes: Sequence[Outcome[Any]]) -> ExitCode:
     """The exit code of a batch: 0 when every item succeeded; the items' own code when every item
-    failed with the same one (4 when none was found, 5 when the server was down); 1 otherwise."""
+    failed with the same one (4 when none was found, 5 when the server was down); 3 when
+    credentials gave out part-way; 1 otherwise."""
     failed = [outcome.error for outcome in outcomes if outcome.error is not None]
     if not failed:
         return ExitCode.OK
-    if len(failed) == len(outcomes):
-        codes = {ExitCode(error.exit_code) for error in failed}
-        if len(codes) == 1:
-            return codes.pop()
+    codes = {ExitCode(error.exit_code) for error in failed}
+    if len(failed) == len(outcomes) and len(codes) == 1:
+        return codes.pop()
+    if ExitCode.AUTH in codes:
+        # Credentials gave out part-way (a sign-in revoked): the fix is to sign in again.
+        return ExitCode.AUTH
     return ExitCode.FAILED
 
 

@@ -100,9 +100,11 @@ class AsyncSession:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         poll_interval: float | None = None,
+        platform: str | None = None,
     ) -> None:
         if settings is None:
             settings = load_settings(
+                platform=platform,
                 server=server,
                 token=token,
                 certificate=certificate,
@@ -123,15 +125,25 @@ class AsyncSession:
             settings = dataclasses.replace(
                 settings, **{k: v for k, v in given.items() if v is not None}
             )
+            if certificate is not None:
+                settings = dataclasses.replace(settings, certificate_explicit=True)
+            if server is not None:
+                settings = dataclasses.replace(settings, platform=None)
         self.settings = settings
         _set_loglevel(loglevel)
         base_url, local_transport = resolve_server(settings.server, version)
         # An explicit transport (tests, or a caller's own) replaces the network, not the URL.
         transport = transport or local_transport
+        from canfar_cli.auth.credentials import credentials_for
+
+        # Chosen (and checked, a token refreshed) before anything is sent.
+        credentials = credentials_for(settings)
         self._http = HttpClient(
             base_url,
-            token=settings.token,
-            certificate=settings.certificate if transport is None else None,
+            token=credentials.token,
+            certificate=credentials.certificate if transport is None else None,
+            ca_bundle=settings.ca_bundle,
+            refresh_token=credentials.refresh,
             timeout=settings.timeout,
             concurrency=settings.concurrency,
             transport=transport,

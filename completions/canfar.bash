@@ -10,13 +10,14 @@ _canfar() {
         if ((skip)); then skip=0; continue; fi
         [[ "$word" == "--" ]] && return 0
         case "$cpath|$word" in
-            "|--server"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home") skip=1; continue ;;
-            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|config"|"|local"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
+            "|--server"|"|--platform"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"login|--username"|"login|-u"|"login|--days"|"login|--platform"|"login|--timeout"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home"|"auth status|-o"|"auth status|--output"|"platform ls|-o"|"platform ls|--output") skip=1; continue ;;
+            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|login"|"|config"|"|local"|"|auth"|"|platform"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add"|"auth|status"|"auth|logout"|"platform|ls"|"platform|use") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
         esac
         [[ "$word" != -* ]] && ((npos++))
     done
     case "$cpath|$prev" in
         "|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "|--platform") return 0 ;;
         "|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         "|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         "|--timeout") return 0 ;;
@@ -60,6 +61,11 @@ _canfar() {
         "prune|--older-than") return 0 ;;
         "prune|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
         "prune|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "login|--username") return 0 ;;
+        "login|-u") return 0 ;;
+        "login|--days") return 0 ;;
+        "login|--platform") return 0 ;;
+        "login|--timeout") return 0 ;;
         "config show|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
         "config show|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
         "local serve|--host") return 0 ;;
@@ -77,10 +83,14 @@ _canfar() {
         "local approve|--home") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         "local ca-path|--home") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         "local users add|--home") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "auth status|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "auth status|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "platform ls|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "platform ls|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
         case "$cpath" in
-            "") candidates="--server --token-file --cert --timeout --concurrency -v --verbose --no-color --version -h --help" ;;
+            "") candidates="--server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --version -h --help" ;;
             "create") candidates="-n --name -c --cores -m --ram -g --gpus -e --env --env-file -r --replicas --dry-run --wait --wait-timeout -o --output --json -h --help" ;;
             "ps") candidates="-a --all -k --kind -s --status --name -w --watch -o --output --json -q --quiet -h --help" ;;
             "info") candidates="-o --output --json -h --help" ;;
@@ -90,6 +100,7 @@ _canfar() {
             "rm") candidates="--name -f --force -y --yes -h --help" ;;
             "prune") candidates="-k --kind -s --status --name --older-than --dry-run -f --force -y --yes -o --output --json -q --quiet -h --help" ;;
             "completion") candidates="-h --help" ;;
+            "login") candidates="--username -u --password-stdin --days --force --platform --timeout -h --help" ;;
             "config") candidates="-h --help" ;;
             "config path") candidates="-h --help" ;;
             "config show") candidates="-o --output --json -h --help" ;;
@@ -102,18 +113,26 @@ _canfar() {
             "local ca-path") candidates="--home -h --help" ;;
             "local users") candidates="-h --help" ;;
             "local users add") candidates="--password-stdin --home -h --help" ;;
+            "auth") candidates="-h --help" ;;
+            "auth status") candidates="-o --output --json -h --help" ;;
+            "auth logout") candidates="--certificate -h --help" ;;
+            "platform") candidates="-h --help" ;;
+            "platform ls") candidates="-o --output --json --refresh -h --help" ;;
+            "platform use") candidates="-h --help" ;;
         esac
     else
         case "$cpath" in
-            "") candidates="create ps info logs events stats rm prune completion config local" ;;
+            "") candidates="create ps info logs events stats rm prune completion login config local auth platform" ;;
             "create") ((npos == 0)) && candidates="headless notebook desktop carta firefly contributed" ;;
             "completion") ((npos == 0)) && candidates="bash zsh fish" ;;
             "config") candidates="path show get set unset" ;;
-            "config get") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval" ;;
-            "config set") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval" ;;
-            "config unset") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval" ;;
+            "config get") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet" ;;
+            "config set") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet" ;;
+            "config unset") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet" ;;
             "local") candidates="serve approve ca-path users" ;;
             "local users") candidates="add" ;;
+            "auth") candidates="status logout" ;;
+            "platform") candidates="ls use" ;;
         esac
     fi
     COMPREPLY=($(compgen -W "$candidates" -- "$cur"))

@@ -20,10 +20,10 @@ function __canfar_complete
             return
         end
         switch "$cpath|$word"
-            case '|--server' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local approve|--user' 'local approve|--home' 'local ca-path|--home' 'local users add|--home'
+            case '|--server' '|--platform' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'login|--username' 'login|-u' 'login|--days' 'login|--platform' 'login|--timeout' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local approve|--user' 'local approve|--home' 'local ca-path|--home' 'local users add|--home' 'auth status|-o' 'auth status|--output' 'platform ls|-o' 'platform ls|--output'
                 set skip 1
                 continue
-            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|completion' '|config' '|local' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|users' 'local users|add'
+            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|completion' '|login' '|config' '|local' '|auth' '|platform' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|users' 'local users|add' 'auth|status' 'auth|logout' 'platform|ls' 'platform|use'
                 set cpath (string trim -- "$cpath $word")
                 set npos 0
                 continue
@@ -36,6 +36,8 @@ function __canfar_complete
         switch "$cpath|$prev"
             case '|--server'
                 printf '%s\n' local
+                return
+            case '|--platform'
                 return
             case '|--token-file'
                 __fish_complete_path $cur
@@ -146,6 +148,16 @@ function __canfar_complete
             case 'prune|--output'
                 printf '%s\n' table wide json
                 return
+            case 'login|--username'
+                return
+            case 'login|-u'
+                return
+            case 'login|--days'
+                return
+            case 'login|--platform'
+                return
+            case 'login|--timeout'
+                return
             case 'config show|-o'
                 printf '%s\n' table wide json
                 return
@@ -187,6 +199,18 @@ function __canfar_complete
             case 'local users add|--home'
                 __fish_complete_path $cur
                 return
+            case 'auth status|-o'
+                printf '%s\n' table wide json
+                return
+            case 'auth status|--output'
+                printf '%s\n' table wide json
+                return
+            case 'platform ls|-o'
+                printf '%s\n' table wide json
+                return
+            case 'platform ls|--output'
+                printf '%s\n' table wide json
+                return
         end
         return
     end
@@ -194,6 +218,7 @@ function __canfar_complete
         switch "$cpath"
             case ''
                 echo '--server	skaha service URL, or \'local\' for the local platform [env CANFAR_URL]'
+                echo '--platform	A platform by name, e.g. ukCAM (`canfar platform ls`) [env CANFAR_PLATFORM]'
                 echo '--token-file	File holding a bearer token [env CANFAR_TOKEN holds the token itself]'
                 echo '--cert	PEM with certificate and key [env CANFAR_CERTIFICATE; ~/.ssl/cadcproxy.pem]'
                 echo '--timeout	Seconds per request [env CANFAR_TIMEOUT; 30]'
@@ -299,6 +324,16 @@ function __canfar_complete
             case 'completion'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
+            case 'login'
+                echo '--username	CADC user name'
+                echo '-u	CADC user name'
+                echo '--password-stdin	Read the CADC password from the first line of stdin'
+                echo '--days	Days the certificate holds'
+                echo '--force	A new certificate even if one holds'
+                echo '--platform	Make this platform the active one'
+                echo '--timeout	Seconds for platform discovery in all'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
             case 'config'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
@@ -357,6 +392,32 @@ function __canfar_complete
                 echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
+            case 'auth'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'auth status'
+                echo '-o	table (default), wide (every field) or json'
+                echo '--output	table (default), wide (every field) or json'
+                echo '--json	Shorthand for -o json'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'auth logout'
+                echo '--certificate	Also remove the CADC certificate file'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'platform'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'platform ls'
+                echo '-o	table (default), wide (every field) or json'
+                echo '--output	table (default), wide (every field) or json'
+                echo '--json	Shorthand for -o json'
+                echo '--refresh	Ask the registries again'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'platform use'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
         end
         return
     end
@@ -371,8 +432,11 @@ function __canfar_complete
             echo 'rm	Remove sessions'
             echo 'prune	Remove finished sessions'
             echo 'completion	Print a shell completion script'
+            echo 'login	Sign in: a CADC certificate, or an SRCNet device login; then find your platforms'
             echo 'config	Read and change the config file'
             echo 'local	The local platform: the skaha v1 API on this machine'
+            echo 'auth	Who is signed in, and signing out'
+            echo 'platform	The platforms you may use, and the active one'
         case 'create'
             if test $npos = 0
                 printf '%s\n' headless notebook desktop carta firefly contributed
@@ -393,19 +457,19 @@ function __canfar_complete
             echo 'unset	Remove one setting from the config file'
         case 'config get'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency poll_interval
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
             else
                 __fish_complete_path $cur
             end
         case 'config set'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency poll_interval
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
             else
                 __fish_complete_path $cur
             end
         case 'config unset'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency poll_interval
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
             else
                 __fish_complete_path $cur
             end
@@ -416,6 +480,12 @@ function __canfar_complete
             echo 'users	Users of the local sign-in services'
         case 'local users'
             echo 'add	Add a user (or set a user\'s password) for the local credential service and OIDC provider'
+        case 'auth'
+            echo 'status	Who is signed in, with which credential, until when, and the platform in use'
+            echo 'logout	Forget stored tokens (and, with --certificate, remove the certificate file)'
+        case 'platform'
+            echo 'ls	The platforms you may use (found at sign-in; asked for now when none is known)'
+            echo 'use	Make NAME the active platform (used when no --server or --platform is given)'
         case '*'
             __fish_complete_path $cur
     end

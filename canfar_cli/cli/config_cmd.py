@@ -19,6 +19,11 @@ CONFIG_KEYS = (
     "timeout",
     "concurrency",
     "poll_interval",
+    "platform",
+    "ca_bundle",
+    "registry_cadc",
+    "registry_srcnet",
+    "oidc_issuer_srcnet",
 )
 Key = Enum("Key", {key: key for key in CONFIG_KEYS}, type=str)  # type: ignore[misc]
 
@@ -30,7 +35,7 @@ config_app = typer.Typer(
     no_args_is_help=True,
 )
 
-KEY_HELP = "One of: server, token, token_file, certificate, timeout, concurrency, poll_interval."
+KEY_HELP = "One of: " + ", ".join(CONFIG_KEYS) + "."
 
 
 @config_app.command("path")

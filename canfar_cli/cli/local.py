@@ -108,7 +108,7 @@ def serve(
 
     require_posix()
 
-    from canfar_cli.local import tokens
+    from canfar_cli import serve_tokens as tokens
     from canfar_cli.local.faults import Faults
     from canfar_cli.local.serve import serve as run_server
     from canfar_cli.local.settings import LocalSettings

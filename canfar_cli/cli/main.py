@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 from canfar_cli import __version__
 from canfar_cli.cli import (
+    auth_cmd,
     completion,
     config_cmd,
     create,
@@ -158,6 +159,12 @@ def _root(
         metavar="URL|local",
         help="skaha service URL, or 'local' for the local platform [env CANFAR_URL].",
     ),
+    platform: str | None = typer.Option(
+        None,
+        "--platform",
+        metavar="NAME",
+        help="A platform by name, e.g. ukCAM (`canfar platform ls`) [env CANFAR_PLATFORM].",
+    ),
     token_file: str | None = typer.Option(
         None,
         "--token-file",
@@ -202,6 +209,7 @@ def _root(
         certificate=cert,
         timeout=timeout,
         concurrency=concurrency,
+        platform=platform,
         verbose=verbose or given.verbose,
         no_color=no_color,
         out=given.out.with_no_color(no_color),
@@ -224,6 +232,7 @@ prune.register(app)
 app.add_typer(config_cmd.config_app, name="config")
 completion.register(app)
 app.add_typer(local_app, name="local")
+auth_cmd.register(app)
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ class CliState:
     certificate: str | None = None
     timeout: float | None = None
     concurrency: int | None = None
+    platform: str | None = None
     verbose: bool = False
     no_color: bool = False
     out: Output = field(default_factory=Output)
@@ -60,8 +61,19 @@ class CliState:
                 certificate=self.certificate,
                 timeout=self.timeout,
                 concurrency=self.concurrency,
+                platform=self.platform,
             )
+            self.show_notices()
         return self._settings
+
+    def show_notices(self) -> None:
+        """Warnings the core gathered (e.g. an official config.yaml it could not read)."""
+        import sys
+
+        official = sys.modules.get("canfar_cli.auth.official")
+        if official is not None:
+            for text in official.take_warnings():
+                self.out.warning(text)
 
     def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work(session)` on one fresh AsyncSession, in one event loop for this invocation."""

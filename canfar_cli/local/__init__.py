@@ -2,7 +2,6 @@
 
 Modules:
     settings   LocalSettings: where state lives, who the user is, limits (from the environment)
-    tokens     the tokens of `local serve` and `find_token`, the core's one way to them (light)
     statedir   the state folder's privacy: 0700/0600 whatever the umask, checked at every start
     portable   POSIX only (require_posix); the switch off the Linux-only fast paths
     store      the SQLite state shared by the server, in-process clients and the supervisor
@@ -20,7 +19,7 @@ Modules:
     faults     fault-injection middleware (serving only)
     serve      `canfar local serve` on uvicorn (the only module that imports uvicorn)
 
-Nothing here is imported by the CLI at start-up; the core reaches it only over HTTP, except
-`tokens.find_token`, which config.load_settings calls for a loopback server URL (standard
-library only, so that import stays light).
+Nothing here is imported by the CLI at start-up; the core reaches it only over HTTP. The tokens
+`local serve` records for its clients are a file format both sides share: canfar_cli/serve_tokens.py
+(outside this package, standard library only, read by config.load_settings for a loopback URL).
 """

@@ -1,8 +1,8 @@
 """`canfar local serve`: the local platform on a loopback socket, on uvicorn.
 
-The socket is bound and listening, and the token recorded (tokens.py), before the base URL is
-handed to the command to print, so a client that reads the first line of stdout can connect at
-once (connections wait in the backlog until uvicorn accepts).
+The socket is bound and listening, and the token recorded (canfar_cli/serve_tokens.py), before
+the base URL is handed to the command to print, so a client that reads the first line of stdout
+can connect at once (connections wait in the backlog until uvicorn accepts).
 SIGINT and SIGTERM shut the server down gracefully and the process exits 0.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from canfar_cli.local import tokens
+from canfar_cli import serve_tokens as tokens
 from canfar_cli.local.app import create_app
 from canfar_cli.local.faults import FaultInjection, Faults
 from canfar_cli.local.settings import LocalSettings

@@ -41,7 +41,7 @@ INTERACTIVE_TTL = 86400  # ttlSecondsAfterFinished of the interactive templates
 
 def default_home() -> Path:
     """$CANFAR_LOCAL_HOME, else `<user data folder>/canfar/local` (one rule, in tokens.py)."""
-    from canfar_cli.local.tokens import local_home
+    from canfar_cli.serve_tokens import local_home
 
     return local_home()
 

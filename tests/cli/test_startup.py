@@ -61,6 +61,11 @@ def loaded_modules(
         ["completion", "bash"],
         ["config", "path"],
         ["--version"],
+        ["login", "--help"],
+        ["auth", "--help"],
+        ["platform", "--help"],
+        ["auth", "status"],
+        ["auth", "logout"],
     ],
 )
 def test_light_commands_import_nothing_heavy(args: list[str]) -> None:
@@ -72,3 +77,14 @@ def test_a_real_command_does_use_the_core() -> None:
     # command line of httpx (click, pygments: ~80 ms) that its package init would pull in.
     loaded = loaded_modules(["--server", "local", "ps"], heavy=("httpx", "click", "pygments"))
     assert loaded == ["httpx"]
+
+
+def test_platform_commands_that_need_no_network_import_nothing_heavy() -> None:
+    # A platform known from an earlier sign-in: listing and choosing it need no HTTP stack.
+    from canfar_cli.auth.store import write_store
+
+    write_store(
+        {"platforms": {"canSRC": {"url": "https://src.example/skaha", "identity": "srcnet"}}}
+    )
+    assert loaded_modules(["platform", "ls"]) == []
+    assert loaded_modules(["platform", "use", "canSRC"]) == []

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from canfar_cli.local import tokens
+from canfar_cli import serve_tokens as tokens
 
 from .helpers import api
 

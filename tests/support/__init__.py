@@ -62,6 +62,11 @@ CANFAR_VARIABLES = (
     "CANFAR_LOCAL_CERT_SECONDS",
     "CANFAR_LOCAL_SLOW_SECONDS",
     "CANFAR_LOCAL_EXTRA_PLATFORMS",
+    "CANFAR_PLATFORM",
+    "CANFAR_CA_BUNDLE",
+    "CANFAR_REGISTRY_CADC",
+    "CANFAR_REGISTRY_SRCNET",
+    "CANFAR_OIDC_ISSUER_SRCNET",
 )
 
 # Settings every test runs with (and every local server a test starts): the waits of a test

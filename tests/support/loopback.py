@@ -187,7 +187,7 @@ def start_local_server(
         ) from None
     if token is None and not no_auth:
         # The random token the server made, where canfar itself finds it.
-        from canfar_cli.local.tokens import find_token
+        from canfar_cli.serve_tokens import find_token
 
         token = find_token(url, home)
     return LocalServer(

@@ -1,0 +1,361 @@
+"""SRCNet sign-in: the OAuth 2.0 device flow (RFC 8628) and silent token refresh.
+
+As steps a notebook can drive:
+
+    login = start_device_login()          # discovery, client registration, device code
+    print(login.verification_uri, login.user_code)
+    user = login.wait()                   # polls until approved; stores the tokens
+
+Nothing is stored before the sign-in succeeds (an interrupted wait leaves no trace). The client
+secret and tokens live only in the sign-in store (0600); they are never printed, logged, or shown
+by repr(). Refreshing holds the store's lock and re-reads the store under it, so two processes
+refreshing at once both end with the newest tokens and neither overwrites the other's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from canfar_cli.config import Settings
+from canfar_cli.errors import CredentialError, ServerError
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+SCOPE = "openid profile email offline_access"
+LOGIN_HINT = "sign in again: `canfar login srcnet`"
+REFRESH_MARGIN = 60.0  # refresh when the access token has less than this left
+
+
+def _settings(settings: Settings | None) -> Settings:
+    if settings is not None:
+        return settings
+    from canfar_cli.config import load_settings
+
+    return load_settings(server="local")  # the server plays no part in signing in
+
+
+def _json(response: Any, what: str, url: str) -> dict[str, Any]:
+    from canfar_cli.auth import net
+
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise net.garbage(what, url, f"HTTP {response.status_code}, not a JSON object")
+    return body
+
+
+def discover(settings: Settings) -> dict[str, Any]:
+    """The issuer's OpenID configuration, its `issuer` checked against the one asked for."""
+    from canfar_cli.auth import net
+
+    issuer = settings.service("oidc_issuer_srcnet")
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    response = net.request(
+        "GET",
+        url,
+        ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout,
+        what="sign-in service (OIDC discovery)",
+    )
+    if response.status_code != 200:
+        raise net.garbage(
+            "sign-in service", url, f"HTTP {response.status_code}", "oidc_issuer_srcnet"
+        )
+    doc = _json(response, "sign-in service", url)
+    if doc.get("issuer") != issuer:
+        raise net.garbage(
+            "sign-in service", url, f"its issuer is not {issuer}", "oidc_issuer_srcnet"
+        )
+    needed = ("device_authorization_endpoint", "registration_endpoint", "token_endpoint")
+    missing = [key for key in needed if not isinstance(doc.get(key), str)]
+    if missing:
+        raise net.garbage("sign-in service", url, f"no {', '.join(missing)}")
+    return doc
+
+
+@dataclass
+class DeviceLogin:
+    """A device sign-in under way: show `verification_uri` and `user_code`, then `wait()`."""
+
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_at: float
+    interval: float
+    issuer: str
+    token_endpoint: str
+    userinfo_endpoint: str | None
+    client_id: str = field(repr=False)
+    client_secret: str = field(repr=False)
+    device_code: str = field(repr=False)
+    settings: Settings = field(repr=False)
+
+    @property
+    def seconds_left(self) -> float:
+        return max(0.0, self.expires_at - time.time())
+
+    def poll(self) -> dict[str, Any] | None:
+        """One look at the token endpoint: the tokens, or None while the user has not answered.
+        Refused → CredentialError; expired → CredentialError."""
+        from canfar_cli.auth import net
+
+        response = net.request(
+            "POST",
+            self.token_endpoint,
+            data={"grant_type": DEVICE_GRANT, "device_code": self.device_code},
+            auth=(self.client_id, self.client_secret),
+            ca_bundle=self.settings.ca_bundle,
+            timeout=self.settings.timeout,
+            what="sign-in service (token)",
+        )
+        body = _json(response, "sign-in service", self.token_endpoint)
+        if response.status_code == 200:
+            if not isinstance(body.get("access_token"), str):
+                raise net.garbage("sign-in service", self.token_endpoint, "no access_token")
+            return body
+        error = body.get("error")
+        if error == "authorization_pending":
+            return None
+        if error == "slow_down":
+            self.interval += 5
+            return None
+        if error == "access_denied":
+            raise CredentialError("the sign-in was denied", hint="`canfar login srcnet` to retry")
+        if error == "expired_token":
+            raise CredentialError(
+                "the sign-in code expired before it was approved",
+                hint="`canfar login srcnet` for a new code",
+            )
+        raise net.garbage("sign-in service", self.token_endpoint, f"error {error!r}")
+
+    def wait(
+        self,
+        on_tick: Callable[[float], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> str:
+        """Poll every `interval` seconds until approved; store the tokens; the user name.
+        `on_tick(seconds_left)` is called about once a second (for a countdown)."""
+        while True:
+            if self.seconds_left <= 0:
+                raise CredentialError(
+                    "the sign-in code expired before it was approved",
+                    hint="`canfar login srcnet` for a new code",
+                )
+            tokens = self.poll()
+            if tokens is not None:
+                return self._finish(tokens)
+            waited = 0.0
+            while waited < self.interval and self.seconds_left > 0:
+                if on_tick is not None:
+                    on_tick(self.seconds_left)
+                step = min(1.0, self.interval - waited)
+                sleep(step)
+                waited += step
+            if on_tick is not None and self.interval <= 0:
+                on_tick(self.seconds_left)
+
+    def _finish(self, tokens: dict[str, Any]) -> str:
+        from canfar_cli.auth import store
+
+        user = userinfo(self.userinfo_endpoint, tokens["access_token"], self.settings)
+        record = {
+            "issuer": self.issuer,
+            "token_endpoint": self.token_endpoint,
+            "userinfo_endpoint": self.userinfo_endpoint,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "user": user,
+            "source": "canfar",
+            **_token_fields(tokens, None),
+        }
+
+        def activate(values: dict[str, Any]) -> None:
+            values.setdefault("identities", {})["srcnet"] = record
+            values.setdefault("active", {})["identity"] = "srcnet"
+
+        store.update_store(activate)
+        return user
+
+
+def _token_fields(tokens: dict[str, Any], old_refresh: str | None) -> dict[str, Any]:
+    try:
+        lifetime = float(tokens.get("expires_in", 3600))
+    except (TypeError, ValueError):
+        lifetime = 3600.0
+    refresh = tokens.get("refresh_token")
+    return {
+        "access_token": tokens["access_token"],
+        "refresh_token": refresh if isinstance(refresh, str) and refresh else old_refresh,
+        "expires_at": time.time() + lifetime,
+    }
+
+
+def userinfo(url: str | None, access_token: str, settings: Settings) -> str:
+    """preferred_username (or sub) of the token's user; "" when there is no userinfo service."""
+    from canfar_cli.auth import net
+
+    if not url:
+        return ""
+    response = net.request(
+        "GET",
+        url,
+        headers={"Authorization": f"Bearer {access_token}"},
+        ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout,
+        what="sign-in service (userinfo)",
+    )
+    if response.status_code != 200:
+        raise net.garbage("sign-in service", url, f"HTTP {response.status_code}")
+    body = _json(response, "sign-in service", url)
+    return str(body.get("preferred_username") or body.get("sub") or "")
+
+
+def start_device_login(settings: Settings | None = None) -> DeviceLogin:
+    """Discovery, client registration and device authorization: a DeviceLogin to show and wait."""
+    from canfar_cli.auth import net
+
+    settings = _settings(settings)
+    doc = discover(settings)
+    issuer = settings.service("oidc_issuer_srcnet")
+    registration = doc["registration_endpoint"]
+    response = net.request(
+        "POST",
+        registration,
+        json={
+            "client_name": "canfar-cli",
+            "grant_types": [DEVICE_GRANT, "refresh_token"],
+            "response_types": ["token"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "scope": SCOPE,
+        },
+        ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout,
+        what="sign-in service (registration)",
+    )
+    client = _json(response, "sign-in service", registration)
+    if response.status_code not in (200, 201) or not isinstance(client.get("client_id"), str):
+        raise net.garbage("sign-in service", registration, f"HTTP {response.status_code}")
+    client_id, client_secret = client["client_id"], str(client.get("client_secret") or "")
+    device_url = doc["device_authorization_endpoint"]
+    response = net.request(
+        "POST",
+        device_url,
+        data={"client_id": client_id, "scope": SCOPE},
+        auth=(client_id, client_secret),
+        ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout,
+        what="sign-in service (device authorization)",
+    )
+    body = _json(response, "sign-in service", device_url)
+    needed = ("device_code", "user_code", "verification_uri")
+    if response.status_code != 200 or any(not isinstance(body.get(k), str) for k in needed):
+        raise net.garbage("sign-in service", device_url, f"HTTP {response.status_code}")
+    try:
+        expires_in = float(body.get("expires_in", 600))
+        interval = float(body.get("interval", 5))
+    except (TypeError, ValueError):
+        raise net.garbage("sign-in service", device_url, "bad expires_in or interval") from None
+    return DeviceLogin(
+        user_code=body["user_code"],
+        verification_uri=body["verification_uri"],
+        verification_uri_complete=body.get("verification_uri_complete"),
+        expires_at=time.time() + expires_in,
+        interval=max(0.0, interval),
+        issuer=issuer,
+        token_endpoint=doc["token_endpoint"],
+        userinfo_endpoint=doc.get("userinfo_endpoint"),
+        client_id=client_id,
+        client_secret=client_secret,
+        device_code=body["device_code"],
+        settings=settings,
+    )
+
+
+# --- using the tokens -------------------------------------------------------------------------
+
+
+def stored_identity(values: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The SRCNet record: canfar's own, else the official client's (read, never written)."""
+    from canfar_cli.auth import official, store
+
+    values = store.read_store() if values is None else values
+    record = (values.get("identities") or {}).get("srcnet")
+    if isinstance(record, dict) and record.get("signed_out"):
+        return None  # signed out: the official client's tokens are not picked up either
+    if isinstance(record, dict) and record.get("access_token"):
+        return record
+    return official.srcnet_identity()
+
+
+def _fresh(record: dict[str, Any]) -> bool:
+    try:
+        return float(record.get("expires_at", 0)) - time.time() > REFRESH_MARGIN
+    except (TypeError, ValueError):
+        return False
+
+
+def access_token(settings: Settings, rejected: str | None = None) -> str:
+    """A current access token, refreshed first when expired or within a minute of it (or when
+    the server refused `rejected`). CredentialError (exit 3) when there is none or it cannot be
+    refreshed."""
+    from canfar_cli.auth import store
+
+    record = stored_identity()
+    if record is None:
+        raise CredentialError("not signed in to SRCNet", hint="`canfar login srcnet`")
+    if rejected is None and _fresh(record):
+        return str(record["access_token"])
+    with store.locked():
+        values = store.read_store()  # re-read under the lock: another process may have refreshed
+        record = stored_identity(values)
+        if record is None:
+            raise CredentialError("not signed in to SRCNet", hint="`canfar login srcnet`")
+        if rejected is None and _fresh(record):
+            return str(record["access_token"])
+        if rejected is not None and record.get("access_token") != rejected and _fresh(record):
+            return str(record["access_token"])
+        new = _refresh(record, settings)
+        values.setdefault("identities", {})["srcnet"] = new
+        values.setdefault("active", {}).setdefault("identity", "srcnet")
+        store.write_store(values)
+    return str(new["access_token"])
+
+
+def _refresh(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    from canfar_cli.auth import net
+
+    refresh = record.get("refresh_token")
+    endpoint = record.get("token_endpoint")
+    if not refresh or not endpoint:
+        raise CredentialError(
+            "the SRCNet sign-in has expired and cannot be renewed", hint=LOGIN_HINT
+        )
+    response = net.request(
+        "POST",
+        endpoint,
+        data={"grant_type": "refresh_token", "refresh_token": refresh},
+        auth=(str(record.get("client_id", "")), str(record.get("client_secret", ""))),
+        ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout,
+        what="sign-in service (token refresh)",
+    )
+    body = _json(response, "sign-in service", endpoint)
+    if response.status_code != 200:
+        error = body.get("error")
+        if error in ("invalid_grant", "invalid_client", "unauthorized_client") or (
+            response.status_code in (400, 401)
+        ):
+            raise CredentialError(
+                "the SRCNet sign-in has ended: the sign-in service refused to renew it",
+                hint=LOGIN_HINT,
+            )
+        raise ServerError(
+            f"token refresh failed: HTTP {response.status_code}", status=response.status_code
+        )
+    if not isinstance(body.get("access_token"), str):
+        raise net.garbage("sign-in service", endpoint, "no access_token")
+    return {**record, "source": "canfar", **_token_fields(body, refresh)}

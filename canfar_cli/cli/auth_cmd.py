@@ -1,0 +1,363 @@
+"""`canfar login`, `canfar auth status|logout` and `canfar platform ls|use`.
+
+Light at import (typer only): the sign-in code (canfar_cli.auth, and through it httpx and
+cryptography) is imported inside the commands, and only the commands that need the network
+load httpx at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
+from canfar_cli.cli.state import CliState, state_of
+from canfar_cli.errors import CredentialError, UsageError
+
+if TYPE_CHECKING:
+    from canfar_cli.auth.discovery import Platform
+    from canfar_cli.config import Settings
+
+IDPS = ("cadc", "srcnet")
+auth_app = typer.Typer(help="Who is signed in, and signing out.", no_args_is_help=True)
+platform_app = typer.Typer(
+    help="The platforms you may use, and the active one.", no_args_is_help=True
+)
+
+
+def _signin_settings(state: CliState) -> Settings:
+    """Settings for talking to the sign-in services (the skaha server plays no part)."""
+    from canfar_cli.config import load_settings
+
+    settings = load_settings(server="local", timeout=state.timeout)
+    state.show_notices()
+    return settings
+
+
+def _ask(out: Any, question: str) -> str:
+    out.stderr.write(question)
+    out.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError("no answer (end of input)")
+    return line.strip()
+
+
+def _choose(out: Any, title: str, options: list[str]) -> int:
+    out.message(title)
+    for number, option in enumerate(options, 1):
+        out.message(f"  {number}) {option}")
+    while True:
+        answer = _ask(out, f"Choose 1-{len(options)}: ")
+        if answer.isdigit() and 1 <= int(answer) <= len(options):
+            return int(answer) - 1
+        out.message(f"please answer a number from 1 to {len(options)}")
+
+
+def _until(seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _has_display() -> bool:
+    return sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+def login(
+    ctx: typer.Context,
+    idp: str | None = typer.Argument(
+        None, metavar="[cadc|srcnet]", help="Identity provider; asked when left out."
+    ),
+    username: str | None = typer.Option(None, "--username", "-u", help="CADC user name."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the CADC password from the first line of stdin."
+    ),
+    days: int = typer.Option(30, "--days", min=1, max=30, help="Days the certificate holds."),
+    force: bool = typer.Option(False, "--force", help="A new certificate even if one holds."),
+    platform: str | None = typer.Option(
+        None, "--platform", metavar="NAME", help="Make this platform the active one."
+    ),
+    discovery_timeout: float = typer.Option(
+        10.0, "--timeout", min=0.1, metavar="S", help="Seconds for platform discovery in all."
+    ),
+) -> None:
+    """Sign in: a CADC certificate, or an SRCNet device login; then find your platforms.
+
+    \b
+    Examples:
+      canfar login cadc --username alice
+      echo "$PW" | canfar login cadc -u alice --password-stdin
+      canfar login srcnet --platform ukCAM
+    """
+    state = state_of(ctx)
+    out = state.out
+    if idp is None:
+        if not out.stdin_is_terminal():
+            raise UsageError("say which identity: `canfar login cadc` or `canfar login srcnet`")
+        idp = IDPS[
+            _choose(
+                out, "Sign in with:", ["cadc (CADC certificate)", "srcnet (SKA Regional Centres)"]
+            )
+        ]
+    idp = idp.lower()
+    if idp not in IDPS:
+        raise UsageError(f"unknown identity provider {idp!r}", hint="cadc or srcnet")
+    if idp == "srcnet" and (username or password_stdin):
+        raise UsageError("--username and --password-stdin are for `canfar login cadc`")
+    settings = _signin_settings(state)
+    if idp == "cadc":
+        _login_cadc(state, settings, username, password_stdin, days, force)
+    else:
+        _login_srcnet(state, settings)
+    _after_login(state, settings, idp, platform, discovery_timeout)
+
+
+def _login_cadc(
+    state: CliState,
+    settings: Settings,
+    username: str | None,
+    password_stdin: bool,
+    days: int,
+    force: bool,
+) -> None:
+    from canfar_cli.auth import store
+    from canfar_cli.auth.cadc import login_cadc
+    from canfar_cli.auth.certificates import read_certificate
+    from canfar_cli.auth.credentials import certificate_path
+    from canfar_cli.errors import CanfarError
+
+    out = state.out
+    path = certificate_path(store.read_store())
+    if not force and path.is_file():
+        try:
+            info = read_certificate(path)
+        except CanfarError:
+            info = None
+        if info is not None and info.seconds_left > 0:
+            store.update_store(lambda v: v.setdefault("active", {}).update(identity="cadc"))
+            out.write(
+                f"signed in as {info.user}: certificate {info.path}, valid until"
+                f" {_until(info.not_after)} (kept; --force for a new one)\n"
+            )
+            return
+    if username is None:
+        if not out.stdin_is_terminal() or password_stdin:
+            raise UsageError("--username is needed when not on a terminal")
+        username = _ask(out, "Username: ")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: the first line of stdin is empty")
+    else:
+        if not out.stdin_is_terminal():
+            raise UsageError("no terminal to ask the password on", hint="use --password-stdin")
+        import getpass
+
+        password = getpass.getpass("Password: ", stream=out.stderr)
+    info = login_cadc(username, password, days, settings=settings)
+    out.write(
+        f"signed in as {info.user}: certificate {info.path}, valid until {_until(info.not_after)}\n"
+    )
+
+
+def _login_srcnet(state: CliState, settings: Settings) -> None:
+    from canfar_cli.auth.oidc import start_device_login
+
+    out = state.out
+    login = start_device_login(settings)
+    out.message(f"To sign in, open {login.verification_uri} and enter the code {login.user_code}")
+    if login.verification_uri_complete and _has_display():
+        import webbrowser
+
+        with contextlib.suppress(Exception):  # no browser: the URL above still works
+            webbrowser.open(login.verification_uri_complete)
+    with out.live() as update:
+
+        def tick(left: float) -> None:
+            minutes, seconds = divmod(int(left), 60)
+            update(f"waiting for approval … {minutes}:{seconds:02d} left (Ctrl-C to stop)")
+
+        user = login.wait(on_tick=tick)
+    out.write(f"signed in to SRCNet as {user or 'an unnamed user'}\n")
+
+
+def _after_login(
+    state: CliState, settings: Settings, idp: str, wanted: str | None, timeout: float
+) -> None:
+    """Discovery, reported platform by platform, and the choice of the active one."""
+    from canfar_cli.auth import discovery as platforms_mod
+    from canfar_cli.errors import CanfarError
+
+    out = state.out
+    try:
+        found = platforms_mod.discover([idp], settings, timeout)
+    except CanfarError as exc:
+        out.warning(f"signed in, but the platforms could not be found: {exc.message}")
+        if exc.hint:
+            out.message(f"hint: {exc.hint}")
+        return
+    for p in found:
+        detail = f" ({p.detail})" if p.detail and p.status != "reachable" else ""
+        out.message(f"  {p.name:<10} {p.status}{detail}  {p.url}")
+    reachable = [p for p in found if p.status == "reachable"]
+    chosen: Platform | None = None
+    if wanted is not None:
+        chosen = platforms_mod._find(wanted, found)
+        if chosen is None:
+            raise UsageError(
+                f"platform {wanted!r} is not one of {idp}'s", hint="`canfar platform ls` lists them"
+            )
+    elif len(reachable) == 1:
+        chosen = reachable[0]
+    elif len(reachable) > 1:
+        active = platforms_mod.active_name()
+        if out.stdin_is_terminal():
+            index = _choose(out, "Platforms:", [f"{p.name}  {p.url}" for p in reachable])
+            chosen = reachable[index]
+        else:
+            chosen = next((p for p in reachable if p.name == active), reachable[0])
+    if chosen is None:
+        out.warning("no platform answered; choose one later with `canfar platform use NAME`")
+        return
+    platforms_mod.use_platform(chosen.name, settings)
+    out.message(f"active platform: {chosen.name} ({chosen.url})")
+
+
+# --- auth status / logout -------------------------------------------------------------------
+
+
+def auth_status(
+    ctx: typer.Context,
+    output: Format | None = output_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """Who is signed in, with which credential, until when, and the platform in use.
+
+    Exit 3 when no usable credential is found.
+    """
+    from canfar_cli.auth.credentials import WARN_SECONDS, status
+
+    state = state_of(ctx)
+    out = state.out
+    report = status(state.settings())
+    if resolve_format(output, as_json) == "json":
+        out.json(report)
+    else:
+        blocks = []
+        platform = report["platform"]
+        head = [
+            ("active identity", report["active"] or "-"),
+            ("platform", f"{platform['name'] or '-'} ({platform['url']})"),
+        ]
+        if report["explicit"]:
+            head.append(("in use", f"the {report['explicit']} you gave (flag or environment)"))
+        blocks.append(head)
+        for entry in report["identities"]:
+            block = [
+                ("identity", entry["identity"]),
+                (
+                    "credential",
+                    entry["credential"] + (f" {entry['path']}" if entry.get("path") else ""),
+                ),
+                ("from", entry.get("source") or "-"),
+                ("user", entry.get("user") or "-"),
+                ("expires", entry.get("expires") or "-"),
+            ]
+            if entry.get("renewable"):
+                block.append(("renewable", "yes (renewed as needed)"))
+            if entry.get("problem"):
+                block.append(("problem", entry["problem"]))
+            blocks.append(block)
+        out.blocks(blocks)
+    for entry in report["identities"]:
+        left = entry.get("seconds_left")
+        if (
+            entry.get("usable")
+            and left is not None
+            and 0 < left < WARN_SECONDS
+            and not entry.get("renewable")
+        ):
+            name = entry["identity"]
+            out.warning(
+                f"the {name} {entry['credential']} expires in {left // 3600} h"
+                f" {left % 3600 // 60} min: `canfar login {name}`"
+            )
+    for problem in report["problems"]:
+        out.warning(problem)
+    if not report["usable"]:
+        raise CredentialError("no usable credential", hint="sign in: `canfar login`")
+
+
+def auth_logout(
+    ctx: typer.Context,
+    idp: str | None = typer.Argument(None, metavar="[cadc|srcnet]", help="Only this one."),
+    certificate: bool = typer.Option(
+        False, "--certificate", help="Also remove the CADC certificate file."
+    ),
+) -> None:
+    """Forget stored tokens (and, with --certificate, remove the certificate file)."""
+    from canfar_cli.auth.signout import logout
+
+    out = state_of(ctx).out
+    done = logout(idp.lower() if idp else None, certificate=certificate)
+    out.message("; ".join(done) if done else "nothing to forget")
+
+
+# --- platform ls / use ----------------------------------------------------------------------
+
+
+def platform_ls(
+    ctx: typer.Context,
+    output: Format | None = output_option(),
+    as_json: bool = json_option(),
+    refresh: bool = typer.Option(False, "--refresh", help="Ask the registries again."),
+) -> None:
+    """The platforms you may use (found at sign-in; asked for now when none is known).
+
+    \b
+    Examples:
+      canfar platform ls
+      canfar platform ls --refresh -o json
+    """
+    from canfar_cli.auth.discovery import active_name, platforms
+
+    state = state_of(ctx)
+    out = state.out
+    found = platforms(_signin_settings(state), refresh=refresh)
+    active = active_name()
+    if resolve_format(output, as_json) == "json":
+        out.json([{**p.as_dict(), "active": p.name == active} for p in found])
+        return
+    rows = [
+        ["*" if p.name == active else "", p.name, p.identity or "-", p.status, p.url] for p in found
+    ]
+    out.table(["ACTIVE", "NAME", "IDENTITY", "STATUS", "URL"], rows)
+
+
+def platform_use(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="A name from `canfar platform ls`."),
+) -> None:
+    """Make NAME the active platform (used when no --server or --platform is given)."""
+    from canfar_cli.auth.discovery import use_platform
+
+    state = state_of(ctx)
+    chosen = use_platform(name, _signin_settings(state))
+    state.out.message(f"active platform: {chosen.name} ({chosen.url})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("login")(login)
+    auth_app.command("status")(auth_status)
+    auth_app.command("logout")(auth_logout)
+    platform_app.command("ls")(platform_ls)
+    platform_app.command("use")(platform_use)
+    app.add_typer(auth_app, name="auth")
+    app.add_typer(platform_app, name="platform")

@@ -1,0 +1,162 @@
+"""Sign-in end to end through real processes against the real `canfar local serve` and its
+imitation of the sign-in services (registry, credential service, OIDC provider, --tls).
+
+Skipped until those services exist here (`canfar local users` is their sign): until then the
+same flows run against tests/support_signin.py in test_signin.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from canfar_cli.cli.main import app
+from tests.cli.helpers import canfar_env, run_canfar
+from tests.conftest import _read_first_line, kill_platform_processes
+
+
+def _local_users_exists() -> bool:
+    result = CliRunner().invoke(app, ["local", "users", "--help"])
+    return result.exit_code == 0
+
+
+pytestmark = [
+    pytest.mark.signin_e2e,
+    pytest.mark.skipif(not _local_users_exists(), reason="`canfar local users` is not here yet"),
+]
+
+
+@pytest.fixture
+def serve(isolated: Path) -> Iterator[Callable[..., tuple[str, dict[str, str]]]]:
+    """Start `canfar local serve [--tls]`; returns (skaha URL, env pointing canfar at it)."""
+    started: list[subprocess.Popen[bytes]] = []
+    home = isolated / "local"
+
+    def start(*args: str, env: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+        child_env = canfar_env(env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "canfar_cli", "local", "serve", "--port", "0",
+             "--home", str(home), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            env=child_env,
+        )  # fmt: skip
+        started.append(process)
+        url = _read_first_line(process, timeout=60)
+        base = url.removesuffix("/skaha")
+        settings = {
+            **(env or {}),
+            "CANFAR_REGISTRY_CADC": f"{base}/reg/cadc/resource-caps",
+            "CANFAR_REGISTRY_SRCNET": f"{base}/reg/srcnet/resource-caps",
+            "CANFAR_OIDC_ISSUER_SRCNET": f"{base}/oidc",
+        }
+        if url.startswith("https:"):
+            ca = run_canfar(["local", "ca-path"], env=settings)
+            assert ca.returncode == 0, ca.stderr
+            settings["CANFAR_CA_BUNDLE"] = ca.stdout.strip()
+        return url, settings
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait(timeout=10)
+    kill_platform_processes(home)
+
+
+def add_user(env: dict[str, str], name: str = "alice", password: str = "s3cret-pw") -> str:
+    result = run_canfar(["local", "users", "add", name, "--password-stdin"], env=env,
+                        input=password + "\n")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return password
+
+
+def test_cadc_login_then_ps_with_the_certificate_over_tls(serve: Callable) -> None:
+    url, env = serve("--tls")
+    password = add_user(env)
+    wrong = run_canfar(["login", "cadc", "-u", "alice", "--password-stdin"], env=env,
+                       input="not-it\n")  # fmt: skip
+    assert wrong.returncode == 3 and not (Path.home() / ".ssl" / "cadcproxy.pem").exists()
+    login = run_canfar(["login", "cadc", "-u", "alice", "--password-stdin"], env=env,
+                       input=password + "\n")  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    assert password not in login.stdout + login.stderr
+    ps = run_canfar(["--server", url, "ps", "-o", "json"], env=env)
+    assert ps.returncode == 0, ps.stderr
+    assert json.loads(ps.stdout) == []
+
+
+def _device_login(env: dict[str, str], user: str = "alice") -> subprocess.CompletedProcess[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "canfar_cli", "login", "srcnet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        env=canfar_env(env), text=False,
+    )  # fmt: skip
+    assert process.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + 60
+    code = None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while code is None and time.monotonic() < deadline:
+            if selector.select(1):
+                chunk = os.read(process.stderr.fileno(), 4096)
+                if not chunk:
+                    break
+                seen += chunk
+                match = re.search(rb"enter the code (\S+)", seen)
+                code = match.group(1).decode() if match else None
+    assert code, seen.decode(errors="replace")
+    approved = run_canfar(["local", "approve", code, "--user", user], env=env)
+    assert approved.returncode == 0, approved.stderr
+    out, err = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, out.decode(),
+                                       (seen + err).decode(errors="replace"))  # fmt: skip
+
+
+def test_device_login_then_ps_then_silent_refresh(serve: Callable) -> None:
+    # --no-auth: no serve token recorded for this URL, which canfar would otherwise send to its
+    # own local server in place of any sign-in (a user's CANFAR sign-in means nothing there).
+    url, env = serve("--no-auth", env={"CANFAR_LOCAL_DEVICE_INTERVAL": "0",
+                                       "CANFAR_LOCAL_ACCESS_TOKEN_SECONDS": "2"})  # fmt: skip
+    add_user(env)
+    login = _device_login(env)
+    assert login.returncode == 0, login.stderr
+    assert "alice" in login.stdout
+    from canfar_cli.auth.store import read_store
+
+    first = read_store()["identities"]["srcnet"]["access_token"]
+    assert first not in login.stdout + login.stderr
+    # a 2 s token is within the minute before expiry: the next command renews it first
+    ps = run_canfar(["--server", url, "ps", "-o", "json"], env=env)
+    assert ps.returncode == 0, ps.stderr
+    assert read_store()["identities"]["srcnet"]["access_token"] != first
+
+
+def test_device_login_denied(serve: Callable) -> None:
+    _url, env = serve(env={"CANFAR_LOCAL_DEVICE_INTERVAL": "0"})
+    add_user(env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "canfar_cli", "login", "srcnet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        env=canfar_env(env), text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    line = ""
+    while "enter the code" not in line:
+        line = process.stderr.readline()
+        assert line, "no code was shown"
+    code = line.rsplit(" ", 1)[-1].strip()
+    assert (
+        run_canfar(["local", "approve", code, "--user", "alice", "--deny"], env=env).returncode == 0
+    )
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 3 and "denied" in err

@@ -107,7 +107,7 @@ def check_name(name: str) -> str:
 
 def check_replicas(replicas: Any) -> int:
     """A whole number from 1 to MAX_REPLICAS."""
-    count = int(check_count("replicas", replicas))
+    count = check_count("replicas", replicas)
     if count > MAX_REPLICAS:
         raise UsageError(
             f"replicas must be at most {MAX_REPLICAS:,}, got {count:,}",
@@ -131,20 +131,20 @@ def replica_names(name: str, replicas: int) -> list[str]:
     return [check_name(f"{name}-{index}") for index in range(1, replicas + 1)]
 
 
-def check_count(what: str, value: Any, *, whole: bool = True) -> Any:
-    """cores, ram, replicas: a number of at least 1 (replicas and gpus whole numbers)."""
+def check_count(what: str, value: Any) -> int:
+    """cores, ram, replicas, gpus: a whole number of at least 1 (2.0 is 2)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"{what} must be a number, got {value!r}")
     if isinstance(value, float) and math.isinf(value):
         raise UsageError(f"{what} must be a finite number, got {value!r}")
-    if whole and not isinstance(value, int):
+    if not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
             raise UsageError(f"{what} must be a whole number, got {value!r}")
     if not value >= 1:  # also refuses NaN
         raise UsageError(f"{what} must be at least 1, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_size(what: str, value: Any) -> int:
@@ -156,7 +156,7 @@ def check_size(what: str, value: Any) -> int:
             f"{what} must be a whole number, got {value!r}{unit}; the server refuses fractions",
             hint=f"give a whole number, e.g. {math.ceil(value)}",
         )
-    return int(check_count(what, value))
+    return check_count(what, value)
 
 
 def check_gpu(gpu: Any) -> int | None:
@@ -164,7 +164,7 @@ def check_gpu(gpu: Any) -> int | None:
         return None
     if not isinstance(gpu, bool) and gpu == 0:
         raise UsageError("gpu=0 is refused by the server", hint="leave the GPU option out for none")
-    return int(check_count("gpu", gpu))
+    return check_count("gpu", gpu)
 
 
 def check_image(image: str) -> str:

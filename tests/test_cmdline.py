@@ -188,11 +188,7 @@ def test_create_spec_sends_the_encoded_line_and_previews_the_argv() -> None:
 # --- jobspec: the server's side ---------------------------------------------------------------
 
 
-def test_java_split() -> None:
-    assert jobspec.java_split("a  b ", " ") == ["a", "", "b"]
-    assert jobspec.java_split(" a", " ") == ["", "a"]
-    assert jobspec.java_split("   ", " ") == []
-    assert jobspec.java_split("", " ") == [""]  # no separator: the text itself
+def test_env_entries_keep_what_splits_in_two() -> None:
     assert jobspec.env_entries(["A=1", "B=2=3", "C=", "D", "E= "]) == [("A", "1"), ("E", " ")]
 
 

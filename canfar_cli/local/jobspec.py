@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from canfar_cli.local.skaha import java_split
+
 # A YAML reader refuses any other character (SnakeYAML's isPrintable).
 _LINE_BREAKS = "\n\r\x85\u2028\u2029"
 _SIMPLE_ESCAPES = {
@@ -59,18 +61,6 @@ class JobSpec:
     command: list[str]
     args: list[str]
     env: list[tuple[str, str]]
-
-
-def java_split(text: str, sep: str) -> list[str]:
-    """Java's `String.split` with a literal one-character separator: trailing empty strings are
-    dropped, inner and leading ones kept, and a text without the separator is itself
-    (`"".split(" ")` is `[""]`)."""
-    if sep not in text:
-        return [text]
-    parts = text.split(sep)
-    while parts and parts[-1] == "":
-        parts.pop()
-    return parts
 
 
 def env_entries(entries: Iterable[str]) -> list[tuple[str, str]]:

@@ -53,7 +53,11 @@ def new_app_id() -> str:
 
 
 def java_split(text: str, sep: str) -> list[str]:
-    """Java's String.split with a literal separator: trailing empty strings are dropped."""
+    """Java's `String.split` with a literal one-character separator: trailing empty strings are
+    dropped, inner and leading ones kept, and a text without the separator is itself
+    (`"".split(" ")` is `[""]`)."""
+    if sep not in text:
+        return [text]
     parts = text.split(sep)
     while parts and parts[-1] == "":
         parts.pop()

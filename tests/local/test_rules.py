@@ -20,7 +20,8 @@ def at(text: str) -> float:
 def test_java_split_and_env_rules() -> None:
     assert skaha.java_split("a  b ", " ") == ["a", "", "b"]
     assert skaha.java_split(" a", " ") == ["", "a"]
-    assert skaha.java_split("", " ") == []
+    assert skaha.java_split("   ", " ") == []
+    assert skaha.java_split("", " ") == [""]  # no separator: the text itself, as in Java
     assert skaha.parse_env(["A=1", "B=2=3", "C=", "=4", "D", "E=x\x00"]) == [("A", "1")]
 
 

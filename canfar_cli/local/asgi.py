@@ -69,8 +69,9 @@ def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str]]:
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str) or part.get_filename():
             continue
-        payload = part.get_payload(decode=True) or b""
-        pairs.append((name, payload.decode("utf-8", "replace")))
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""  # decode=True gives bytes or None
+        pairs.append((name, data.decode("utf-8", "replace")))
     return pairs
 
 

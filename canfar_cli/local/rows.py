@@ -142,7 +142,7 @@ def insert(
         row["created"] = time.time()
         try:
             if store.insert(row, events, interactive_limit=limit):
-                return row["id"]
+                return str(row["id"])
         except LimitReached as exc:
             raise bad_request(str(exc)) from None
     raise SkahaError(503, "temporarily unavailable: null", {"Retry-After": "1"})

@@ -169,8 +169,8 @@ class Store:
             " AND status IN ('Pending', 'Running')"
         )
         if db is not None:
-            return db.execute(sql, (user,)).fetchone()[0]
-        return self.query(sql, (user,))[0][0]
+            return int(db.execute(sql, (user,)).fetchone()[0])
+        return int(self.query(sql, (user,))[0][0])
 
     def insert(
         self,
@@ -346,6 +346,7 @@ class Store:
     def delete(self, session_id: str, user: str, appid: str | None = None) -> list[sqlite3.Row]:
         """Remove a session (appid None: with its desktop-apps) and its events; the rows removed."""
         with self.transaction() as db:
+            params: tuple[str, ...]
             if appid is None:
                 where, params = "id = ? AND userid = ?", (session_id, user)
             else:

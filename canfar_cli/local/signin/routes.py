@@ -101,7 +101,7 @@ class SigninServices:
                     {"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 ) from None
             if user is not None:
-                return user
+                return str(user)
         der = client_certificate(request)
         if der is not None:
             from canfar_cli.local.signin.ca import CertificateRejected

@@ -36,7 +36,7 @@ def configure(context: ssl.SSLContext, ca_file: Path) -> None:
 
 
 class ClientCertH11Protocol(H11Protocol):
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is None:

@@ -2,9 +2,8 @@
 
 ruff's T20 catches `print`; this also catches what T20 cannot see (`sys.stdout.write`, a
 `.buffer` write, `typer.echo`, `traceback.print_exc`, …), by reading every module's syntax tree.
-Allowed outside output.py: the entry point's "interrupted" line, for a Ctrl-C that comes while
-the modules are still being imported (output.py may not be loaded yet), and the local platform's
-supervisor, a detached process of its own whose stderr is its log file, not anyone's terminal.
+Allowed outside output.py: the local platform's supervisor, a detached process of its own whose
+stderr is its log file, not anyone's terminal.
 """
 
 from __future__ import annotations

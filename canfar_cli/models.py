@@ -340,6 +340,96 @@ def check_create(*args: Any, **options: Any) -> CreateSpec:
     return CreateRequest(*args, **options).check()
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one session may ask for, from /context: a flexible session's request and limit,
+    the values -c/-m/-g may take (a fixed session), and the interactive-session limit."""
+
+    cores_request: float | None
+    cores_limit: float | None
+    cores_options: list[int]
+    ram_request: float | None
+    ram_limit: float | None
+    ram_options: list[int]
+    gpu_options: list[int]
+    max_interactive: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "flexible": {
+                "cores": {"request": self.cores_request, "limit": self.cores_limit},
+                "ramGiB": {"request": self.ram_request, "limit": self.ram_limit},
+            },
+            "fixed": {"cores": self.cores_options, "ramGiB": self.ram_options},
+            "gpus": self.gpu_options,
+            "maxInteractiveSessions": self.max_interactive,
+        }
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _options(section: Any) -> list[int]:
+    values = section.get("options") if isinstance(section, Mapping) else None
+    if not isinstance(values, list):
+        return []
+    return [int(v) for v in values if isinstance(v, (int, float, str)) and str(v).isdigit()]
+
+
+def parse_limits(context: Mapping[str, Any]) -> Limits:
+    """/context as Limits (absent or odd fields become None or [])."""
+    cores = context.get("cores") if isinstance(context.get("cores"), Mapping) else {}
+    ram = context.get("memoryGB") if isinstance(context.get("memoryGB"), Mapping) else {}
+    assert isinstance(cores, Mapping) and isinstance(ram, Mapping)
+    most = _number(context.get("maxInteractiveSessions"))
+    return Limits(
+        cores_request=_number(cores.get("defaultRequest")),
+        cores_limit=_number(cores.get("defaultLimit")),
+        cores_options=_options(cores),
+        ram_request=_number(ram.get("defaultRequest")),
+        ram_limit=_number(ram.get("defaultLimit")),
+        ram_options=_options(ram),
+        gpu_options=_options(context.get("gpus")),
+        max_interactive=None if most is None else int(most),
+    )
+
+
+def ranges(values: Sequence[int]) -> str:
+    """[1, 2, 3, 4, 6, 8] -> "1-4, 6, 8": a list of options, short."""
+    parts: list[str] = []
+    ordered = sorted(set(values))
+    start = 0
+    for index in range(1, len(ordered) + 1):
+        if index == len(ordered) or ordered[index] != ordered[index - 1] + 1:
+            first, last = ordered[start], ordered[index - 1]
+            parts.append(str(first) if first == last else f"{first}-{last}")
+            start = index
+    return ", ".join(parts)
+
+
+def check_against(limits: Limits, cores: Any, ram: Any, gpu: Any) -> None:
+    """-c/-m/-g refused before sending when /context does not offer them (the server's own
+    refusal would be "Invalid value for 'ram': 3")."""
+    for what, value, options, unit in (
+        ("cores", cores, limits.cores_options, ""),
+        ("ram", ram, limits.ram_options, " GiB"),
+        ("gpus", gpu, limits.gpu_options, ""),
+    ):
+        if value is None or not options:
+            continue
+        if isinstance(value, (int, float)) and float(value).is_integer() and int(value) in options:
+            continue
+        raise UsageError(
+            f"the server does not offer {what}={format_number(value)}",
+            hint=f"{what} may be one of: {ranges(options)}{unit}"
+            + (" (or leave -c/-m out for a flexible session)" if what != "gpus" else ""),
+        )
+
+
 def check_id(session_id: str) -> str:
     """A session id safe to put in a URL path (a Kubernetes label value, as the server requires)."""
     if not isinstance(session_id, str) or not _ID_RE.match(session_id):

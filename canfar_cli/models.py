@@ -276,10 +276,10 @@ class CreateRequest:
 
     `cores` and `ram` (GiB) are whole numbers of at least 1, or None to leave them to the server
     (None for both: a flexible session, request from the context's defaultRequest, limit its
-    defaultLimit; the defaults 2 and 4 make a fixed one); `gpu` None for none; `cmd`, `args` and `env`
-    apply to headless sessions only (`args` a list, or a text split on whitespace); `replicas` N
-    sessions named name-1 ... name-N; `registry_auth` "user:secret" or (user, secret) for a private
-    image (sent in a header, never shown)."""
+    defaultLimit; the defaults 2 and 4 make a fixed one); `gpu` None for none; `cmd`, `args`
+    and `env` apply to headless sessions only (`args` a list, or a text split on whitespace);
+    `replicas` N sessions named name-1 ... name-N; `registry_auth` "user:secret" or
+    (user, secret) for a private image (sent in a header, never shown)."""
 
     name: str
     image: str

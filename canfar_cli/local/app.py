@@ -515,7 +515,7 @@ def emulated_page(path: str) -> Response:
     kind = parts[2] if len(parts) > 2 else ""
     session_id = parts[3] if len(parts) > 3 else ""
     body = (
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>canfar local: emulated"
+        '<!doctype html>\n<html><head><meta charset="utf-8"><title>canfar local: emulated'
         f" {html.escape(kind)} session</title></head>\n<body><h1>Emulated {html.escape(kind)}"
         f" session {html.escape(session_id)}</h1>\n<p>The canfar local platform emulates"
         " interactive sessions: it keeps their records, expiry and limits as CANFAR does, but"

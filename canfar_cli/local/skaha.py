@@ -179,7 +179,8 @@ def connect_url(kind: str, session_id: str, user: str, base: str = "") -> str:
     if not base or kind in ("headless", "desktop-app"):
         return ""
     if kind == "desktop":
-        return f"{base}/session/desktop/{session_id}/?password={session_id}&path=session/desktop/{session_id}/"
+        path = f"session/desktop/{session_id}/"
+        return f"{base}/{path}?password={session_id}&path={path}"
     if kind == "notebook":
         return f"{base}/session/notebook/{session_id}/lab/tree/home/{user}?token={session_id}"
     if kind == "contributed":

@@ -40,14 +40,11 @@ def registry_auth(user: str | None, secret_file: str | None) -> tuple[str, str] 
     return registry_credentials(user, secret_file)
 
 
-async def check_sizes(session: AsyncSession, cores: Any, ram: Any, gpu: Any) -> None:
-    """-c/-m/-g against the server's /context options (cached an hour per server URL); when
-    /context cannot be read the values are sent as they are and the server judges."""
-    if cores is None and ram is None and gpu is None:
-        return
+async def cached_context(session: AsyncSession) -> dict[str, Any] | None:
+    """The server's /context, from the cache (an hour per server URL) or one request; None
+    when it cannot be read."""
     from canfar_cli import cache
     from canfar_cli.errors import CanfarError
-    from canfar_cli.models import check_against, parse_limits
 
     in_process = session.base_url.startswith("http://local/")  # no network: not cached
     context = None if in_process else cache.read("context", session.base_url, cache.CONTEXT_MAX_AGE)
@@ -55,10 +52,42 @@ async def check_sizes(session: AsyncSession, cores: Any, ram: Any, gpu: Any) -> 
         try:
             context = await session.context()
         except CanfarError:
-            return
+            return None
         if not in_process:
             cache.write("context", session.base_url, context)
-    check_against(parse_limits(context), cores, ram, gpu)
+    return context
+
+
+async def check_sizes(session: AsyncSession, cores: Any, ram: Any, gpu: Any) -> None:
+    """-c/-m/-g against the server's /context options (cached an hour per server URL); when
+    /context cannot be read the values are sent as they are and the server judges."""
+    if cores is None and ram is None and gpu is None:
+        return
+    from canfar_cli.models import check_against, parse_limits
+
+    context = await cached_context(session)
+    if context is not None:
+        check_against(parse_limits(context), cores, ram, gpu)
+
+
+async def flexible_ceiling(
+    session: AsyncSession, sessions: Sequence[Any]
+) -> tuple[str, str] | None:
+    """What ps shows for a flexible session's CPU and RAM (`≤8`, `≤32G`: the context's
+    defaultLimit); None when no session is flexible or /context cannot be read."""
+    if not any(s.get("isFixedResources") is False for s in sessions):
+        return None
+    from canfar_cli.models import parse_limits
+
+    context = await cached_context(session)
+    if context is None:
+        return None
+    limits = parse_limits(context)
+
+    def number(value: float | None) -> str:
+        return "?" if value is None else f"{value:g}"
+
+    return f"≤{number(limits.cores_limit)}", f"≤{number(limits.ram_limit)}G"
 
 
 async def explain_private_image(

@@ -10,8 +10,8 @@ _canfar() {
         if ((skip)); then skip=0; continue; fi
         [[ "$word" == "--" ]] && return 0
         case "$cpath|$word" in
-            "|--server"|"|--platform"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"login|--username"|"login|-u"|"login|--days"|"login|--platform"|"login|--timeout"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home"|"auth status|-o"|"auth status|--output"|"platform ls|-o"|"platform ls|--output") skip=1; continue ;;
-            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|login"|"|config"|"|local"|"|auth"|"|platform"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add"|"auth|status"|"auth|logout"|"platform|ls"|"platform|use") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
+            "|--server"|"|--platform"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|--registry-user"|"create|--registry-secret-file"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"run|-n"|"run|--name"|"run|-c"|"run|--cores"|"run|-m"|"run|--ram"|"run|-g"|"run|--gpus"|"run|-e"|"run|--env"|"run|--env-file"|"run|--registry-user"|"run|--registry-secret-file"|"renew|-o"|"renew|--output"|"images|-k"|"images|--kind"|"images|-o"|"images|--output"|"limits|-o"|"limits|--output"|"login|--username"|"login|-u"|"login|--days"|"login|--platform"|"login|--timeout"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home"|"auth status|-o"|"auth status|--output"|"platform ls|-o"|"platform ls|--output") skip=1; continue ;;
+            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|run"|"|open"|"|renew"|"|images"|"|limits"|"|completion"|"|login"|"|config"|"|local"|"|auth"|"|platform"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add"|"auth|status"|"auth|logout"|"platform|ls"|"platform|use") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
         esac
         [[ "$word" != -* ]] && ((npos++))
     done
@@ -36,6 +36,8 @@ _canfar() {
         "create|-r") return 0 ;;
         "create|--replicas") return 0 ;;
         "create|--wait-timeout") return 0 ;;
+        "create|--registry-user") return 0 ;;
+        "create|--registry-secret-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         "create|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
         "create|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
         "ps|-k") COMPREPLY=($(compgen -W "headless notebook desktop carta firefly contributed" -- "$cur")); return 0 ;;
@@ -61,6 +63,27 @@ _canfar() {
         "prune|--older-than") return 0 ;;
         "prune|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
         "prune|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "run|-n") return 0 ;;
+        "run|--name") return 0 ;;
+        "run|-c") return 0 ;;
+        "run|--cores") return 0 ;;
+        "run|-m") return 0 ;;
+        "run|--ram") return 0 ;;
+        "run|-g") return 0 ;;
+        "run|--gpus") return 0 ;;
+        "run|-e") return 0 ;;
+        "run|--env") return 0 ;;
+        "run|--env-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "run|--registry-user") return 0 ;;
+        "run|--registry-secret-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "renew|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "renew|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "images|-k") COMPREPLY=($(compgen -W "headless notebook desktop carta firefly contributed desktop-app" -- "$cur")); return 0 ;;
+        "images|--kind") COMPREPLY=($(compgen -W "headless notebook desktop carta firefly contributed desktop-app" -- "$cur")); return 0 ;;
+        "images|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "images|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "limits|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
+        "limits|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
         "login|--username") return 0 ;;
         "login|-u") return 0 ;;
         "login|--days") return 0 ;;
@@ -91,7 +114,7 @@ _canfar() {
     if [[ "$cur" == -* ]]; then
         case "$cpath" in
             "") candidates="--server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --version -h --help" ;;
-            "create") candidates="-n --name -c --cores -m --ram -g --gpus -e --env --env-file -r --replicas --dry-run --wait --wait-timeout -o --output --json -h --help" ;;
+            "create") candidates="-n --name -c --cores -m --ram -g --gpus -e --env --env-file -r --replicas --dry-run --wait --wait-timeout --registry-user --registry-secret-file -o --output --json -h --help" ;;
             "ps") candidates="-a --all -k --kind -s --status --name -w --watch -o --output --json -q --quiet -h --help" ;;
             "info") candidates="-o --output --json -h --help" ;;
             "logs") candidates="-f --follow --tail -h --help" ;;
@@ -99,6 +122,11 @@ _canfar() {
             "stats") candidates="-o --output --json -h --help" ;;
             "rm") candidates="--name -f --force -y --yes -h --help" ;;
             "prune") candidates="-k --kind -s --status --name --older-than --dry-run -f --force -y --yes -o --output --json -q --quiet -h --help" ;;
+            "run") candidates="-n --name -c --cores -m --ram -g --gpus -e --env --env-file --rm --registry-user --registry-secret-file -h --help" ;;
+            "open") candidates="--print --wait -h --help" ;;
+            "renew") candidates="--all -o --output --json -h --help" ;;
+            "images") candidates="-k --kind -o --output --json -q --quiet -h --help" ;;
+            "limits") candidates="-o --output --json -h --help" ;;
             "completion") candidates="-h --help" ;;
             "login") candidates="--username -u --password-stdin --days --force --platform --timeout -h --help" ;;
             "config") candidates="-h --help" ;;
@@ -122,13 +150,13 @@ _canfar() {
         esac
     else
         case "$cpath" in
-            "") candidates="create ps info logs events stats rm prune completion login config local auth platform" ;;
+            "") candidates="create ps info logs events stats rm prune run open renew images limits completion login config local auth platform" ;;
             "create") ((npos == 0)) && candidates="headless notebook desktop carta firefly contributed" ;;
             "completion") ((npos == 0)) && candidates="bash zsh fish" ;;
             "config") candidates="path show get set unset" ;;
-            "config get") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet" ;;
-            "config set") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet" ;;
-            "config unset") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet" ;;
+            "config get") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file" ;;
+            "config set") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file" ;;
+            "config unset") ((npos == 0)) && candidates="server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file" ;;
             "local") candidates="serve approve ca-path users" ;;
             "local users") candidates="add" ;;
             "auth") candidates="status logout" ;;

@@ -20,10 +20,10 @@ function __canfar_complete
             return
         end
         switch "$cpath|$word"
-            case '|--server' '|--platform' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'login|--username' 'login|-u' 'login|--days' 'login|--platform' 'login|--timeout' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local approve|--user' 'local approve|--home' 'local ca-path|--home' 'local users add|--home' 'auth status|-o' 'auth status|--output' 'platform ls|-o' 'platform ls|--output'
+            case '|--server' '|--platform' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|--registry-user' 'create|--registry-secret-file' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'run|-n' 'run|--name' 'run|-c' 'run|--cores' 'run|-m' 'run|--ram' 'run|-g' 'run|--gpus' 'run|-e' 'run|--env' 'run|--env-file' 'run|--registry-user' 'run|--registry-secret-file' 'renew|-o' 'renew|--output' 'images|-k' 'images|--kind' 'images|-o' 'images|--output' 'limits|-o' 'limits|--output' 'login|--username' 'login|-u' 'login|--days' 'login|--platform' 'login|--timeout' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local approve|--user' 'local approve|--home' 'local ca-path|--home' 'local users add|--home' 'auth status|-o' 'auth status|--output' 'platform ls|-o' 'platform ls|--output'
                 set skip 1
                 continue
-            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|completion' '|login' '|config' '|local' '|auth' '|platform' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|users' 'local users|add' 'auth|status' 'auth|logout' 'platform|ls' 'platform|use'
+            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|run' '|open' '|renew' '|images' '|limits' '|completion' '|login' '|config' '|local' '|auth' '|platform' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|users' 'local users|add' 'auth|status' 'auth|logout' 'platform|ls' 'platform|use'
                 set cpath (string trim -- "$cpath $word")
                 set npos 0
                 continue
@@ -77,6 +77,11 @@ function __canfar_complete
             case 'create|--replicas'
                 return
             case 'create|--wait-timeout'
+                return
+            case 'create|--registry-user'
+                return
+            case 'create|--registry-secret-file'
+                __fish_complete_path $cur
                 return
             case 'create|-o'
                 printf '%s\n' table wide json
@@ -146,6 +151,58 @@ function __canfar_complete
                 printf '%s\n' table wide json
                 return
             case 'prune|--output'
+                printf '%s\n' table wide json
+                return
+            case 'run|-n'
+                return
+            case 'run|--name'
+                return
+            case 'run|-c'
+                return
+            case 'run|--cores'
+                return
+            case 'run|-m'
+                return
+            case 'run|--ram'
+                return
+            case 'run|-g'
+                return
+            case 'run|--gpus'
+                return
+            case 'run|-e'
+                return
+            case 'run|--env'
+                return
+            case 'run|--env-file'
+                __fish_complete_path $cur
+                return
+            case 'run|--registry-user'
+                return
+            case 'run|--registry-secret-file'
+                __fish_complete_path $cur
+                return
+            case 'renew|-o'
+                printf '%s\n' table wide json
+                return
+            case 'renew|--output'
+                printf '%s\n' table wide json
+                return
+            case 'images|-k'
+                printf '%s\n' headless notebook desktop carta firefly contributed desktop-app
+                return
+            case 'images|--kind'
+                printf '%s\n' headless notebook desktop carta firefly contributed desktop-app
+                return
+            case 'images|-o'
+                printf '%s\n' table wide json
+                return
+            case 'images|--output'
+                printf '%s\n' table wide json
+                return
+            case 'limits|-o'
+                printf '%s\n' table wide json
+                return
+            case 'limits|--output'
                 printf '%s\n' table wide json
                 return
             case 'login|--username'
@@ -232,10 +289,10 @@ function __canfar_complete
             case 'create'
                 echo '-n	Session name (default: made from the image, unique)'
                 echo '--name	Session name (default: made from the image, unique)'
-                echo '-c	CPU cores (default 2)'
-                echo '--cores	CPU cores (default 2)'
-                echo '-m	RAM in GiB (default 4; ps shows GB: 4.29)'
-                echo '--ram	RAM in GiB (default 4; ps shows GB: 4.29)'
+                echo '-c	CPU cores (fixed; default: flexible)'
+                echo '--cores	CPU cores (fixed; default: flexible)'
+                echo '-m	RAM in GiB (fixed; default: flexible)'
+                echo '--ram	RAM in GiB (fixed; default: flexible)'
                 echo '-g	GPUs (leave out for none)'
                 echo '--gpus	GPUs (leave out for none)'
                 echo '-e	Environment variable (repeatable)'
@@ -246,6 +303,8 @@ function __canfar_complete
                 echo '--dry-run	Show exactly what would be sent (credentials hidden); send none'
                 echo '--wait	Wait until each is Running (or has ended); exit 1 if any Failed'
                 echo '--wait-timeout	Give up waiting after S seconds (exit 1)'
+                echo '--registry-user	Registry account for a private image [env CANFAR_REGISTRY_USER]'
+                echo '--registry-secret-file	File holding that account\'s secret [env CANFAR_REGISTRY_SECRET: the secret]'
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
@@ -319,6 +378,51 @@ function __canfar_complete
                 echo '--json	Shorthand for -o json'
                 echo '-q	Print bare session ids, one per line'
                 echo '--quiet	Print bare session ids, one per line'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'run'
+                echo '-n	Session name (default: from the image)'
+                echo '--name	Session name (default: from the image)'
+                echo '-c	CPU cores (fixed; default: flexible)'
+                echo '--cores	CPU cores (fixed; default: flexible)'
+                echo '-m	RAM in GiB (fixed; default: flexible)'
+                echo '--ram	RAM in GiB (fixed; default: flexible)'
+                echo '-g	GPUs'
+                echo '--gpus	GPUs'
+                echo '-e	Environment variable (repeatable)'
+                echo '--env	Environment variable (repeatable)'
+                echo '--env-file	File of K=V lines'
+                echo '--rm	Remove the session at the end, whatever happened'
+                echo '--registry-user	Registry account for a private image [env CANFAR_REGISTRY_USER]'
+                echo '--registry-secret-file	File holding that account\'s secret [env CANFAR_REGISTRY_SECRET: the secret]'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'open'
+                echo '--print	Print the URLs instead (also when there is no display)'
+                echo '--wait	Wait until each session is Running first'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'renew'
+                echo '--all	Every Running interactive session of yours'
+                echo '-o	table (default), wide (every field) or json'
+                echo '--output	table (default), wide (every field) or json'
+                echo '--json	Shorthand for -o json'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'images'
+                echo '-k	Only images of this kind'
+                echo '--kind	Only images of this kind'
+                echo '-o	table (default), wide (every field) or json'
+                echo '--output	table (default), wide (every field) or json'
+                echo '--json	Shorthand for -o json'
+                echo '-q	Print bare image ids, one per line'
+                echo '--quiet	Print bare image ids, one per line'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'limits'
+                echo '-o	table (default), wide (every field) or json'
+                echo '--output	table (default), wide (every field) or json'
+                echo '--json	Shorthand for -o json'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'completion'
@@ -431,6 +535,11 @@ function __canfar_complete
             echo 'stats	Show the platform\'s cores and RAM'
             echo 'rm	Remove sessions'
             echo 'prune	Remove finished sessions'
+            echo 'run	Run one headless job and stream its log to stdout as it is written'
+            echo 'open	Open interactive sessions (notebook, desktop, CARTA, …) in the web browser'
+            echo 'renew	Renew interactive sessions: their expiry moves to now + the server\'s session lifetime'
+            echo 'images	List the public images and the kinds each may run as'
+            echo 'limits	Show the sizes a session may have: flexible and fixed cores and RAM, GPUs, and how many'
             echo 'completion	Print a shell completion script'
             echo 'login	Sign in: a CADC certificate, or an SRCNet device login; then find your platforms'
             echo 'config	Read and change the config file'
@@ -457,19 +566,19 @@ function __canfar_complete
             echo 'unset	Remove one setting from the config file'
         case 'config get'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file
             else
                 __fish_complete_path $cur
             end
         case 'config set'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file
             else
                 __fish_complete_path $cur
             end
         case 'config unset'
             if test $npos = 0
-                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet
+                printf '%s\n' server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file
             else
                 __fish_complete_path $cur
             end

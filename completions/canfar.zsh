@@ -12,8 +12,8 @@ _canfar() {
         if ((skip)); then skip=0; continue; fi
         [[ "$word" == "--" ]] && { _files; return; }
         case "$cpath|$word" in
-            "|--server"|"|--platform"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"login|--username"|"login|-u"|"login|--days"|"login|--platform"|"login|--timeout"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home"|"auth status|-o"|"auth status|--output"|"platform ls|-o"|"platform ls|--output") skip=1; continue ;;
-            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|completion"|"|login"|"|config"|"|local"|"|auth"|"|platform"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add"|"auth|status"|"auth|logout"|"platform|ls"|"platform|use") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
+            "|--server"|"|--platform"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|--registry-user"|"create|--registry-secret-file"|"create|-o"|"create|--output"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"info|-o"|"info|--output"|"logs|--tail"|"events|-o"|"events|--output"|"stats|-o"|"stats|--output"|"rm|--name"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"run|-n"|"run|--name"|"run|-c"|"run|--cores"|"run|-m"|"run|--ram"|"run|-g"|"run|--gpus"|"run|-e"|"run|--env"|"run|--env-file"|"run|--registry-user"|"run|--registry-secret-file"|"renew|-o"|"renew|--output"|"images|-k"|"images|--kind"|"images|-o"|"images|--output"|"limits|-o"|"limits|--output"|"login|--username"|"login|-u"|"login|--days"|"login|--platform"|"login|--timeout"|"config show|-o"|"config show|--output"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local approve|--user"|"local approve|--home"|"local ca-path|--home"|"local users add|--home"|"auth status|-o"|"auth status|--output"|"platform ls|-o"|"platform ls|--output") skip=1; continue ;;
+            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|prune"|"|run"|"|open"|"|renew"|"|images"|"|limits"|"|completion"|"|login"|"|config"|"|local"|"|auth"|"|platform"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|users"|"local users|add"|"auth|status"|"auth|logout"|"platform|ls"|"platform|use") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
         esac
         [[ "$word" != -* ]] && ((npos++))
     done
@@ -38,6 +38,8 @@ _canfar() {
         "create|-r") return ;;
         "create|--replicas") return ;;
         "create|--wait-timeout") return ;;
+        "create|--registry-user") return ;;
+        "create|--registry-secret-file") _files; return ;;
         "create|-o") compadd -- table wide json; return ;;
         "create|--output") compadd -- table wide json; return ;;
         "ps|-k") compadd -- headless notebook desktop carta firefly contributed; return ;;
@@ -63,6 +65,27 @@ _canfar() {
         "prune|--older-than") return ;;
         "prune|-o") compadd -- table wide json; return ;;
         "prune|--output") compadd -- table wide json; return ;;
+        "run|-n") return ;;
+        "run|--name") return ;;
+        "run|-c") return ;;
+        "run|--cores") return ;;
+        "run|-m") return ;;
+        "run|--ram") return ;;
+        "run|-g") return ;;
+        "run|--gpus") return ;;
+        "run|-e") return ;;
+        "run|--env") return ;;
+        "run|--env-file") _files; return ;;
+        "run|--registry-user") return ;;
+        "run|--registry-secret-file") _files; return ;;
+        "renew|-o") compadd -- table wide json; return ;;
+        "renew|--output") compadd -- table wide json; return ;;
+        "images|-k") compadd -- headless notebook desktop carta firefly contributed desktop-app; return ;;
+        "images|--kind") compadd -- headless notebook desktop carta firefly contributed desktop-app; return ;;
+        "images|-o") compadd -- table wide json; return ;;
+        "images|--output") compadd -- table wide json; return ;;
+        "limits|-o") compadd -- table wide json; return ;;
+        "limits|--output") compadd -- table wide json; return ;;
         "login|--username") return ;;
         "login|-u") return ;;
         "login|--days") return ;;
@@ -93,7 +116,7 @@ _canfar() {
     if [[ "$cur" == -* ]]; then
         case "$cpath" in
             "") candidates=(--server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --version -h --help) ;;
-            "create") candidates=(-n --name -c --cores -m --ram -g --gpus -e --env --env-file -r --replicas --dry-run --wait --wait-timeout -o --output --json -h --help) ;;
+            "create") candidates=(-n --name -c --cores -m --ram -g --gpus -e --env --env-file -r --replicas --dry-run --wait --wait-timeout --registry-user --registry-secret-file -o --output --json -h --help) ;;
             "ps") candidates=(-a --all -k --kind -s --status --name -w --watch -o --output --json -q --quiet -h --help) ;;
             "info") candidates=(-o --output --json -h --help) ;;
             "logs") candidates=(-f --follow --tail -h --help) ;;
@@ -101,6 +124,11 @@ _canfar() {
             "stats") candidates=(-o --output --json -h --help) ;;
             "rm") candidates=(--name -f --force -y --yes -h --help) ;;
             "prune") candidates=(-k --kind -s --status --name --older-than --dry-run -f --force -y --yes -o --output --json -q --quiet -h --help) ;;
+            "run") candidates=(-n --name -c --cores -m --ram -g --gpus -e --env --env-file --rm --registry-user --registry-secret-file -h --help) ;;
+            "open") candidates=(--print --wait -h --help) ;;
+            "renew") candidates=(--all -o --output --json -h --help) ;;
+            "images") candidates=(-k --kind -o --output --json -q --quiet -h --help) ;;
+            "limits") candidates=(-o --output --json -h --help) ;;
             "completion") candidates=(-h --help) ;;
             "login") candidates=(--username -u --password-stdin --days --force --platform --timeout -h --help) ;;
             "config") candidates=(-h --help) ;;
@@ -126,13 +154,13 @@ _canfar() {
         return
     fi
     case "$cpath" in
-        "") candidates=('create\:Create sessions; print their ids' 'ps\:List sessions' 'info\:Show sessions in full' 'logs\:Print the logs of sessions' 'events\:Show the events of sessions' 'stats\:Show the platform'\''s cores and RAM' 'rm\:Remove sessions' 'prune\:Remove finished sessions' 'completion\:Print a shell completion script' 'login\:Sign in\: a CADC certificate, or an SRCNet device login; then find your platforms' 'config\:Read and change the config file' 'local\:The local platform\: the skaha v1 API on this machine' 'auth\:Who is signed in, and signing out' 'platform\:The platforms you may use, and the active one'); _describe 'command' candidates ;;
+        "") candidates=('create\:Create sessions; print their ids' 'ps\:List sessions' 'info\:Show sessions in full' 'logs\:Print the logs of sessions' 'events\:Show the events of sessions' 'stats\:Show the platform'\''s cores and RAM' 'rm\:Remove sessions' 'prune\:Remove finished sessions' 'run\:Run one headless job and stream its log to stdout as it is written' 'open\:Open interactive sessions (notebook, desktop, CARTA, …) in the web browser' 'renew\:Renew interactive sessions\: their expiry moves to now + the server'\''s session lifetime' 'images\:List the public images and the kinds each may run as' 'limits\:Show the sizes a session may have\: flexible and fixed cores and RAM, GPUs, and how many' 'completion\:Print a shell completion script' 'login\:Sign in\: a CADC certificate, or an SRCNet device login; then find your platforms' 'config\:Read and change the config file' 'local\:The local platform\: the skaha v1 API on this machine' 'auth\:Who is signed in, and signing out' 'platform\:The platforms you may use, and the active one'); _describe 'command' candidates ;;
         "create") ((npos == 0)) && compadd -- headless notebook desktop carta firefly contributed || _files ;;
         "completion") ((npos == 0)) && compadd -- bash zsh fish || _files ;;
         "config") candidates=('path\:Print where the config file lives (it may not exist yet)' 'show\:Print the settings in the config file; secrets are shown as <hidden>' 'get\:Print one setting from the config file (exit 4 when it is not set). A secret prints as' 'set\:Set one setting in the config file (written atomically, mode 0600)' 'unset\:Remove one setting from the config file'); _describe 'command' candidates ;;
-        "config get") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet || _files ;;
-        "config set") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet || _files ;;
-        "config unset") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet || _files ;;
+        "config get") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file || _files ;;
+        "config set") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file || _files ;;
+        "config unset") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file || _files ;;
         "local") candidates=('serve\:Serve the local platform on loopback until interrupted' 'approve\:Approve (or deny) a pending device login of the local OIDC provider, as its' 'ca-path\:Print the path of the local CA certificate (made if missing), for CANFAR_CA_BUNDLE' 'users\:Users of the local sign-in services'); _describe 'command' candidates ;;
         "local users") candidates=('add\:Add a user (or set a user'\''s password) for the local credential service and OIDC provider'); _describe 'command' candidates ;;
         "auth") candidates=('status\:Who is signed in, with which credential, until when, and the platform in use' 'logout\:Forget stored tokens (and, with --certificate, remove the certificate file)'); _describe 'command' candidates ;;

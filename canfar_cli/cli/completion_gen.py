@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SHELLS = ("bash", "zsh", "fish")
-FILE_OPTIONS = {"--token-file", "--cert", "--env-file", "--home"}
+FILE_OPTIONS = {"--token-file", "--cert", "--env-file", "--home", "--registry-secret-file"}
 # Values worth offering for free-text options.
 VALUE_HINTS = {"--server": ["local"]}
 

@@ -35,3 +35,43 @@ def test_run_rm_removes_the_session_whatever_happened(local_server: Any) -> None
     assert run_canfar(["ps", "-a", "-q"], env=env).stdout == ""
     refused = run_canfar(["run", IMAGE, "-m", "3", "--", "true"], env=env)
     assert refused.returncode == 2 and "ram may be one of" in refused.stderr
+
+
+def test_run_interrupted_with_rm_removes_the_session(local_server: Any) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.process import canfar_env
+
+    env = canfar_env({"CANFAR_URL": local_server.url})
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "canfar_cli",
+            "run",
+            "--rm",
+            IMAGE,
+            "--",
+            "sh",
+            "-c",
+            "echo up; sleep 60",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "up\n"  # the job runs and its log streams
+        child.send_signal(signal.SIGINT)
+        _out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130
+    assert "removed" in err and "Traceback" not in err
+    assert run_canfar(["ps", "-a", "-q"], env={"CANFAR_URL": local_server.url}).stdout == ""

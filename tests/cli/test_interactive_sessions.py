@@ -4,6 +4,7 @@ local platform on a loopback socket: image names, flexible sizes, sizes checked 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -108,8 +109,11 @@ def test_private_image_needs_registry_credentials(
     assert from_config.exit_code == 0, from_config.stderr
     config = cli("config", "show")
     assert "registry_user" in config.stdout and str(secret_file) not in config.stdout
+    encoded = base64.b64encode(f"bob:{SECRET}".encode()).decode()
     for result in (refused, shown, made, from_env, from_config, config):
         assert SECRET not in result.stdout + result.stderr
+        assert encoded not in result.stdout + result.stderr
+    assert "POST" in made.stderr  # -v logged the request, without the header's value
     # A user with no secret anywhere is a setting error, refused before sending.
     cli("config", "unset", "registry_secret_file")
     lonely = cli("create", "headless", private, "--", "true", server=url)

@@ -16,6 +16,9 @@ Known keys:
     registry_cadc, registry_srcnet   a registry's resource-caps URL  env CANFAR_REGISTRY_CADC, ...
     oidc_issuer_srcnet               the SRCNet OIDC issuer URL      env CANFAR_OIDC_ISSUER_SRCNET
     poll_interval seconds between looks while waiting/following      env CANFAR_POLL_INTERVAL
+    registry_user         the registry account of private images     env CANFAR_REGISTRY_USER
+    registry_secret_file  a file holding its secret (hidden)         env CANFAR_REGISTRY_SECRET
+                          (the environment variable holds the secret itself)
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ KEYS: dict[str, tuple[str | None, type, bool]] = {
     "registry_cadc": ("CANFAR_REGISTRY_CADC", str, False),
     "registry_srcnet": ("CANFAR_REGISTRY_SRCNET", str, False),
     "oidc_issuer_srcnet": ("CANFAR_OIDC_ISSUER_SRCNET", str, False),
+    "registry_user": ("CANFAR_REGISTRY_USER", str, False),
+    "registry_secret_file": (None, str, True),
 }
 # Sign-in services (see canfar_cli.auth); the settings above point canfar at others.
 SERVICE_DEFAULTS = {
@@ -359,3 +364,51 @@ def load_settings(
         ca_bundle=ca_bundle,
         services=services,
     )
+
+
+def registry_credentials(
+    user: str | None = None, secret_file: str | None = None
+) -> tuple[str, str] | None:
+    """(user, secret) for a private image, or None when no registry user is set anywhere.
+
+    The user: the flag, $CANFAR_REGISTRY_USER, the config's registry_user. The secret: the
+    flag's file, $CANFAR_REGISTRY_SECRET (the secret itself), the config's registry_secret_file.
+    A user with no secret (or a secret file with no user) is a setting error."""
+    file_values = read_config()
+    picked = _pick("registry_user", user, file_values)
+    if picked is None:
+        if secret_file is not None:
+            raise ConfigError(
+                "--registry-secret-file needs a registry user",
+                hint="give --registry-user USER (or set registry_user)",
+            )
+        return None
+    name = coerce("registry_user", *picked)
+    if secret_file is not None:
+        secret = _read_secret(secret_file, "--registry-secret-file")
+    elif os.environ.get("CANFAR_REGISTRY_SECRET", "").strip():
+        secret = os.environ["CANFAR_REGISTRY_SECRET"].strip()
+    elif "registry_secret_file" in file_values:
+        path = coerce("registry_secret_file", file_values["registry_secret_file"], "config file")
+        secret = _read_secret(path, f"config file {config_path()}")
+    else:
+        raise ConfigError(
+            f"the registry user {name!r} has no secret",
+            hint="give --registry-secret-file PATH, set CANFAR_REGISTRY_SECRET,"
+            " or `canfar config set registry_secret_file PATH`",
+        )
+    return name, secret
+
+
+def _read_secret(path: str, source: str) -> str:
+    try:
+        secret = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read registry secret file {path} ({source}): {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"registry secret file {path} ({source}) is not text") from None
+    if not secret:
+        raise ConfigError(f"registry secret file {path} ({source}) is empty")
+    return secret

@@ -82,6 +82,12 @@ class JobFailedError(CanfarError):
     exit_code = ExitCode.FAILED
 
 
+class SessionStateError(CanfarError):
+    """The session is not in a state for what was asked (not Running, no URL to open)."""
+
+    exit_code = ExitCode.FAILED
+
+
 class CredentialError(CanfarError):
     """A stored or given credential that cannot be used (expired, unreadable, refused at sign-in,
     a token that cannot be refreshed): nothing was sent with it. The hint names the fix."""

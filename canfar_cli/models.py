@@ -168,7 +168,9 @@ def check_gpu(gpu: Any) -> int | None:
 
 
 def check_image(image: str) -> str:
-    """The image with its registry host; `project/repo:tag` gets the default registry prefixed."""
+    """The image as the server's public list spells it: `project/repo:tag` gets the default
+    registry prefixed, a reference without a tag gets `:latest` (the server treats an id not
+    exactly in its list as private); a digest (`@sha256:…`) is kept as is."""
     if not isinstance(image, str) or not image.strip():
         raise UsageError(
             "an image is required", hint=f"e.g. {DEFAULT_REGISTRY}/skaha/terminal:1.1.1"
@@ -177,13 +179,21 @@ def check_image(image: str) -> str:
         raise UsageError(f"image {image!r} contains whitespace")
     first, slash, _rest = image.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
-        return image
+        return with_tag(image)
     if slash:
-        return f"{DEFAULT_REGISTRY}/{image}"
+        return with_tag(f"{DEFAULT_REGISTRY}/{image}")
     raise UsageError(
         f"image {image!r} has no registry host",
         hint=f"write it in full, e.g. {DEFAULT_REGISTRY}/skaha/terminal:1.1.1",
     )
+
+
+def with_tag(image: str) -> str:
+    """`:latest` added to a reference that names neither a tag nor a digest."""
+    if "@" in image:
+        return image
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last else f"{image}:latest"
 
 
 def check_cmd(cmd: str | None) -> str | None:
@@ -214,8 +224,8 @@ class CreateSpec:
     names: list[str]
     image: str
     kind: str
-    cores: int | float
-    ram: int | float
+    cores: int | float | None
+    ram: int | float | None
     gpu: int | None
     cmd: str | None
     args: list[str]
@@ -241,9 +251,12 @@ class CreateSpec:
             ("name", self.names[index]),
             ("image", self.image),
             ("type", self.kind),
-            ("cores", format_number(self.cores)),
-            ("ram", format_number(self.ram)),
         ]
+        # Neither sent: a flexible session, which may grow to the context's defaultLimit.
+        if self.cores is not None:
+            fields.append(("cores", format_number(self.cores)))
+        if self.ram is not None:
+            fields.append(("ram", format_number(self.ram)))
         if self.gpu is not None:
             fields.append(("gpus", str(self.gpu)))
         if self.kind == "headless":
@@ -261,15 +274,17 @@ class CreateRequest:
     """Everything a create takes, defined once: the arguments of `AsyncSession.create`,
     `create_each` and `plan_create` (and of their blocking twins), in their order.
 
-    `cores` and `ram` (GiB) are numbers of at least 1; `gpu` None for none; `cmd`, `args` and `env`
-    apply to headless sessions only (`args` a list, or a text split on whitespace); `replicas` N
-    sessions named name-1 ... name-N; `registry_auth` "user:secret" or (user, secret) for a private
-    image (sent in a header, never shown)."""
+    `cores` and `ram` (GiB) are whole numbers of at least 1, or None to leave them to the server
+    (None for both: a flexible session, request from the context's defaultRequest, limit its
+    defaultLimit; the defaults 2 and 4 make a fixed one); `gpu` None for none; `cmd`, `args`
+    and `env` apply to headless sessions only (`args` a list, or a text split on whitespace);
+    `replicas` N sessions named name-1 ... name-N; `registry_auth` "user:secret" or
+    (user, secret) for a private image (sent in a header, never shown)."""
 
     name: str
     image: str
-    cores: int | float = 2
-    ram: int | float = 4
+    cores: int | float | None = 2
+    ram: int | float | None = 4
     kind: str = "headless"
     gpu: int | None = None
     cmd: str | None = None
@@ -296,8 +311,8 @@ class CreateRequest:
                 )
         names = replica_names(self.name, self.replicas)
         image = check_image(self.image)
-        cores = check_size("cores", self.cores)
-        ram = check_size("ram", self.ram)
+        cores = None if self.cores is None else check_size("cores", self.cores)
+        ram = None if self.ram is None else check_size("ram", self.ram)
         gpu = check_gpu(self.gpu)
         env_pairs = check_env(self.env)
         for key, _value in env_pairs:
@@ -323,6 +338,96 @@ class CreateRequest:
 def check_create(*args: Any, **options: Any) -> CreateSpec:
     """`CreateRequest(*args, **options).check()`: the arguments of a create, checked."""
     return CreateRequest(*args, **options).check()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one session may ask for, from /context: a flexible session's request and limit,
+    the values -c/-m/-g may take (a fixed session), and the interactive-session limit."""
+
+    cores_request: float | None
+    cores_limit: float | None
+    cores_options: list[int]
+    ram_request: float | None
+    ram_limit: float | None
+    ram_options: list[int]
+    gpu_options: list[int]
+    max_interactive: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "flexible": {
+                "cores": {"request": self.cores_request, "limit": self.cores_limit},
+                "ramGiB": {"request": self.ram_request, "limit": self.ram_limit},
+            },
+            "fixed": {"cores": self.cores_options, "ramGiB": self.ram_options},
+            "gpus": self.gpu_options,
+            "maxInteractiveSessions": self.max_interactive,
+        }
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _options(section: Any) -> list[int]:
+    values = section.get("options") if isinstance(section, Mapping) else None
+    if not isinstance(values, list):
+        return []
+    return [int(v) for v in values if isinstance(v, (int, float, str)) and str(v).isdigit()]
+
+
+def parse_limits(context: Mapping[str, Any]) -> Limits:
+    """/context as Limits (absent or odd fields become None or [])."""
+    cores = context.get("cores") if isinstance(context.get("cores"), Mapping) else {}
+    ram = context.get("memoryGB") if isinstance(context.get("memoryGB"), Mapping) else {}
+    assert isinstance(cores, Mapping) and isinstance(ram, Mapping)
+    most = _number(context.get("maxInteractiveSessions"))
+    return Limits(
+        cores_request=_number(cores.get("defaultRequest")),
+        cores_limit=_number(cores.get("defaultLimit")),
+        cores_options=_options(cores),
+        ram_request=_number(ram.get("defaultRequest")),
+        ram_limit=_number(ram.get("defaultLimit")),
+        ram_options=_options(ram),
+        gpu_options=_options(context.get("gpus")),
+        max_interactive=None if most is None else int(most),
+    )
+
+
+def ranges(values: Sequence[int]) -> str:
+    """[1, 2, 3, 4, 6, 8] -> "1-4, 6, 8": a list of options, short."""
+    parts: list[str] = []
+    ordered = sorted(set(values))
+    start = 0
+    for index in range(1, len(ordered) + 1):
+        if index == len(ordered) or ordered[index] != ordered[index - 1] + 1:
+            first, last = ordered[start], ordered[index - 1]
+            parts.append(str(first) if first == last else f"{first}-{last}")
+            start = index
+    return ", ".join(parts)
+
+
+def check_against(limits: Limits, cores: Any, ram: Any, gpu: Any) -> None:
+    """-c/-m/-g refused before sending when /context does not offer them (the server's own
+    refusal would be "Invalid value for 'ram': 3")."""
+    for what, value, options, unit in (
+        ("cores", cores, limits.cores_options, ""),
+        ("ram", ram, limits.ram_options, " GiB"),
+        ("gpus", gpu, limits.gpu_options, ""),
+    ):
+        if value is None or not options:
+            continue
+        if isinstance(value, (int, float)) and float(value).is_integer() and int(value) in options:
+            continue
+        raise UsageError(
+            f"the server does not offer {what}={format_number(value)}",
+            hint=f"{what} may be one of: {ranges(options)}{unit}"
+            + (" (or leave -c/-m out for a flexible session)" if what != "gpus" else ""),
+        )
 
 
 def check_id(session_id: str) -> str:

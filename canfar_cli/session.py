@@ -28,7 +28,13 @@ import httpx
 
 from canfar_cli import models
 from canfar_cli.config import Settings, coerce, load_settings
-from canfar_cli.errors import CanfarError, NotFoundError, ServerError, UsageError
+from canfar_cli.errors import (
+    CanfarError,
+    NotFoundError,
+    ServerError,
+    SessionStateError,
+    UsageError,
+)
 from canfar_cli.http import HttpClient, RetryPolicy, public_url
 from canfar_cli.models import CreateRequest
 from canfar_cli.outcomes import BatchError, Outcome, WaitTimeoutError, settle
@@ -432,6 +438,46 @@ class AsyncSession:
         params = {"type": kind} if kind is not None else None
         images: list[dict[str, Any]] = await self._get_collection("image", params)
         return images
+
+    async def image_kinds(self, kind: str | None = None) -> dict[str, list[str]]:
+        """{image id: its kinds} of the public images (optionally of one kind)."""
+        return {
+            str(image["id"]): [str(t) for t in image.get("types") or []]
+            for image in await self.images(kind)
+            if isinstance(image.get("id"), str)
+        }
+
+    async def limits(self) -> models.Limits:
+        """What one session may ask for (flexible and fixed sizes, GPUs, the interactive
+        limit), parsed from `context()`."""
+        return models.parse_limits(await self.context())
+
+    async def connect_url(self, id: str) -> str:
+        """The session's connectURL; SessionStateError when it is not Running or has no URL
+        (a headless session), NotFoundError when unknown."""
+        session_id = models.check_id(id)
+        record: dict[str, Any] = await self._get_json(f"session/{session_id}")
+        status = models.normalize_status(str(record.get("status", "")))
+        url = str(record.get("connectURL") or "")
+        if status != "Running":
+            raise SessionStateError(
+                f"session {session_id} is {status or 'without a status'}, not Running",
+                hint=f"`canfar open --wait {session_id}` waits until it runs",
+            )
+        if not url:
+            raise SessionStateError(
+                f"session {session_id} ({record.get('type', '?')}) has no URL to open",
+                hint="only notebook, desktop, carta, firefly and contributed sessions have one",
+            )
+        return url
+
+    async def open(self, id: str) -> str:
+        """Open the session's connectURL in the web browser (webbrowser); the URL."""
+        url = await self.connect_url(id)
+        import webbrowser
+
+        webbrowser.open(url)
+        return url
 
     # --- changing ---------------------------------------------------------------------------
 

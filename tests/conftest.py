@@ -39,6 +39,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("CANFAR_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("CANFAR_LOCAL_HOME", str(tmp_path / "local"))
+    monkeypatch.setenv("CANFAR_CACHE_DIR", str(tmp_path / "cache"))
     for name, value in TEST_SETTINGS.items():  # short waits (see tests/support)
         monkeypatch.setenv(name, value)
     return tmp_path

@@ -33,5 +33,31 @@ def completion(
     state_of(ctx).out.write(script(shell.value))
 
 
+def refresh_cache(ctx: typer.Context) -> None:
+    """Refresh the words TAB offers (your session ids and names, the public images): the
+    completion scripts start this in the background when their cache is a minute old."""
+    from canfar_cli.cli.state import state_of
+
+    async def gather(session):  # type: ignore[no-untyped-def]
+        return await session.fetch(), await session.images()
+
+    sessions, images = state_of(ctx).run(gather)
+    write_completion_cache(sessions, images)
+
+
+def write_completion_cache(sessions: list[dict], images: list[dict]) -> None:  # type: ignore[type-arg]
+    """complete-ids and complete-images in the user cache folder, one word a line."""
+    from canfar_cli import cache
+
+    words = []
+    for record in sessions:
+        words += [str(record.get(key)) for key in ("id", "name") if record.get(key)]
+    folder = cache.cache_dir()
+    cache.write_file(folder / "complete-ids", "".join(f"{w}\n" for w in dict.fromkeys(words)))
+    ids = dict.fromkeys(str(i.get("id")) for i in images if i.get("id"))
+    cache.write_file(folder / "complete-images", "".join(f"{w}\n" for w in ids))
+
+
 def register(app: typer.Typer) -> None:
     app.command("completion")(completion)
+    app.command("completion-refresh", hidden=True)(refresh_cache)

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 SHELLS = ("bash", "zsh", "fish")
-FILE_OPTIONS = {"--token-file", "--cert", "--env-file", "--home"}
+FILE_OPTIONS = {"--token-file", "--cert", "--env-file", "--home", "--registry-secret-file"}
+# Commands whose arguments are session ids/names, and those whose Nth argument is an image: TAB
+# offers them from the cache files `canfar completion-refresh` writes (started in the background
+# by the script when they are over a minute old), so a TAB never waits on the network.
+ID_COMMANDS = ("info", "logs", "events", "rm", "open", "renew")
+IMAGE_COMMANDS = {"create": 1, "run": 0}
 # Values worth offering for free-text options.
 VALUE_HINTS = {"--server": ["local"]}
 
@@ -160,6 +165,15 @@ def bash(nodes: list[Node]) -> Slots:
         if node.subcommands:
             names = [name for name, _ in node.subcommands]
             word_candidates.append(f'"{node.path}") candidates="{_words(names)}" ;;')
+        elif node.path in ID_COMMANDS:
+            word_candidates.append(f'"{node.path}") candidates="$(_canfar_cached ids)" ;;')
+        elif node.path in IMAGE_COMMANDS:
+            first = f'((npos == 0)) && candidates="{_words(node.arg_choices)}"; '
+            word_candidates.append(
+                f'"{node.path}") {first if node.arg_choices else ""}'
+                f'((npos == {IMAGE_COMMANDS[node.path]})) && candidates="$(_canfar_cached images)"'
+                " ;;"
+            )
         elif node.arg_choices:
             word_candidates.append(
                 f'"{node.path}") ((npos == 0)) && candidates="{_words(node.arg_choices)}" ;;'
@@ -199,6 +213,15 @@ def zsh(nodes: list[Node]) -> Slots:
             )
             word_candidates.append(
                 f"\"{node.path}\") candidates=({described}); _describe 'command' candidates ;;"
+            )
+        elif node.path in ID_COMMANDS:
+            word_candidates.append(f'"{node.path}") compadd -- ${{(f)"$(_canfar_cached ids)"}} ;;')
+        elif node.path in IMAGE_COMMANDS:
+            first = f"((npos == 0)) && compadd -- {_words(node.arg_choices)}; "
+            word_candidates.append(
+                f'"{node.path}") {first if node.arg_choices else ""}'
+                f"((npos == {IMAGE_COMMANDS[node.path]})) && "
+                'compadd -- ${(f)"$(_canfar_cached images)"} ;;'
             )
         elif node.arg_choices:
             word_candidates.append(
@@ -244,6 +267,21 @@ def fish(nodes: list[Node]) -> Slots:
             for name, text in node.subcommands:
                 entry = f"{name}\t{text}" if text else name
                 word_candidates.append(f"    echo {_fish_quote(entry)}")
+        elif node.path in ID_COMMANDS:
+            word_candidates += [f"case {_fish_quote(node.path)}", "    _canfar_cached ids"]
+        elif node.path in IMAGE_COMMANDS:
+            word_candidates.append(f"case {_fish_quote(node.path)}")
+            if node.arg_choices:
+                word_candidates += [
+                    "    if test $npos = 0",
+                    f"        printf '%s\\n' {_words(node.arg_choices)}",
+                    "    end",
+                ]
+            word_candidates += [
+                f"    if test $npos = {IMAGE_COMMANDS[node.path]}",
+                "        _canfar_cached images",
+                "    end",
+            ]
         elif node.arg_choices:
             word_candidates += [
                 f"case {_fish_quote(node.path)}",

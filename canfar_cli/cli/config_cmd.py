@@ -24,6 +24,8 @@ CONFIG_KEYS = (
     "registry_cadc",
     "registry_srcnet",
     "oidc_issuer_srcnet",
+    "registry_user",
+    "registry_secret_file",
 )
 Key = Enum("Key", {key: key for key in CONFIG_KEYS}, type=str)  # type: ignore[misc]
 

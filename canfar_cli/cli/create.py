@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from canfar_cli.cli.launch import registry_secret_option, registry_user_option
 from canfar_cli.cli.options import Format, Kind, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import JobFailedError, UsageError
@@ -39,10 +40,10 @@ def create(
         help="Session name (default: made from the image, unique).",
     ),
     cores: float | None = typer.Option(
-        None, "-c", "--cores", metavar="N", help="CPU cores (default 2)."
+        None, "-c", "--cores", metavar="N", help="CPU cores (fixed; default: flexible)."
     ),
     ram: float | None = typer.Option(
-        None, "-m", "--ram", metavar="GiB", help="RAM in GiB (default 4; ps shows GB: 4.29)."
+        None, "-m", "--ram", metavar="GiB", help="RAM in GiB (fixed; default: flexible)."
     ),
     gpus: int | None = typer.Option(
         None, "-g", "--gpus", metavar="N", help="GPUs (leave out for none)."
@@ -65,10 +66,17 @@ def create(
     wait_timeout: float | None = typer.Option(
         None, "--wait-timeout", metavar="S", help="Give up waiting after S seconds (exit 1)."
     ),
+    registry_user: str | None = registry_user_option(),
+    registry_secret_file: str | None = registry_secret_option(),
     output: Format | None = output_option(),
     as_json: bool = json_option(),
 ) -> None:
     """Create sessions; print their ids.
+
+    Without -c/-m the session is flexible: it starts small (the server's defaultRequest) and
+    may grow to its defaultLimit (8 cores, 32 GiB on CANFAR; `canfar limits`). With -c/-m it
+    is fixed at those values, which must be among the server's options. An image without a tag
+    gets :latest, and one without a registry host images.canfar.net/.
 
     Prints the new ids one per line (JSON: id and name of each). Each replica gets REPLICA_ID
     (1-based) and REPLICA_COUNT in its environment. The job gets CMD and each ARG exactly as
@@ -80,6 +88,7 @@ def create(
     Examples:
       canfar create headless images.canfar.net/skaha/terminal:1.1.1 -- echo hello
       canfar create headless skaha/terminal:1.1.1 -r 10 -n fit -e SEED=42 --wait -- python fit.py
+      canfar create notebook skaha/astroml
       canfar create notebook images.canfar.net/skaha/astroml:latest -c 4 -m 16
       canfar create headless skaha/terminal:1.1.1 --dry-run -- echo hi
       canfar create headless skaha/terminal:1.1.1 -- bash -c 'make all && ./run'
@@ -106,10 +115,12 @@ def create(
         "env": variables or None,
         "replicas": replicas,
     }
-    if cores is not None:
-        options["cores"] = int(cores) if cores.is_integer() else cores
-    if ram is not None:
-        options["ram"] = int(ram) if ram.is_integer() else ram
+    # Left out: a flexible session (the library's own defaults, 2 and 4, would make it fixed).
+    options["cores"] = None if cores is None else int(cores) if cores.is_integer() else cores
+    options["ram"] = None if ram is None else int(ram) if ram.is_integer() else ram
+    from canfar_cli.cli.launch import check_sizes, explain_private_image, registry_auth
+
+    options["registry_auth"] = registry_auth(registry_user, registry_secret_file)
 
     async def choose_name(session: AsyncSession) -> str:
         if name is not None:
@@ -124,7 +135,9 @@ def create(
     if dry_run:
 
         async def plan(session: AsyncSession) -> list[PlannedRequest]:
-            return session.plan_create(await choose_name(session), image, **options)
+            plans = session.plan_create(await choose_name(session), image, **options)
+            await check_sizes(session, options["cores"], options["ram"], gpus)
+            return plans
 
         from canfar_cli.cli.dryrun import plan_json, render_plan
 
@@ -139,7 +152,10 @@ def create(
     async def launch(session: AsyncSession) -> int:
         from canfar_cli.cli.present import report_failures
 
+        session.plan_create("x", image, **options)  # the local checks first, then the server's
+        await check_sizes(session, options["cores"], options["ram"], gpus)
         outcomes = await session.create_each(await choose_name(session), image, **options)
+        await explain_private_image(session, outcomes, image)
         created = [outcome for outcome in outcomes if outcome.ok]
         if fmt == "json":
             out.json([{"id": o.value, "name": o.key} for o in created])

@@ -32,11 +32,16 @@ from canfar_cli.cli import (
     config_cmd,
     create,
     events,
+    images,
     info,
+    limits,
     logs,
+    open_cmd,
     prune,
     ps,
+    renew,
     rm,
+    run,
     stats,
 )
 from canfar_cli.cli.local import local_app
@@ -229,6 +234,11 @@ events.register(app)
 stats.register(app)
 rm.register(app)
 prune.register(app)
+run.register(app)
+open_cmd.register(app)
+renew.register(app)
+images.register(app)
+limits.register(app)
 app.add_typer(config_cmd.config_app, name="config")
 completion.register(app)
 app.add_typer(local_app, name="local")

@@ -106,8 +106,14 @@ def wide_keys(sessions: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def session_rows(
-    sessions: Sequence[Mapping[str, Any]], *, wide: bool = False, now: datetime | None = None
+    sessions: Sequence[Mapping[str, Any]],
+    *,
+    wide: bool = False,
+    now: datetime | None = None,
+    ceiling: tuple[str, str] | None = None,
 ) -> tuple[list[str], list[list[str]]]:
+    """The table of sessions; `ceiling` is what a flexible session's CPU and RAM show
+    (e.g. `≤8`, `≤32G`), as it has no request of its own."""
     now = now or datetime.now(timezone.utc)
     extra = wide_keys(sessions) if wide else []
     columns = TABLE_COLUMNS + [_WIDE_TITLES.get(key, key.upper()) for key in extra]
@@ -119,8 +125,13 @@ def session_rows(
             _value(session, "type"),
             _value(session, "status"),
             _value(session, "image"),
-            _value(session, "requestedCPUCores"),
-            _value(session, "requestedRAM", "G"),
+            *(
+                ceiling
+                if ceiling is not None
+                and session.get("isFixedResources") is False
+                and "requestedRAM" not in session
+                else (_value(session, "requestedCPUCores"), _value(session, "requestedRAM", "G"))
+            ),
             _value(session, "requestedGPUCores"),
             age(session, now),
             expires(session, now),
@@ -137,14 +148,19 @@ def session_rows(
     return columns, rows
 
 
-def show_sessions(out: Output, sessions: Sequence[Mapping[str, Any]], fmt: str) -> None:
+def show_sessions(
+    out: Output,
+    sessions: Sequence[Mapping[str, Any]],
+    fmt: str,
+    ceiling: tuple[str, str] | None = None,
+) -> None:
     """ps-style output of session objects in the chosen format."""
     if fmt == "json":
         out.json(list(sessions))
     elif fmt == "quiet":
         out.ids(str(s.get("id", "")) for s in sessions)
     else:
-        out.table(*session_rows(sessions, wide=fmt == "wide"))
+        out.table(*session_rows(sessions, wide=fmt == "wide", ceiling=ceiling))
 
 
 def unique(ids: Sequence[str]) -> list[str]:

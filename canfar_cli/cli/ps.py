@@ -79,11 +79,18 @@ def ps(
         return select_sessions(sessions, kinds=kinds, statuses=statuses, name_pattern=name)
 
     if not watch:
-        sessions = state.run(lambda session: session.fetch())
+
+        async def listing(session: AsyncSession) -> tuple[list[Any], Any]:
+            from canfar_cli.cli.launch import flexible_ceiling
+
+            chosen = select(await session.fetch())
+            tabled = fmt in ("table", "wide")
+            return chosen, await flexible_ceiling(session, chosen) if tabled else None
+
         from canfar_cli.cli.present import show_sessions
 
-        chosen = select(sessions)
-        show_sessions(out, chosen, fmt)
+        chosen, ceiling = state.run(listing)
+        show_sessions(out, chosen, fmt, ceiling)
         if not chosen and fmt in ("table", "wide"):
             more = " (-a shows finished ones too)" if statuses == ["Pending", "Running"] else ""
             out.message(f"no sessions{more}")

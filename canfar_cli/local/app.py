@@ -43,7 +43,7 @@ from canfar_cli.local.asgi import (
     error_response,
     text,
 )
-from canfar_cli.local.settings import LocalSettings
+from canfar_cli.local.settings import DEFAULT_IMAGES, LocalSettings
 from canfar_cli.local.signin.routes import SigninServices, bearer_token
 from canfar_cli.local.skaha import SkahaError, bad_request
 from canfar_cli.local.store import LimitReached, Store, session_dir
@@ -52,6 +52,18 @@ log = logging.getLogger("canfar_cli.local")
 
 API = "/skaha/v1"
 SESSION_METHODS = "GET, POST, DELETE"
+
+
+def _image_list(extra: Path) -> list[dict[str, Any]]:
+    """The shipped images, extended by those of CANFAR_LOCAL_IMAGES (a JSON array like it)."""
+    images: list[dict[str, Any]] = _load_json(DEFAULT_IMAGES, "images")
+    if Path(extra) != DEFAULT_IMAGES:
+        added = _load_json(extra, "images")
+        if not isinstance(added, list) or not all(isinstance(i, dict) for i in added):
+            raise ConfigError(f"the images file {extra} must hold a JSON array of objects")
+        known = {image.get("id") for image in images}
+        images += [image for image in added if image.get("id") not in known]
+    return images
 
 
 def _load_json(path: Path, what: str) -> Any:
@@ -68,7 +80,8 @@ class LocalApp:
         self.settings = settings
         self.context: dict[str, Any] = _load_json(settings.context_file, "context")
         self.context_body = skaha.compact(self.context)
-        self.images: list[dict[str, Any]] = _load_json(settings.images_file, "images")
+        self.images = _image_list(settings.images_file)
+        self.image_ids = {str(image.get("id")) for image in self.images}
         try:
             self.max_interactive = int(self.context.get("maxInteractiveSessions", 5))
         except (TypeError, ValueError):
@@ -141,6 +154,8 @@ class LocalApp:
         path = request.path
         if path == "/skaha/availability":  # (capabilities: the sign-in services' router)
             return self.vosi(request, "availability")
+        if path.startswith("/session/"):  # a connectURL: what stands in for the web app
+            return emulated_page(path)
         if not (path == API or path.startswith(API + "/")):
             raise SkahaError(404, f"not found: {path}")
         user = self.authenticate(request)
@@ -248,13 +263,13 @@ class LocalApp:
         if view is not None and view.lower() == "interactive":
             rows = [r for r in self.store.sessions(user) if r["type"] != "headless"]
             rows = [r for r in rows if status is None or r["status"].lower() == status.lower()]
-            return Response(200, skaha.gson([self.session_body(r) for r in rows]), JSON)
+            return Response(200, skaha.gson([self.session_body(r, request) for r in rows]), JSON)
         everyone = view == "all"
         rows = self.store.sessions(None if everyone else user)
         rows = self._filter(rows, kind, status)
         if everyone:
             return Response(200, skaha.gson([skaha.public_session(r) for r in rows]), JSON)
-        return Response(200, skaha.gson([self.session_body(r) for r in rows]), JSON)
+        return Response(200, skaha.gson([self.session_body(r, request) for r in rows]), JSON)
 
     @staticmethod
     def _filter(rows: list[Any], kind: str | None, status: str | None) -> list[Any]:
@@ -270,9 +285,10 @@ class LocalApp:
             kept.append(row)
         return kept
 
-    def session_body(self, row: Any) -> dict[str, Any]:
+    def session_body(self, row: Any, request: Request | None = None) -> dict[str, Any]:
         usage = metrics.usage(row) if row["status"] == "Running" else None
-        return skaha.session_object(row, uid=self.uid, gid=self.gid, usage=usage)
+        base = _own_base(request) if request is not None else ""
+        return skaha.session_object(row, uid=self.uid, gid=self.gid, usage=usage, base=base)
 
     def get_session(self, request: Request, user: str, session_id: str) -> Response:
         view = request.params.get("view")
@@ -288,12 +304,12 @@ class LocalApp:
             rows = [r for r in self.store.sessions(user) if r["type"] != "desktop-app"]
             if not rows:
                 raise SkahaError(404, "session  not found")
-            return Response(200, skaha.gson(self.session_body(rows[0])), JSON)
+            return Response(200, skaha.gson(self.session_body(rows[0], request)), JSON)
         skaha.check_label_id(session_id)
         row = self._own(user, session_id)
         if row is None:
             raise SkahaError(404, f"session {session_id} not found")
-        return Response(200, skaha.gson(self.session_body(row)), JSON)
+        return Response(200, skaha.gson(self.session_body(row, request)), JSON)
 
     def _own(self, user: str, session_id: str, appid: str = "") -> Any:
         row = self.store.get(session_id, appid)
@@ -314,7 +330,7 @@ class LocalApp:
         rows = [r for r in rows if status is None or r["status"].lower() == status.lower()]
         if everyone:
             return Response(200, skaha.gson([skaha.public_session(r) for r in rows]), JSON)
-        return Response(200, skaha.gson([self.session_body(r) for r in rows]), JSON)
+        return Response(200, skaha.gson([self.session_body(r, request) for r in rows]), JSON)
 
     def get_app(self, user: str, session_id: str, appid: str) -> Response:
         row = self._own(user, session_id, appid) if appid else None
@@ -369,7 +385,7 @@ class LocalApp:
         if params.get("gpus") is not None:
             options = resources.options(self.context, "gpus")
             gpus = skaha.check_gpus(params.get("gpus") or "", options)
-        self.check_registry_auth(request)
+        self.check_registry_auth(request, image)
         label = skaha.label_name(name)
         if not label:
             raise bad_request("canfar.net/name label value cannot be blank")
@@ -403,11 +419,17 @@ class LocalApp:
     async def wake_supervisor(self) -> None:
         await control.wake_supervisor(self.store, self.settings)
 
-    def check_registry_auth(self, request: Request) -> None:
-        """Images from the registry hosts count as cached: the header is optional, but checked."""
+    def check_registry_auth(self, request: Request, image: str) -> None:
+        """An image id exactly in the image list (the server's public cache) needs no header;
+        any other is private or unknown and needs one. A header given is checked either way."""
         raw = request.headers.get("x-skaha-registry-auth")
         if raw is None:
-            return
+            if image in self.image_ids:
+                return
+            raise bad_request(
+                "No authentication provided for unknown or private image.  Use"
+                " x-skaha-registry-auth request header with base64Encode(username:secret)."
+            )
         try:
             decoded = base64.b64decode(raw.strip(), validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
@@ -472,6 +494,35 @@ class LocalApp:
             return False
         self._last_sweep = now
         return housekeeping.sweep(self.store, self.settings)
+
+
+def _own_base(request: Request) -> str:
+    """scheme://host[:port] this request reached (the sessions' host, as SKAHA_SESSIONS_HOSTNAME
+    is the server's own on a small deployment)."""
+    scope = request.scope or {}
+    host = request.headers.get("host", "")
+    if not host:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else "localhost"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def emulated_page(path: str) -> Response:
+    """What a connectURL opens: a page saying the session is emulated (no web app runs here)."""
+    import html
+
+    parts = path.split("/")
+    kind = parts[2] if len(parts) > 2 else ""
+    session_id = parts[3] if len(parts) > 3 else ""
+    body = (
+        '<!doctype html>\n<html><head><meta charset="utf-8"><title>canfar local: emulated'
+        f" {html.escape(kind)} session</title></head>\n<body><h1>Emulated {html.escape(kind)}"
+        f" session {html.escape(session_id)}</h1>\n<p>The canfar local platform emulates"
+        " interactive sessions: it keeps their records, expiry and limits as CANFAR does, but"
+        " runs no web application. On CANFAR this address opens the session itself.</p>\n"
+        "</body></html>\n"
+    )
+    return Response(200, body.encode("utf-8"), "text/html; charset=utf-8")
 
 
 def check_job_yaml(cmd: str | None, args: str | None, env: list[tuple[str, str]]) -> None:

@@ -78,8 +78,8 @@ def session_row(
                 "Normal",
                 "Emulated",
                 f"This {kind} session is emulated locally: it stays Running until its expiry"
-                f" time with no process behind it; no {kind} server is started, so"
-                " connectURL is empty",
+                f" time with no process behind it; no {kind} server is started, and"
+                " connectURL opens a page that says so",
             )
         )
     return row, events

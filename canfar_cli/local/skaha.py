@@ -177,14 +177,30 @@ def cores_text(cores: float) -> str:
     return str(int(cores)) if float(cores).is_integer() else f"{cores:.3f}"
 
 
-def connect_url(kind: str, session_id: str, user: str) -> str:
-    # The local platform serves no interactive web applications: the real URL would point at a
-    # server that does not exist here, so the URL is empty, like a headless session's.
-    return ""
+def connect_url(kind: str, session_id: str, user: str, base: str = "") -> str:
+    """The URL shapes of SessionURLBuilder, on `base` (scheme://host:port of this server): the
+    local platform answers them with a page saying the session is emulated."""
+    if not base or kind in ("headless", "desktop-app"):
+        return ""
+    if kind == "desktop":
+        path = f"session/desktop/{session_id}/"
+        return f"{base}/{path}?password={session_id}&path={path}"
+    if kind == "notebook":
+        return f"{base}/session/notebook/{session_id}/lab/tree/home/{user}?token={session_id}"
+    if kind == "contributed":
+        return f"{base}/session/contrib/{session_id}/"
+    if kind == "firefly":
+        return f"{base}/session/firefly/{session_id}/firefly/"
+    return f"{base}/session/{kind}/{session_id}/"
 
 
 def session_object(
-    row: Any, *, uid: str = "", gid: str = "", usage: dict[str, str] | None = None
+    row: Any,
+    *,
+    uid: str = "",
+    gid: str = "",
+    usage: dict[str, str] | None = None,
+    base: str = "",
 ) -> dict[str, Any]:
     """The Session JSON object, fields in the declaration order of Session.java, nulls omitted."""
     body: dict[str, Any] = {
@@ -203,7 +219,7 @@ def session_object(
     if row["start_time"] is not None:
         body["startTime"] = offset_datetime(row["start_time"])
         body["expiryTime"] = instant(int(row["start_time"]) + int(row["deadline"]))
-    body["connectURL"] = connect_url(row["type"], row["id"], row["userid"])
+    body["connectURL"] = connect_url(row["type"], row["id"], row["userid"], base)
     if row["fixed"]:
         body["requestedRAM"] = decimal_gb(row["ram"])
         body["requestedCPUCores"] = cores_text(row["cores"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,8 +34,13 @@ def test_tables_json_and_blocks_survive_an_ascii_stdout(
     assert json.loads(raw.getvalue()[middle:].decode("ascii")) == {"message": "pulled tërminal"}
 
 
-def test_ps_and_info_with_an_ascii_stdout_are_not_internal_errors() -> None:
-
+def test_ps_and_info_with_an_ascii_stdout_are_not_internal_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The image is added to the local platform's public list (any other needs registry auth).
+    images = tmp_path / "images.json"
+    images.write_text('[{"id": "images.canfar.net/skaha/t\u00ebrminal:1", "types": ["headless"]}]')
+    monkeypatch.setenv("CANFAR_LOCAL_IMAGES", str(images))
     made = run_canfar(
         [
             "--server",

@@ -66,6 +66,11 @@ def loaded_modules(
         ["platform", "--help"],
         ["auth", "status"],
         ["auth", "logout"],
+        ["run", "--help"],
+        ["open", "--help"],
+        ["renew", "--help"],
+        ["images", "--help"],
+        ["limits", "--help"],
     ],
 )
 def test_light_commands_import_nothing_heavy(args: list[str]) -> None:

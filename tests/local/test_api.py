@@ -351,13 +351,21 @@ def test_context_and_registry_hosts_are_overridable(serve_local: Any, tmp_path: 
     }
     path = tmp_path / "context.json"
     path.write_text(json.dumps(context))
-    env = {"CANFAR_LOCAL_CONTEXT": str(path), "CANFAR_LOCAL_REGISTRY_HOSTS": "a.org b.org"}
+    images = tmp_path / "images.json"  # extends the shipped list: a.org/nb is then public
+    images.write_text(json.dumps([{"id": "a.org/nb", "types": ["notebook"]}]))
+    env = {
+        "CANFAR_LOCAL_CONTEXT": str(path),
+        "CANFAR_LOCAL_REGISTRY_HOSTS": "a.org b.org",
+        "CANFAR_LOCAL_IMAGES": str(images),
+    }
     server = serve_local(env=env)
     from tests.support.api import api
 
     with api(server) as http:
         assert http.get("/context").json() == context
         assert http.get("/repository").json() == ["a.org", "b.org"]
+        listed = [image["id"] for image in http.get("/image").json()]
+        assert "a.org/nb" in listed and IMAGE in listed
         refused = http.post("/session", data={"name": "x", "image": IMAGE})
         assert refused.text == f"session image '{IMAGE}' must come from one of [a.org, b.org]\n"
         cores = http.post("/session", data={"name": "x", "image": "b.org/x", "cores": "3"})

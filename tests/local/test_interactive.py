@@ -27,7 +27,18 @@ def test_interactive_kind_runs_emulated(shared_client: httpx.Client, kind: str) 
     try:
         record = wait_for(shared_client, session_id, ("Running",))
         assert record["type"] == kind
-        assert record["connectURL"] == ""
+        # The server's URL shape for the kind, on this server's own host; it opens a page.
+        shapes = {
+            "notebook": f"/session/notebook/{session_id}/lab/tree/home/",
+            "desktop": f"/session/desktop/{session_id}/?password={session_id}",
+            "carta": f"/session/carta/{session_id}/",
+            "firefly": f"/session/firefly/{session_id}/firefly/",
+            "contributed": f"/session/contrib/{session_id}/",
+        }
+        url = record["connectURL"]
+        assert url.startswith(str(shared_client.base_url).split("/skaha")[0] + shapes[kind])
+        page = shared_client.get(url)
+        assert page.status_code == 200 and "emulated" in page.text
         assert record["name"] == f"my-{kind}"
         # Expiry = start + 4 days (skaha.sessionexpiry).
         lifetime = parse(record["expiryTime"]) - parse(record["startTime"])

@@ -67,6 +67,9 @@ CANFAR_VARIABLES = (
     "CANFAR_REGISTRY_CADC",
     "CANFAR_REGISTRY_SRCNET",
     "CANFAR_OIDC_ISSUER_SRCNET",
+    "CANFAR_CACHE_DIR",
+    "CANFAR_REGISTRY_USER",
+    "CANFAR_REGISTRY_SECRET",
 )
 
 # Settings every test runs with (and every local server a test starts): the waits of a test

@@ -1,0 +1,73 @@
+"""`canfar open ID…`: a Running session's connectURL in the web browser (or printed)."""
+
+from __future__ import annotations
+
+import typer
+
+from canfar_cli.cli.state import state_of
+
+
+def _has_display() -> bool:
+    """A browser can show up: not on a Linux/BSD machine without X or Wayland (ssh)."""
+    import os
+    import sys
+
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def open_sessions(
+    ctx: typer.Context,
+    ids: list[str] = typer.Argument(..., metavar="ID...", help="Session ids."),
+    print_only: bool = typer.Option(
+        False, "--print", help="Print the URLs instead (also when there is no display)."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Wait until each session is Running first."),
+) -> None:
+    """Open interactive sessions (notebook, desktop, CARTA, …) in the web browser.
+
+    The URLs are printed instead, one per line, with --print, when stdout is not a terminal,
+    or when there is no display. A session that is not Running or has no URL is one line on
+    stderr and exit 1 (4 when no id is known).
+
+    \b
+    Examples:
+      canfar open x7k2m9qa
+      canfar open --wait $(canfar create notebook skaha/astroml)
+      canfar open --print x7k2m9qa
+    """
+    from canfar_cli.cli.present import exit_with, report_failures, unique
+
+    state = state_of(ctx)
+    out = state.out
+    ids = unique(ids)
+    show = not print_only and out.is_terminal(out.stdout) and _has_display()
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        from canfar_cli.errors import CanfarError
+        from canfar_cli.outcomes import Outcome
+
+        if wait:
+            await session.wait(ids)
+        outcomes = []
+        for session_id in ids:
+            try:
+                url = await (session.open(session_id) if show else session.connect_url(session_id))
+                outcomes.append(Outcome(session_id, value=url))
+            except CanfarError as exc:
+                outcomes.append(Outcome(session_id, error=exc))
+        return outcomes
+
+    outcomes = state.run(work)
+    urls = [str(o.value) for o in outcomes if o.ok]
+    if show:
+        for session_id, url in ((o.key, o.value) for o in outcomes if o.ok):
+            out.message(f"opened {session_id}: {url}")
+    else:
+        out.ids(urls)
+    exit_with(report_failures(out, outcomes))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("open")(open_sessions)

@@ -1,0 +1,73 @@
+"""`canfar renew ID… | --all`: push back the expiry of interactive sessions."""
+
+from __future__ import annotations
+
+import typer
+
+from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
+from canfar_cli.cli.state import state_of
+from canfar_cli.errors import UsageError
+
+
+def renew(
+    ctx: typer.Context,
+    ids: list[str] | None = typer.Argument(None, metavar="[ID...]", help="Session ids."),
+    every: bool = typer.Option(False, "--all", help="Every Running interactive session of yours."),
+    output: Format | None = output_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """Renew interactive sessions: their expiry moves to now + the server's session lifetime
+    (4 days on CANFAR). Prints each session's new expiry.
+
+    Exit 0 only when every renew succeeded; the server's reason for each failure goes to
+    stderr.
+
+    \b
+    Examples:
+      canfar renew x7k2m9qa
+      canfar renew --all
+    """
+    from canfar_cli.cli.present import exit_with, report_failures, unique, when
+
+    state = state_of(ctx)
+    out = state.out
+    fmt = resolve_format(output, as_json)
+    if every and ids:
+        raise UsageError("give session ids or --all, not both")
+    if not every and not ids:
+        raise UsageError("give session ids, or --all for every Running interactive session")
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        chosen = unique(ids or [])
+        if every:
+            chosen = [
+                str(s["id"])
+                for s in await session.fetch(view="interactive", status="Running")
+                if s.get("type") not in ("headless", "desktop-app") and "id" in s
+            ]
+        outcomes = await session.renew_each(chosen)
+        renewed = [o.key for o in outcomes if o.ok]
+        records = await session.info_each(renewed) if renewed else []
+        return outcomes, [r.value for r in records if r.ok]
+
+    outcomes, records = state.run(work)
+    if fmt == "json":
+        out.json([{"id": r.get("id"), "expiryTime": r.get("expiryTime")} for r in records])
+    elif records:
+        from datetime import datetime, timezone
+
+        now = datetime.now(timezone.utc)
+        out.table(
+            ["ID", "NAME", "EXPIRES"],
+            [
+                [str(r.get("id")), str(r.get("name", "")), when(r.get("expiryTime"), now)]
+                for r in records
+            ],
+        )
+    elif every and not outcomes:
+        out.message("no Running interactive session to renew")
+    exit_with(report_failures(out, outcomes))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("renew")(renew)

@@ -5,10 +5,14 @@ Run from the repository root (after the README's test set-up):
     .venv/bin/python tests/bench/run.py            # every figure, 5 runs each
     .venv/bin/python tests/bench/run.py --runs 9 --only startup,ps
     .venv/bin/python tests/bench/run.py --official /path/to/venv/bin/canfar   # side by side
+    .venv/bin/python tests/bench/run.py --only startup,ps --baseline ../other/.venv/bin/python
 
 Each figure is run several times and reported as median, min and max, with the floor or the ideal
-beside it and the target. Servers are started by the script itself on loopback, each with its own
-state folder, and stopped at the end. Nothing here asserts: it measures and prints.
+beside it and the target. With --baseline PYTHON (another checkout's venv), `--help`, `ps --help`
+and `ps -a -o json` are run as `PYTHON -m canfar_cli` and ours as `python -m canfar_cli`, by
+turns, run by run; the ratio ours/baseline is the median of the per-pair ratios. Servers are
+started by the script itself on loopback, each with its own state folder, and stopped at the end.
+Nothing here asserts: it measures and prints.
 """
 
 from __future__ import annotations
@@ -32,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-WATCHED_SERVER = ROOT / "tests" / "core" / "watched_server.py"
+WATCHED_SERVER = ROOT / "tests" / "support" / "watched_server.py"
 IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
 BIN = Path(sys.executable).parent
 CANFAR = (
     [str(BIN / "canfar")] if (BIN / "canfar").exists() else [sys.executable, "-m", "canfar_cli"]
 )
+OURS = [sys.executable, "-m", "canfar_cli"]  # beside a baseline: both started the same way
 
 
 @dataclass
@@ -47,6 +52,7 @@ class Figure:
     reference: str = ""  # the floor or the ideal, as text
     target: str = ""
     note: str = ""
+    ratio: float | None = None  # ours / baseline, median of per-pair ratios
 
     def row(self) -> list[str]:
         ms = [s * 1000 for s in self.samples]
@@ -58,13 +64,16 @@ class Figure:
             self.reference,
             self.target,
             self.note,
+            f"{self.ratio:.2f}" if self.ratio is not None else "",
         ]
 
 
 def print_table(figures: list[Figure]) -> None:
-    header = ["figure", "median ms", "min", "max", "floor / ideal", "target", "note"]
+    header = ["figure", "median ms", "min", "max", "floor / ideal", "target", "note", "ours/base"]
     rows = [header, *(f.row() for f in figures)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    if all(f.ratio is None for f in figures):
+        rows = [row[:-1] for row in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if n == 0:
@@ -89,36 +98,71 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_once(argv: list[str], env: dict[str, str]) -> float:
+    """The wall time of one successful run of argv."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])}… failed: {done.stderr.decode()[-500:]}")
+    return elapsed
+
+
 def timed(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
     """Wall times of `runs` runs, after one untimed warm-up run (bytecode, page cache)."""
-    samples = []
+    return [run_once(argv, env) for _ in range(runs + 1)][1:]
+
+
+def timed_pair(
+    ours: list[str], theirs: list[str], env: dict[str, str], runs: int
+) -> tuple[list[float], list[float], float]:
+    """Both commands run by turns (who goes first alternates), after one warm-up each: their
+    wall times, and the median of the per-pair ratios ours/theirs (a shared machine's load
+    shifts both sides of a pair alike)."""
+    mine: list[float] = []
+    base: list[float] = []
     for n in range(runs + 1):
-        start = time.perf_counter()
-        done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if n:
-            samples.append(time.perf_counter() - start)
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv[:4])}… failed: {done.stderr.decode()[-500:]}")
-    return samples
+        turns = [(ours, mine), (theirs, base)]
+        for argv, samples in turns if n % 2 else turns[::-1]:
+            samples.append(run_once(argv, env))
+    mine, base = mine[1:], base[1:]
+    return mine, base, statistics.median(a / b for a, b in zip(mine, base, strict=True))
+
+
+def compared(
+    name: str, ours: list[str], theirs: list[str], env: dict[str, str], runs: int, **fields: str
+) -> list[Figure]:
+    """A figure of ours (with its ratio to the baseline) and the baseline's, timed by turns."""
+    mine, base, ratio = timed_pair(ours, theirs, env, runs)
+    return [
+        Figure(f"{name} [ours, -m]", mine, ratio=ratio, **fields),
+        Figure(f"{name} [baseline, -m]", base),
+    ]
 
 
 @contextlib.contextmanager
 def server(argv: list[str], env: dict[str, str]) -> Iterator[str]:
-    """A server process that prints its base URL first; stopped (and its jobs with it) at exit."""
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    assert process.stdout is not None
-    url = process.stdout.readline().decode().strip()
-    if not url.startswith("http"):
-        process.kill()
-        raise SystemExit(f"server did not start: {argv}")
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
+    """A server process that prints its base URL first; stopped (and its jobs with it) at exit.
+    Its stderr (notices such as where its token is) is kept aside, shown only if it fails."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=log
+        )
+        assert process.stdout is not None
+        url = process.stdout.readline().decode().strip()
+        if not url.startswith("http"):
             process.kill()
+            process.wait()
+            log.seek(0)
+            raise SystemExit(f"server did not start: {argv}\n{log.read().decode()[-500:]}")
+        try:
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def local_serve(env: dict[str, str], *flags: str) -> contextlib.AbstractContextManager[str]:
@@ -127,6 +171,15 @@ def local_serve(env: dict[str, str], *flags: str) -> contextlib.AbstractContextM
 
 def watched_serve(env: dict[str, str], latency_ms: int) -> contextlib.AbstractContextManager[str]:
     return server([sys.executable, str(WATCHED_SERVER), str(latency_ms)], env)
+
+
+def auth(url: str, home: Path) -> dict[str, str]:
+    """The header a raw client needs for the `canfar local serve` at `url` (its state folder is
+    `home / "local"`, as env_for sets it): the token it recorded, as canfar itself finds it."""
+    from canfar_cli.serve_tokens import find_token
+
+    token = find_token(url, home / "local")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def watch(url: str) -> dict[str, Any]:
@@ -146,11 +199,14 @@ def seed_finished(home: Path, count: int, url: str) -> list[str]:
     from canfar_cli.local import skaha
     from canfar_cli.local.store import Store
 
-    first = httpx.post(
+    response = httpx.post(
         f"{url}/v1/session",
         data={"name": "seed", "image": IMAGE, "cmd": "true"},
+        headers=auth(url, home),
         timeout=60,
-    ).text.strip()
+    )
+    response.raise_for_status()
+    first = response.text.strip()
     store = Store(home / "local")
     deadline = time.monotonic() + 60
     while store.get(first)["status"] not in ("Completed", "Failed"):
@@ -176,7 +232,9 @@ def seed_finished(home: Path, count: int, url: str) -> list[str]:
 # --- the figures ---------------------------------------------------------------------------
 
 
-def bench_startup(work: Path, runs: int, official: str | None) -> list[Figure]:
+def bench_startup(
+    work: Path, runs: int, official: str | None = None, baseline: str | None = None
+) -> list[Figure]:
     env = env_for(work)
     # A TAB with the shipped bash script: it never starts Python. Timed as a fresh bash that
     # sources the script and answers `canfar p<TAB>` (so bash's own start-up is included).
@@ -189,19 +247,17 @@ def bench_startup(work: Path, runs: int, official: str | None) -> list[Figure]:
         " _canfar",
     ]
     floor = timed([sys.executable, "-c", "pass"], env, runs)
-    figures = [
-        Figure("python -c pass", floor, note="the interpreter alone"),
-        Figure(
-            "canfar --help",
-            timed([*CANFAR, "--help"], env, runs),
-            f"{statistics.median(floor) * 1000:.0f} (python)",
-            "<= 100",
-        ),
-        Figure(
-            "canfar ps --help",
-            timed([*CANFAR, "ps", "--help"], env, runs),
-            f"{statistics.median(floor) * 1000:.0f} (python)",
-        ),
+    python = f"{statistics.median(floor) * 1000:.0f} (python)"
+    figures = [Figure("python -c pass", floor, note="the interpreter alone")]
+    for args, target in ((["--help"], "<= 100"), (["ps", "--help"], "")):
+        name = " ".join(["canfar", *args])
+        if baseline:
+            theirs = [baseline, "-m", "canfar_cli", *args]
+            ours = [*OURS, *args]
+            figures += compared(name, ours, theirs, env, runs, reference=python, target=target)
+        else:
+            figures.append(Figure(name, timed([*CANFAR, *args], env, runs), python, target))
+    figures += [
         Figure(
             "TAB in bash (static script)",
             timed(tab, env, runs),
@@ -217,26 +273,34 @@ def bench_startup(work: Path, runs: int, official: str | None) -> list[Figure]:
 
 # The floor of `ps -o json`: the interpreter, httpx (without its optional command line, which
 # canfar keeps out too), and one loopback GET of the listing.
+# The token comes in the environment (BENCH_AUTHORIZATION), as canfar finds it in a file.
 FLOOR_SCRIPT = (
-    "import sys; sys.modules['httpx._main'] = None; import httpx;"
-    " httpx.get(sys.argv[1] + '/v1/session', headers={'Accept': 'application/json'}).json()"
+    "import os, sys; sys.modules['httpx._main'] = None; import httpx;"
+    " auth = os.environ.get('BENCH_AUTHORIZATION');"
+    " headers = {'Accept': 'application/json', **({'Authorization': auth} if auth else {})};"
+    " httpx.get(sys.argv[1] + '/v1/session', headers=headers).raise_for_status()"
 )
 
 
-def bench_ps(work: Path, runs: int) -> list[Figure]:
+def floor_env(env: dict[str, str], url: str, home: Path) -> dict[str, str]:
+    return {**env, "BENCH_AUTHORIZATION": auth(url, home).get("Authorization", "")}
+
+
+def bench_ps(work: Path, runs: int, baseline: str | None = None) -> list[Figure]:
+    """`ps -a -o json` of 3 sessions. Beside a baseline both sides ask one server of ours, served
+    without a token (--no-auth): the baseline predates tokens and could not send one."""
     env = env_for(work)
-    with local_serve(env) as url:
+    name, args = "ps -a -o json (3 sessions)", ["ps", "-a", "-o", "json"]
+    with local_serve(env, *(["--no-auth"] if baseline else [])) as url:
         seed_finished(work, 3, url)
-        floor = timed([sys.executable, "-c", FLOOR_SCRIPT, url], env, runs)
-        ps = timed([*CANFAR, "--server", url, "ps", "-a", "-o", "json"], env, runs)
-    return [
-        Figure(
-            "ps -a -o json (3 sessions)",
-            ps,
-            f"{statistics.median(floor) * 1000:.0f} (python+httpx+GET)",
-            "<= 120",
-        )
-    ]
+        floor = timed([sys.executable, "-c", FLOOR_SCRIPT, url], floor_env(env, url, work), runs)
+        reference = f"{statistics.median(floor) * 1000:.0f} (python+httpx+GET)"
+        if baseline:
+            ours = [*OURS, "--server", url, *args]
+            theirs = [baseline, "-m", "canfar_cli", "--server", url, *args]
+            return compared(name, ours, theirs, env, runs, reference=reference, target="<= 120")
+        ps = timed([*CANFAR, "--server", url, *args], env, runs)
+    return [Figure(name, ps, reference, "<= 120")]
 
 
 def bench_listing(work: Path, runs: int, count: int = 5000) -> list[Figure]:
@@ -244,7 +308,7 @@ def bench_listing(work: Path, runs: int, count: int = 5000) -> list[Figure]:
     figures = []
     with local_serve(env) as url:
         seed_finished(work, count, url)
-        floor = timed([sys.executable, "-c", FLOOR_SCRIPT, url], env, runs)
+        floor = timed([sys.executable, "-c", FLOOR_SCRIPT, url], floor_env(env, url, work), runs)
         reference = f"{statistics.median(floor) * 1000:.0f} (python+httpx+GET)"
         for output, target in (("json", "< 500"), ("table", "< 2000")):
             argv = [*CANFAR, "--server", url, "ps", "-a", "-o", output]
@@ -291,9 +355,7 @@ def bench_batches(
     latency = latency_ms / 1000
     figures: list[Figure] = []
 
-    def fig(
-        name: str, samples: list[float], n: int, peaks: list[int], extra_rounds: int = 0
-    ) -> Figure:
+    def fig(name: str, samples: list[float], n: int, step: str, extra_rounds: int = 0) -> Figure:
         best = ideal(n, concurrency, latency, extra_rounds)
         ratio = statistics.median(samples) / best
         return Figure(
@@ -301,18 +363,21 @@ def bench_batches(
             samples,
             f"{best * 1000:.0f} (ideal)",
             "<= 1.3x ideal",
-            f"{ratio:.2f}x ideal, peak in flight {max(peaks)} (bound {concurrency})",
+            f"{ratio:.2f}x ideal, peak in flight {max(peaks[step])} (bound {concurrency}),"
+            f" {statistics.median(requests[step]):.0f} requests",
         )
 
     for runner in ("library", "cli"):
         lib: dict[str, list[float]] = {"info": [], "create": [], "rm": []}
         peaks: dict[str, list[int]] = {"info": [], "create": [], "rm": []}
+        requests: dict[str, list[int]] = {"info": [], "create": [], "rm": []}
         for run in range(runs):
             home = work / f"batch-{runner}-{run}"
             env = env_for(home)
             with watched_serve(env, 0) as seed_url:
                 ids = seed_finished(home, 500, seed_url)
             with watched_serve(env, latency_ms) as url:
+                seen = 0
                 for step in ("info", "create", "rm"):
                     start = time.perf_counter()
                     if runner == "library":
@@ -320,12 +385,16 @@ def bench_batches(
                     else:
                         cli_step(url, concurrency, step, ids, env)
                     lib[step].append(time.perf_counter() - start)
-                    peaks[step].append(watch(url)["peak"])  # the peak so far
+                    wire = watch(url)
+                    peaks[step].append(wire["peak"])  # the peak so far
+                    requests[step].append(len(wire["seen"]) - seen)
+                    seen = len(wire["seen"])
         figures += [
-            fig(f"{runner}: info of 500 ids", lib["info"], 500, peaks["info"]),
-            fig(f"{runner}: create replicas=200", lib["create"], 200, peaks["create"]),
+            # The ideal of one request per id; canfar answers a batch this large from one listing.
+            fig(f"{runner}: info of 500 ids", lib["info"], 500, "info"),
+            fig(f"{runner}: create replicas=200", lib["create"], 200, "create"),
             # rm looks first: one listing round before the deletes.
-            fig(f"{runner}: rm of 500 ids", lib["rm"], 500, peaks["rm"], extra_rounds=1),
+            fig(f"{runner}: rm of 500 ids", lib["rm"], 500, "rm", extra_rounds=1),
         ]
     return figures
 
@@ -362,6 +431,7 @@ def bench_throughput(work: Path, runs: int, rate: int = 200, seconds: float = 5.
     figures = []
     with local_serve(env) as url:
         ids = seed_finished(work, 50, url)
+        headers = auth(url, work)
         paths = ["/v1/session", "/v1/context", "/v1/image", "/v1/session?view=stats"]
         paths += [f"/v1/session/{i}" for i in ids[:10]]
         paths += [f"/v1/session/{i}?view=events" for i in ids[:5]]
@@ -370,7 +440,7 @@ def bench_throughput(work: Path, runs: int, rate: int = 200, seconds: float = 5.
             latencies: list[float] = []
             errors = 0
             total = int(rate * seconds)
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
 
                 async def one(path: str) -> None:
                     nonlocal errors
@@ -425,22 +495,38 @@ def main() -> None:
         "--only", default=",".join(BENCHES), help="comma-separated: " + ", ".join(BENCHES)
     )
     parser.add_argument("--official", help="the official CANFAR CLI's `canfar`, timed beside ours")
+    parser.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="another checkout's venv python: start-up and ps timed by turns with ours, as ratios",
+    )
     options = parser.parse_args()
     print(
         f"canfar-cli benchmarks: {platform.node()}, {os.cpu_count()} cores, Python"
-        f" {platform.python_version()}, {platform.platform()}, {time.strftime('%Y-%m-%d %H:%M')}\n"
+        f" {platform.python_version()}, {platform.platform()}, {time.strftime('%Y-%m-%d %H:%M')}"
     )
+    if options.baseline:
+        print(f"baseline: {options.baseline}")
+    print(f"load average at start: {load()}\n")
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="canfar-bench-") as tmp:
         for name in options.only.split(","):
             work = Path(tmp) / name
             work.mkdir()
             if name == "startup":
-                figures += bench_startup(work, options.runs, options.official)
+                figures += bench_startup(work, options.runs, options.official, options.baseline)
+            elif name == "ps":
+                figures += bench_ps(work, options.runs, options.baseline)
             else:
                 figures += BENCHES[name](work, options.runs)
         shutil.rmtree(tmp, ignore_errors=True)
     print_table(figures)
+    print(f"\nload average at the end: {load()}")
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` shows them."""
+    return ", ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 if __name__ == "__main__":

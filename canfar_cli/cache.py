@@ -4,10 +4,10 @@ without asking the server every time. Mode 0600, written atomically; never a cre
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,16 +46,7 @@ def write(kind: str, server: str, value: Any) -> None:
 
 
 def write_file(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".cache-", dir=path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError:
-        pass
+    from canfar_cli.files import write_private
+
+    with contextlib.suppress(OSError):
+        write_private(path, text)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,20 +158,11 @@ def _format_toml_value(value: Any) -> str:
 
 def write_config(values: dict[str, Any], path: Path | None = None) -> Path:
     """Write the flat dict atomically, mode 0600 from the first byte."""
+    from canfar_cli.files import write_private
+
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"{key} = {_format_toml_value(value)}\n" for key, value in sorted(values.items())]
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(path, "".join(lines))
     return path
 
 

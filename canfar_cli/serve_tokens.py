@@ -43,19 +43,13 @@ def token_path(home: Path, port: int) -> Path:
 
 def write_token(home: Path, port: int, url: str, token: str) -> Path:
     """Record a serving server's token for its port (0600, written whole then renamed)."""
+    from canfar_cli.files import write_private
+
     folder = home / SERVE_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
+    os.chmod(folder, 0o700)  # whatever an older folder had
     path = token_path(home, port)
-    temporary = folder / f".{port}.{os.getpid()}.tmp"
-    body = json.dumps({"url": url, "token": token, "pid": os.getpid()}).encode()
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask, and whatever a stale file had
-        os.write(fd, body)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
+    write_private(path, json.dumps({"url": url, "token": token, "pid": os.getpid()}))
     return path
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from canfar_cli.auth.certificates import CertificateInfo, default_path, parse_pem
 from canfar_cli.config import Settings
 from canfar_cli.errors import CredentialError, UsageError
+from canfar_cli.files import write_private
 
 CRED_URI = "ivo://cadc.nrc.ca/cred"
 CDP_PROXY = "ivo://ivoa.net/std/CDP#proxy-1.0"
@@ -77,7 +78,7 @@ def login_cadc(
     except CredentialError as exc:
         raise net.garbage("credential service", url, exc.message) from None
     target = Path(path).expanduser() if path else default_path()
-    store.write_secret(target, response.content)
+    write_private(target, response.content)
 
     def activate(values: dict[str, Any]) -> None:
         values.setdefault("active", {})["identity"] = "cadc"

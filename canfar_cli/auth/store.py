@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from canfar_cli import files
 from canfar_cli.config import config_dir
 from canfar_cli.errors import CredentialError
 
@@ -51,38 +50,14 @@ def read_store(path: Path | None = None) -> dict[str, Any]:
 def write_store(values: dict[str, Any], path: Path | None = None) -> None:
     path = path or store_path()
     values = {**values, "version": VERSION}
-    write_secret(path, (json.dumps(values, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-
-
-def write_secret(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically, mode 0600 from the first byte; the folder is made."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    files.write_private(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
 
 
 @contextlib.contextmanager
 def locked(path: Path | None = None) -> Iterator[None]:
-    """An exclusive lock across processes (fcntl.flock on `<store>.lock`)."""
-    import fcntl
-
-    path = path or store_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    """An exclusive lock across processes on the store (`<store>.lock`)."""
+    with files.locked(Path(f"{path or store_path()}.lock")):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def update_store(change: Callable[[dict[str, Any]], Any], path: Path | None = None) -> Any:

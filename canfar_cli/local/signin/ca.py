@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from canfar_cli.local.signin.files import locked, write_secret
+from canfar_cli.files import locked
+from canfar_cli.files import write_private as write_secret
 
 CA_DIR = "ca"
 CA_NAME = "canfar local platform CA"

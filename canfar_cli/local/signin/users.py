@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from canfar_cli.errors import CanfarError, UsageError
-from canfar_cli.local.signin.files import locked, write_secret
+from canfar_cli.files import locked
+from canfar_cli.files import write_private as write_secret
 
 FILE_NAME = "users.json"
 _NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")

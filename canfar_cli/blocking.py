@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -154,6 +155,9 @@ class Session:
         )
         self._runner: _Runner | None = None
         self._finalizer: weakref.finalize[[_Runner], Session] | None = None
+        # One runner per Session whatever the threads calling it: the first call of each of
+        # several racing threads must not start a portal of its own.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -178,17 +182,19 @@ class Session:
 
     def close(self) -> None:
         """Close the connections and stop the portal thread (a new one starts if used again)."""
-        if self._finalizer is not None:
-            self._finalizer()
-        self._runner = None
-        self._finalizer = None
+        with self._lock:
+            finalizer, self._finalizer = self._finalizer, None
+            self._runner = None
+            if finalizer is not None:
+                finalizer()
 
     def _portal(self) -> Any:
-        if self._runner is None:
-            self._runner = _Runner(self._async)
-            # Closed with the object, or at interpreter exit, if the caller forgets.
-            self._finalizer = weakref.finalize(self, _close_runner, self._runner)
-        return self._runner.portal
+        with self._lock:
+            if self._runner is None:
+                self._runner = _Runner(self._async)
+                # Closed with the object, or at interpreter exit, if the caller forgets.
+                self._finalizer = weakref.finalize(self, _close_runner, self._runner)
+            return self._runner.portal
 
     plan_create = _direct(AsyncSession.plan_create)
     create_each = _blocking(AsyncSession.create_each)

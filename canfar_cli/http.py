@@ -186,6 +186,9 @@ class HttpClient:
         # again after aclose(), so a closed session object can be used again.
         self._client: httpx.AsyncClient | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        # The event loop the client and the bound belong to: a script may run the same session
+        # object under `asyncio.run` twice, and the second loop must not reuse the first's.
+        self._loop: object | None = None
 
     def _build(self) -> httpx.AsyncClient:
         transport = self._transport
@@ -223,8 +226,23 @@ class HttpClient:
     async def aclose(self) -> None:
         client, self._client = self._client, None
         self._limiter = None
-        if client is not None:
+        self._refresh_lock = None
+        same_loop = self._loop is _current_loop()
+        self._loop = None
+        if client is not None and same_loop:
             await client.aclose()
+
+    def _client_here(self) -> httpx.AsyncClient:
+        """The client of the running event loop: built on first use, and built again when the
+        loop changed (its connections belong to the old loop, which may be closed by now)."""
+        loop = _current_loop()
+        if self._client is None or self._loop is not loop:
+            # The old loop's client is dropped, not closed: closing needs that loop.
+            self._client = self._build()
+            self._limiter = None
+            self._refresh_lock = None
+            self._loop = loop
+        return self._client
 
     def _bound(self) -> anyio.CapacityLimiter:
         # Made on first use, inside the event loop that will use it.
@@ -260,9 +278,7 @@ class HttpClient:
     ) -> httpx.Response:
         """Send one request, retried as its method allows: a 2xx response, or a CanfarError."""
         method = method.upper()
-        if self._client is None:
-            self._client = self._build()
-        client = self._client
+        client = self._client_here()
         request = client.build_request(
             method, path.lstrip("/"), params=params, content=content, headers=headers
         )
@@ -384,6 +400,23 @@ class HttpClient:
             f"cannot reach {shown}{tried}: {describe(failure)}",
             hint="check the server URL (--server, CANFAR_URL) and your network",
         )
+
+
+def _current_loop() -> object | None:
+    """The running event loop (asyncio) or run (trio) as an object to compare by identity."""
+    import sniffio
+
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+    if library == "trio":  # pragma: no cover - the project runs on asyncio
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    import asyncio
+
+    return asyncio.get_running_loop()
 
 
 def describe(failure: BaseException | None) -> str:

@@ -120,6 +120,8 @@ class AsyncSession:
                 "timeout": timeout,
                 "concurrency": concurrency,
             }
+            if concurrency is not None:
+                given["concurrency"] = coerce("concurrency", concurrency, "concurrency=")
             if poll_interval is not None:
                 given["poll_interval"] = coerce("poll_interval", poll_interval, "poll_interval")
             settings = dataclasses.replace(

@@ -410,10 +410,8 @@ def _current_loop() -> object | None:
         library = sniffio.current_async_library()
     except sniffio.AsyncLibraryNotFoundError:
         return None
-    if library == "trio":  # pragma: no cover - the project runs on asyncio
-        import trio
-
-        return trio.lowlevel.current_trio_token()
+    if library != "asyncio":  # pragma: no cover - other backends: one client, as before
+        return None
     import asyncio
 
     return asyncio.get_running_loop()

@@ -66,9 +66,55 @@ def _blocking(
     @functools.wraps(method)
     def call(self: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
         bound = getattr(self._async, name)
-        return self._portal().call(functools.partial(bound, *args, **kwargs))  # type: ignore[no-any-return]
+        return _interruptible(self._portal(), functools.partial(bound, *args, **kwargs))  # type: ignore[no-any-return]
 
     return _as_member(call)
+
+
+class _Cancel:
+    """The cancel scope of one call on the portal, cancellable before it exists (both sides
+    run in the portal's thread, so no lock is needed)."""
+
+    def __init__(self) -> None:
+        self.scope: Any = None
+        self.requested = False
+
+    def cancel(self) -> None:
+        self.requested = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+def _interruptible(portal: Any, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work()` on the portal. A KeyboardInterrupt in the caller's thread cancels it there
+    (nothing goes on in the background) and waits for it to end: what it raised on the way out
+    (CreateInterrupted with the ids made) is raised here; otherwise the KeyboardInterrupt."""
+    import anyio
+
+    handle = _Cancel()
+
+    async def run() -> tuple[bool, Any]:
+        with anyio.CancelScope() as scope:
+            handle.scope = scope
+            if handle.requested:
+                scope.cancel()
+            return True, await work()
+        return False, None
+
+    future = portal.start_task_soon(run)
+    try:
+        done, value = future.result()
+    except KeyboardInterrupt as interrupt:
+        portal.call(handle.cancel)
+        try:
+            done, value = future.result()
+        except Exception as exc:
+            raise exc from interrupt
+        if not done:
+            raise
+    if not done:  # cancelled from elsewhere (the portal closed)
+        raise KeyboardInterrupt
+    return value  # type: ignore[no-any-return]
 
 
 def _as_member(call: F) -> F:

@@ -275,8 +275,12 @@ class HttpClient:
         params: dict[str, str] | None = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> httpx.Response:
-        """Send one request, retried as its method allows: a 2xx response, or a CanfarError."""
+        """Send one request, retried as its method allows: a 2xx response, or a CanfarError.
+
+        `before_send()` is called each time a slot is held and the request is about to go out;
+        what it raises stops the request there (nothing was sent)."""
         method = method.upper()
         client = self._client_here()
         request = client.build_request(
@@ -294,6 +298,8 @@ class HttpClient:
             failure: httpx.HTTPError | None = None
             try:
                 async with self._bound():
+                    if before_send is not None:
+                        before_send()
                     received = await client.send(request)
                     await received.aread()
                 response = received
@@ -360,7 +366,11 @@ class HttpClient:
             reason = f"HTTP {status} from a web page, not from the skaha API"
             hint = f"check the server URL ({self.base_url} should end in /skaha/v1)"
             if status >= 500:
-                return UnreachableError(f"{method} {shown}: {reason}", hint=hint)
+                return UnreachableError(
+                    f"{method} {shown}: {reason}",
+                    hint=hint,
+                    maybe_done=method not in IDEMPOTENT and status in (502, 504),
+                )
             return ServerError(f"{method} {shown}: {reason}", status=status, hint=hint)
         if status >= 500:
             tried = f" after {retries + 1} attempts" if retries else ""
@@ -369,6 +379,7 @@ class HttpClient:
                 hint="the server is in trouble; try again later"
                 if method in IDEMPOTENT
                 else MAYBE_DONE_HINT,
+                maybe_done=method not in IDEMPOTENT and status in (502, 504),
             )
         message = reason or f"{method} {shown}: HTTP {status}"
         if status in (401, 403):
@@ -390,6 +401,7 @@ class HttpClient:
             return UnreachableError(
                 f"{method} {shown}: no answer ({describe(failure)})",
                 hint=MAYBE_DONE_HINT,
+                maybe_done=True,
             )
         if isinstance(failure, httpx.TimeoutException):
             return UnreachableError(

@@ -146,6 +146,7 @@ def _is_server(text: str) -> bool:
     try:
         parts = urlsplit(text)
         host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of 0..65535
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(host) and " " not in text

@@ -363,6 +363,16 @@ class HttpClient:
         reason = server_text(response)
         if "html" in response.headers.get("content-type", ""):
             # skaha's errors are text/plain: a web page means something else answered.
+            if status in RETRY_STATUSES:
+                # A gateway's own page: it is there, the skaha service behind it is not.
+                return UnreachableError(
+                    f"{method} {shown}: HTTP {status} from a gateway: the skaha service behind"
+                    " it did not answer",
+                    hint="the server is in trouble; try again later"
+                    if method in IDEMPOTENT
+                    else MAYBE_DONE_HINT,
+                    maybe_done=method not in IDEMPOTENT and status != 503,
+                )
             reason = f"HTTP {status} from a web page, not from the skaha API"
             hint = f"check the server URL ({self.base_url} should end in /skaha/v1)"
             if status >= 500:

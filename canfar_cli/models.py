@@ -175,10 +175,9 @@ def check_image(image: str) -> str:
         )
     if image != image.strip() or any(ch.isspace() for ch in image):
         raise UsageError(f"image {image!r} contains whitespace")
-    if not image.isprintable() or not image.isascii():
+    if not image.isprintable():  # surrogates (argv bytes that are not UTF-8) are not
         raise UsageError(
-            f"image {image!r} holds characters an image reference cannot have"
-            " (bytes that are not UTF-8, control or non-ASCII characters)",
+            f"image {image!r} holds bytes that are not UTF-8 or control characters",
             hint=f"e.g. {DEFAULT_REGISTRY}/skaha/terminal:1.1.1",
         )
     first, slash, _rest = image.partition("/")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from canfar_cli.models import parse_events
 
-TABLE = """TYPE      REASON        MESSAGE                                   FIRST-TIME             LAST-TIME
+TABLE = (  # the lines are as wide as kubectl prints them
+    """TYPE      REASON        MESSAGE                                   FIRST-TIME             LAST-TIME
 Normal    Scheduled     Successfully assigned skaha/x to node1    2025-04-10T15:45:33Z   2025-04-10T15:45:33Z
 Warning   FailedMount   MountVolume.SetUp failed for volume "home" : mount failed: exit status 32
 Mounting command: mount -t ceph [auth] retry   2025-04-10T15:46:00Z   2025-04-10T15:49:00Z
 Normal    Pulled        Container image already present   2025-04-10T15:50:00Z   2025-04-10T15:50:00Z
-"""
+"""  # noqa: E501
+)
 
 
 def test_a_continuation_line_joins_the_event_before_it() -> None:

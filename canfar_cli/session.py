@@ -537,16 +537,30 @@ class AsyncSession:
 
     async def logs_each(self, ids: str | Iterable[str]) -> list[Outcome[str]]:
         """Each session's log text exactly as the server sends it. The server answers 200 with
-        nothing for an unknown id, so the sessions are looked up first (one request)."""
+        nothing for an unknown id, so the sessions are looked up first (one by one for a few
+        ids, one listing for a batch larger than the concurrency)."""
         checked = models.check_ids(ids)
-        known = await self._listing()
+        known = await self._known(checked)
 
         async def one(session_id: str) -> str:
-            if session_id not in known:
-                raise self._not_found(session_id)
+            await self._check_known(session_id, known)
             return await self._log_text(session_id)
 
         return await self._each(checked, one)
+
+    async def _known(self, ids: list[str]) -> Mapping[str, Any] | None:
+        """The caller's sessions by id when the batch is large (one listing serves it), or None:
+        a few ids are then looked up one by one (a listing can hold 50,000 sessions)."""
+        if len(set(ids)) > self._http.concurrency:
+            return await self._listing()
+        return None
+
+    async def _check_known(self, session_id: str, known: Mapping[str, Any] | None) -> None:
+        """NotFoundError unless the session exists (in `known`, or asked of the server)."""
+        if known is None:
+            await self._get_json(f"session/{session_id}")  # a 404 is NotFoundError
+        elif session_id not in known:
+            raise self._not_found(session_id)
 
     async def logs(self, ids: str | Iterable[str], verbose: bool = False) -> dict[str, str] | None:
         """{id: log text}; with verbose=True the logs go to stdout instead (through
@@ -612,10 +626,11 @@ class AsyncSession:
 
     # --- changing ---------------------------------------------------------------------------
 
-    async def _delete_known(self, ids: list[str], known: Mapping[str, Any]) -> list[Outcome[None]]:
+    async def _delete_known(
+        self, ids: list[str], known: Mapping[str, Any] | None
+    ) -> list[Outcome[None]]:
         async def one(session_id: str) -> None:
-            if session_id not in known:
-                raise self._not_found(session_id)
+            await self._check_known(session_id, known)
             await self._http.request("DELETE", f"session/{session_id}")
             return None
 
@@ -625,7 +640,7 @@ class AsyncSession:
         """Delete sessions. The server answers 200 even for an unknown id, so the sessions are
         looked up first (one request): unknown ids get NotFoundError and are not sent."""
         checked = models.check_ids(ids)
-        return await self._delete_known(checked, await self._listing())
+        return await self._delete_known(checked, await self._known(checked))
 
     async def destroy(self, ids: str | Iterable[str]) -> dict[str, bool]:
         """{id: deleted?}. `destroy_each` tells why an id was not deleted."""

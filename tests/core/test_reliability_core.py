@@ -101,3 +101,23 @@ def test_bytes_that_are_not_utf8_are_refused_before_sending(fields: dict) -> Non
     options = {"image": IMAGE, "cmd": "echo", **fields}
     with pytest.raises(UsageError):
         session.plan_create("bytes", **options)
+
+
+@pytest.mark.anyio
+async def test_logs_and_rm_of_one_id_do_not_fetch_the_listing() -> None:
+    import httpx
+
+    paths: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        paths.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
+        if request.url.path.endswith("/session"):
+            return httpx.Response(200, json=[])
+        if "logs" in request.url.query.decode():
+            return httpx.Response(200, text="hello\n")
+        return httpx.Response(200, json={"id": "abc12345", "status": "Running"})
+
+    async with AsyncSession(server="local", transport=httpx.MockTransport(server)) as session:
+        assert await session.logs("abc12345") == {"abc12345": "hello\n"}
+        assert await session.destroy("abc12345") == {"abc12345": True}
+    assert not any(path.split("?")[0].endswith("/session") for path in paths)

@@ -556,11 +556,26 @@ class AsyncSession:
         return None
 
     async def _check_known(self, session_id: str, known: Mapping[str, Any] | None) -> None:
-        """NotFoundError unless the session exists (in `known`, or asked of the server)."""
-        if known is None:
-            await self._get_json(f"session/{session_id}")  # a 404 is NotFoundError
-        elif session_id not in known:
-            raise self._not_found(session_id)
+        """NotFoundError unless the session exists (in `known`, or asked of the server). A 404
+        of one id is confirmed by the listing: when that 404s too, the URL has no skaha API
+        (exit 1), the id is not "unknown"."""
+        if known is not None:
+            if session_id not in known:
+                raise self._not_found(session_id)
+            return
+        try:
+            record = await self._get_json(f"session/{session_id}")
+        except NotFoundError:
+            await self._get_collection("session")  # raises "no skaha API" when it 404s too
+            raise
+        if record.get("id") != session_id:
+            raise ServerError(
+                f"the server's answer to GET {self._http.url(f'session/{session_id}')} is not"
+                " that session",
+                status=200,
+                reason=str(record)[:200],
+                hint=SERVER_URL_HINT,
+            )
 
     async def logs(self, ids: str | Iterable[str], verbose: bool = False) -> dict[str, str] | None:
         """{id: log text}; with verbose=True the logs go to stdout instead (through

@@ -85,8 +85,9 @@ def expected(command: str, fault: str) -> int:
         return 3
     if fault == "404":
         # One id that is unknown is exit 4; a collection (or the create) that is missing means
-        # no skaha API at that URL: exit 1, as the README says.
-        return 4 if command in ("info", "logs", "events", "rm") else 1
+        # no skaha API at that URL: exit 1, as the README says. logs and rm confirm an id's
+        # 404 with the listing (the server answers them 200 for any id), which 404s here too.
+        return 4 if command in ("info", "events") else 1
     if command == "events":
         return 0  # the events table is text: whatever came is shown as raw lines
     return 1

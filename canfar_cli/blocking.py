@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -65,9 +66,55 @@ def _blocking(
     @functools.wraps(method)
     def call(self: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
         bound = getattr(self._async, name)
-        return self._portal().call(functools.partial(bound, *args, **kwargs))  # type: ignore[no-any-return]
+        return _interruptible(self._portal(), functools.partial(bound, *args, **kwargs))  # type: ignore[no-any-return]
 
     return _as_member(call)
+
+
+class _Cancel:
+    """The cancel scope of one call on the portal, cancellable before it exists (both sides
+    run in the portal's thread, so no lock is needed)."""
+
+    def __init__(self) -> None:
+        self.scope: Any = None
+        self.requested = False
+
+    def cancel(self) -> None:
+        self.requested = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+def _interruptible(portal: Any, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work()` on the portal. A KeyboardInterrupt in the caller's thread cancels it there
+    (nothing goes on in the background) and waits for it to end: what it raised on the way out
+    (CreateInterrupted with the ids made) is raised here; otherwise the KeyboardInterrupt."""
+    import anyio
+
+    handle = _Cancel()
+
+    async def run() -> tuple[bool, Any]:
+        with anyio.CancelScope() as scope:
+            handle.scope = scope
+            if handle.requested:
+                scope.cancel()
+            return True, await work()
+        return False, None
+
+    future = portal.start_task_soon(run)
+    try:
+        done, value = future.result()
+    except KeyboardInterrupt as interrupt:
+        portal.call(handle.cancel)
+        try:
+            done, value = future.result()
+        except Exception as exc:
+            raise exc from interrupt
+        if not done:
+            raise
+    if not done:  # cancelled from elsewhere (the portal closed)
+        raise KeyboardInterrupt
+    return value  # type: ignore[no-any-return]
 
 
 def _as_member(call: F) -> F:
@@ -154,6 +201,9 @@ class Session:
         )
         self._runner: _Runner | None = None
         self._finalizer: weakref.finalize[[_Runner], Session] | None = None
+        # One runner per Session whatever the threads calling it: the first call of each of
+        # several racing threads must not start a portal of its own.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -178,17 +228,19 @@ class Session:
 
     def close(self) -> None:
         """Close the connections and stop the portal thread (a new one starts if used again)."""
-        if self._finalizer is not None:
-            self._finalizer()
-        self._runner = None
-        self._finalizer = None
+        with self._lock:
+            finalizer, self._finalizer = self._finalizer, None
+            self._runner = None
+            if finalizer is not None:
+                finalizer()
 
     def _portal(self) -> Any:
-        if self._runner is None:
-            self._runner = _Runner(self._async)
-            # Closed with the object, or at interpreter exit, if the caller forgets.
-            self._finalizer = weakref.finalize(self, _close_runner, self._runner)
-        return self._runner.portal
+        with self._lock:
+            if self._runner is None:
+                self._runner = _Runner(self._async)
+                # Closed with the object, or at interpreter exit, if the caller forgets.
+                self._finalizer = weakref.finalize(self, _close_runner, self._runner)
+            return self._runner.portal
 
     plan_create = _direct(AsyncSession.plan_create)
     create_each = _blocking(AsyncSession.create_each)

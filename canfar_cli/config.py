@@ -35,6 +35,9 @@ from canfar_cli.errors import ConfigError
 PRODUCTION_URL = "https://ws-uv.canfar.net/skaha"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONCURRENCY = 32
+# As the official client: more requests in flight than this only loads the server (and builds
+# pools nobody uses); a huge value from a config file must not hang every command.
+MAX_CONCURRENCY = 128
 DEFAULT_POLL_INTERVAL = 1.0
 
 # key -> (environment variable or None, type, is secret)
@@ -118,8 +121,13 @@ def coerce(key: str, raw: Any, source: str) -> Any:
         if isinstance(raw, bool):
             raise ValueError
         if kind is int:
-            value: float = int(str(raw).strip())
+            text = str(raw).strip()
+            if len(text) > 12:  # int() of a huge digit string is slow; no setting needs one
+                raise ValueError
+            value: float = int(text)
             if value < 1:
+                raise ValueError
+            if key == "concurrency" and value > MAX_CONCURRENCY:
                 raise ValueError
             return value
         value = float(str(raw).strip())
@@ -128,6 +136,8 @@ def coerce(key: str, raw: Any, source: str) -> Any:
         return value
     except ValueError:
         wanted = {str: "a non-empty text", int: "a whole number >= 1", float: "a number > 0"}
+        if key == "concurrency":
+            wanted[int] = f"a whole number from 1 to {MAX_CONCURRENCY}"
         raise ConfigError(f"{key} from {source} must be {wanted[kind]}, got {raw!r}") from None
 
 
@@ -140,6 +150,7 @@ def _is_server(text: str) -> bool:
     try:
         parts = urlsplit(text)
         host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of 0..65535
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(host) and " " not in text

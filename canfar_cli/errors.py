@@ -71,9 +71,15 @@ class NotFoundError(ServerError):
 
 
 class UnreachableError(CanfarError):
-    """The server could not be reached, timed out, or kept answering 5xx after retries."""
+    """The server could not be reached, timed out, or kept answering 5xx after retries.
+    `maybe_done`: a request that is not safe to repeat went out and got no answer (or a
+    gateway's), so it may still have done its work."""
 
     exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, message: str, *, hint: str | None = None, maybe_done: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.maybe_done = maybe_done
 
 
 class JobFailedError(CanfarError):

@@ -186,6 +186,9 @@ class HttpClient:
         # again after aclose(), so a closed session object can be used again.
         self._client: httpx.AsyncClient | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        # The event loop the client and the bound belong to: a script may run the same session
+        # object under `asyncio.run` twice, and the second loop must not reuse the first's.
+        self._loop: object | None = None
 
     def _build(self) -> httpx.AsyncClient:
         transport = self._transport
@@ -223,8 +226,23 @@ class HttpClient:
     async def aclose(self) -> None:
         client, self._client = self._client, None
         self._limiter = None
-        if client is not None:
+        self._refresh_lock = None
+        same_loop = self._loop is _current_loop()
+        self._loop = None
+        if client is not None and same_loop:
             await client.aclose()
+
+    def _client_here(self) -> httpx.AsyncClient:
+        """The client of the running event loop: built on first use, and built again when the
+        loop changed (its connections belong to the old loop, which may be closed by now)."""
+        loop = _current_loop()
+        if self._client is None or self._loop is not loop:
+            # The old loop's client is dropped, not closed: closing needs that loop.
+            self._client = self._build()
+            self._limiter = None
+            self._refresh_lock = None
+            self._loop = loop
+        return self._client
 
     def _bound(self) -> anyio.CapacityLimiter:
         # Made on first use, inside the event loop that will use it.
@@ -257,12 +275,14 @@ class HttpClient:
         params: dict[str, str] | None = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> httpx.Response:
-        """Send one request, retried as its method allows: a 2xx response, or a CanfarError."""
+        """Send one request, retried as its method allows: a 2xx response, or a CanfarError.
+
+        `before_send()` is called each time a slot is held and the request is about to go out;
+        what it raises stops the request there (nothing was sent)."""
         method = method.upper()
-        if self._client is None:
-            self._client = self._build()
-        client = self._client
+        client = self._client_here()
         request = client.build_request(
             method, path.lstrip("/"), params=params, content=content, headers=headers
         )
@@ -278,6 +298,8 @@ class HttpClient:
             failure: httpx.HTTPError | None = None
             try:
                 async with self._bound():
+                    if before_send is not None:
+                        before_send()
                     received = await client.send(request)
                     await received.aread()
                 response = received
@@ -341,10 +363,24 @@ class HttpClient:
         reason = server_text(response)
         if "html" in response.headers.get("content-type", ""):
             # skaha's errors are text/plain: a web page means something else answered.
+            if status in RETRY_STATUSES:
+                # A gateway's own page: it is there, the skaha service behind it is not.
+                return UnreachableError(
+                    f"{method} {shown}: HTTP {status} from a gateway: the skaha service behind"
+                    " it did not answer",
+                    hint="the server is in trouble; try again later"
+                    if method in IDEMPOTENT
+                    else MAYBE_DONE_HINT,
+                    maybe_done=method not in IDEMPOTENT and status != 503,
+                )
             reason = f"HTTP {status} from a web page, not from the skaha API"
             hint = f"check the server URL ({self.base_url} should end in /skaha/v1)"
             if status >= 500:
-                return UnreachableError(f"{method} {shown}: {reason}", hint=hint)
+                return UnreachableError(
+                    f"{method} {shown}: {reason}",
+                    hint=hint,
+                    maybe_done=method not in IDEMPOTENT and status in (502, 504),
+                )
             return ServerError(f"{method} {shown}: {reason}", status=status, hint=hint)
         if status >= 500:
             tried = f" after {retries + 1} attempts" if retries else ""
@@ -353,6 +389,7 @@ class HttpClient:
                 hint="the server is in trouble; try again later"
                 if method in IDEMPOTENT
                 else MAYBE_DONE_HINT,
+                maybe_done=method not in IDEMPOTENT and status in (502, 504),
             )
         message = reason or f"{method} {shown}: HTTP {status}"
         if status in (401, 403):
@@ -374,6 +411,7 @@ class HttpClient:
             return UnreachableError(
                 f"{method} {shown}: no answer ({describe(failure)})",
                 hint=MAYBE_DONE_HINT,
+                maybe_done=True,
             )
         if isinstance(failure, httpx.TimeoutException):
             return UnreachableError(
@@ -384,6 +422,21 @@ class HttpClient:
             f"cannot reach {shown}{tried}: {describe(failure)}",
             hint="check the server URL (--server, CANFAR_URL) and your network",
         )
+
+
+def _current_loop() -> object | None:
+    """The running event loop (asyncio) or run (trio) as an object to compare by identity."""
+    import sniffio
+
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+    if library != "asyncio":  # pragma: no cover - other backends: one client, as before
+        return None
+    import asyncio
+
+    return asyncio.get_running_loop()
 
 
 def describe(failure: BaseException | None) -> str:

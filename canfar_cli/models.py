@@ -177,6 +177,11 @@ def check_image(image: str) -> str:
         )
     if image != image.strip() or any(ch.isspace() for ch in image):
         raise UsageError(f"image {image!r} contains whitespace")
+    if not image.isprintable():  # surrogates (argv bytes that are not UTF-8) are not
+        raise UsageError(
+            f"image {image!r} holds bytes that are not UTF-8 or control characters",
+            hint=f"e.g. {DEFAULT_REGISTRY}/skaha/terminal:1.1.1",
+        )
     first, slash, _rest = image.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         return with_tag(image)
@@ -488,6 +493,8 @@ def try_parse_time(text: Any) -> datetime | None:
 
 # --- events --------------------------------------------------------------------------------
 
+# The event types Kubernetes has (and kubectl's `<none>`): only these start an event's row.
+_EVENT_TYPES = frozenset({"Normal", "Warning", "<none>"})
 _EVENT_RE = re.compile(r"^(\S+)\s+(\S+)\s+(?:(.*?)\s+)?(\S+)\s+(\S+)\s*$")
 
 
@@ -511,7 +518,34 @@ def parse_events(text: str) -> list[dict[str, Any]]:
         words = stripped.split()
         if words[:2] == ["TYPE", "REASON"] and words[-2:] == ["FIRST-TIME", "LAST-TIME"]:
             continue
+        previous = events[-1] if events and "raw" not in events[-1] else None
+        if previous is not None and words[0] not in _EVENT_TYPES:
+            # A continuation of a message over several lines (kubectl prints it as it is):
+            # only Normal/Warning start an event; the times end the event's last line.
+            text, first, last = stripped, None, None
+            tail = stripped.rsplit(None, 2)
+            if len(tail) == 3 and _time_cell(tail[1]) and _time_cell(tail[2]):
+                text, first, last = tail
+            previous["message"] = f"{previous['message']}\n{text}".lstrip("\n")
+            if first is not None:
+                previous["first_time"] = None if first == "<none>" else first
+                previous["last_time"] = None if last == "<none>" else last
+            continue
         match = _EVENT_RE.match(stripped)
+        if words[0] in _EVENT_TYPES and not (
+            match and _time_cell(match.group(4)) and _time_cell(match.group(5))
+        ):
+            # The first line of a message that goes on below: the times come at its end.
+            events.append(
+                {
+                    "type": None if words[0] == "<none>" else words[0],
+                    "reason": words[1] if len(words) > 1 and words[1] != "<none>" else None,
+                    "message": " ".join(stripped.split(None, 2)[2:]),
+                    "first_time": None,
+                    "last_time": None,
+                }
+            )
+            continue
         if match and _time_cell(match.group(4)) and _time_cell(match.group(5)):
             kind, reason, message, first, last = match.groups()
             events.append(

@@ -14,7 +14,14 @@ from canfar_cli.errors import CanfarError, ExitCode
 
 T = TypeVar("T")
 
-__all__ = ["BatchError", "Outcome", "WaitTimeoutError", "batch_exit_code", "settle"]
+__all__ = [
+    "BatchError",
+    "CreateInterrupted",
+    "Outcome",
+    "WaitTimeoutError",
+    "batch_exit_code",
+    "settle",
+]
 
 
 @dataclass
@@ -24,6 +31,9 @@ class Outcome(Generic[T]):
     key: str
     value: T | None = None
     error: CanfarError | None = None
+    # Something the caller should know about a success (e.g. a create the server did not
+    # answer, whose session was then found in the listing).
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -58,6 +68,30 @@ class BatchError(CanfarError):
         self.outcomes = list(outcomes)
         code = batch_exit_code(self.outcomes)
         self.exit_code = code if code != ExitCode.OK else ExitCode.FAILED
+
+
+class CreateInterrupted(BatchError):
+    """A create batch was interrupted (Ctrl-C, a cancelled task): no new request was sent after
+    it, the requests in flight were given a short grace to answer, and `outcomes` says what
+    became of each replica; `ids` are the sessions that were made. `unsure` counts the
+    requests that were cut off without an answer (their sessions may exist)."""
+
+    def __init__(self, outcomes: Sequence[Outcome[Any]], *, unsure: int = 0) -> None:
+        made = [str(o.value) for o in outcomes if o.ok]
+        text = f"interrupted: {len(made)} of {len(outcomes)} sessions were created"
+        if unsure:
+            text += f" ({unsure} more may have been: look with `canfar ps`)"
+        super().__init__(
+            text,
+            outcomes=outcomes,
+            hint=f"remove them with `canfar rm -f {' '.join(made)}`" if made else None,
+        )
+        self.exit_code = ExitCode.INTERRUPTED
+        self.unsure = unsure
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(o.value) for o in self.outcomes if o.ok]
 
 
 class WaitTimeoutError(CanfarError):

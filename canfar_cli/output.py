@@ -196,13 +196,22 @@ class Output:
     def _put(self, text: str) -> None:
         """Write to stdout; a character its encoding lacks (a server's `é` on an ASCII or cp1252
         stdout) is shown as a backslash escape instead of ending the command with an error.
-        A text stream encodes the whole string before writing any of it, so nothing is doubled."""
+        The whole string is encoded before any of it is written, so nothing is doubled."""
         stream = self.stdout
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        fd = _raw_fd(stream)
+        if fd is None:
+            try:
+                stream.write(text)
+            except UnicodeEncodeError:
+                stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            return
         try:
-            stream.write(text)
+            data = text.encode(encoding)
         except UnicodeEncodeError:
-            encoding = getattr(stream, "encoding", None) or "ascii"
-            stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            data = text.encode(encoding, "backslashreplace")
+        stream.flush()
+        write_all(fd, data)
 
     def write(self, text: str) -> None:
         """Raw data, exactly as given (log text): no newline added, flushed at once."""
@@ -219,15 +228,21 @@ class Output:
             self.write(text)
             return
         stream.flush()
-        buffer.write(text.encode("utf-8", errors="surrogateescape"))
+        data = text.encode("utf-8", errors="surrogateescape")
+        fd = _raw_fd(stream)
+        if fd is None:
+            buffer.write(data)
+            buffer.flush()
+            return
         buffer.flush()
+        write_all(fd, data)
 
     def json(self, value: Any) -> None:
         """JSON with a plain write: no console, no wrapping, valid whatever the terminal width."""
-        try:
-            self.stdout.write(_pretty_json(value, ensure_ascii=False) + "\n")
-        except UnicodeEncodeError:  # stdout cannot hold a character: \u escapes, same data
-            self.stdout.write(_pretty_json(value, ensure_ascii=True) + "\n")
+        text = _pretty_json(value, ensure_ascii=False) + "\n"
+        if not _encodable(text, self.stdout):  # stdout cannot hold a character: \u escapes
+            text = _pretty_json(value, ensure_ascii=True) + "\n"
+        self._put(text)
         self.stdout.flush()
 
     def json_line(self, value: Any) -> None:
@@ -235,10 +250,10 @@ class Output:
         line), with the same fallback as json()."""
         import json
 
-        try:
-            self.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
-        except UnicodeEncodeError:
-            self.stdout.write(json.dumps(value, ensure_ascii=True) + "\n")
+        text = json.dumps(value, ensure_ascii=False) + "\n"
+        if not _encodable(text, self.stdout):
+            text = json.dumps(value, ensure_ascii=True) + "\n"
+        self._put(text)
         self.stdout.flush()
 
     def ids(self, ids: Iterable[str]) -> None:
@@ -337,6 +352,44 @@ class Output:
                 live.update(frame, refresh=True)
 
             yield update
+
+
+def _encodable(text: str, stream: IO[str]) -> bool:
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _raw_fd(stream: IO[str]) -> int | None:
+    """The file descriptor to write `stream`'s data to ourselves, on POSIX (no newline
+    translation there), or None to use the stream (a test's buffer, Windows)."""
+    if os.name != "posix" or getattr(stream, "buffer", None) is None:
+        return None
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Every byte to `fd`, whatever it does: a short write (an unbuffered stdout,
+    PYTHONUNBUFFERED=1) goes on with the rest, and a non-blocking descriptor that is full
+    (EAGAIN) is waited on until it takes more. A reader gone is BrokenPipeError (exit 141)."""
+    import select
+
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        except InterruptedError:
+            continue
+        view = view[written:]
 
 
 def _pretty_json(value: Any, *, ensure_ascii: bool) -> str:

@@ -89,7 +89,13 @@ def encode_registry_auth(registry_auth: str | tuple[str, str]) -> str:
             "registry_auth must be a user name and a secret, neither containing ':'",
             hint="the server splits the value on ':'",
         )
-    return base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+    try:
+        raw = f"{user}:{secret}".encode()
+    except UnicodeEncodeError:
+        raise UsageError(
+            "registry_auth holds bytes that are not UTF-8", hint="check the user name and secret"
+        ) from None
+    return base64.b64encode(raw).decode("ascii")
 
 
 def plan_requests(

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -33,11 +35,12 @@ from canfar_cli.errors import (
     NotFoundError,
     ServerError,
     SessionStateError,
+    UnreachableError,
     UsageError,
 )
 from canfar_cli.http import HttpClient, RetryPolicy, public_url
 from canfar_cli.models import CreateRequest
-from canfar_cli.outcomes import BatchError, Outcome, WaitTimeoutError, settle
+from canfar_cli.outcomes import BatchError, CreateInterrupted, Outcome, WaitTimeoutError, settle
 from canfar_cli.planning import FORM_TYPE, PlannedRequest, plan_requests, takes_create_arguments
 from canfar_cli.servers import LOCAL_BASE, SERVER_URL_HINT, resolve_server
 
@@ -58,6 +61,45 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# Seconds the requests of a create in flight may take to answer after an interruption.
+CREATE_GRACE = 5.0
+# How far the server's clock may lag ours when a session's start is compared with a batch's.
+CLOCK_SLACK_SECONDS = 5.0
+# A session id: what skaha makes (8 lower-case letters and digits; longer ones are accepted).
+_CREATED_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+
+
+class _NotLaunched(Exception):
+    """A create's POST that was not sent because the batch was interrupted."""
+
+
+def _not_sent(name: str, launched: bool) -> CanfarError:
+    if launched:
+        return UnreachableError(
+            f"{name}: interrupted before the server answered; the session may exist",
+            hint="look with `canfar ps`",
+            maybe_done=True,
+        )
+    return CanfarError(f"{name}: not sent (interrupted)")
+
+
+def _maybe_done(error: CanfarError | None) -> bool:
+    return isinstance(error, UnreachableError) and error.maybe_done
+
+
+def _created_id(session_name: str, response: httpx.Response) -> str:
+    """The id in a create's answer: it must look like one (never an HTML page or a word)."""
+    session_id = response.text.strip()
+    if not _CREATED_ID.match(session_id):
+        shown = ascii(response.text[:80]) if response.text.strip() else "nothing"
+        raise ServerError(
+            f"the server answered the create of {session_name} without a session id: {shown}",
+            status=response.status_code,
+            reason=response.text[:200],
+            hint="the session may exist: look with `canfar ps`; " + SERVER_URL_HINT,
+        )
+    return session_id
 
 
 def __getattr__(name: str) -> Any:
@@ -126,6 +168,8 @@ class AsyncSession:
                 "timeout": timeout,
                 "concurrency": concurrency,
             }
+            if concurrency is not None:
+                given["concurrency"] = coerce("concurrency", concurrency, "concurrency=")
             if poll_interval is not None:
                 given["poll_interval"] = coerce("poll_interval", poll_interval, "poll_interval")
             settings = dataclasses.replace(
@@ -289,27 +333,155 @@ class AsyncSession:
         return await self._create_each(request)
 
     async def _create_each(self, request: CreateRequest) -> list[Outcome[str]]:
+        """Every replica's POST at once (bounded by the HTTP layer). Two things are never lost:
+
+        - an id made before an interruption: on cancellation (Ctrl-C) no further POST is sent,
+          those in flight get `_grace()` seconds to answer, and CreateInterrupted carries every
+          outcome;
+        - a session made by a POST that got no answer: one listing afterwards finds it by name
+          (started after the batch began, and not one of this batch's ids), reported as created
+          with a note, or the error says that none was made."""
         plans = plan_requests(request, self._http.url("session"), self._http.headers)
         by_name = {plan.name: plan for plan in plans}
+        names = list(by_name)
+        began = datetime.now(timezone.utc)
+        results: dict[str, Outcome[str]] = {}
+        launched: set[str] = set()
+        bugs: list[BaseException] = []
+        stopping = False
 
         async def send(session_name: str) -> str:
             plan = by_name[session_name]
+
+            def before_send() -> None:
+                if stopping:
+                    raise _NotLaunched
+                launched.add(session_name)
+
             response = await self._http.request(
                 plan.method,
                 plan.path,
                 content=plan.body,
                 headers={"Content-Type": FORM_TYPE, **plan.secret_headers},
+                before_send=before_send,
             )
-            session_id = response.text.strip()
-            if not session_id or any(ch.isspace() for ch in session_id):
-                raise ServerError(
-                    f"the server answered the create of {session_name} without a session id",
-                    status=response.status_code,
-                    reason=response.text[:200],
-                )
-            return session_id
+            return _created_id(session_name, response)
 
-        return await self._each([plan.name for plan in plans], send)
+        async def one(session_name: str) -> None:
+            try:
+                results[session_name] = Outcome(session_name, value=await send(session_name))
+            except _NotLaunched:
+                pass
+            except NotFoundError as exc:
+                # The collection always exists on skaha: a 404 means no skaha API at this URL
+                # (the same rule, and exit code, as a listing's 404).
+                results[session_name] = Outcome(session_name, error=self._no_api(exc))
+            except CanfarError as exc:
+                results[session_name] = Outcome(session_name, error=exc)
+            except Exception as exc:  # a bug: re-raised below
+                bugs.append(exc)
+
+        batch = anyio.CancelScope(shield=True)
+        finished = anyio.Event()
+
+        async def run_batch() -> None:
+            with batch:
+                async with anyio.create_task_group() as group:
+                    for session_name in names:
+                        group.start_soon(one, session_name)
+            finished.set()
+
+        try:
+            async with anyio.create_task_group() as host:
+                host.start_soon(run_batch)
+                try:
+                    await finished.wait()
+                except anyio.get_cancelled_exc_class():
+                    # Stop launching at once; let what is in flight answer for a short while.
+                    stopping = True
+                    batch.deadline = anyio.current_time() + self._grace()
+                    raise
+        except anyio.get_cancelled_exc_class():
+            if not launched:
+                raise
+            outcomes = [
+                results.get(n) or Outcome(n, error=_not_sent(n, n in launched)) for n in names
+            ]
+            raise CreateInterrupted(
+                outcomes, unsure=sum(1 for n in launched if n not in results)
+            ) from None
+        if bugs:
+            raise bugs[0]
+        outcomes = [dataclasses.replace(results[n]) for n in names]
+        if any(_maybe_done(o.error) for o in outcomes):
+            outcomes = await self._look_for_unanswered(outcomes, began)
+        return outcomes
+
+    def _grace(self) -> float:
+        """Seconds the requests in flight may take to answer after an interruption."""
+        return min(self._http.timeout, CREATE_GRACE)
+
+    def _no_api(self, exc: ServerError) -> ServerError:
+        return ServerError(
+            f"no skaha API at {self.base_url} (POST {self._http.url('session')}: HTTP 404"
+            + (f" {exc.reason})" if exc.reason else ")"),
+            status=exc.status,
+            reason=exc.reason,
+            hint=SERVER_URL_HINT,
+        )
+
+    async def _look_for_unanswered(
+        self, outcomes: list[Outcome[str]], began: datetime
+    ) -> list[Outcome[str]]:
+        """The outcomes, with each create that got no answer settled by one listing: its
+        session found (by name, started since the batch began, not an id of this batch) is a
+        success with a note; none found is an error saying no session was made."""
+        try:
+            sessions = await self.fetch()
+        except CanfarError:
+            return outcomes  # cannot look: the errors keep saying the session may exist
+        ours = {o.value for o in outcomes if o.ok}
+        slack = timedelta(seconds=CLOCK_SLACK_SECONDS)
+        found: dict[str, list[str]] = {}
+        for record in sessions:
+            session_id = record.get("id")
+            if not isinstance(session_id, str) or session_id in ours:
+                continue
+            started = models.try_parse_time(record.get("startTime"))
+            if started is not None and started < began - slack:
+                continue
+            found.setdefault(str(record.get("name", "")).lower(), []).append(session_id)
+        settled: list[Outcome[str]] = []
+        for outcome in outcomes:
+            error = outcome.error
+            if not _maybe_done(error):
+                settled.append(outcome)
+                continue
+            assert error is not None
+            candidates = found.get(outcome.key.lower(), [])
+            if candidates:
+                session_id = candidates.pop(0)
+                settled.append(
+                    Outcome(
+                        outcome.key,
+                        value=session_id,
+                        note=f"{outcome.key}: the server did not answer the create"
+                        f" ({error.message}), but session {session_id} was made: found in the"
+                        " listing",
+                    )
+                )
+            else:
+                settled.append(
+                    Outcome(
+                        outcome.key,
+                        error=UnreachableError(
+                            f"{error.message}; no session {outcome.key} was made (none in the"
+                            " listing)",
+                            hint="it is safe to create it again",
+                        ),
+                    )
+                )
+        return settled
 
     @takes_create_arguments
     async def create(self, request: CreateRequest) -> list[str]:
@@ -366,16 +538,45 @@ class AsyncSession:
 
     async def logs_each(self, ids: str | Iterable[str]) -> list[Outcome[str]]:
         """Each session's log text exactly as the server sends it. The server answers 200 with
-        nothing for an unknown id, so the sessions are looked up first (one request)."""
+        nothing for an unknown id, so the sessions are looked up first (one by one for a few
+        ids, one listing for a batch larger than the concurrency)."""
         checked = models.check_ids(ids)
-        known = await self._listing()
+        known = await self._known(checked)
 
         async def one(session_id: str) -> str:
-            if session_id not in known:
-                raise self._not_found(session_id)
+            await self._check_known(session_id, known)
             return await self._log_text(session_id)
 
         return await self._each(checked, one)
+
+    async def _known(self, ids: list[str]) -> Mapping[str, Any] | None:
+        """The caller's sessions by id when the batch is large (one listing serves it), or None:
+        a few ids are then looked up one by one (a listing can hold 50,000 sessions)."""
+        if len(set(ids)) > self._http.concurrency:
+            return await self._listing()
+        return None
+
+    async def _check_known(self, session_id: str, known: Mapping[str, Any] | None) -> None:
+        """NotFoundError unless the session exists (in `known`, or asked of the server). A 404
+        of one id is confirmed by the listing: when that 404s too, the URL has no skaha API
+        (exit 1), the id is not "unknown"."""
+        if known is not None:
+            if session_id not in known:
+                raise self._not_found(session_id)
+            return
+        try:
+            record = await self._get_json(f"session/{session_id}")
+        except NotFoundError:
+            await self._get_collection("session")  # raises "no skaha API" when it 404s too
+            raise
+        if record.get("id") != session_id:
+            raise ServerError(
+                f"the server's answer to GET {self._http.url(f'session/{session_id}')} is not"
+                " that session",
+                status=200,
+                reason=str(record)[:200],
+                hint=SERVER_URL_HINT,
+            )
 
     async def logs(self, ids: str | Iterable[str], verbose: bool = False) -> dict[str, str] | None:
         """{id: log text}; with verbose=True the logs go to stdout instead (through
@@ -481,10 +682,11 @@ class AsyncSession:
 
     # --- changing ---------------------------------------------------------------------------
 
-    async def _delete_known(self, ids: list[str], known: Mapping[str, Any]) -> list[Outcome[None]]:
+    async def _delete_known(
+        self, ids: list[str], known: Mapping[str, Any] | None
+    ) -> list[Outcome[None]]:
         async def one(session_id: str) -> None:
-            if session_id not in known:
-                raise self._not_found(session_id)
+            await self._check_known(session_id, known)
             await self._http.request("DELETE", f"session/{session_id}")
             return None
 
@@ -494,7 +696,7 @@ class AsyncSession:
         """Delete sessions. The server answers 200 even for an unknown id, so the sessions are
         looked up first (one request): unknown ids get NotFoundError and are not sent."""
         checked = models.check_ids(ids)
-        return await self._delete_known(checked, await self._listing())
+        return await self._delete_known(checked, await self._known(checked))
 
     async def destroy(self, ids: str | Iterable[str]) -> dict[str, bool]:
         """{id: deleted?}. `destroy_each` tells why an id was not deleted."""

@@ -151,12 +151,29 @@ def create(
 
     async def launch(session: AsyncSession) -> int:
         from canfar_cli.cli.present import report_failures
+        from canfar_cli.outcomes import CreateInterrupted
 
         session.plan_create("x", image, **options)  # the local checks first, then the server's
         await check_sizes(session, options["cores"], options["ram"], gpus)
-        outcomes = await session.create_each(await choose_name(session), image, **options)
+        try:
+            outcomes = await session.create_each(await choose_name(session), image, **options)
+        except CreateInterrupted as stopped:
+            # Every id made is printed before exiting 130: none is lost to Ctrl-C.
+            made = [o for o in stopped.outcomes if o.ok]
+            if fmt == "json":
+                out.json([{"id": o.value, "name": o.key} for o in made])
+            else:
+                out.ids(str(o.value) for o in made)
+            line = stopped.message
+            if made:
+                line += f"; remove them with `canfar rm -f {' '.join(str(o.value) for o in made)}`"
+            out.message(line)
+            raise typer.Exit(int(stopped.exit_code)) from None
         await explain_private_image(session, outcomes, image)
         created = [outcome for outcome in outcomes if outcome.ok]
+        for outcome in created:
+            if outcome.note:
+                out.warning(outcome.note)
         if fmt == "json":
             out.json([{"id": o.value, "name": o.key} for o in created])
         else:

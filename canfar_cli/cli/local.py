@@ -131,6 +131,8 @@ def serve(
         raise UsageError(f"--retry-after must be >= 0, got {retry_after}")
     if user is not None and not user.strip():
         raise UsageError("--user must not be empty", hint="leave it out to act as your OS user")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # an IPv6 address as written in URLs: [::1]
     secret = _given_token(token_file, os.environ.get("CANFAR_LOCAL_TOKEN"))
     if no_auth:
         if secret is not None:

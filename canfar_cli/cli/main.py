@@ -78,6 +78,25 @@ def _usage_exit(exc: ClickUsageError) -> typer.Exit:
     return typer.Exit(int(ExitCode.USAGE))
 
 
+def _missing_command_exit(exc: NoArgsIsHelpError) -> typer.Exit:
+    """`canfar` or `canfar config` alone: the commands and the usage, not the whole help page."""
+    ctx = exc.ctx
+    commands: list[str] = []
+    if ctx is not None and hasattr(ctx.command, "list_commands"):
+        commands = [
+            name
+            for name in ctx.command.list_commands(ctx)
+            if not getattr(ctx.command.get_command(ctx, name), "hidden", False)
+        ]
+    message = "a command is required" + (f" (one of: {', '.join(commands)})" if commands else "")
+    hint = None
+    if ctx is not None:
+        usage = ctx.get_usage().strip().removeprefix("Usage: ")
+        hint = f"usage: {usage}  (`{ctx.command_path} -h` for help)"
+    _out(ctx).error(message, hint)
+    return typer.Exit(int(ExitCode.USAGE))
+
+
 class CanfarGroup(TyperGroup):
     """The root group: every command runs inside this error wrapper."""
 
@@ -85,16 +104,16 @@ class CanfarGroup(TyperGroup):
         # The root's own options (`--timeout abc`) are parsed here, before invoke.
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except NoArgsIsHelpError:
-            raise
+        except NoArgsIsHelpError as exc:
+            raise _missing_command_exit(exc) from None
         except ClickUsageError as exc:
             raise _usage_exit(exc) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except NoArgsIsHelpError:
-            raise
+        except NoArgsIsHelpError as exc:  # a group (`canfar config`) given no command
+            raise _missing_command_exit(exc) from None
         except ClickUsageError as exc:  # a subcommand's flags and arguments
             raise _usage_exit(exc) from None
         except (typer.Exit, typer.Abort, typer.TyperException):

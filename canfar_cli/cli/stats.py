@@ -16,11 +16,16 @@ def _num(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A part of the server's answer that should be an object: anything else shows as "-"."""
+    return value if isinstance(value, dict) else {}
+
+
 def stats_rows(body: dict[str, Any]) -> list[list[str]]:
-    cores = body.get("cores") or {}
-    ram = body.get("ram") or {}
-    max_cores = cores.get("maxCPUCores") or {}
-    max_ram = ram.get("maxRAM") or {}
+    cores = _obj(body.get("cores"))
+    ram = _obj(body.get("ram"))
+    max_cores = _obj(cores.get("maxCPUCores"))
+    max_ram = _obj(ram.get("maxRAM"))
     cores_max = _num(max_cores.get("cpuCores"))
     if max_cores.get("withRam") is not None:
         cores_max += f" (with {max_cores['withRam']} RAM)"

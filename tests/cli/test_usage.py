@@ -36,7 +36,11 @@ def test_usage_errors_are_one_error_line_and_a_hint(cli, args: tuple[str, ...]) 
     assert result.stdout == ""
 
 
-def test_no_arguments_still_shows_the_help(cli) -> None:
+def test_no_arguments_shows_the_usage_and_the_commands(cli) -> None:
+    # Issue 9: a short usage and the commands, not the whole help page.
     result = cli(server=None)
-    assert "Usage: canfar" in result.stdout + result.stderr
-    assert "Commands" in result.stdout + result.stderr
+    assert result.exit_code == 2 and result.stdout == ""
+    error, hint = result.stderr.splitlines()
+    assert error.startswith("error: a command is required (one of: create, ps,")
+    assert hint.startswith("hint: usage: canfar [OPTIONS] COMMAND")
+    assert "--concurrency" not in result.stderr

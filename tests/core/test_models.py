@@ -241,9 +241,19 @@ def test_parse_events_reads_the_kubectl_table() -> None:
 def test_parse_events_keeps_lines_it_does_not_understand() -> None:
     text = EVENTS + "  a continuation line of a long message\nWarning Odd\n"
     events = models.parse_events(text)
-    assert events[-2] == {"raw": "  a continuation line of a long message"}
-    assert events[-1] == {"raw": "Warning Odd"}
-    assert len(events) == 5
+    # Issue 9: a continuation joins the event before it; only Normal/Warning start an event.
+    assert events[-2]["message"].endswith("\na continuation line of a long message")
+    assert events[-1] == {
+        "type": "Warning",
+        "reason": "Odd",
+        "message": "",
+        "first_time": None,
+        "last_time": None,
+    }
+    assert len(events) == 4
+    assert models.parse_events("stray text before any event\n") == [
+        {"raw": "stray text before any event"}
+    ]
 
 
 def test_parse_events_none_and_empty() -> None:

@@ -464,3 +464,17 @@ def select_sessions(
                 continue
         chosen.append(session)
     return chosen
+
+
+_EXIT_RE = re.compile(r"exited with code (-?\d+)")
+
+
+def exit_code_of(events: Iterable[Mapping[str, Any]]) -> int | None:
+    """The job's exit code when its events give it (the local platform's `… the process exited
+    with code N`); the last such event wins. None when no event says."""
+    code = None
+    for event in events:
+        match = _EXIT_RE.search(str(event.get("message") or event.get("raw") or ""))
+        if match:
+            code = int(match.group(1))
+    return code

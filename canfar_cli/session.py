@@ -319,6 +319,41 @@ class AsyncSession:
 
     # --- reading ----------------------------------------------------------------------------
 
+    async def resolve_ids(self, tokens: str | Iterable[str]) -> list[str]:
+        """Session ids for ids or names, in order, each once: a token that is an id stays; one
+        that is no id but the name of exactly one session (names ignore case, as the server
+        lowers them) becomes its id; several sessions of that name is a UsageError listing
+        their ids; anything else stays as it is (reported as not found later). One listing for
+        the whole batch."""
+        items = [tokens] if isinstance(tokens, str) else list(tokens)
+        listing = await self._listing()
+        by_name: dict[str, list[str]] = {}
+        for session_id, record in listing.items():
+            by_name.setdefault(str(record.get("name", "")).lower(), []).append(session_id)
+        resolved: list[str] = []
+        for token in items:
+            if token not in listing:
+                matches = by_name.get(str(token).lower(), [])
+                if len(matches) > 1:
+                    raise UsageError(
+                        f"{len(matches)} sessions are named {token!r}: {', '.join(matches)}",
+                        hint=f"use an id, or `canfar rm --name {token}` (or --all-named) for"
+                        " all of them",
+                    )
+                if matches:
+                    token = matches[0]
+            resolved.append(token)
+        return list(dict.fromkeys(resolved))
+
+    async def exit_codes(self, ids: Iterable[str]) -> dict[str, int | None]:
+        """Each session's exit code where its events give it (None otherwise, or unreadable)."""
+
+        async def one(session_id: str) -> int | None:
+            return models.exit_code_of(models.parse_events(await self.events_text(session_id)))
+
+        outcomes = await self._each(models.check_ids(list(ids)), one)
+        return {o.key: o.value if o.ok else None for o in outcomes}
+
     async def fetch(
         self, kind: str | None = None, status: str | None = None, view: str | None = None
     ) -> list[dict[str, Any]]:
@@ -582,12 +617,17 @@ class AsyncSession:
         timeout: float | None = None,
         interval: float | None = None,
         on_update: Callable[[list[dict[str, Any]]], Any] | None = None,
+        until: str = "running",
     ) -> list[dict[str, Any]]:
-        """Poll until every session is Running or has ended; the last records, in id order.
+        """Poll until every session is Running or has ended (until="running", the default), or
+        until every one has ended (until="ended": Completed, Failed or gone); the last records,
+        in id order.
 
         One listing per round, every `interval` seconds (default: the poll_interval setting);
         `on_update(records)` is called after each. A session that disappears while waited for
         counts as ended. Raises WaitTimeoutError after `timeout` seconds."""
+        if until not in ("running", "ended"):
+            raise UsageError(f"until must be 'running' or 'ended', not {until!r}")
         checked = models.check_ids(ids)
         interval = self._interval(interval)
         deadline = None if timeout is None else anyio.current_time() + timeout
@@ -609,7 +649,10 @@ class AsyncSession:
                 record
                 for session_id, record in zip(checked, records, strict=True)
                 if session_id not in gone
-                and models.normalize_status(str(record.get("status", ""))) != "Running"
+                and (
+                    until == "ended"
+                    or models.normalize_status(str(record.get("status", ""))) != "Running"
+                )
                 and not models.is_finished(record.get("status"))
             ]
             if not waiting:

@@ -13,10 +13,9 @@ import typer
 
 from canfar_cli.cli.options import Format, Kind, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import JobFailedError, UsageError
+from canfar_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from canfar_cli.output import Output
     from canfar_cli.session import AsyncSession, PlannedRequest
 
 KIND_HELP = "headless, notebook, desktop, carta, firefly or contributed."
@@ -60,7 +59,10 @@ def create(
         False, "--dry-run", help="Show exactly what would be sent (credentials hidden); send none."
     ),
     wait: bool = typer.Option(
-        False, "--wait", help="Wait until each is Running (or has ended); exit 1 if any Failed."
+        False,
+        "--wait",
+        help="Wait until each is Running (or has ended); exit 1 if any Failed."
+        " To wait for the end: `canfar wait` (`create … | canfar wait`).",
     ),
     wait_timeout: float | None = typer.Option(
         None, "--wait-timeout", metavar="S", help="Give up waiting after S seconds (exit 1)."
@@ -147,32 +149,15 @@ def create(
             out.ids(str(o.value) for o in created)  # before waiting: no id is ever lost
         code = report_failures(out, outcomes)
         if wait and created:
-            await _wait(out, session, [str(o.value) for o in created], wait_timeout)
+            from canfar_cli.cli.waiting import wait_for
+
+            created_ids = [str(o.value) for o in created]
+            await wait_for(out, session, created_ids, until="running", timeout=wait_timeout)
         return code
 
     from canfar_cli.cli.present import exit_with
 
     exit_with(state.run(launch))
-
-
-async def _wait(out: Output, session: AsyncSession, ids: list[str], timeout: float | None) -> None:
-    """Poll until every session is Running or has ended (progress on stderr); JobFailedError
-    when any Failed."""
-    from canfar_cli.cli.progress import WaitProgress
-    from canfar_cli.models import normalize_status
-
-    progress = WaitProgress(out, len(ids))
-    with progress.shown() as on_update:
-        sessions = await session.wait(ids, timeout=timeout, on_update=on_update)
-    failed = [s for s in sessions if normalize_status(str(s.get("status", ""))) == "Failed"]
-    progress.done(sessions)
-    if failed:
-        first = failed[0].get("id")
-        raise JobFailedError(
-            f"{len(failed)} of {len(ids)} session(s) Failed: "
-            + ", ".join(str(s.get("id")) for s in failed),
-            hint=f"`canfar logs {first}` and `canfar events {first}` may say why",
-        )
 
 
 def register(app: typer.Typer) -> None:

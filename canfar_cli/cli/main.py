@@ -38,6 +38,7 @@ from canfar_cli.cli import (
     ps,
     rm,
     stats,
+    wait,
 )
 from canfar_cli.cli.local import local_app
 from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
@@ -228,6 +229,7 @@ logs.register(app)
 events.register(app)
 stats.register(app)
 rm.register(app)
+wait.register(app)
 prune.register(app)
 app.add_typer(config_cmd.config_app, name="config")
 completion.register(app)

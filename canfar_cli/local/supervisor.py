@@ -6,8 +6,9 @@ server that started it. Exactly one serves a state folder: it holds an exclusive
 `supervisor.lock`, and listens on the FIFO `supervisor.wake` (see procs.py for the protocol).
 
 Its loop, woken by SIGCHLD, by a byte on the FIFO (a create or a DELETE), or by a timer:
-  - claims unclaimed Pending headless sessions (conditional UPDATE), fork/execs each job in a
-    process group of its own (stdout and stderr to the session's log, HOME the user's persistent home), records
+  - claims the unclaimed Pending headless sessions that fit the capacity (in creation order;
+    the others get a `Queued` event and wait), fork/execs each job in a process group of its
+    own (stdout and stderr to the session's log, HOME the user's persistent home), records
     pid and start time, and moves them Pending -> Running, a batch per transaction;
   - reaps ended jobs: SIGKILLs what is left of the group (a container ends with its main process),
     then records Completed (exit 0) or Failed (with the code or the signal) and the end time;
@@ -178,6 +179,7 @@ class Supervisor:
         self.cores, self.ram = capacity()
         self.context = _context()
         self.queued: dict[tuple[str, str], str] = {}  # the Queued event's text last written
+        self.notes: list[tuple[Any, str]] = []  # Queued events to write after a claim
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -336,7 +338,11 @@ class Supervisor:
     # --- starting jobs ---------------------------------------------------------------------
 
     def start_pending(self) -> None:
+        self.notes: list[tuple[Any, str]] = []
         rows = self.store.claim(self.pid, self.start, self.fitting)
+        for row, text in self.notes:  # after the claim's transaction
+            self.store.note_queued(row["id"], row["appid"], text)
+            self.queued[(row["id"], row["appid"])] = text
         # In batches: the first jobs show Running while the later ones are still starting.
         for first in range(0, len(rows), BATCH):
             self.start_batch(rows[first : first + BATCH])
@@ -375,19 +381,14 @@ class Supervisor:
             return f"{n(value)} {one}" + ("" if value == 1 else "s")
 
         if cores > free_cores or cores > self.cores:
-            need = (
-                f"needs {unit(cores, 'core')}, {n(max(0.0, free_cores))} of {n(self.cores)} free"
-            )
+            need = f"needs {unit(cores, 'core')}, {n(max(0.0, free_cores))} of {n(self.cores)} free"
         else:
             need = f"needs {n(ram)} GiB RAM, {n(max(0.0, free_ram))} of {n(self.ram)} free"
         text = f"waiting for resources: {need}"
         if cores > self.cores or ram > self.ram:
             text += " (more than this platform has: set CANFAR_LOCAL_CORES / CANFAR_LOCAL_RAM)"
-        key = (row["id"], row["appid"])
-        if self.queued.get(key) == text:
-            return
-        self.store.note_queued(row["id"], row["appid"], text)
-        self.queued[key] = text
+        if self.queued.get((row["id"], row["appid"])) != text:
+            self.notes.append((row, text))
 
     def start_batch(self, rows: list[Any]) -> None:
         """Fork/exec the batch's jobs behind a gate, commit their pids, then open the gate.

@@ -319,12 +319,14 @@ class AsyncSession:
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def resolve_ids(self, tokens: str | Iterable[str]) -> list[str]:
+    async def resolve_ids(
+        self, tokens: str | Iterable[str], all_named: bool = False
+    ) -> list[str]:
         """Session ids for ids or names, in order, each once: a token that is an id stays; one
         that is no id but the name of exactly one session (names ignore case, as the server
         lowers them) becomes its id; several sessions of that name is a UsageError listing
         their ids; anything else stays as it is (reported as not found later). One listing for
-        the whole batch."""
+        the whole batch. all_named=True: a name of several sessions stands for all of them."""
         items = [tokens] if isinstance(tokens, str) else list(tokens)
         listing = await self._listing()
         by_name: dict[str, list[str]] = {}
@@ -334,11 +336,14 @@ class AsyncSession:
         for token in items:
             if token not in listing:
                 matches = by_name.get(str(token).lower(), [])
+                if len(matches) > 1 and all_named:
+                    resolved.extend(matches)
+                    continue
                 if len(matches) > 1:
                     raise UsageError(
                         f"{len(matches)} sessions are named {token!r}: {', '.join(matches)}",
-                        hint=f"use an id, or `canfar rm --name {token}` (or --all-named) for"
-                        " all of them",
+                        hint=f"use an id; to remove them all: `canfar rm --all-named {token}`"
+                        f" or `canfar rm --name '{token}'`",
                     )
                 if matches:
                     token = matches[0]

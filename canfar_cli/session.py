@@ -319,9 +319,7 @@ class AsyncSession:
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def resolve_ids(
-        self, tokens: str | Iterable[str], all_named: bool = False
-    ) -> list[str]:
+    async def resolve_ids(self, tokens: str | Iterable[str], all_named: bool = False) -> list[str]:
         """Session ids for ids or names, in order, each once: a token that is an id stays; one
         that is no id but the name of exactly one session (names ignore case, as the server
         lowers them) becomes its id; several sessions of that name is a UsageError listing

@@ -84,6 +84,7 @@ def events(
             raise UsageError("--watch follows one session", hint="give a single id with -w")
         _watch(state, ids[0], fmt)
         return
+
     async def work(session: AsyncSession) -> tuple[list[Any], dict[str, str]]:
         resolved = await session.resolve_ids(ids)
         outcomes = await session.events_each(resolved)

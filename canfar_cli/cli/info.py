@@ -88,6 +88,7 @@ def info(
     out = state.out
     fmt = resolve_format(output, as_json)
     ids = unique(ids)
+
     async def work(session: AsyncSession) -> list[Outcome[dict[str, Any]]]:
         return await session.info_each(await session.resolve_ids(ids))
 

@@ -41,6 +41,7 @@ def block(session: dict[str, Any]) -> list[tuple[str, str]]:
     from datetime import datetime, timezone
 
     from canfar_cli.cli.present import when
+    from canfar_cli.models import is_finished
 
     now = datetime.now(timezone.utc)
     keys = [key for key in LABELS if key in session]
@@ -48,7 +49,10 @@ def block(session: dict[str, Any]) -> list[tuple[str, str]]:
     lines = []
     for key in keys:
         value = session[key]
-        if key in ("startTime", "expiryTime") and isinstance(value, str):
+        if key == "expiryTime" and is_finished(session.get("status")):
+            # The server keeps the expiry of an ended job; "in 13d" would read as time left.
+            text = "- (ended)"
+        elif key in ("startTime", "expiryTime") and isinstance(value, str):
             text = when(value, now)
         elif isinstance(value, bool):
             text = "yes" if value else "no"

@@ -195,3 +195,21 @@ def test_info_json_is_an_array_for_one_id(isolated: Path) -> None:
     assert [set(item) for item in json.loads(logs.stdout)] == [{"id", "name", "log"}]
     events = run_canfar(["events", session_id, "--json", "--server", "local"])
     assert all(event["id"] == session_id for event in json.loads(events.stdout))
+
+
+def test_the_readme_sweep_runs_as_written(isolated: Path, tmp_path: Path) -> None:
+    """README: `cp fit.py "$(canfar local home)/"`, then a sweep piped into `canfar wait`."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "fit.py").write_text("import os\nprint('seed', os.environ['SEED'])\n")
+    env = canfar_env({"CANFAR_URL": "local", "CANFAR_LOCAL_CORES": "2"})
+    script = (
+        'cp fit.py "$(canfar local home)/" && '
+        "canfar create headless skaha/terminal:1.1.1 -n fit -r 3 -e SEED=42 -- python3 fit.py"
+        " | canfar wait && canfar logs fit-3"
+    )
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "seed 42\n"

@@ -98,9 +98,12 @@ def check_name(name: str) -> str:
                 f"session name {name!r} starts or ends with '-'",
                 hint="a name must start and end with a letter or digit",
             )
+        suggestion = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         raise UsageError(
             f"session name {name!r} has characters the server refuses",
-            hint="use only lower-case letters, digits and '-', e.g. 'fit-1'",
+            hint=f"use {suggestion!r} (lower-case letters, digits and '-')"
+            if suggestion and _NAME_RE.match(suggestion)
+            else "use only lower-case letters, digits and '-', e.g. 'fit-1'",
         )
     return name
 

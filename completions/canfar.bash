@@ -46,8 +46,8 @@ _canfar() {
         "create|--concurrency") return 0 ;;
         "ps|-k") COMPREPLY=($(compgen -W "headless notebook desktop carta firefly contributed" -- "$cur")); return 0 ;;
         "ps|--kind") COMPREPLY=($(compgen -W "headless notebook desktop carta firefly contributed" -- "$cur")); return 0 ;;
-        "ps|-s") COMPREPLY=($(compgen -W "Pending Running Completed Failed Terminating Succeeded Error" -- "$cur")); return 0 ;;
-        "ps|--status") COMPREPLY=($(compgen -W "Pending Running Completed Failed Terminating Succeeded Error" -- "$cur")); return 0 ;;
+        "ps|-s") COMPREPLY=($(compgen -W "Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error" -- "$cur")); return 0 ;;
+        "ps|--status") COMPREPLY=($(compgen -W "Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error" -- "$cur")); return 0 ;;
         "ps|--name") return 0 ;;
         "ps|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
         "ps|--output") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;
@@ -106,8 +106,8 @@ _canfar() {
         "wait|--concurrency") return 0 ;;
         "prune|-k") COMPREPLY=($(compgen -W "headless notebook desktop carta firefly contributed" -- "$cur")); return 0 ;;
         "prune|--kind") COMPREPLY=($(compgen -W "headless notebook desktop carta firefly contributed" -- "$cur")); return 0 ;;
-        "prune|-s") COMPREPLY=($(compgen -W "Pending Running Completed Failed Terminating Succeeded Error" -- "$cur")); return 0 ;;
-        "prune|--status") COMPREPLY=($(compgen -W "Pending Running Completed Failed Terminating Succeeded Error" -- "$cur")); return 0 ;;
+        "prune|-s") COMPREPLY=($(compgen -W "Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error" -- "$cur")); return 0 ;;
+        "prune|--status") COMPREPLY=($(compgen -W "Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error" -- "$cur")); return 0 ;;
         "prune|--name") return 0 ;;
         "prune|--older-than") return 0 ;;
         "prune|-o") COMPREPLY=($(compgen -W "table wide json" -- "$cur")); return 0 ;;

@@ -106,10 +106,10 @@ function __canfar_complete
                 printf '%s\n' headless notebook desktop carta firefly contributed
                 return
             case 'ps|-s'
-                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error
+                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error
                 return
             case 'ps|--status'
-                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error
+                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error
                 return
             case 'ps|--name'
                 return
@@ -262,10 +262,10 @@ function __canfar_complete
                 printf '%s\n' headless notebook desktop carta firefly contributed
                 return
             case 'prune|-s'
-                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error
+                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error
                 return
             case 'prune|--status'
-                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error
+                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error
                 return
             case 'prune|--name'
                 return

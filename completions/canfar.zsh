@@ -48,8 +48,8 @@ _canfar() {
         "create|--concurrency") return ;;
         "ps|-k") compadd -- headless notebook desktop carta firefly contributed; return ;;
         "ps|--kind") compadd -- headless notebook desktop carta firefly contributed; return ;;
-        "ps|-s") compadd -- Pending Running Completed Failed Terminating Succeeded Error; return ;;
-        "ps|--status") compadd -- Pending Running Completed Failed Terminating Succeeded Error; return ;;
+        "ps|-s") compadd -- Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error; return ;;
+        "ps|--status") compadd -- Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error; return ;;
         "ps|--name") return ;;
         "ps|-o") compadd -- table wide json; return ;;
         "ps|--output") compadd -- table wide json; return ;;
@@ -108,8 +108,8 @@ _canfar() {
         "wait|--concurrency") return ;;
         "prune|-k") compadd -- headless notebook desktop carta firefly contributed; return ;;
         "prune|--kind") compadd -- headless notebook desktop carta firefly contributed; return ;;
-        "prune|-s") compadd -- Pending Running Completed Failed Terminating Succeeded Error; return ;;
-        "prune|--status") compadd -- Pending Running Completed Failed Terminating Succeeded Error; return ;;
+        "prune|-s") compadd -- Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error; return ;;
+        "prune|--status") compadd -- Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error; return ;;
         "prune|--name") return ;;
         "prune|--older-than") return ;;
         "prune|-o") compadd -- table wide json; return ;;

@@ -327,7 +327,7 @@ class Output:
         # Live only where we decided there is a terminal: rich is told so rather than asked again.
         # The terminal's own width (rich falls back to 80 columns for a stream it did not open).
         try:
-            width: int | None = os.get_terminal_size(stream.fileno()).columns
+            width: int | None = os.get_terminal_size(stream.fileno()).columns or None
         except (OSError, ValueError, AttributeError):
             width = None
         console = Console(

@@ -246,6 +246,8 @@ class Session:
     create_each = _blocking(AsyncSession.create_each)
     create = _blocking(AsyncSession.create)
     fetch = _blocking(AsyncSession.fetch)
+    resolve_ids = _blocking(AsyncSession.resolve_ids)
+    exit_codes = _blocking(AsyncSession.exit_codes)
     info_each = _blocking(AsyncSession.info_each)
     info = _blocking(AsyncSession.info)
     logs_each = _blocking(AsyncSession.logs_each)

@@ -399,6 +399,14 @@ class HttpClient:
             return AuthError(message, status=status, reason=reason, hint=AUTH_HINT)
         if status == 404:
             return NotFoundError(message, status=status, reason=reason)
+        if "has reached the maximum of" in reason:
+            return ServerError(
+                message,
+                status=status,
+                reason=reason,
+                hint="remove an interactive session first (`canfar ps`, then `canfar rm ID`);"
+                " headless jobs are not limited",
+            )
         return ServerError(message, status=status, reason=reason)
 
     def _unreachable(
@@ -420,7 +428,8 @@ class HttpClient:
             )
         return UnreachableError(
             f"cannot reach {shown}{tried}: {describe(failure)}",
-            hint="check the server URL (--server, CANFAR_URL) and your network",
+            hint="check the server URL (--server, CANFAR_URL) and your network;"
+            " or try the local platform, no account or network needed: --server local",
         )
 
 

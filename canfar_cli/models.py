@@ -98,9 +98,12 @@ def check_name(name: str) -> str:
                 f"session name {name!r} starts or ends with '-'",
                 hint="a name must start and end with a letter or digit",
             )
+        suggestion = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         raise UsageError(
             f"session name {name!r} has characters the server refuses",
-            hint="use only lower-case letters, digits and '-', e.g. 'fit-1'",
+            hint=f"use {suggestion!r} (lower-case letters, digits and '-')"
+            if suggestion and _NAME_RE.match(suggestion)
+            else "use only lower-case letters, digits and '-', e.g. 'fit-1'",
         )
     return name
 
@@ -603,3 +606,17 @@ def select_sessions(
                 continue
         chosen.append(session)
     return chosen
+
+
+_EXIT_RE = re.compile(r"exited with code (-?\d+)")
+
+
+def exit_code_of(events: Iterable[Mapping[str, Any]]) -> int | None:
+    """The job's exit code when its events give it (the local platform's `… the process exited
+    with code N`); the last such event wins. None when no event says."""
+    code = None
+    for event in events:
+        match = _EXIT_RE.search(str(event.get("message") or event.get("raw") or ""))
+        if match:
+            code = int(match.group(1))
+    return code

@@ -340,8 +340,18 @@ class Output:
         from rich.text import Text
 
         # Live only where we decided there is a terminal: rich is told so rather than asked again.
+        # The terminal's own width (rich falls back to 80 columns for a stream it did not open).
+        try:
+            width: int | None = os.get_terminal_size(stream.fileno()).columns or None
+        except (OSError, ValueError, AttributeError):
+            width = None
         console = Console(
-            file=stream, force_terminal=True, highlight=False, markup=False, emoji=False
+            file=stream,
+            force_terminal=True,
+            highlight=False,
+            markup=False,
+            emoji=False,
+            width=width,
         )
         with Live(console=console, auto_refresh=False, transient=stream is self.stderr) as live:
 

@@ -497,6 +497,63 @@ class AsyncSession:
 
     # --- reading ----------------------------------------------------------------------------
 
+    async def resolve_ids(self, tokens: str | Iterable[str], all_named: bool = False) -> list[str]:
+        """Session ids for ids or names, in order, each once: a token that is an id stays; one
+        that is no id but the name of exactly one session (names ignore case, as the server
+        lowers them) becomes its id; several sessions of that name is a UsageError listing
+        their ids; anything else stays as it is (reported as not found later). One listing for
+        the whole batch. all_named=True: a name of several sessions stands for all of them.
+
+        A few tokens (no more than one round of requests) are first tried as ids, one GET each,
+        so naming sessions by id never costs a listing of thousands; the listing is read only
+        when one of them is no id (it may be a name), or for a large batch."""
+        items = [tokens] if isinstance(tokens, str) else list(tokens)
+        distinct = list(dict.fromkeys(items))
+        if not all_named and len(distinct) <= self._http.concurrency:
+            found = await self._each(distinct, self._is_session)
+            if all(outcome.ok and outcome.value for outcome in found):
+                return distinct
+        listing = await self._listing()
+        by_name: dict[str, list[str]] = {}
+        for session_id, record in listing.items():
+            by_name.setdefault(str(record.get("name", "")).lower(), []).append(session_id)
+        resolved: list[str] = []
+        for token in items:
+            if token not in listing:
+                matches = by_name.get(str(token).lower(), [])
+                if len(matches) > 1 and all_named:
+                    resolved.extend(matches)
+                    continue
+                if len(matches) > 1:
+                    raise UsageError(
+                        f"{len(matches)} sessions are named {token!r}: {', '.join(matches)}",
+                        hint=f"use an id; to remove them all: `canfar rm --all-named {token}`"
+                        f" or `canfar rm --name '{token}'`",
+                    )
+                if matches:
+                    token = matches[0]
+            resolved.append(token)
+        return list(dict.fromkeys(resolved))
+
+    async def _is_session(self, token: str) -> bool:
+        """Whether `token` is the id of one of the caller's sessions (False for what cannot be
+        an id, or an id the server does not know)."""
+        try:
+            session_id = models.check_id(token)
+            await self._get(f"session/{session_id}")
+        except (UsageError, NotFoundError):
+            return False
+        return True
+
+    async def exit_codes(self, ids: Iterable[str]) -> dict[str, int | None]:
+        """Each session's exit code where its events give it (None otherwise, or unreadable)."""
+
+        async def one(session_id: str) -> int | None:
+            return models.exit_code_of(models.parse_events(await self.events_text(session_id)))
+
+        outcomes = await self._each(models.check_ids(list(ids)), one)
+        return {o.key: o.value if o.ok else None for o in outcomes}
+
     async def fetch(
         self, kind: str | None = None, status: str | None = None, view: str | None = None
     ) -> list[dict[str, Any]]:
@@ -830,12 +887,17 @@ class AsyncSession:
         timeout: float | None = None,
         interval: float | None = None,
         on_update: Callable[[list[dict[str, Any]]], Any] | None = None,
+        until: str = "running",
     ) -> list[dict[str, Any]]:
-        """Poll until every session is Running or has ended; the last records, in id order.
+        """Poll until every session is Running or has ended (until="running", the default), or
+        until every one has ended (until="ended": Completed, Failed or gone); the last records,
+        in id order.
 
         One listing per round, every `interval` seconds (default: the poll_interval setting);
         `on_update(records)` is called after each. A session that disappears while waited for
         counts as ended. Raises WaitTimeoutError after `timeout` seconds."""
+        if until not in ("running", "ended"):
+            raise UsageError(f"until must be 'running' or 'ended', not {until!r}")
         checked = models.check_ids(ids)
         interval = self._interval(interval)
         deadline = None if timeout is None else anyio.current_time() + timeout
@@ -857,7 +919,10 @@ class AsyncSession:
                 record
                 for session_id, record in zip(checked, records, strict=True)
                 if session_id not in gone
-                and models.normalize_status(str(record.get("status", ""))) != "Running"
+                and (
+                    until == "ended"
+                    or models.normalize_status(str(record.get("status", ""))) != "Running"
+                )
                 and not models.is_finished(record.get("status"))
             ]
             if not waiting:

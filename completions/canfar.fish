@@ -40,10 +40,10 @@ function __canfar_complete
             return
         end
         switch "$cpath|$word"
-            case '|--server' '|--platform' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|--registry-user' 'create|--registry-secret-file' 'create|-o' 'create|--output' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'info|-o' 'info|--output' 'logs|--tail' 'events|-o' 'events|--output' 'stats|-o' 'stats|--output' 'rm|--name' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'run|-n' 'run|--name' 'run|-c' 'run|--cores' 'run|-m' 'run|--ram' 'run|-g' 'run|--gpus' 'run|-e' 'run|--env' 'run|--env-file' 'run|--registry-user' 'run|--registry-secret-file' 'renew|-o' 'renew|--output' 'images|-k' 'images|--kind' 'images|-o' 'images|--output' 'limits|-o' 'limits|--output' 'login|--username' 'login|-u' 'login|--days' 'login|--platform' 'login|--timeout' 'config show|-o' 'config show|--output' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local approve|--user' 'local approve|--home' 'local ca-path|--home' 'local users add|--home' 'auth status|-o' 'auth status|--output' 'platform ls|-o' 'platform ls|--output'
+            case '|--server' '|--platform' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|--registry-user' 'create|--registry-secret-file' 'create|-o' 'create|--output' 'create|--server' 'create|--platform' 'create|--token-file' 'create|--cert' 'create|--timeout' 'create|--concurrency' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'ps|--server' 'ps|--platform' 'ps|--token-file' 'ps|--cert' 'ps|--timeout' 'ps|--concurrency' 'info|-o' 'info|--output' 'info|--server' 'info|--platform' 'info|--token-file' 'info|--cert' 'info|--timeout' 'info|--concurrency' 'logs|--tail' 'logs|-o' 'logs|--output' 'logs|--server' 'logs|--platform' 'logs|--token-file' 'logs|--cert' 'logs|--timeout' 'logs|--concurrency' 'events|-o' 'events|--output' 'events|--server' 'events|--platform' 'events|--token-file' 'events|--cert' 'events|--timeout' 'events|--concurrency' 'stats|-o' 'stats|--output' 'stats|--server' 'stats|--platform' 'stats|--token-file' 'stats|--cert' 'stats|--timeout' 'stats|--concurrency' 'rm|--name' 'rm|--server' 'rm|--platform' 'rm|--token-file' 'rm|--cert' 'rm|--timeout' 'rm|--concurrency' 'wait|--until' 'wait|--timeout' 'wait|--server' 'wait|--platform' 'wait|--token-file' 'wait|--cert' 'wait|--concurrency' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'prune|--server' 'prune|--platform' 'prune|--token-file' 'prune|--cert' 'prune|--timeout' 'prune|--concurrency' 'run|-n' 'run|--name' 'run|-c' 'run|--cores' 'run|-m' 'run|--ram' 'run|-g' 'run|--gpus' 'run|-e' 'run|--env' 'run|--env-file' 'run|--registry-user' 'run|--registry-secret-file' 'run|--server' 'run|--platform' 'run|--token-file' 'run|--cert' 'run|--timeout' 'run|--concurrency' 'open|--server' 'open|--platform' 'open|--token-file' 'open|--cert' 'open|--timeout' 'open|--concurrency' 'renew|-o' 'renew|--output' 'renew|--server' 'renew|--platform' 'renew|--token-file' 'renew|--cert' 'renew|--timeout' 'renew|--concurrency' 'images|-k' 'images|--kind' 'images|-o' 'images|--output' 'images|--server' 'images|--platform' 'images|--token-file' 'images|--cert' 'images|--timeout' 'images|--concurrency' 'limits|-o' 'limits|--output' 'limits|--server' 'limits|--platform' 'limits|--token-file' 'limits|--cert' 'limits|--timeout' 'limits|--concurrency' 'completion|--server' 'completion|--platform' 'completion|--token-file' 'completion|--cert' 'completion|--timeout' 'completion|--concurrency' 'login|--username' 'login|-u' 'login|--days' 'login|--platform' 'login|--timeout' 'login|--server' 'login|--token-file' 'login|--cert' 'login|--concurrency' 'config path|--server' 'config path|--platform' 'config path|--token-file' 'config path|--cert' 'config path|--timeout' 'config path|--concurrency' 'config show|-o' 'config show|--output' 'config show|--server' 'config show|--platform' 'config show|--token-file' 'config show|--cert' 'config show|--timeout' 'config show|--concurrency' 'config get|--server' 'config get|--platform' 'config get|--token-file' 'config get|--cert' 'config get|--timeout' 'config get|--concurrency' 'config set|--server' 'config set|--platform' 'config set|--token-file' 'config set|--cert' 'config set|--timeout' 'config set|--concurrency' 'config unset|--server' 'config unset|--platform' 'config unset|--token-file' 'config unset|--cert' 'config unset|--timeout' 'config unset|--concurrency' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local serve|--server' 'local serve|--platform' 'local serve|--cert' 'local serve|--timeout' 'local serve|--concurrency' 'local approve|--user' 'local approve|--home' 'local approve|--server' 'local approve|--platform' 'local approve|--token-file' 'local approve|--cert' 'local approve|--timeout' 'local approve|--concurrency' 'local ca-path|--home' 'local ca-path|--server' 'local ca-path|--platform' 'local ca-path|--token-file' 'local ca-path|--cert' 'local ca-path|--timeout' 'local ca-path|--concurrency' 'local home|--home' 'local home|--user' 'local home|--server' 'local home|--platform' 'local home|--token-file' 'local home|--cert' 'local home|--timeout' 'local home|--concurrency' 'local users add|--home' 'local users add|--server' 'local users add|--platform' 'local users add|--token-file' 'local users add|--cert' 'local users add|--timeout' 'local users add|--concurrency' 'auth status|-o' 'auth status|--output' 'auth status|--server' 'auth status|--platform' 'auth status|--token-file' 'auth status|--cert' 'auth status|--timeout' 'auth status|--concurrency' 'auth logout|--server' 'auth logout|--platform' 'auth logout|--token-file' 'auth logout|--cert' 'auth logout|--timeout' 'auth logout|--concurrency' 'platform ls|-o' 'platform ls|--output' 'platform ls|--server' 'platform ls|--platform' 'platform ls|--token-file' 'platform ls|--cert' 'platform ls|--timeout' 'platform ls|--concurrency' 'platform use|--server' 'platform use|--platform' 'platform use|--token-file' 'platform use|--cert' 'platform use|--timeout' 'platform use|--concurrency'
                 set skip 1
                 continue
-            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|prune' '|run' '|open' '|renew' '|images' '|limits' '|completion' '|login' '|config' '|local' '|auth' '|platform' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|users' 'local users|add' 'auth|status' 'auth|logout' 'platform|ls' 'platform|use'
+            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|wait' '|prune' '|run' '|open' '|renew' '|images' '|limits' '|completion' '|login' '|config' '|local' '|auth' '|platform' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|home' 'local|users' 'local users|add' 'auth|status' 'auth|logout' 'platform|ls' 'platform|use'
                 set cpath (string trim -- "$cpath $word")
                 set npos 0
                 continue
@@ -109,6 +109,21 @@ function __canfar_complete
             case 'create|--output'
                 printf '%s\n' table wide json
                 return
+            case 'create|--server'
+                printf '%s\n' local
+                return
+            case 'create|--platform'
+                return
+            case 'create|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'create|--cert'
+                __fish_complete_path $cur
+                return
+            case 'create|--timeout'
+                return
+            case 'create|--concurrency'
+                return
             case 'ps|-k'
                 printf '%s\n' headless notebook desktop carta firefly contributed
                 return
@@ -116,10 +131,10 @@ function __canfar_complete
                 printf '%s\n' headless notebook desktop carta firefly contributed
                 return
             case 'ps|-s'
-                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error
+                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error
                 return
             case 'ps|--status'
-                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error
+                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error
                 return
             case 'ps|--name'
                 return
@@ -129,13 +144,64 @@ function __canfar_complete
             case 'ps|--output'
                 printf '%s\n' table wide json
                 return
+            case 'ps|--server'
+                printf '%s\n' local
+                return
+            case 'ps|--platform'
+                return
+            case 'ps|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'ps|--cert'
+                __fish_complete_path $cur
+                return
+            case 'ps|--timeout'
+                return
+            case 'ps|--concurrency'
+                return
             case 'info|-o'
                 printf '%s\n' table wide json
                 return
             case 'info|--output'
                 printf '%s\n' table wide json
                 return
+            case 'info|--server'
+                printf '%s\n' local
+                return
+            case 'info|--platform'
+                return
+            case 'info|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'info|--cert'
+                __fish_complete_path $cur
+                return
+            case 'info|--timeout'
+                return
+            case 'info|--concurrency'
+                return
             case 'logs|--tail'
+                return
+            case 'logs|-o'
+                printf '%s\n' text json
+                return
+            case 'logs|--output'
+                printf '%s\n' text json
+                return
+            case 'logs|--server'
+                printf '%s\n' local
+                return
+            case 'logs|--platform'
+                return
+            case 'logs|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'logs|--cert'
+                __fish_complete_path $cur
+                return
+            case 'logs|--timeout'
+                return
+            case 'logs|--concurrency'
                 return
             case 'events|-o'
                 printf '%s\n' table wide json
@@ -143,13 +209,76 @@ function __canfar_complete
             case 'events|--output'
                 printf '%s\n' table wide json
                 return
+            case 'events|--server'
+                printf '%s\n' local
+                return
+            case 'events|--platform'
+                return
+            case 'events|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'events|--cert'
+                __fish_complete_path $cur
+                return
+            case 'events|--timeout'
+                return
+            case 'events|--concurrency'
+                return
             case 'stats|-o'
                 printf '%s\n' table wide json
                 return
             case 'stats|--output'
                 printf '%s\n' table wide json
                 return
+            case 'stats|--server'
+                printf '%s\n' local
+                return
+            case 'stats|--platform'
+                return
+            case 'stats|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'stats|--cert'
+                __fish_complete_path $cur
+                return
+            case 'stats|--timeout'
+                return
+            case 'stats|--concurrency'
+                return
             case 'rm|--name'
+                return
+            case 'rm|--server'
+                printf '%s\n' local
+                return
+            case 'rm|--platform'
+                return
+            case 'rm|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'rm|--cert'
+                __fish_complete_path $cur
+                return
+            case 'rm|--timeout'
+                return
+            case 'rm|--concurrency'
+                return
+            case 'wait|--until'
+                printf '%s\n' running ended
+                return
+            case 'wait|--timeout'
+                return
+            case 'wait|--server'
+                printf '%s\n' local
+                return
+            case 'wait|--platform'
+                return
+            case 'wait|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'wait|--cert'
+                __fish_complete_path $cur
+                return
+            case 'wait|--concurrency'
                 return
             case 'prune|-k'
                 printf '%s\n' headless notebook desktop carta firefly contributed
@@ -158,10 +287,10 @@ function __canfar_complete
                 printf '%s\n' headless notebook desktop carta firefly contributed
                 return
             case 'prune|-s'
-                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error
+                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error
                 return
             case 'prune|--status'
-                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error
+                printf '%s\n' Pending Running Completed Failed Terminating Succeeded Error pending running completed failed terminating succeeded error
                 return
             case 'prune|--name'
                 return
@@ -172,6 +301,21 @@ function __canfar_complete
                 return
             case 'prune|--output'
                 printf '%s\n' table wide json
+                return
+            case 'prune|--server'
+                printf '%s\n' local
+                return
+            case 'prune|--platform'
+                return
+            case 'prune|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'prune|--cert'
+                __fish_complete_path $cur
+                return
+            case 'prune|--timeout'
+                return
+            case 'prune|--concurrency'
                 return
             case 'run|-n'
                 return
@@ -201,11 +345,56 @@ function __canfar_complete
             case 'run|--registry-secret-file'
                 __fish_complete_path $cur
                 return
+            case 'run|--server'
+                printf '%s\n' local
+                return
+            case 'run|--platform'
+                return
+            case 'run|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'run|--cert'
+                __fish_complete_path $cur
+                return
+            case 'run|--timeout'
+                return
+            case 'run|--concurrency'
+                return
+            case 'open|--server'
+                printf '%s\n' local
+                return
+            case 'open|--platform'
+                return
+            case 'open|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'open|--cert'
+                __fish_complete_path $cur
+                return
+            case 'open|--timeout'
+                return
+            case 'open|--concurrency'
+                return
             case 'renew|-o'
                 printf '%s\n' table wide json
                 return
             case 'renew|--output'
                 printf '%s\n' table wide json
+                return
+            case 'renew|--server'
+                printf '%s\n' local
+                return
+            case 'renew|--platform'
+                return
+            case 'renew|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'renew|--cert'
+                __fish_complete_path $cur
+                return
+            case 'renew|--timeout'
+                return
+            case 'renew|--concurrency'
                 return
             case 'images|-k'
                 printf '%s\n' headless notebook desktop carta firefly contributed desktop-app
@@ -219,11 +408,56 @@ function __canfar_complete
             case 'images|--output'
                 printf '%s\n' table wide json
                 return
+            case 'images|--server'
+                printf '%s\n' local
+                return
+            case 'images|--platform'
+                return
+            case 'images|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'images|--cert'
+                __fish_complete_path $cur
+                return
+            case 'images|--timeout'
+                return
+            case 'images|--concurrency'
+                return
             case 'limits|-o'
                 printf '%s\n' table wide json
                 return
             case 'limits|--output'
                 printf '%s\n' table wide json
+                return
+            case 'limits|--server'
+                printf '%s\n' local
+                return
+            case 'limits|--platform'
+                return
+            case 'limits|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'limits|--cert'
+                __fish_complete_path $cur
+                return
+            case 'limits|--timeout'
+                return
+            case 'limits|--concurrency'
+                return
+            case 'completion|--server'
+                printf '%s\n' local
+                return
+            case 'completion|--platform'
+                return
+            case 'completion|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'completion|--cert'
+                __fish_complete_path $cur
+                return
+            case 'completion|--timeout'
+                return
+            case 'completion|--concurrency'
                 return
             case 'login|--username'
                 return
@@ -235,11 +469,97 @@ function __canfar_complete
                 return
             case 'login|--timeout'
                 return
+            case 'login|--server'
+                printf '%s\n' local
+                return
+            case 'login|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'login|--cert'
+                __fish_complete_path $cur
+                return
+            case 'login|--concurrency'
+                return
+            case 'config path|--server'
+                printf '%s\n' local
+                return
+            case 'config path|--platform'
+                return
+            case 'config path|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'config path|--cert'
+                __fish_complete_path $cur
+                return
+            case 'config path|--timeout'
+                return
+            case 'config path|--concurrency'
+                return
             case 'config show|-o'
                 printf '%s\n' table wide json
                 return
             case 'config show|--output'
                 printf '%s\n' table wide json
+                return
+            case 'config show|--server'
+                printf '%s\n' local
+                return
+            case 'config show|--platform'
+                return
+            case 'config show|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'config show|--cert'
+                __fish_complete_path $cur
+                return
+            case 'config show|--timeout'
+                return
+            case 'config show|--concurrency'
+                return
+            case 'config get|--server'
+                printf '%s\n' local
+                return
+            case 'config get|--platform'
+                return
+            case 'config get|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'config get|--cert'
+                __fish_complete_path $cur
+                return
+            case 'config get|--timeout'
+                return
+            case 'config get|--concurrency'
+                return
+            case 'config set|--server'
+                printf '%s\n' local
+                return
+            case 'config set|--platform'
+                return
+            case 'config set|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'config set|--cert'
+                __fish_complete_path $cur
+                return
+            case 'config set|--timeout'
+                return
+            case 'config set|--concurrency'
+                return
+            case 'config unset|--server'
+                printf '%s\n' local
+                return
+            case 'config unset|--platform'
+                return
+            case 'config unset|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'config unset|--cert'
+                __fish_complete_path $cur
+                return
+            case 'config unset|--timeout'
+                return
+            case 'config unset|--concurrency'
                 return
             case 'local serve|--host'
                 return
@@ -265,16 +585,93 @@ function __canfar_complete
                 return
             case 'local serve|--retry-after'
                 return
+            case 'local serve|--server'
+                printf '%s\n' local
+                return
+            case 'local serve|--platform'
+                return
+            case 'local serve|--cert'
+                __fish_complete_path $cur
+                return
+            case 'local serve|--timeout'
+                return
+            case 'local serve|--concurrency'
+                return
             case 'local approve|--user'
                 return
             case 'local approve|--home'
                 __fish_complete_path $cur
                 return
+            case 'local approve|--server'
+                printf '%s\n' local
+                return
+            case 'local approve|--platform'
+                return
+            case 'local approve|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'local approve|--cert'
+                __fish_complete_path $cur
+                return
+            case 'local approve|--timeout'
+                return
+            case 'local approve|--concurrency'
+                return
             case 'local ca-path|--home'
                 __fish_complete_path $cur
                 return
+            case 'local ca-path|--server'
+                printf '%s\n' local
+                return
+            case 'local ca-path|--platform'
+                return
+            case 'local ca-path|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'local ca-path|--cert'
+                __fish_complete_path $cur
+                return
+            case 'local ca-path|--timeout'
+                return
+            case 'local ca-path|--concurrency'
+                return
+            case 'local home|--home'
+                __fish_complete_path $cur
+                return
+            case 'local home|--user'
+                return
+            case 'local home|--server'
+                printf '%s\n' local
+                return
+            case 'local home|--platform'
+                return
+            case 'local home|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'local home|--cert'
+                __fish_complete_path $cur
+                return
+            case 'local home|--timeout'
+                return
+            case 'local home|--concurrency'
+                return
             case 'local users add|--home'
                 __fish_complete_path $cur
+                return
+            case 'local users add|--server'
+                printf '%s\n' local
+                return
+            case 'local users add|--platform'
+                return
+            case 'local users add|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'local users add|--cert'
+                __fish_complete_path $cur
+                return
+            case 'local users add|--timeout'
+                return
+            case 'local users add|--concurrency'
                 return
             case 'auth status|-o'
                 printf '%s\n' table wide json
@@ -282,11 +679,71 @@ function __canfar_complete
             case 'auth status|--output'
                 printf '%s\n' table wide json
                 return
+            case 'auth status|--server'
+                printf '%s\n' local
+                return
+            case 'auth status|--platform'
+                return
+            case 'auth status|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'auth status|--cert'
+                __fish_complete_path $cur
+                return
+            case 'auth status|--timeout'
+                return
+            case 'auth status|--concurrency'
+                return
+            case 'auth logout|--server'
+                printf '%s\n' local
+                return
+            case 'auth logout|--platform'
+                return
+            case 'auth logout|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'auth logout|--cert'
+                __fish_complete_path $cur
+                return
+            case 'auth logout|--timeout'
+                return
+            case 'auth logout|--concurrency'
+                return
             case 'platform ls|-o'
                 printf '%s\n' table wide json
                 return
             case 'platform ls|--output'
                 printf '%s\n' table wide json
+                return
+            case 'platform ls|--server'
+                printf '%s\n' local
+                return
+            case 'platform ls|--platform'
+                return
+            case 'platform ls|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'platform ls|--cert'
+                __fish_complete_path $cur
+                return
+            case 'platform ls|--timeout'
+                return
+            case 'platform ls|--concurrency'
+                return
+            case 'platform use|--server'
+                printf '%s\n' local
+                return
+            case 'platform use|--platform'
+                return
+            case 'platform use|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'platform use|--cert'
+                __fish_complete_path $cur
+                return
+            case 'platform use|--timeout'
+                return
+            case 'platform use|--concurrency'
                 return
         end
         return
@@ -321,13 +778,22 @@ function __canfar_complete
                 echo '-r	N sessions named NAME-1 … NAME-N'
                 echo '--replicas	N sessions named NAME-1 … NAME-N'
                 echo '--dry-run	Show exactly what would be sent (credentials hidden); send none'
-                echo '--wait	Wait until each is Running (or has ended); exit 1 if any Failed'
+                echo '--wait	Wait until each is Running (or has ended); exit 1 if any Failed. To wait for the end: `canfar wait` (`create … | canfar wait`)'
                 echo '--wait-timeout	Give up waiting after S seconds (exit 1)'
                 echo '--registry-user	Registry account for a private image [env CANFAR_REGISTRY_USER]'
                 echo '--registry-secret-file	File holding that account\'s secret [env CANFAR_REGISTRY_SECRET: the secret]'
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'ps'
@@ -345,18 +811,48 @@ function __canfar_complete
                 echo '--json	Shorthand for -o json'
                 echo '-q	Print bare session ids, one per line'
                 echo '--quiet	Print bare session ids, one per line'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'info'
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'logs'
                 echo '-f	Print new output until the session ends'
                 echo '--follow	Print new output until the session ends'
                 echo '--tail	Only the last N lines (then follow, with -f)'
+                echo '-o	text (default) or json'
+                echo '--output	text (default) or json'
+                echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'events'
@@ -365,20 +861,61 @@ function __canfar_complete
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'stats'
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'rm'
                 echo '--name	Remove the sessions whose name matches this glob'
+                echo '--all-named	A NAME shared by several sessions removes them all'
                 echo '-f	Do not ask for confirmation'
                 echo '--force	Do not ask for confirmation'
                 echo '-y	Same as --force'
                 echo '--yes	Same as --force'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'wait'
+                echo '--until	ended: Completed or Failed (default); running: Running or already ended'
+                echo '--timeout	Give up after S seconds (exit 1)'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'prune'
@@ -398,6 +935,15 @@ function __canfar_complete
                 echo '--json	Shorthand for -o json'
                 echo '-q	Print bare session ids, one per line'
                 echo '--quiet	Print bare session ids, one per line'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'run'
@@ -415,11 +961,29 @@ function __canfar_complete
                 echo '--rm	Remove the session at the end, whatever happened'
                 echo '--registry-user	Registry account for a private image [env CANFAR_REGISTRY_USER]'
                 echo '--registry-secret-file	File holding that account\'s secret [env CANFAR_REGISTRY_SECRET: the secret]'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'open'
                 echo '--print	Print the URLs instead (also when there is no display)'
                 echo '--wait	Wait until each session is Running first'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'renew'
@@ -427,6 +991,15 @@ function __canfar_complete
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'images'
@@ -437,15 +1010,42 @@ function __canfar_complete
                 echo '--json	Shorthand for -o json'
                 echo '-q	Print bare image ids, one per line'
                 echo '--quiet	Print bare image ids, one per line'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'limits'
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'completion'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'login'
@@ -456,27 +1056,79 @@ function __canfar_complete
                 echo '--force	A new certificate even if one holds'
                 echo '--platform	Make this platform the active one'
                 echo '--timeout	Seconds for platform discovery in all'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'config'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'config path'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'config show'
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'config get'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'config set'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'config unset'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'local'
@@ -496,16 +1148,56 @@ function __canfar_complete
                 echo '--drop-rate	Share of connections closed with no response'
                 echo '--retry-after	Retry-After of injected 503s (seconds)'
                 echo '--tls	Serve HTTPS with the local CA; the API then needs a client certificate or a token'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'local approve'
                 echo '--user	The user who signs in'
                 echo '--deny	Deny the request instead'
                 echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'local ca-path'
                 echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'local home'
+                echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
+                echo '--user	Whose home [env CANFAR_LOCAL_USER; you]'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'local users'
@@ -514,6 +1206,15 @@ function __canfar_complete
             case 'local users add'
                 echo '--password-stdin	Read the password from the first line of stdin'
                 echo '--home	State folder [env CANFAR_LOCAL_HOME; user data folder]'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'auth'
@@ -523,10 +1224,28 @@ function __canfar_complete
                 echo '-o	table (default), wide (every field) or json'
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'auth logout'
                 echo '--certificate	Also remove the CADC certificate file'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'platform'
@@ -537,9 +1256,27 @@ function __canfar_complete
                 echo '--output	table (default), wide (every field) or json'
                 echo '--json	Shorthand for -o json'
                 echo '--refresh	Ask the registries again'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
             case 'platform use'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
         end
@@ -554,6 +1291,7 @@ function __canfar_complete
             echo 'events	Show the events of sessions'
             echo 'stats	Show the platform\'s cores and RAM'
             echo 'rm	Remove sessions'
+            echo 'wait	Wait until sessions have ended'
             echo 'prune	Remove finished sessions'
             echo 'run	Run one headless job and stream its log to stdout as it is written'
             echo 'open	Open interactive sessions (notebook, desktop, CARTA, …) in the web browser'
@@ -623,6 +1361,7 @@ function __canfar_complete
             echo 'serve	Serve the local platform on loopback until interrupted'
             echo 'approve	Approve (or deny) a pending device login of the local OIDC provider, as its'
             echo 'ca-path	Print the path of the local CA certificate (made if missing), for CANFAR_CA_BUNDLE'
+            echo 'home	Print the path of your persistent home (made if missing), HOME of every local job'
             echo 'users	Users of the local sign-in services'
         case 'local users'
             echo 'add	Add a user (or set a user\'s password) for the local credential service and OIDC provider'

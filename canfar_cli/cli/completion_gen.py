@@ -69,6 +69,9 @@ def collect(app: Any = None) -> list[Node]:
         node = Node(path=path, help=_first_line(command.help))
         for param in command.params:
             choices = [str(c) for c in getattr(param.type, "choices", None) or []]
+            if choices and not getattr(param.type, "case_sensitive", True):
+                # Accepted in any case (`-s failed`), so `-s f<TAB>` must find it too.
+                choices += [c.lower() for c in choices if c.lower() not in choices]
             if param.param_type_name == "option":
                 flags = [*param.opts, *param.secondary_opts]
                 takes_value = not param.is_flag and not param.count

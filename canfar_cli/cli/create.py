@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperCommand
 
 from canfar_cli.cli.launch import registry_secret_option, registry_user_option
 from canfar_cli.cli.options import Format, Kind, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import JobFailedError, UsageError
+from canfar_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from canfar_cli.output import Output
+    import typer._click as click
+
     from canfar_cli.session import AsyncSession, PlannedRequest
 
 KIND_HELP = "headless, notebook, desktop, carta, firefly or contributed."
@@ -61,7 +63,10 @@ def create(
         False, "--dry-run", help="Show exactly what would be sent (credentials hidden); send none."
     ),
     wait: bool = typer.Option(
-        False, "--wait", help="Wait until each is Running (or has ended); exit 1 if any Failed."
+        False,
+        "--wait",
+        help="Wait until each is Running (or has ended); exit 1 if any Failed."
+        " To wait for the end: `canfar wait` (`create … | canfar wait`).",
     ),
     wait_timeout: float | None = typer.Option(
         None, "--wait-timeout", metavar="S", help="Give up waiting after S seconds (exit 1)."
@@ -180,7 +185,10 @@ def create(
             out.ids(str(o.value) for o in created)  # before waiting: no id is ever lost
         code = report_failures(out, outcomes)
         if wait and created:
-            await _wait(out, session, [str(o.value) for o in created], wait_timeout)
+            from canfar_cli.cli.waiting import wait_for
+
+            created_ids = [str(o.value) for o in created]
+            await wait_for(out, session, created_ids, until="running", timeout=wait_timeout)
         return code
 
     from canfar_cli.cli.present import exit_with
@@ -188,26 +196,79 @@ def create(
     exit_with(state.run(launch))
 
 
-async def _wait(out: Output, session: AsyncSession, ids: list[str], timeout: float | None) -> None:
-    """Poll until every session is Running or has ended (progress on stderr); JobFailedError
-    when any Failed."""
-    from canfar_cli.cli.progress import WaitProgress
-    from canfar_cli.models import normalize_status
+class CreateCommand(TyperCommand):
+    """`create`, refusing a command given without `--` (exit 2, nothing sent): click would
+    otherwise take the command's own options as canfar's (`python3 fit.py -r 3` made three
+    replicas of `python3 fit.py`, `echo -n 5` named the session 5). The hint is the corrected
+    command line: the first positional after KIND and IMAGE starts the command; a canfar option
+    after it moves before `--` only when its value is valid for that option (so the `-c` of
+    `python3 -c "print(1)"` stays the command's)."""
 
-    progress = WaitProgress(out, len(ids))
-    with progress.shown() as on_update:
-        sessions = await session.wait(ids, timeout=timeout, on_update=on_update)
-    failed = [s for s in sessions if normalize_status(str(s.get("status", ""))) == "Failed"]
-    progress.done(sessions)
-    if failed:
-        first = failed[0].get("id")
-        raise JobFailedError(
-            f"{len(failed)} of {len(ids)} session(s) Failed: "
-            + ", ".join(str(s.get("id")) for s in failed),
-            hint=f"`canfar logs {first}` and `canfar events {first}` may say why",
-        )
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)
+        before = given[: given.index("--")] if "--" in given else given
+        if not any(token in ("-h", "--help") for token in before):
+            corrected = self._corrected(ctx, before, given[len(before) + 1 :])
+            if corrected is not None:
+                import shlex
+
+                raise UsageError(
+                    "the command must follow `--`, or its options are read as canfar's;"
+                    " nothing was sent",
+                    hint=f"{ctx.command_path} {shlex.join(corrected)}",
+                )
+        return super().parse_args(ctx, args)
+
+    def _corrected(
+        self, ctx: click.Context, before: list[str], after: list[str]
+    ) -> list[str] | None:
+        options = {}
+        for param in self.params:
+            if isinstance(param, typer.core.TyperOption):
+                for opt in [*param.opts, *param.secondary_opts]:
+                    options[opt] = param
+        ours: list[str] = []
+        command: list[str] = []
+        positionals = 0
+        index = 0
+        while index < len(before):
+            token = before[index]
+            index += 1
+            name, value, inline = token, None, False
+            if token.startswith("--") and "=" in token:
+                name, value = token.split("=", 1)
+                inline = True
+            elif token.startswith("-") and not token.startswith("--") and len(token) > 2:
+                name, value, inline = token[:2], token[2:], True
+            param = options.get(name) if token.startswith("-") and token != "-" else None
+            if param is None:
+                if token.startswith("-") and token != "-" and not command:
+                    ours.append(token)  # an unknown option: click will say so
+                    continue
+                positionals += 1
+                if positionals <= 2 and not command:
+                    ours.append(token)
+                else:
+                    command.append(token)
+                continue
+            takes_value = not (param.is_flag or param.count)
+            if takes_value and not inline:
+                value = before[index] if index < len(before) else None
+            pieces = [token] if inline or not takes_value else [token, value or ""]
+            if command and takes_value:
+                try:
+                    param.type.convert(value, param, ctx)
+                except Exception:
+                    command.append(token)  # not a valid value for canfar: the command's
+                    continue
+            ours += pieces
+            if takes_value and not inline:
+                index += 1
+        if not command:
+            return None
+        return [*ours, "--", *command, *after]
 
 
 def register(app: typer.Typer) -> None:
     # Extra arguments after `--` belong to the job, so options there must not be parsed.
-    app.command("create")(create)
+    app.command("create", cls=CreateCommand)(create)

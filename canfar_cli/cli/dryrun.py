@@ -29,9 +29,23 @@ def job_line(plan: Plan) -> str | None:
     return f"# job argv: {shown}"
 
 
+# Text output of a large batch: the first and the last request in full, the others summed up in
+# one line (they differ only in the name and REPLICA_ID); JSON always holds every request.
+SHOWN_IN_FULL = 3
+
+
 def render_plan(plans: Sequence[Plan]) -> str:
     """The requests as text: method and URL, headers, a blank line, then the form, one field a
-    line, and the argv the job will see; a blank line between requests."""
+    line, and the argv the job will see; a blank line between requests. More than
+    SHOWN_IN_FULL requests: the first and the last, with one line for those between."""
+    if len(plans) > SHOWN_IN_FULL:
+        first, middle, last = plans[0], plans[1:-1], plans[-1]
+        names = [dict(plan.form).get("name", "?") for plan in middle]
+        between = (
+            f"# … {len(middle)} more request(s) like these, named {names[0]} … {names[-1]}"
+            " (-o json lists every one)\n"
+        )
+        return "\n".join([render_plan([first]), between, render_plan([last])])
     chunks = []
     for plan in plans:
         lines = [f"{plan.method} {plan.url}"]

@@ -17,6 +17,23 @@ if TYPE_CHECKING:
 COLUMNS = ["TYPE", "REASON", "MESSAGE", "FIRST-TIME", "LAST-TIME"]
 
 
+# `-w` prints rows as they come, so its columns cannot be sized to the whole table: the fixed-width
+# ones first, each padded to its widest possible value, and the message (any length) last.
+WATCH_COLUMNS = ["TYPE", "REASON", "FIRST-TIME", "LAST-TIME", "MESSAGE"]
+_WATCH_WIDTHS = (7, 24, 20, 20)
+
+
+def watch_line(row: list[str] | str) -> str:
+    """One row of `events -w`, aligned with every other whatever came before."""
+    from canfar_cli.output import printable
+
+    if isinstance(row, str):
+        return printable(row) + "\n"
+    cells = list(row)
+    fixed = [printable(c).ljust(w) for c, w in zip(cells[:4], _WATCH_WIDTHS, strict=True)]
+    return "   ".join([*fixed, printable(cells[4])]).rstrip() + "\n"
+
+
 def rows(events: list[dict[str, Any]]) -> list[Any]:
     """Table rows; a line the parser did not understand stays a plain string, shown as it is."""
     result: list[Any] = []
@@ -35,7 +52,7 @@ def rows(events: list[dict[str, Any]]) -> list[Any]:
 
 def events(
     ctx: typer.Context,
-    ids: list[str] = typer.Argument(..., metavar="ID...", help="Session ids."),
+    ids: list[str] = typer.Argument(..., metavar="ID|NAME...", help="Session ids or names."),
     watch: bool = typer.Option(
         False, "-w", "--watch", help="Print new events as they come until the session ends."
     ),
@@ -46,8 +63,9 @@ def events(
 
     The platform's events: scheduling, image pulls, failures.
 
-    A line the parser does not understand is shown as it is, never dropped. JSON gives an array
-    of event objects (an object keyed by id for several ids).
+    A line the parser does not understand is shown as it is, never dropped. A name stands for its
+    session when it is not an id. JSON is always one array of event objects, each carrying its
+    session's `id`, whatever the number of ids.
 
     \b
     Examples:
@@ -66,15 +84,26 @@ def events(
             raise UsageError("--watch follows one session", hint="give a single id with -w")
         _watch(state, ids[0], fmt)
         return
-    outcomes = state.run(lambda session: session.events_each(ids))
+
+    async def work(session: AsyncSession) -> tuple[list[Any], dict[str, str]]:
+        resolved = await session.resolve_ids(ids)
+        outcomes = await session.events_each(resolved)
+        names: dict[str, str] = {}
+        if fmt != "json" and len(resolved) > 1:
+            names = {str(s.get("id")): str(s.get("name") or "") for s in await session.fetch()}
+        return outcomes, names
+
+    outcomes, names = state.run(work)
     found = [outcome for outcome in outcomes if outcome.ok]
     if fmt == "json":
         if found:
-            out.json(found[0].value if len(ids) == 1 else {o.key: o.value for o in found})
+            out.json([{"id": o.key, **event} for o in found for event in o.value])
     else:
         for index, outcome in enumerate(found):
-            if len(ids) > 1:
-                out.write(("\n" if index else "") + f"==> {outcome.key} <==\n")
+            if len(found) > 1 or len(outcomes) > 1:
+                name = names.get(outcome.key)
+                label = f"{name} ({outcome.key})" if name else outcome.key
+                out.write(("\n" if index else "") + f"==> {label} <==\n")
             if outcome.value:
                 out.write(out.render_table(COLUMNS, rows(outcome.value), color=out.color_out()))
             else:
@@ -87,15 +116,19 @@ def _watch(state: CliState, session_id: str, fmt: str) -> None:
     out = state.out
 
     async def work(session: AsyncSession) -> None:
+        resolved = (await session.resolve_ids([session_id]))[0]
         header = fmt != "json"
-        async for fresh in session.follow_events(session_id):
+        async for fresh in session.follow_events(resolved):
             if fmt == "json":
                 for event in fresh:  # one JSON object per line: a stream a script can read
-                    out.json_line(event)
+                    out.json_line({"id": resolved, **event})
                 continue
-            text = out.render_table(COLUMNS, rows(fresh), color=out.color_out())
-            out.write(text if header else text.split("\n", 1)[1])
-            header = False
+            if header:
+                out.write(watch_line(WATCH_COLUMNS))
+                header = False
+            for row in rows(fresh):  # TYPE REASON MESSAGE FIRST LAST -> the watch order
+                cells = row if isinstance(row, str) else [row[i] for i in (0, 1, 3, 4, 2)]
+                out.write(watch_line(cells))
 
     state.run(work)
 

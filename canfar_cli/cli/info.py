@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
+
+if TYPE_CHECKING:
+    from canfar_cli.outcomes import Outcome
+    from canfar_cli.session import AsyncSession
 
 # Fields shown first, in this order, under friendlier labels; every other field follows as is.
 LABELS = {
@@ -37,6 +41,7 @@ def block(session: dict[str, Any]) -> list[tuple[str, str]]:
     from datetime import datetime, timezone
 
     from canfar_cli.cli.present import when
+    from canfar_cli.models import is_finished
 
     now = datetime.now(timezone.utc)
     keys = [key for key in LABELS if key in session]
@@ -44,7 +49,10 @@ def block(session: dict[str, Any]) -> list[tuple[str, str]]:
     lines = []
     for key in keys:
         value = session[key]
-        if key in ("startTime", "expiryTime") and isinstance(value, str):
+        if key == "expiryTime" and is_finished(session.get("status")):
+            # The server keeps the expiry of an ended job; "in 13d" would read as time left.
+            text = "- (ended)"
+        elif key in ("startTime", "expiryTime") and isinstance(value, str):
             text = when(value, now)
         elif isinstance(value, bool):
             text = "yes" if value else "no"
@@ -60,7 +68,7 @@ def block(session: dict[str, Any]) -> list[tuple[str, str]]:
 
 def info(
     ctx: typer.Context,
-    ids: list[str] = typer.Argument(..., metavar="ID...", help="Session ids."),
+    ids: list[str] = typer.Argument(..., metavar="ID|NAME...", help="Session ids or names."),
     output: Format | None = output_option(),
     as_json: bool = json_option(),
 ) -> None:
@@ -68,13 +76,15 @@ def info(
 
     Every field the server gives, one block per session, expiry as date and time left.
 
-    JSON gives the server's object (an array of them for several ids). Unknown ids are reported
-    on stderr: exit 4 when none was found, 1 when some were (the found ones still print).
+    A name stands for its session when it is not an id (several sessions of that name: exit 2).
+    JSON is always an array of the server's objects, one per session, whatever the number of
+    ids. Unknown ids are reported on stderr: exit 4 when none was found, 1 when some were (the
+    found ones still print).
 
     \b
     Examples:
       canfar info x7k2m9qa
-      canfar info x7k2m9qa -o json | jq .status
+      canfar info x7k2m9qa -o json | jq '.[0].status'
     """
     from canfar_cli.cli.present import exit_with, report_failures, unique
 
@@ -82,11 +92,15 @@ def info(
     out = state.out
     fmt = resolve_format(output, as_json)
     ids = unique(ids)
-    outcomes = state.run(lambda session: session.info_each(ids))
+
+    async def work(session: AsyncSession) -> list[Outcome[dict[str, Any]]]:
+        return await session.info_each(await session.resolve_ids(ids))
+
+    outcomes = state.run(work)
     found = [outcome.value for outcome in outcomes if outcome.ok]
     if fmt == "json":
         if found:
-            out.json(found[0] if len(ids) == 1 else found)
+            out.json(found)  # always an array, one element per session found
     elif found:
         out.blocks([block(session) for session in found])
     exit_with(report_failures(out, outcomes))

@@ -314,3 +314,46 @@ def ca_path(ctx: typer.Context, home: str | None = _home_option()) -> None:
     from canfar_cli.local.signin.ca import LocalCA
 
     state_of(ctx).out.write(f"{LocalCA.load_or_create(_home(home)).path}\n")
+
+
+@local_app.command("home")
+def home_path(
+    ctx: typer.Context,
+    home: str | None = _home_option(),
+    user: str | None = typer.Option(
+        None, "--user", metavar="NAME", help="Whose home [env CANFAR_LOCAL_USER; you]."
+    ),
+) -> None:
+    """Print the path of your persistent home (made if missing), HOME of every local job.
+
+    `<state folder>/home/<user>`, or `<ARC>/home/<user>` with CANFAR_LOCAL_ARC=ARC. Every
+    session of the user shares it, as /arc/home/<user> on CANFAR; rm, prune and the hourly
+    cleanup never delete it.
+
+    \b
+    Examples:
+      cp fit.py "$(canfar local home)/"
+      canfar --server local create headless skaha/terminal:1.1.1 -- python3 fit.py
+    """
+    import os
+
+    from canfar_cli.cli.state import state_of
+    from canfar_cli.errors import UsageError
+    from canfar_cli.local import statedir
+    from canfar_cli.local.settings import LocalSettings, arc_root, default_user, user_home
+
+    state = _home(home)
+    name = user or os.environ.get("CANFAR_LOCAL_USER", "").strip() or default_user()
+    try:
+        LocalSettings(home=state, user=name)  # the same rule for user names as the platform
+    except Exception as exc:
+        raise UsageError(str(exc)) from None
+    root = arc_root(state)
+    if root == state:
+        statedir.check(state)
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+    path = user_home(state, name)
+    statedir.private_dirs(path.parent, path)
+    os.chmod(path, 0o700)
+    state_of(ctx).out.write(f"{path}\n")

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from canfar_cli.cli.options import json_option
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import JobFailedError
+from canfar_cli.errors import JobFailedError, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.cli.state import CliState
     from canfar_cli.output import Output
     from canfar_cli.session import AsyncSession
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
 
 
 def tail_text(text: str, count: int | None) -> str:
@@ -38,51 +45,79 @@ def _pending_hint(session_id: str) -> str:
 
 def logs(
     ctx: typer.Context,
-    ids: list[str] = typer.Argument(..., metavar="ID...", help="Session ids."),
+    ids: list[str] = typer.Argument(..., metavar="ID|NAME...", help="Session ids or names."),
     follow: bool = typer.Option(
         False, "-f", "--follow", help="Print new output until the session ends."
     ),
     tail: int | None = typer.Option(
         None, "--tail", metavar="N", min=0, help="Only the last N lines (then follow, with -f)."
     ),
+    output: LogFormat | None = typer.Option(
+        None, "-o", "--output", case_sensitive=False, help="text (default) or json."
+    ),
+    as_json: bool = json_option(),
 ) -> None:
     """Print the logs of sessions.
 
     The text exactly as the server sends it, never reformatted.
 
     With several ids each log is headed `==> name (id) <==` (with -f each line is prefixed with
-    the name instead). -f exits 0 when the session Completed, 1 when it Failed.
+    the name instead). -f exits 0 when the session Completed, 1 when it Failed. A name stands
+    for its session when it is not an id. JSON (-o json) is always an array of
+    {"id", "name", "log"}, one per session, whatever the number of ids.
 
     \b
     Examples:
       canfar logs x7k2m9qa
       canfar logs -f --tail 20 x7k2m9qa
       canfar logs $(canfar ps -q --name 'fit-*')
+      canfar logs myfit -o json | jq -r '.[].log'
     """
     from canfar_cli.cli.present import unique
 
     state = state_of(ctx)
     ids = unique(ids)
+    if as_json and output is not None and output != LogFormat.json:
+        raise UsageError(f"--json contradicts -o {output.value}", hint="give one of them")
+    as_json = as_json or output == LogFormat.json
     if follow:
+        if as_json:
+            raise UsageError("-f/--follow writes text as it comes; it cannot be JSON")
         _follow(state, ids, tail)
     else:
-        _show(state, ids, tail)
+        _show(state, ids, tail, as_json)
 
 
-def _show(state: CliState, ids: list[str], tail: int | None) -> None:
+def _show(state: CliState, ids: list[str], tail: int | None, as_json: bool = False) -> None:
     from canfar_cli.cli.present import exit_with, report_failures
 
     out = state.out
 
     async def work(session: AsyncSession) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+        nonlocal ids
+        ids = await session.resolve_ids(ids)
         outcomes = await session.logs_each(ids)
         known: dict[str, dict[str, Any]] = {}
         # Names for the headings, and the status behind an empty log: one listing serves all.
-        if len(ids) > 1 or any(o.ok and not o.value for o in outcomes):
+        if as_json or len(ids) > 1 or any(o.ok and not o.value for o in outcomes):
             known = {str(s.get("id")): s for s in await session.fetch()}
         return outcomes, known
 
     outcomes, known = state.run(work)
+    if as_json:
+        out.json(
+            [
+                {
+                    "id": o.key,
+                    "name": (known.get(o.key) or {}).get("name"),
+                    "log": tail_text(o.value or "", tail),
+                }
+                for o in outcomes
+                if o.ok
+            ]
+        )
+        exit_with(report_failures(out, outcomes))
+        return
     first = True
     for outcome in outcomes:
         if not outcome.ok:
@@ -127,6 +162,8 @@ def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
 
         from canfar_cli.cli.present import report_failures
 
+        nonlocal ids
+        ids = await session.resolve_ids(ids)
         before = await session.info_each(ids)
         code = report_failures(out, before)
         if code:

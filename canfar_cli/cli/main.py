@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from canfar_cli.cli import (
     rm,
     run,
     stats,
+    wait,
 )
 from canfar_cli.cli.local import local_app
 from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
@@ -97,8 +99,75 @@ def _missing_command_exit(exc: NoArgsIsHelpError) -> typer.Exit:
     return typer.Exit(int(ExitCode.USAGE))
 
 
+# The global options, also accepted after the subcommand (`canfar ps -a --server local -v`), as
+# kubectl and gh do; there the value wins over one given before. A command's own option of the
+# same name (`wait --timeout`, `local serve --token-file`) keeps its meaning there.
+GLOBAL_AFTER: list[tuple[tuple[str, ...], str, Any, str, str]] = [
+    (("--server",), "server", str, "URL|local", "skaha service URL, or 'local' (global option)."),
+    (("--platform",), "platform", str, "NAME", "A platform by name (global option)."),
+    (("--token-file",), "token_file", str, "PATH", "File holding a bearer token (global option)."),
+    (("--cert",), "certificate", str, "PATH", "PEM with certificate and key (global option)."),
+    (("--timeout",), "timeout", float, "S", "Seconds per request (global option)."),
+    (("--concurrency",), "concurrency", int, "N", "Requests in flight at most (global option)."),
+    (("-v", "--verbose"), "verbose", bool, "", "Log each request on stderr (global option)."),
+    (("--no-color",), "no_color", bool, "", "No colour, no live display (global option)."),
+]
+
+
+def _set_global(field: str) -> Callable[[Any, Any, Any], None]:
+    def callback(ctx: Any, _param: Any, value: Any) -> None:
+        if value is None or value is False:
+            return
+        state = state_of(ctx)
+        if field == "verbose":
+            if not state.verbose:
+                state.verbose = True
+                attach_verbose_logging(ctx)
+            return
+        if field == "no_color":
+            state.no_color = True
+            state.out = state.out.with_no_color(True)
+            return
+        setattr(state, field, value)
+        state._settings = None
+
+    return callback
+
+
+def add_global_options(command: Any) -> None:
+    """Give a command (and every command of a group, recursively) the global options."""
+    from typer.core import TyperOption
+
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            add_global_options(sub)
+        return
+    taken = {opt for param in command.params for opt in [*param.opts, *param.secondary_opts]}
+    for opts, field, kind, metavar, help_text in GLOBAL_AFTER:
+        if any(opt in taken for opt in opts):
+            continue
+        flag = kind is bool
+        command.params.append(
+            TyperOption(
+                param_decls=list(opts),
+                is_flag=flag,
+                default=False if flag else None,
+                type=None if flag else kind,
+                metavar=metavar or None,
+                expose_value=False,
+                callback=_set_global(field),
+                help=help_text,
+            )
+        )
+
+
 class CanfarGroup(TyperGroup):
     """The root group: every command runs inside this error wrapper."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            add_global_options(command)
 
     def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
         # The root's own options (`--timeout abc`) are parsed here, before invoke.
@@ -252,6 +321,7 @@ logs.register(app)
 events.register(app)
 stats.register(app)
 rm.register(app)
+wait.register(app)
 prune.register(app)
 run.register(app)
 open_cmd.register(app)

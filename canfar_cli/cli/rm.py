@@ -16,16 +16,22 @@ if TYPE_CHECKING:
 
 def rm(
     ctx: typer.Context,
-    ids: list[str] | None = typer.Argument(None, metavar="[ID]...", help="Session ids."),
+    ids: list[str] | None = typer.Argument(
+        None, metavar="[ID|NAME]...", help="Session ids or names."
+    ),
     name: str | None = typer.Option(
         None, "--name", metavar="PATTERN", help="Remove the sessions whose name matches this glob."
+    ),
+    all_named: bool = typer.Option(
+        False, "--all-named", help="A NAME shared by several sessions removes them all."
     ),
     force: bool = force_option(),
     yes: bool = yes_option(),
 ) -> None:
     """Remove sessions.
 
-    By id, or by name with --name. Prints each removed id.
+    By id, by name (a name of several sessions needs --all-named), or by a name pattern with
+    --name. Prints each removed id.
 
     On a terminal it asks first; elsewhere it refuses unless -f/--force or -y/--yes is given.
     Unknown ids are reported as not found (exit 4 when none was found); on a partial failure
@@ -34,6 +40,7 @@ def rm(
     \b
     Examples:
       canfar rm x7k2m9qa
+      canfar rm -f myfit
       canfar rm -f --name 'fit-*'
       canfar ps -q -s Failed | xargs canfar rm -f
     """
@@ -53,6 +60,11 @@ def rm(
 
     async def work(session: AsyncSession) -> int:
         targets, labels = ids, ids
+        if ids:
+            targets = await session.resolve_ids(ids, all_named=all_named)
+            if not forced:  # the prompt shows names and states, not bare ids
+                listing = {str(s.get("id")): s for s in await session.fetch()}
+                labels = [label(listing[t]) if t in listing else t for t in targets]
         if name is not None:
             from canfar_cli.models import select_sessions
 

@@ -4,10 +4,9 @@ machine has)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from canfar_cli.local import metrics, skaha
+from canfar_cli.local import skaha
 from canfar_cli.local.store import Store
 
 # Resources of the templates that hard-code them (request cores, request GiB).
@@ -33,37 +32,48 @@ def requested(params: Any, context: dict[str, Any]) -> tuple[float | None, float
     return cores, ram
 
 
+def request_of(row: Any, context: dict[str, Any]) -> tuple[float, float]:
+    """What a session asks the cluster for: (cores, GiB), as Kubernetes schedules it (the
+    request, which is the value given, or /context's defaultRequest, or the template's)."""
+    defaults = context.get("cores", {}), context.get("memoryGB", {})
+    if row["fixed"]:
+        return float(row["cores"] or 0), float(row["ram"] or 0)
+    cores, ram = TEMPLATE_REQUESTS.get(
+        row["type"],
+        (
+            row["cores"] or float(defaults[0].get("defaultRequest", 1)),
+            row["ram"] or float(defaults[1].get("defaultRequest", 4)),
+        ),
+    )
+    return float(cores), float(ram)
+
+
 def stats(store: Store, context: dict[str, Any]) -> dict[str, Any]:
-    """The body of `/session?view=stats`."""
+    """The body of `/session?view=stats`: what Running sessions request (interactive ones
+    included, as on CANFAR) against the capacity the jobs share (settings.capacity)."""
+    from canfar_cli.local.settings import capacity
+
     cores_req = ram_req = 0.0
     defaults = context.get("cores", {}), context.get("memoryGB", {})
     for row in store.active():
         if row["status"] != "Running":
             continue
-        if row["fixed"]:
-            cores_req += row["cores"] or 0
-            ram_req += row["ram"] or 0
-            continue
-        cores, ram = TEMPLATE_REQUESTS.get(
-            row["type"],
-            (
-                row["cores"] or float(defaults[0].get("defaultRequest", 1)),
-                float(defaults[1].get("defaultRequest", 4)),
-            ),
-        )
+        cores, ram = request_of(row, context)
         cores_req += cores
         ram_req += ram
     max_cores = float(defaults[0].get("defaultLimit", 8))
     max_ram = int(defaults[1].get("defaultLimit", 32))
+    total_cores, total_ram = capacity()
+    ram_available = total_ram * 1.073741824 if total_ram != float("inf") else 0.0
     return {
         "cores": {
             "requestedCPUCores": round(cores_req, 3),
-            "cpuCoresAvailable": float(os.cpu_count() or 1),
+            "cpuCoresAvailable": total_cores,
             "maxCPUCores": {"cpuCores": max_cores, "withRam": f"{max_ram}Gi"},
         },
         "ram": {
             "requestedRAM": quantity_g(ram_req * 1.073741824),
-            "ramAvailable": quantity_g(metrics.memory_bytes() / 1e9),
+            "ramAvailable": quantity_g(ram_available),
             "maxRAM": {"ram": f"{max_ram}Gi", "withCPUCores": max_cores},
         },
     }

@@ -17,6 +17,10 @@ Environment variables (all optional):
                                  set it small; starts and ends of jobs never wait for it)
     CANFAR_LOCAL_TOKEN           the token `canfar local serve` requires (default: a random one)
     CANFAR_LOCAL_PORTABLE        1: leave out the Linux-only paths (/proc), as on macOS
+    CANFAR_LOCAL_ARC             root of the users' persistent homes, `<ARC>/home/<user>`
+                                 (default: the state folder)
+    CANFAR_LOCAL_CORES           cores the jobs may take at once (default: os.cpu_count())
+    CANFAR_LOCAL_RAM             GiB the jobs may take at once (default: the machine's memory)
 """
 
 from __future__ import annotations
@@ -44,6 +48,35 @@ def default_home() -> Path:
     from canfar_cli.serve_tokens import local_home
 
     return local_home()
+
+
+def arc_root(state_home: Path) -> Path:
+    """$CANFAR_LOCAL_ARC, else the state folder: the root under which `home/<user>` lives."""
+    raw = os.environ.get("CANFAR_LOCAL_ARC", "").strip()
+    return Path(raw).expanduser().resolve() if raw else state_home
+
+
+def user_home(state_home: Path, user: str) -> Path:
+    """A user's persistent home, shared by all their sessions (CANFAR's /arc/home/<user>)."""
+    return arc_root(state_home) / "home" / user
+
+
+def capacity() -> tuple[float, float]:
+    """(cores, GiB) the local jobs may take at once: $CANFAR_LOCAL_CORES / $CANFAR_LOCAL_RAM,
+    else this machine's cores and memory."""
+    raw_cores = os.environ.get("CANFAR_LOCAL_CORES", "").strip()
+    raw_ram = os.environ.get("CANFAR_LOCAL_RAM", "").strip()
+    if raw_cores:
+        cores = _number("CANFAR_LOCAL_CORES", raw_cores, minimum=1)
+    else:
+        cores = float(os.cpu_count() or 1)
+    if raw_ram:
+        ram = _number("CANFAR_LOCAL_RAM", raw_ram, minimum=1)
+    else:
+        from canfar_cli.local import metrics
+
+        ram = metrics.memory_bytes() / (1 << 30) or math.inf  # unknown: no bound
+    return cores, ram
 
 
 def default_user() -> str:

@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,17 +273,26 @@ class Store:
 
     # --- the supervisor's queue --------------------------------------------------------------
 
-    def claim(self, pid: int, start: str) -> list[sqlite3.Row]:
-        """Claim every unclaimed headless session for the supervisor `pid` (conditional UPDATE,
-        so a row is claimed once even if two supervisors ever overlapped); the rows claimed."""
+    def claim(
+        self,
+        pid: int,
+        start: str,
+        choose: Callable[[list[sqlite3.Row]], list[sqlite3.Row]] | None = None,
+    ) -> list[sqlite3.Row]:
+        """Claim the unclaimed headless sessions for the supervisor `pid` (conditional UPDATE,
+        so a row is claimed once even if two supervisors ever overlapped); the rows claimed.
+        `choose` picks, from all of them in creation order, those to claim (the ones that fit
+        the capacity); by default every one."""
         # Look first without the write lock: most wake-ups of an idle supervisor find nothing.
         if not self.query(f"SELECT 1 FROM sessions WHERE {UNCLAIMED} LIMIT 1"):
             return []
         claimed = []
         with self.transaction() as db:
             rows = db.execute(
-                f"SELECT * FROM sessions WHERE {UNCLAIMED} ORDER BY created"
+                f"SELECT * FROM sessions WHERE {UNCLAIMED} ORDER BY created, rowid"
             ).fetchall()
+            if choose is not None:
+                rows = choose(rows)
             for row in rows:
                 cursor = db.execute(
                     "UPDATE sessions SET runner_pid = ?, runner_start = ?"
@@ -293,6 +302,23 @@ class Store:
                 if cursor.rowcount == 1:
                     claimed.append(row)
         return claimed
+
+    def note_queued(self, session_id: str, appid: str, message: str) -> None:
+        """A `Queued` event for a session waiting for resources: added once, then its message
+        and last time kept current (as Kubernetes counts a repeated event)."""
+        now = time.time()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE events SET message = ?, last = ?"
+                " WHERE id = ? AND appid = ? AND reason = 'Queued'",
+                (message, now, session_id, appid),
+            )
+            if cursor.rowcount == 0:
+                db.execute(
+                    "INSERT INTO events (id, appid, type, reason, message, first, last)"
+                    " VALUES (?, ?, 'Warning', 'Queued', ?, ?, ?)",
+                    (session_id, appid, message, now, now),
+                )
 
     def release(self, keys: Sequence[tuple[str, str]], pid: int) -> None:
         """Give claimed sessions back (still Pending, never started) for a later claim."""

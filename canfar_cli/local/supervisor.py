@@ -6,8 +6,9 @@ server that started it. Exactly one serves a state folder: it holds an exclusive
 `supervisor.lock`, and listens on the FIFO `supervisor.wake` (see procs.py for the protocol).
 
 Its loop, woken by SIGCHLD, by a byte on the FIFO (a create or a DELETE), or by a timer:
-  - claims unclaimed Pending headless sessions (conditional UPDATE), fork/execs each job in a
-    process group of its own (stdout and stderr to the session's log, HOME per session), records
+  - claims the unclaimed Pending headless sessions that fit the capacity (in creation order;
+    the others get a `Queued` event and wait), fork/execs each job in a process group of its
+    own (stdout and stderr to the session's log, HOME the user's persistent home), records
     pid and start time, and moves them Pending -> Running, a batch per transaction;
   - reaps ended jobs: SIGKILLs what is left of the group (a container ends with its main process),
     then records Completed (exit 0) or Failed (with the code or the signal) and the end time;
@@ -40,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from canfar_cli.errors import ConfigError
-from canfar_cli.local import portable, procs, statedir
-from canfar_cli.local.settings import tick
+from canfar_cli.local import portable, procs, resources, statedir
+from canfar_cli.local.settings import DEFAULT_CONTEXT, capacity, tick, user_home
 from canfar_cli.local.store import Change, Store, loads_list, session_dir
 
 # The idle delay has a floor: procs.SupervisorStarter counts a supervisor it started less than a
@@ -111,6 +112,19 @@ def job_command(row: Any, home: Path, hostname: str) -> tuple[list[str], dict[st
     return argv, env
 
 
+def _context() -> dict[str, Any]:
+    """/context as the app serves it ($CANFAR_LOCAL_CONTEXT, else the shipped file): its
+    default requests are what a session without -c/-m takes of the capacity."""
+    import json
+
+    raw = os.environ.get("CANFAR_LOCAL_CONTEXT", "").strip()
+    try:
+        value = json.loads(Path(raw or DEFAULT_CONTEXT).expanduser().read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _set_subreaper() -> None:
     """Become the reaper of the jobs' orphans, so none is left a zombie (Linux only)."""
     if not portable.linux_paths():
@@ -131,6 +145,8 @@ class Job:
     # Why it is being stopped: "deleted", "deadline" or "shutdown"; None while it runs freely.
     stop: str | None = None
     kill_at: float | None = None  # monotonic time of the SIGKILL after the grace period
+    cores: float = 0.0  # what it takes of the capacity until it ends
+    ram: float = 0.0
 
     @property
     def pid(self) -> int:
@@ -160,6 +176,10 @@ class Supervisor:
         self.wake_fd = -1
         self.signal_r, self.signal_w = os.pipe()
         self.last_refresh = time.monotonic()
+        self.cores, self.ram = capacity()
+        self.context = _context()
+        self.queued: dict[tuple[str, str], str] = {}  # the Queued event's text last written
+        self.notes: list[tuple[Any, str]] = []  # Queued events to write after a claim
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -318,10 +338,57 @@ class Supervisor:
     # --- starting jobs ---------------------------------------------------------------------
 
     def start_pending(self) -> None:
-        rows = self.store.claim(self.pid, self.start)
+        self.notes = []
+        rows = self.store.claim(self.pid, self.start, self.fitting)
+        for row, text in self.notes:  # after the claim's transaction
+            self.store.note_queued(row["id"], row["appid"], text)
+            self.queued[(row["id"], row["appid"])] = text
         # In batches: the first jobs show Running while the later ones are still starting.
         for first in range(0, len(rows), BATCH):
             self.start_batch(rows[first : first + BATCH])
+
+    def fitting(self, rows: list[Any]) -> list[Any]:
+        """Of the waiting sessions (creation order), those that fit what the running jobs leave
+        of the capacity, taken in order; the others stay Pending with a `Queued` event saying
+        why (as Kueue holds a job), and start as others end. A session larger than the whole
+        capacity waits for ever without holding up those behind it."""
+        used_cores = sum(job.cores for job in self.jobs.values())
+        used_ram = sum(job.ram for job in self.jobs.values())
+        chosen: list[Any] = []
+        blocked = False
+        for row in rows:
+            cores, ram = resources.request_of(row, self.context)
+            free_cores = self.cores - used_cores
+            free_ram = self.ram - used_ram
+            too_big = cores > self.cores or ram > self.ram
+            if not blocked and not too_big and cores <= free_cores and ram <= free_ram:
+                chosen.append(row)
+                used_cores += cores
+                used_ram += ram
+                continue
+            if not too_big:
+                blocked = True  # in order: nothing behind it jumps the queue
+            self.note_queued(row, cores, ram, free_cores, free_ram)
+        return chosen
+
+    def note_queued(
+        self, row: Any, cores: float, ram: float, free_cores: float, free_ram: float
+    ) -> None:
+        def n(value: float) -> str:
+            return f"{value:g}"
+
+        def unit(value: float, one: str) -> str:
+            return f"{n(value)} {one}" + ("" if value == 1 else "s")
+
+        if cores > free_cores or cores > self.cores:
+            need = f"needs {unit(cores, 'core')}, {n(max(0.0, free_cores))} of {n(self.cores)} free"
+        else:
+            need = f"needs {n(ram)} GiB RAM, {n(max(0.0, free_ram))} of {n(self.ram)} free"
+        text = f"waiting for resources: {need}"
+        if cores > self.cores or ram > self.ram:
+            text += " (more than this platform has: set CANFAR_LOCAL_CORES / CANFAR_LOCAL_RAM)"
+        if self.queued.get((row["id"], row["appid"])) != text:
+            self.notes.append((row, text))
 
     def start_batch(self, rows: list[Any]) -> None:
         """Fork/exec the batch's jobs behind a gate, commit their pids, then open the gate.
@@ -392,13 +459,17 @@ class Supervisor:
         from canfar_cli.local.jobspec import JobSpecError
 
         folder = session_dir(self.home, session_id, appid)
-        job_home = folder / "home"
+        # The user's persistent home, shared by all their sessions (CANFAR's /arc/home/<user>);
+        # the session's own folder keeps only its log.
+        job_home = user_home(self.home, row["userid"])
         try:
             argv, env = job_command(row, job_home, self.hostname)
         except JobSpecError as exc:
             return None, failed(f"cannot build the job: {exc}")
         try:
-            statedir.private_dirs(folder, job_home)
+            statedir.private_dirs(folder)
+            statedir.private_dirs(job_home.parent.parent, job_home.parent, job_home)
+            os.chmod(job_home, 0o700)
             log = os.fdopen(statedir.open_private_log(folder / "log"), "ab")
         except OSError as exc:
             return None, failed(f"cannot prepare the session's folder: {exc.strerror or exc}")
@@ -423,7 +494,10 @@ class Supervisor:
                 log.write(f"canfar local: {text}\n".encode())
                 return None, failed(text)
         started = time.time()
+        cores, ram = resources.request_of(row, self.context)
         job = Job(session_id, appid, process, deadline=started + row["deadline"])
+        job.cores, job.ram = cores, ram
+        self.queued.pop((session_id, appid), None)
         change = Change(
             session_id,
             appid,

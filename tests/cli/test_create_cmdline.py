@@ -38,7 +38,7 @@ def finished(cli: Any, session_id: str, server: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while True:
         result = cli("info", session_id, "-o", "json", server=server)
-        record = json.loads(result.stdout) if result.exit_code == 0 else {}
+        record = json.loads(result.stdout)[0] if result.exit_code == 0 else {}
         if record.get("status") in ("Completed", "Failed"):
             return record
         if time.monotonic() > deadline:

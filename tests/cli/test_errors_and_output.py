@@ -28,6 +28,13 @@ class FakeCore:
         return None
 
     def __getattr__(self, name: str) -> Any:
+        if name == "resolve_ids" and name not in self.results:
+
+            async def as_given(ids: list[str], **_: Any) -> list[str]:
+                return list(dict.fromkeys(ids))  # ids stay ids (names: tests/cli/test_batch_day)
+
+            return as_given
+
         async def method(*args: Any, **kwargs: Any) -> Any:
             value = self.results[name]
             if isinstance(value, BaseException):
@@ -144,7 +151,7 @@ def test_events_line_the_parser_cannot_read_is_shown_as_it_is(cli, fake_core) ->
     assert "image [red]pulled[/red]" in lines[1]
     assert lines[2] == "  something odd happened  "
     as_json = json.loads(cli("events", "abc12345", "--json").stdout)
-    assert as_json[1] == {"raw": "  something odd happened  "}
+    assert as_json[1] == {"id": "abc12345", "raw": "  something odd happened  "}
 
 
 def test_logs_of_a_pending_session_hint_at_events(cli, fake_core) -> None:

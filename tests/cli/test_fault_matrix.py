@@ -84,10 +84,10 @@ def expected(command: str, fault: str) -> int:
     if fault in ("401", "403"):
         return 3
     if fault == "404":
-        # One id that is unknown is exit 4; a collection (or the create) that is missing means
-        # no skaha API at that URL: exit 1, as the README says. logs and rm confirm an id's
-        # 404 with the listing (the server answers them 200 for any id), which 404s here too.
-        return 4 if command in ("info", "events") else 1
+        # A collection (or the create) that is missing means no skaha API at that URL: exit 1,
+        # as the README says. An id's 404 is confirmed by the listing (the id may be a session's
+        # name, and logs/rm get 200 for any id), which 404s here too.
+        return 1
     if command == "events":
         return 0  # the events table is text: whatever came is shown as raw lines
     return 1

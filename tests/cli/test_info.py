@@ -12,9 +12,12 @@ def test_info_blocks_json_and_unknown_ids(cli) -> None:
     block = cli("info", sid)
     assert block.exit_code == 0
     assert "ID:" in block.stdout and sid in block.stdout
-    assert "Expires:" in block.stdout and "(in " in block.stdout
+    # A finished job has nothing left to expire (issue 13).
+    assert "Expires:" in block.stdout and "(in " not in block.stdout
+    assert "- (ended)" in block.stdout
 
-    single = json.loads(cli("info", sid, "-o", "json").stdout)
+    # One id: still an array (issue 13).
+    [single] = json.loads(cli("info", sid, "-o", "json").stdout)
     assert single["id"] == sid and single["status"] == "Completed"
 
     partial = cli("info", sid, "zzzzzzzz")

@@ -27,14 +27,14 @@ def test_create_notebook_sends_latest_and_is_flexible(cli: Any, local_server: An
     made = cli("create", "notebook", "skaha/astroml", server=url)
     assert made.exit_code == 0, made.stderr
     session_id = made.stdout.strip()
-    record = json.loads(cli("info", session_id, "-o", "json", server=url).stdout)
+    [record] = json.loads(cli("info", session_id, "-o", "json", server=url).stdout)
     assert record["image"] == "images.canfar.net/skaha/astroml:latest"
     assert record["isFixedResources"] is False
     assert "requestedRAM" not in record and "requestedCPUCores" not in record
     # -c/-m given: fixed, as before.
     fixed = cli("create", "headless", IMAGE, "-c", "2", "-m", "4", "--", "true", server=url)
     assert fixed.exit_code == 0, fixed.stderr
-    again = json.loads(cli("info", fixed.stdout.strip(), "-o", "json", server=url).stdout)
+    [again] = json.loads(cli("info", fixed.stdout.strip(), "-o", "json", server=url).stdout)
     assert again["isFixedResources"] is True and again["requestedRAM"] == "4.29"
     # ps tells the two apart.
     listing = cli("ps", "-a", "-o", "wide", server=url)

@@ -32,7 +32,7 @@ def test_job_log_holds_output_and_env(client: httpx.Client, local_server: Any) -
     assert f"skaha_username={local_server.user}" in lines
     assert "OMP_NUM_THREADS=1" in lines
     assert any(line.startswith("skaha_hostname=") for line in lines)
-    home = f"HOME={local_server.home}/sessions/{session_id}/home"
+    home = f"HOME={local_server.home}/home/{local_server.user}"
     assert home in lines
     assert not any(line.startswith("DROPPED=") for line in lines)
 

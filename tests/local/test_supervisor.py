@@ -137,8 +137,8 @@ def test_a_stray_file_in_place_of_the_wake_fifo_is_replaced(local_server: Any) -
 
 
 def job_pids(home: Any) -> list[int]:
-    """Live processes whose HOME is a session home of the platform at `home`."""
-    marker = b"HOME=" + str(home / "sessions").encode() + b"/"
+    """Live processes whose HOME is a user's home of the platform at `home`."""
+    marker = b"HOME=" + str(home / "home").encode() + b"/"
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -54,6 +54,9 @@ CANFAR_VARIABLES = (
     "CANFAR_LOCAL_REGISTRY_HOSTS",
     "CANFAR_LOCAL_TOKEN",
     "CANFAR_LOCAL_PORTABLE",
+    "CANFAR_LOCAL_ARC",
+    "CANFAR_LOCAL_CORES",
+    "CANFAR_LOCAL_RAM",
     "CANFAR_SHARDED_POOLS",
     "CANFAR_LOCAL_ACCESS_TOKEN_SECONDS",
     "CANFAR_LOCAL_REFRESH_TOKEN_SECONDS",
@@ -82,4 +85,8 @@ TEST_SETTINGS = {
     # A test's supervisor (started by its first create) exits 2 s after its last job instead
     # of 30 (2 is the least allowed), so a run does not leave dozens of idle ones behind it.
     "CANFAR_LOCAL_SUPERVISOR_IDLE": "2",
+    # The local platform's capacity (default: this machine's cores): large, so tests not about
+    # the capacity run their jobs at once on a 2-core machine; the capacity tests set their own.
+    "CANFAR_LOCAL_CORES": "1000",
+    "CANFAR_LOCAL_RAM": "100000",
 }

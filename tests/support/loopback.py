@@ -75,7 +75,7 @@ def _platform_pids(home: Path) -> list[int]:
     """The supervisor (`--home HOME` on its command line) and jobs (HOME under HOME) of a
     platform."""
     marker_cmd = str(home).encode()
-    marker_env = b"HOME=" + str(home / "sessions").encode() + b"/"
+    marker_env = b"HOME=" + str(home / "home").encode() + b"/"  # the users' homes
     me = os.getpid()
     pids = []
     for entry in os.listdir("/proc"):

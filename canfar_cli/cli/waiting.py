@@ -1,0 +1,51 @@
+"""Waiting for sessions, shared by `canfar wait` and `canfar create --wait`: progress on stderr
+(cli/progress.py), then the verdict: JobFailedError naming each Failed session (name, id and the
+exit code its events give)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from canfar_cli.errors import JobFailedError
+
+if TYPE_CHECKING:
+    from canfar_cli.output import Output
+    from canfar_cli.session import AsyncSession
+
+
+def failed_label(record: Mapping[str, Any], code: int | None) -> str:
+    """`fit-2 (x7k2m9qa, exit code 3)`; the name is left out when there is none."""
+    session_id = str(record.get("id"))
+    name = record.get("name")
+    inside = session_id + (f", exit code {code}" if code is not None else "")
+    return f"{name} ({inside})" if name else inside
+
+
+async def wait_for(
+    out: Output,
+    session: AsyncSession,
+    ids: Sequence[str],
+    *,
+    until: str,
+    timeout: float | None,
+) -> list[dict[str, Any]]:
+    """Wait (core `wait`) with progress on stderr; JobFailedError when any session Failed.
+    The last records, in id order."""
+    from canfar_cli.cli.progress import WaitProgress
+    from canfar_cli.models import normalize_status
+
+    progress = WaitProgress(out, len(ids))
+    with progress.shown() as on_update:
+        records = await session.wait(list(ids), timeout=timeout, on_update=on_update, until=until)
+    progress.done(records)
+    failed = [r for r in records if normalize_status(str(r.get("status", ""))) == "Failed"]
+    if failed:
+        codes = await session.exit_codes([str(r.get("id")) for r in failed])
+        labels = [failed_label(r, codes.get(str(r.get("id")))) for r in failed]
+        first = failed[0].get("id")
+        raise JobFailedError(
+            f"{len(failed)} of {len(ids)} session(s) Failed: " + ", ".join(labels),
+            hint=f"`canfar logs {first}` and `canfar events {first}` may say why",
+        )
+    return records

@@ -23,8 +23,9 @@ JOBS = 30  # two batches of the supervisor (25 + 5)
 
 
 def _session_processes(home: Path) -> list[int]:
-    """Live processes whose environment says they are a job of the platform at `home`."""
-    marker = b"HOME=" + str(home / "sessions").encode() + b"/"
+    """Live processes whose environment says they are a job of the platform at `home` (every
+    job's HOME is its user's home there, `<home>/home/<user>`)."""
+    marker = b"HOME=" + str(home / "home").encode() + b"/"
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

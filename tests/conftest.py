@@ -14,9 +14,6 @@ import pytest
 from tests.support import CANFAR_VARIABLES, TEST_SETTINGS
 from tests.support.loopback import LocalServer, kill_platform_processes, start_local_server
 
-# Tests written before tests/support imported these from here; new tests import tests.support.
-from tests.support.loopback import read_first_line as _read_first_line  # noqa: F401
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests marked `slow` run first (the order is otherwise kept): on two workers they then

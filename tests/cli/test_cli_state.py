@@ -13,8 +13,7 @@ import pytest
 from canfar_cli.cli.state import CliState
 from canfar_cli.config import Settings
 from canfar_cli.output import Output
-
-from .helpers import IMAGE
+from tests.support import IMAGE
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from .helpers import IMAGE, run_canfar
+from tests.support import IMAGE
+from tests.support.process import run_canfar
 
 # Prints [argv[1:], $K] as JSON. No space, quote or backslash: the official client can send it.
 PRINT = "print(__import__('json').dumps([__import__('sys').argv[1:],__import__('os').getenv('K')]))"

@@ -10,8 +10,8 @@ import pytest
 import typer
 
 from canfar_cli.cli import docs
-
-from .helpers import REPO, canfar_env, run_canfar
+from tests.support import REPO
+from tests.support.process import canfar_env, run_canfar
 
 REFERENCE = REPO / "docs" / "cli.md"
 

@@ -18,22 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from canfar_cli.cli.main import app
-from tests.cli.helpers import canfar_env, run_canfar
-from tests.conftest import _read_first_line, kill_platform_processes
+from tests.support.loopback import kill_platform_processes, read_first_line
+from tests.support.process import canfar_env, run_canfar
 
-
-def _local_users_exists() -> bool:
-    result = CliRunner().invoke(app, ["local", "users", "--help"])
-    return result.exit_code == 0
-
-
-pytestmark = [
-    pytest.mark.signin_e2e,
-    pytest.mark.skipif(not _local_users_exists(), reason="`canfar local users` is not here yet"),
-]
+pytestmark = [pytest.mark.signin_e2e]
 
 
 @pytest.fixture
@@ -51,7 +40,7 @@ def serve(isolated: Path) -> Iterator[Callable[..., tuple[str, dict[str, str]]]]
             env=child_env,
         )  # fmt: skip
         started.append(process)
-        url = _read_first_line(process, timeout=60)
+        url = read_first_line(process, timeout=60)
         base = url.removesuffix("/skaha")
         settings = {
             **(env or {}),

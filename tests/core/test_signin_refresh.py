@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import canfar_env
+from tests.support.process import canfar_env
 from tests.support_signin import FakeSignin, point_canfar_at, run_fake
 
 SCRIPT = """

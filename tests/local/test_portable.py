@@ -18,8 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from canfar_cli.local import portable, procs
-
-from .helpers import api, create, pid_alive, supervisor_pids, wait_for, wait_until
+from tests.support.api import api, create, wait_for, wait_until
+from tests.support.loopback import pid_alive, supervisor_pids
 
 PORTABLE = {"CANFAR_LOCAL_PORTABLE": "1"}
 

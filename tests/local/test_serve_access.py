@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from canfar_cli import serve_tokens as tokens
-
-from .helpers import api
+from tests.support.api import api
 
 
 def _port(url: str) -> int:

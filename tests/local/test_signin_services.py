@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from .helpers import IMAGE, wait_until
+from tests.support import IMAGE
+from tests.support.api import wait_until
 
 
 def run_canfar(

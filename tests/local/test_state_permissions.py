@@ -18,8 +18,7 @@ import pytest
 from canfar_cli.local.app import create_app
 from canfar_cli.local.settings import LocalSettings
 from canfar_cli.local.store import Store
-
-from .helpers import IMAGE
+from tests.support import IMAGE
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ async def test_everything_is_private_under_a_permissive_umask(
             else:
                 assert _mode(path) & 0o077 == 0, (path, oct(_mode(path)))
     finally:
-        from tests.conftest import kill_platform_processes
+        from tests.support.loopback import kill_platform_processes
 
         kill_platform_processes(home)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.api import api, create, wait_for, wait_until
-from tests.support.loopback import pid_alive, supervisor_pids
+from tests.support.loopback import job_pids, pid_alive, supervisor_pids
 
 
 def row_of(home: Any, session_id: str) -> dict[str, Any]:
@@ -134,22 +134,6 @@ def test_a_stray_file_in_place_of_the_wake_fifo_is_replaced(local_server: Any) -
         session_id = create(http, cmd="echo", args="woken")
         assert wait_for(http, session_id, ("Completed", "Failed"))["status"] == "Completed"
     assert stat.S_ISFIFO((local_server.home / "supervisor.wake").lstat().st_mode)
-
-
-def job_pids(home: Any) -> list[int]:
-    """Live processes whose HOME is a user's home of the platform at `home`."""
-    marker = b"HOME=" + str(home / "home").encode() + b"/"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(item.startswith(marker) for item in environ) and pid_alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
 
 
 def test_deletes_racing_the_start_leave_nothing_behind(serve_local: Any) -> None:

@@ -16,27 +16,10 @@ import pytest
 
 from canfar_cli.local import housekeeping, portable, procs
 from canfar_cli.local.store import Store, session_dir
-
-from .helpers import IMAGE, pid_alive
+from tests.support import IMAGE
+from tests.support.loopback import job_pids
 
 JOBS = 30  # two batches of the supervisor (25 + 5)
-
-
-def _session_processes(home: Path) -> list[int]:
-    """Live processes whose environment says they are a job of the platform at `home` (every
-    job's HOME is its user's home there, `<home>/home/<user>`)."""
-    marker = b"HOME=" + str(home / "home").encode() + b"/"
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue
-        if any(item.startswith(marker) for item in environ.split(b"\0")) and pid_alive(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 def _insert_jobs(store: Store, script: Path) -> list[str]:
@@ -91,7 +74,7 @@ def test_kill_9_during_a_batch_leaves_no_stray_job(
             assert time.monotonic() < deadline, "the supervisor never claimed the batch"
             time.sleep(0.001)
         wanted = (0, 1, 10, 26, 0)[trial]
-        while len(_session_processes(home)) < wanted and time.monotonic() < deadline:
+        while len(job_pids(home)) < wanted and time.monotonic() < deadline:
             pass
         if trial == 4:
             time.sleep(random.uniform(0, 0.05))
@@ -100,7 +83,7 @@ def test_kill_9_during_a_batch_leaves_no_stray_job(
         # The recovery that the next request or the next supervisor runs.
         housekeeping.fail_orphaned(store, time.time())
         deadline = time.monotonic() + 10
-        while (left := _session_processes(home)) and time.monotonic() < deadline:
+        while (left := job_pids(home)) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert left == [], f"jobs the state does not know about still run: {left}"
         rows = {row["id"]: row for row in store.sessions()}
@@ -123,7 +106,7 @@ def test_kill_9_during_a_batch_leaves_no_stray_job(
         if supervisor.poll() is None:
             supervisor.kill()
             supervisor.wait()
-        for pid in _session_processes(home):
+        for pid in job_pids(home):
             os.killpg(pid, signal.SIGKILL)
         store.close()
         monkeypatch.delenv("CANFAR_LOCAL_PORTABLE", raising=False)

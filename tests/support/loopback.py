@@ -71,27 +71,26 @@ def read_first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
     return buffer.split(b"\n", 1)[0].decode()
 
 
-def _platform_pids(home: Path) -> list[int]:
-    """The supervisor (`--home HOME` on its command line) and jobs (HOME under HOME) of a
-    platform."""
-    marker_cmd = str(home).encode()
-    marker_env = b"HOME=" + str(home / "home").encode() + b"/"  # the users' homes
-    me = os.getpid()
-    pids = []
+def job_pids(home: Path) -> list[int]:
+    """Live jobs of the platform at `home`: processes whose HOME is one of its users' homes
+    (`<home>/home/<user>`, every job's HOME and working folder)."""
+    marker = b"HOME=" + str(home / "home").encode() + b"/"
+    found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
+        if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            if b"canfar_cli.local.supervisor" in cmdline and marker_cmd in cmdline:
-                pids.append(int(entry))
-                continue
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(item.startswith(marker_env) for item in environ.split(b"\0")):
-            pids.append(int(entry))
-    return pids
+        if any(item.startswith(marker) for item in environ) and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def _platform_pids(home: Path) -> list[int]:
+    """The supervisor (`--home HOME` on its command line) and the jobs of a platform."""
+    return supervisor_pids(home) + job_pids(home)
 
 
 def pid_alive(pid: int) -> bool:

@@ -18,6 +18,7 @@ before anything is imported): ruff's T20 rule and tests/cli/test_writers.py keep
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import unicodedata
@@ -65,6 +66,8 @@ def color_allowed(stream: IO[Any], *, no_color: bool = False, tty: bool | None =
 
 def cell_width(text: str) -> int:
     """Columns a string takes on a terminal (wide East Asian characters take two)."""
+    if text.isascii():  # the common case, and the only one a 50,000-row table can afford
+        return len(text)
     width = 0
     for char in text:
         if unicodedata.combining(char):
@@ -75,7 +78,54 @@ def cell_width(text: str) -> int:
 
 def printable(text: str) -> str:
     """One table cell on one line: control characters (a job could send escapes) made visible."""
+    if text.isprintable():
+        return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def table_lines(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str] | str],
+    *,
+    color: bool = False,
+    style: Callable[[int, str], str | None] | None = None,
+) -> Iterator[str]:
+    """The lines of a space-aligned table (like kubectl/docker), each ending in a newline, every
+    value whole so `grep`/`awk` work on it. Widths need every row, so the cells are read once
+    (with their widths, measured once) and the lines made as they are asked for.
+
+    `style(column_index, value)` may return an ANSI prefix for a cell when colour is on.
+    A row given as a plain string is a line shown as it is (an event line nobody could parse).
+    """
+    cells: list[str | list[tuple[str, int]]] = []
+    widths = [cell_width(title) for title in columns]
+    for row in rows:
+        if isinstance(row, str):
+            cells.append(printable(row))
+            continue
+        measured = []
+        for index, raw in enumerate(row):
+            value = printable(str(raw))
+            width = cell_width(value)
+            if width > widths[index]:
+                widths[index] = width
+            measured.append((value, width))
+        cells.append(measured)
+    last = len(columns) - 1
+
+    def render(values: Sequence[tuple[str, int]], header: bool) -> str:
+        parts = []
+        for index, (value, width) in enumerate(values):
+            pad = "" if index == last else " " * (widths[index] - width)
+            prefix = None
+            if color:
+                prefix = _BOLD if header else (style(index, value) if style else None)
+            parts.append(f"{prefix}{value}{_RESET}{pad}" if prefix else f"{value}{pad}")
+        return "   ".join(parts).rstrip() + "\n"
+
+    yield render([(title, cell_width(title)) for title in columns], True)
+    for cell_row in cells:
+        yield cell_row + "\n" if isinstance(cell_row, str) else render(cell_row, False)
 
 
 def format_table(
@@ -85,35 +135,8 @@ def format_table(
     color: bool = False,
     style: Callable[[int, str], str | None] | None = None,
 ) -> str:
-    """A space-aligned table (like kubectl/docker), every value whole so `grep`/`awk` work on it.
-
-    `style(column_index, value)` may return an ANSI prefix for a cell when colour is on.
-    """
-    # A row given as a plain string is a line shown as it is (an event line nobody could parse).
-    cells: list[str | list[str]] = [
-        printable(row) if isinstance(row, str) else [printable(str(v)) for v in row] for row in rows
-    ]
-    widths = [cell_width(title) for title in columns]
-    for row in cells:
-        if isinstance(row, str):
-            continue
-        for index, value in enumerate(row):
-            widths[index] = max(widths[index], cell_width(value))
-    lines = []
-
-    def render(values: Sequence[str], header: bool) -> str:
-        parts = []
-        for index, value in enumerate(values):
-            pad = "" if index == len(values) - 1 else " " * (widths[index] - cell_width(value))
-            prefix = None
-            if color:
-                prefix = _BOLD if header else (style(index, value) if style else None)
-            parts.append(f"{prefix}{value}{_RESET}{pad}" if prefix else f"{value}{pad}")
-        return "   ".join(parts).rstrip()
-
-    lines.append(render(columns, True))
-    lines.extend(row if isinstance(row, str) else render(row, False) for row in cells)
-    return "\n".join(lines) + "\n"
+    """The whole table as one text (see table_lines)."""
+    return "".join(table_lines(columns, rows, color=color, style=style))
 
 
 class Output:
@@ -262,18 +285,27 @@ class Output:
         self.stdout.flush()
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[str] | str]) -> None:
-        self._put(self.render_table(columns, rows, color=self.color_out()))
+        """Written a few hundred lines at a time: a 50,000-row table is never one string."""
+        lines = self._table_lines(columns, rows, color=self.color_out())
+        while chunk := "".join(itertools.islice(lines, 500)):
+            self._put(chunk)
         self.stdout.flush()
 
     def render_table(
         self, columns: Sequence[str], rows: Iterable[Sequence[str] | str], *, color: bool
     ) -> str:
+        return "".join(self._table_lines(columns, rows, color=color))
+
+    @staticmethod
+    def _table_lines(
+        columns: Sequence[str], rows: Iterable[Sequence[str] | str], *, color: bool
+    ) -> Iterator[str]:
         status_index = list(columns).index("STATUS") if "STATUS" in columns else -1
 
         def style(index: int, value: str) -> str | None:
             return STATUS_COLOURS.get(value) if index == status_index else None
 
-        return format_table(columns, rows, color=color, style=style)
+        return table_lines(columns, rows, color=color, style=style)
 
     def blocks(self, blocks: Sequence[Sequence[tuple[str, str]]]) -> None:
         """Key/value blocks (one per session), separated by a blank line."""

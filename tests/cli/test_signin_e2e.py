@@ -1,8 +1,6 @@
 """Sign-in end to end through real processes against the real `canfar local serve` and its
-imitation of the sign-in services (registry, credential service, OIDC provider, --tls).
-
-Skipped until those services exist here (`canfar local users` is their sign): until then the
-same flows run against tests/support_signin.py in test_signin.py.
+imitation of the sign-in services (registry, credential service, OIDC provider, --tls). The
+same services drive the in-process tests of test_signin.py (through tests/support/signin.py).
 """
 
 from __future__ import annotations

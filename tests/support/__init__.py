@@ -8,6 +8,8 @@
   `wait_until`).
 - `tests.support.process`: `canfar` as a real process (`canfar_env`, `run_canfar`).
 - `tests.support.commands`: the CLI through the `cli` fixture (`sessions`, `create_done`).
+- `tests.support.signin`: the local sign-in services for the sign-in tests
+  (`start_signin_platform`, `SigninPlatform`, `point_canfar_at`).
 - `tests/support/watched_server.py`: a script serving the local app behind a wire recorder.
 
 Fixtures live in the conftest files (tests/conftest.py: `isolated`, `local_server`,

@@ -137,6 +137,7 @@ def start_local_server(
     expiry_seconds: int | None = None,
     idle_seconds: float | None = None,
     env: dict[str, str] | None = None,
+    tls: bool = False,
 ) -> LocalServer:
     home = home or Path(os.environ.get("CANFAR_LOCAL_HOME") or tmp_path / "local")
     args = [sys.executable, "-m", "canfar_cli", "local", "serve", "--port", "0"]
@@ -148,6 +149,8 @@ def start_local_server(
         args += ["--token-file", str(token_file)]
     if no_auth:
         args.append("--no-auth")
+    if tls:
+        args.append("--tls")
     options = {
         "--user": user,
         "--latency": latency_ms,

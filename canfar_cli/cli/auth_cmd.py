@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import typer
 
@@ -160,7 +160,8 @@ def _login_cadc(
             raise UsageError("no terminal to ask the password on", hint="use --password-stdin")
         import getpass
 
-        password = getpass.getpass("Password: ", stream=out.stderr)
+        # getpass only writes to and flushes it: typeshed wants a TextIO, Output has IO[str].
+        password = getpass.getpass("Password: ", stream=cast("TextIO", out.stderr))
     info = login_cadc(username, password, days, settings=settings)
     out.write(
         f"signed in as {info.user}: certificate {info.path}, valid until {_until(info.not_after)}\n"

@@ -222,11 +222,11 @@ class CreateCommand(TyperCommand):
     def _corrected(
         self, ctx: click.Context, before: list[str], after: list[str]
     ) -> list[str] | None:
-        options = {}
-        for param in self.params:
-            if isinstance(param, typer.core.TyperOption):
-                for opt in [*param.opts, *param.secondary_opts]:
-                    options[opt] = param
+        options: dict[str, typer.core.TyperOption] = {}
+        for declared in self.params:
+            if isinstance(declared, typer.core.TyperOption):
+                for opt in [*declared.opts, *declared.secondary_opts]:
+                    options[opt] = declared
         ours: list[str] = []
         command: list[str] = []
         positionals = 0

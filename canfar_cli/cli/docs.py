@@ -22,6 +22,7 @@ def helps(app: Any = None) -> Iterator[tuple[str, str]]:
     order `--help` lists them."""
     import typer.main
     from typer._click import core as click
+    from typer.core import TyperGroup
 
     from canfar_cli.cli.main import app as default_app
 
@@ -34,9 +35,10 @@ def helps(app: Any = None) -> Iterator[tuple[str, str]]:
 
     def visit(command: click.Command, ctx: click.Context) -> Iterator[tuple[str, str]]:
         yield ctx.command_path, command.get_help(ctx)
-        commands: dict[str, click.Command] = getattr(command, "commands", None) or {}
-        for name in command.list_commands(ctx) if commands else []:
-            sub = commands[name]
+        if not isinstance(command, TyperGroup):  # typer's click has no other group
+            return
+        for name in command.list_commands(ctx):
+            sub = command.commands[name]
             if sub.hidden:
                 continue
             yield from visit(sub, context(sub, name, ctx))

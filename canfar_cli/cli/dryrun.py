@@ -9,12 +9,19 @@ from typing import Any, Protocol
 class Plan(Protocol):
     """One request a create would send (the core's PlannedRequest), credentials already hidden."""
 
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    form: Sequence[tuple[str, str]]
-    argv: Sequence[str]
-    job_env: Sequence[tuple[str, str]]
+    # Read-only (properties), so that PlannedRequest's dict and list fields satisfy them.
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def form(self) -> Sequence[tuple[str, str]]: ...
+    @property
+    def argv(self) -> Sequence[str]: ...
+    @property
+    def job_env(self) -> Sequence[tuple[str, str]]: ...
 
 
 def job_line(plan: Plan) -> str | None:

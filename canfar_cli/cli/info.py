@@ -97,7 +97,7 @@ def info(
         return await session.info_each(await session.resolve_ids(ids))
 
     outcomes = state.run(work)
-    found = [outcome.value for outcome in outcomes if outcome.ok]
+    found = [outcome.value for outcome in outcomes if outcome.value is not None]
     if fmt == "json":
         if found:
             out.json(found)  # always an array, one element per session found

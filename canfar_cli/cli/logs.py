@@ -168,7 +168,7 @@ def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
         code = report_failures(out, before)
         if code:
             raise typer.Exit(code)  # an unknown id: nothing to follow
-        sessions = {o.key: o.value for o in before}
+        sessions = {o.key: o.value for o in before if o.value is not None}
         for session_id, record in sessions.items():
             if record.get("status") == "Pending":
                 out.message(_pending_hint(session_id))

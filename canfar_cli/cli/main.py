@@ -84,7 +84,7 @@ def _missing_command_exit(exc: NoArgsIsHelpError) -> typer.Exit:
     """`canfar` or `canfar config` alone: the commands and the usage, not the whole help page."""
     ctx = exc.ctx
     commands: list[str] = []
-    if ctx is not None and hasattr(ctx.command, "list_commands"):
+    if ctx is not None and isinstance(ctx.command, TyperGroup):
         commands = [
             name
             for name in ctx.command.list_commands(ctx)

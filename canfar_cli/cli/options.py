@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -11,6 +11,7 @@ from canfar_cli.errors import UsageError
 from canfar_cli.models import KINDS, STATUSES
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import timedelta
 
 
@@ -24,7 +25,11 @@ class Format(str, Enum):
     json = "json"
 
 
-def output_option() -> typer.models.OptionInfo:
+# The option factories return Any, as typer.Option itself does: the OptionInfo stands in as the
+# default of a parameter typed by what typer will pass (Format | None, bool, list[Kind] | None, …).
+
+
+def output_option() -> Any:
     return typer.Option(
         None,
         "-o",
@@ -34,11 +39,11 @@ def output_option() -> typer.models.OptionInfo:
     )
 
 
-def json_option() -> typer.models.OptionInfo:
+def json_option() -> Any:
     return typer.Option(False, "--json", help="Shorthand for -o json.")
 
 
-def kind_option() -> typer.models.OptionInfo:
+def kind_option() -> Any:
     return typer.Option(
         None,
         "-k",
@@ -49,11 +54,11 @@ def kind_option() -> typer.models.OptionInfo:
     )
 
 
-def status_option(help: str) -> typer.models.OptionInfo:
+def status_option(help: str) -> Any:
     return typer.Option(None, "-s", "--status", metavar="STATUS", case_sensitive=False, help=help)
 
 
-def quiet_option(what: str = "session ids") -> typer.models.OptionInfo:
+def quiet_option(what: str = "session ids") -> Any:
     return typer.Option(False, "-q", "--quiet", help=f"Print bare {what}, one per line.")
 
 
@@ -97,9 +102,9 @@ def parse_duration(text: str) -> timedelta:
         ) from None
 
 
-def kind_values(kinds: list[Enum] | None) -> list[str] | None:
+def kind_values(kinds: Sequence[Enum] | None) -> list[str] | None:
     return [kind.value for kind in kinds] if kinds else None
 
 
-def status_values(statuses: list[Enum] | None) -> list[str] | None:
+def status_values(statuses: Sequence[Enum] | None) -> list[str] | None:
     return [status.value for status in statuses] if statuses else None

@@ -34,6 +34,15 @@ class FakeCore:
                 return list(dict.fromkeys(ids))  # ids stay ids (names: tests/cli/test_batch_day)
 
             return as_given
+        if name == "plan_create":  # synchronous on AsyncSession: answered at once, not awaited
+
+            def plan(*args: Any, **kwargs: Any) -> Any:
+                value = self.results.get(name, [])  # unset: nothing refused, nothing to show
+                if isinstance(value, BaseException):
+                    raise value
+                return value(*args, **kwargs) if callable(value) else value
+
+            return plan
 
         async def method(*args: Any, **kwargs: Any) -> Any:
             value = self.results[name]

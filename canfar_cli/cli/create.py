@@ -13,7 +13,19 @@ import typer
 from typer.core import TyperCommand
 
 from canfar_cli.cli.launch import registry_secret_option, registry_user_option
-from canfar_cli.cli.options import Format, Kind, json_option, output_option, resolve_format
+from canfar_cli.cli.options import (
+    Format,
+    Kind,
+    cores_option,
+    env_file_option,
+    env_option,
+    gpus_option,
+    json_option,
+    name_option,
+    output_option,
+    ram_option,
+    resolve_format,
+)
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import UsageError
 
@@ -34,28 +46,12 @@ def create(
     command: list[str] | None = typer.Argument(
         None, metavar="[-- CMD [ARG]...]", help="Headless only: the program and its arguments."
     ),
-    name: str | None = typer.Option(
-        None,
-        "-n",
-        "--name",
-        metavar="NAME",
-        help="Session name (default: made from the image, unique).",
-    ),
-    cores: float | None = typer.Option(
-        None, "-c", "--cores", metavar="N", help="CPU cores (fixed; default: flexible)."
-    ),
-    ram: float | None = typer.Option(
-        None, "-m", "--ram", metavar="GiB", help="RAM in GiB (fixed; default: flexible)."
-    ),
-    gpus: int | None = typer.Option(
-        None, "-g", "--gpus", metavar="N", help="GPUs (leave out for none)."
-    ),
-    env: list[str] | None = typer.Option(
-        None, "-e", "--env", metavar="K=V", help="Environment variable (repeatable)."
-    ),
-    env_file: Path | None = typer.Option(
-        None, "--env-file", metavar="PATH", help="File of K=V lines."
-    ),
+    name: str | None = name_option("Session name (default: made from the image, unique)."),
+    cores: float | None = cores_option(),
+    ram: float | None = ram_option(),
+    gpus: int | None = gpus_option(),
+    env: list[str] | None = env_option(),
+    env_file: Path | None = env_file_option(),
     replicas: int = typer.Option(
         1, "-r", "--replicas", metavar="N", help="N sessions named NAME-1 … NAME-N."
     ),

@@ -62,6 +62,37 @@ def quiet_option(what: str = "session ids") -> Any:
     return typer.Option(False, "-q", "--quiet", help=f"Print bare {what}, one per line.")
 
 
+# What a session is made of, for `create` and `run`.
+def name_option(help: str) -> Any:
+    return typer.Option(None, "-n", "--name", metavar="NAME", help=help)
+
+
+def cores_option() -> Any:
+    return typer.Option(
+        None, "-c", "--cores", metavar="N", help="CPU cores (fixed; default: flexible)."
+    )
+
+
+def ram_option() -> Any:
+    return typer.Option(
+        None, "-m", "--ram", metavar="GiB", help="RAM in GiB (fixed; default: flexible)."
+    )
+
+
+def gpus_option() -> Any:
+    return typer.Option(None, "-g", "--gpus", metavar="N", help="GPUs (leave out for none).")
+
+
+def env_option() -> Any:
+    return typer.Option(
+        None, "-e", "--env", metavar="K=V", help="Environment variable (repeatable)."
+    )
+
+
+def env_file_option() -> Any:
+    return typer.Option(None, "--env-file", metavar="PATH", help="File of K=V lines.")
+
+
 def resolve_format(output: Format | None, as_json: bool, quiet: bool = False) -> str:
     """'table', 'wide', 'json' or 'quiet', refusing contradictory choices."""
     if as_json and output not in (None, Format.json):

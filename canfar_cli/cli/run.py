@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from canfar_cli.cli.launch import registry_secret_option, registry_user_option
+from canfar_cli.cli.options import (
+    cores_option,
+    env_file_option,
+    env_option,
+    gpus_option,
+    name_option,
+    ram_option,
+)
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import JobFailedError
 
@@ -34,22 +42,12 @@ def run(
     command: list[str] | None = typer.Argument(
         None, metavar="[-- CMD [ARG]...]", help="The program and its arguments."
     ),
-    name: str | None = typer.Option(
-        None, "-n", "--name", metavar="NAME", help="Session name (default: from the image)."
-    ),
-    cores: float | None = typer.Option(
-        None, "-c", "--cores", metavar="N", help="CPU cores (fixed; default: flexible)."
-    ),
-    ram: float | None = typer.Option(
-        None, "-m", "--ram", metavar="GiB", help="RAM in GiB (fixed; default: flexible)."
-    ),
-    gpus: int | None = typer.Option(None, "-g", "--gpus", metavar="N", help="GPUs."),
-    env: list[str] | None = typer.Option(
-        None, "-e", "--env", metavar="K=V", help="Environment variable (repeatable)."
-    ),
-    env_file: Path | None = typer.Option(
-        None, "--env-file", metavar="PATH", help="File of K=V lines."
-    ),
+    name: str | None = name_option("Session name (default: from the image)."),
+    cores: float | None = cores_option(),
+    ram: float | None = ram_option(),
+    gpus: int | None = gpus_option(),
+    env: list[str] | None = env_option(),
+    env_file: Path | None = env_file_option(),
     remove: bool = typer.Option(
         False, "--rm", help="Remove the session at the end, whatever happened."
     ),

@@ -269,13 +269,7 @@ class AsyncSession:
         try:
             return await self._get_json(path, params, expect=expect)
         except NotFoundError as exc:
-            raise ServerError(
-                f"no skaha API at {self.base_url} (GET {self._http.url(path)}: HTTP 404"
-                + (f" {exc.reason})" if exc.reason else ")"),
-                status=exc.status,
-                reason=exc.reason,
-                hint=SERVER_URL_HINT,
-            ) from None
+            raise self._no_api("GET", path, exc) from None
 
     @staticmethod
     async def _each(keys: list[str], work: Callable[[str], Awaitable[T]]) -> list[Outcome[T]]:
@@ -375,7 +369,9 @@ class AsyncSession:
             except NotFoundError as exc:
                 # The collection always exists on skaha: a 404 means no skaha API at this URL
                 # (the same rule, and exit code, as a listing's 404).
-                results[session_name] = Outcome(session_name, error=self._no_api(exc))
+                results[session_name] = Outcome(
+                    session_name, error=self._no_api("POST", "session", exc)
+                )
             except CanfarError as exc:
                 results[session_name] = Outcome(session_name, error=exc)
             except Exception as exc:  # a bug: re-raised below
@@ -421,9 +417,11 @@ class AsyncSession:
         """Seconds the requests in flight may take to answer after an interruption."""
         return min(self._http.timeout, CREATE_GRACE)
 
-    def _no_api(self, exc: ServerError) -> ServerError:
+    def _no_api(self, method: str, path: str, exc: ServerError) -> ServerError:
+        """A 404 where a skaha server always answers (a collection, a create): the base URL
+        points at no skaha API. Exit 1 with the server-URL hint, never "not found" (exit 4)."""
         return ServerError(
-            f"no skaha API at {self.base_url} (POST {self._http.url('session')}: HTTP 404"
+            f"no skaha API at {self.base_url} ({method} {self._http.url(path)}: HTTP 404"
             + (f" {exc.reason})" if exc.reason else ")"),
             status=exc.status,
             reason=exc.reason,

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from canfar_cli.session import AsyncSession
+
+Records = list[dict[str, Any]]
 
 
 class Shell(str, Enum):
@@ -38,14 +44,14 @@ def refresh_cache(ctx: typer.Context) -> None:
     completion scripts start this in the background when their cache is a minute old."""
     from canfar_cli.cli.state import state_of
 
-    async def gather(session):  # type: ignore[no-untyped-def]
+    async def gather(session: AsyncSession) -> tuple[Records, Records]:
         return await session.fetch(), await session.images()
 
     sessions, images = state_of(ctx).run(gather)
     write_completion_cache(sessions, images)
 
 
-def write_completion_cache(sessions: list[dict], images: list[dict]) -> None:  # type: ignore[type-arg]
+def write_completion_cache(sessions: Records, images: Records) -> None:
     """complete-ids and complete-images in the user cache folder, one word a line."""
     from canfar_cli import cache
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from canfar_cli.cli.state import state_of
+
+if TYPE_CHECKING:
+    from canfar_cli.outcomes import Outcome
+    from canfar_cli.session import AsyncSession
 
 
 def _has_display() -> bool:
@@ -19,7 +25,7 @@ def _has_display() -> bool:
 
 def open_sessions(
     ctx: typer.Context,
-    ids: list[str] = typer.Argument(..., metavar="ID...", help="Session ids."),
+    ids: list[str] = typer.Argument(..., metavar="ID...", help="Session ids or names."),
     print_only: bool = typer.Option(
         False, "--print", help="Print the URLs instead (also when there is no display)."
     ),
@@ -44,14 +50,15 @@ def open_sessions(
     ids = unique(ids)
     show = not print_only and out.is_terminal(out.stdout) and _has_display()
 
-    async def work(session):  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession) -> list[Outcome[str]]:
         from canfar_cli.errors import CanfarError
         from canfar_cli.outcomes import Outcome
 
+        resolved = await session.resolve_ids(ids)
         if wait:
-            await session.wait(ids)
-        outcomes = []
-        for session_id in ids:
+            await session.wait(resolved)
+        outcomes: list[Outcome[str]] = []
+        for session_id in resolved:
             try:
                 url = await (session.open(session_id) if show else session.connect_url(session_id))
                 outcomes.append(Outcome(session_id, value=url))

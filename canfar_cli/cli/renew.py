@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
 from canfar_cli.errors import UsageError
 
+if TYPE_CHECKING:
+    from canfar_cli.outcomes import Outcome
+    from canfar_cli.session import AsyncSession
+
 
 def renew(
     ctx: typer.Context,
-    ids: list[str] | None = typer.Argument(None, metavar="[ID...]", help="Session ids."),
+    ids: list[str] | None = typer.Argument(None, metavar="[ID...]", help="Session ids or names."),
     every: bool = typer.Option(False, "--all", help="Every Running interactive session of yours."),
     output: Format | None = output_option(),
     as_json: bool = json_option(),
@@ -37,8 +43,10 @@ def renew(
     if not every and not ids:
         raise UsageError("give session ids, or --all for every Running interactive session")
 
-    async def work(session):  # type: ignore[no-untyped-def]
-        chosen = unique(ids or [])
+    async def work(
+        session: AsyncSession,
+    ) -> tuple[list[Outcome[None]], list[dict[str, Any]]]:
+        chosen = await session.resolve_ids(unique(ids)) if ids else []
         if every:
             chosen = [
                 str(s["id"])
@@ -48,7 +56,7 @@ def renew(
         outcomes = await session.renew_each(chosen)
         renewed = [o.key for o in outcomes if o.ok]
         records = await session.info_each(renewed) if renewed else []
-        return outcomes, [r.value for r in records if r.ok]
+        return outcomes, [r.value for r in records if r.ok and r.value is not None]
 
     outcomes, records = state.run(work)
     if fmt == "json":

@@ -186,3 +186,15 @@ def test_the_interactive_limit_is_the_servers(cli: Any, serve_local: Any, tmp_pa
     second = cli("create", "carta", "skaha/carta:4.1", server=server.url)
     assert second.exit_code == 1 and "maximum of 1 active sessions" in second.stderr
     assert os.path.exists(path)
+
+
+def test_open_and_renew_take_a_session_name(cli: Any, local_server: Any) -> None:
+    url = local_server.url
+    made = cli("create", "notebook", "skaha/astroml", "-n", "mynb", server=url)
+    session_id = made.stdout.strip()
+    opened = cli("open", "--print", "--wait", "mynb", server=url)
+    assert opened.exit_code == 0, opened.stderr
+    assert f"/session/notebook/{session_id}/" in opened.stdout
+    renewed = cli("renew", "mynb", "-o", "json", server=url)
+    assert renewed.exit_code == 0, renewed.stderr
+    assert [entry["id"] for entry in json.loads(renewed.stdout)] == [session_id]

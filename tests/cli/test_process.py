@@ -32,7 +32,8 @@ def test_exit_0_and_stdout_holds_only_ids() -> None:
     ids = result.stdout.split("\n")
     assert len(ids) == 3 and ids[2] == ""
     assert all(len(i) == 8 and i.isalnum() for i in ids[:2])
-    assert "2 Completed" in result.stderr  # the progress went to stderr
+    # The progress went to stderr (--wait ends at Running: `true` may or may not have ended).
+    assert "done: 2 session(s): 2 " in result.stderr
 
 
 def test_exit_1_when_the_server_refuses() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import shutil
 import subprocess
 
@@ -10,6 +9,7 @@ import pytest
 
 from canfar_cli.cli import completion_gen
 from tests.support import REPO
+from tests.support.process import bash_complete
 
 
 @pytest.mark.parametrize("shell", completion_gen.SHELLS)
@@ -30,28 +30,6 @@ def test_completion_command_prints_the_script(cli, shell: str) -> None:
 
 def test_completion_of_an_unknown_shell_is_a_usage_error(cli) -> None:
     assert cli("completion", "tcsh", server=None).exit_code == 2
-
-
-def bash_complete(line: str) -> list[str]:
-    """What the bash script offers for `line` (the cursor at its end)."""
-    words = line.split(" ")
-    script = (REPO / "completions" / "canfar.bash").read_text()
-    quoted = " ".join(shlex.quote(word) for word in words)
-    program = (
-        f"{script}\n"
-        f"COMP_WORDS=({quoted})\n"
-        f"COMP_CWORD={len(words) - 1}\n"
-        "_canfar\n"
-        'printf "%s\\n" "${COMPREPLY[@]}"\n'
-    )
-    result = subprocess.run(
-        ["bash", "--norc", "--noprofile", "-c", program],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return [line for line in result.stdout.splitlines() if line]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")

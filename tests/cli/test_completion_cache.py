@@ -4,9 +4,7 @@ the script refreshes in the background (`canfar completion-refresh`) when over a
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,27 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.support import IMAGE, REPO
+from tests.support import IMAGE
+from tests.support.process import bash_complete
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
-
-
-def bash_complete(line: str, env: dict[str, str]) -> list[str]:
-    words = line.split(" ")
-    script = (REPO / "completions" / "canfar.bash").read_text()
-    program = (
-        f"{script}\nCOMP_WORDS=({' '.join(shlex.quote(w) for w in words)})\n"
-        f'COMP_CWORD={len(words) - 1}\n_canfar\nprintf "%s\\n" "${{COMPREPLY[@]}}"\n'
-    )
-    result = subprocess.run(
-        ["bash", "--norc", "--noprofile", "-c", program],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-        env=env,
-    )
-    return [line for line in result.stdout.splitlines() if line]
 
 
 def test_tab_offers_ids_names_and_images_refreshed_in_the_background(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from tests.support import REPO
 
 
 def canfar_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -35,3 +38,26 @@ def run_canfar(
         input=input,
         check=False,
     )
+
+
+def bash_complete(line: str, env: dict[str, str] | None = None) -> list[str]:
+    """What the shipped bash script offers for `line` (the cursor at its end), run in a fresh
+    bash with `env` (the test's own environment when None)."""
+    words = line.split(" ")
+    script = (REPO / "completions" / "canfar.bash").read_text()
+    program = (
+        f"{script}\n"
+        f"COMP_WORDS=({' '.join(shlex.quote(word) for word in words)})\n"
+        f"COMP_CWORD={len(words) - 1}\n"
+        "_canfar\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    result = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+        env=env,
+    )
+    return [line for line in result.stdout.splitlines() if line]

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import IMAGE
+from tests.support import IMAGE, SMALL_CONTEXT
 
 SECRET = "s3cr3t-do-not-show"
 
@@ -172,14 +172,8 @@ def test_images_and_limits(cli: Any, local_server: Any) -> None:
 
 
 def test_the_interactive_limit_is_the_servers(cli: Any, serve_local: Any, tmp_path: Path) -> None:
-    context = {
-        "cores": {"default": 1, "defaultRequest": 1, "defaultLimit": 2, "options": [1, 2]},
-        "memoryGB": {"default": 1, "defaultRequest": 1, "defaultLimit": 2, "options": [1, 2]},
-        "gpus": {"options": []},
-        "maxInteractiveSessions": "1",
-    }
     path = tmp_path / "context.json"
-    path.write_text(json.dumps(context))
+    path.write_text(json.dumps(SMALL_CONTEXT))
     server = serve_local(env={"CANFAR_LOCAL_CONTEXT": str(path)})
     assert "at most 1 at once" in cli("limits", server=server.url).stdout
     assert cli("create", "carta", "skaha/carta:4.1", server=server.url).exit_code == 0

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import FORM, IMAGE
+from tests.support import FORM, IMAGE, SMALL_CONTEXT
 from tests.support.api import create, wait_for
 
 ID_RULE = re.compile(r"[a-z][a-z0-9]{7}")
@@ -343,14 +343,8 @@ def test_authenticated_header(client: httpx.Client, local_server: Any) -> None:
 
 
 def test_context_and_registry_hosts_are_overridable(serve_local: Any, tmp_path: Any) -> None:
-    context = {
-        "cores": {"default": 1, "defaultRequest": 1, "defaultLimit": 2, "options": [1, 2]},
-        "memoryGB": {"default": 1, "defaultRequest": 1, "defaultLimit": 2, "options": [1, 2]},
-        "gpus": {"options": []},
-        "maxInteractiveSessions": "1",
-    }
     path = tmp_path / "context.json"
-    path.write_text(json.dumps(context))
+    path.write_text(json.dumps(SMALL_CONTEXT))
     images = tmp_path / "images.json"  # extends the shipped list: a.org/nb is then public
     images.write_text(json.dumps([{"id": "a.org/nb", "types": ["notebook"]}]))
     env = {

@@ -31,6 +31,15 @@ IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
 RAW_LOG = b"caf\xe9 \xff\xfe ok \xe2\x9c\x93\n"
 RAW_LOG_SCRIPT = "printf 'caf\\351 \\377\\376 ok \\342\\234\\223\\n'\n"
 
+# A small `/context` for CANFAR_LOCAL_CONTEXT: 1-2 cores and GiB, no GPU, one interactive
+# session at a time.
+SMALL_CONTEXT = {
+    "cores": {"default": 1, "defaultRequest": 1, "defaultLimit": 2, "options": [1, 2]},
+    "memoryGB": {"default": 1, "defaultRequest": 1, "defaultLimit": 2, "options": [1, 2]},
+    "gpus": {"options": []},
+    "maxInteractiveSessions": "1",
+}
+
 # The Content-Type of a form-encoded POST.
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -356,7 +356,7 @@ def test_context_and_registry_hosts_are_overridable(serve_local: Any, tmp_path: 
     from tests.support.api import api
 
     with api(server) as http:
-        assert http.get("/context").json() == context
+        assert http.get("/context").json() == SMALL_CONTEXT
         assert http.get("/repository").json() == ["a.org", "b.org"]
         listed = [image["id"] for image in http.get("/image").json()]
         assert "a.org/nb" in listed and IMAGE in listed

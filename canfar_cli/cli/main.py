@@ -32,6 +32,7 @@ from canfar_cli.cli import (
     completion,
     config_cmd,
     create,
+    data,
     events,
     images,
     info,
@@ -332,6 +333,7 @@ app.add_typer(config_cmd.config_app, name="config")
 completion.register(app)
 app.add_typer(local_app, name="local")
 auth_cmd.register(app)
+data.register(app)
 
 
 def main() -> None:

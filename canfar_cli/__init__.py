@@ -8,11 +8,13 @@ not even `typing` is imported here.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["AsyncSession", "Session", "__version__"]
+__all__ = ["AsyncSession", "AsyncStorage", "Session", "Storage", "__version__"]
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from canfar_cli.session import AsyncSession, Session
+    from canfar_cli.storage.blocking import Storage
+    from canfar_cli.storage.core import AsyncStorage
 
 
 def __getattr__(name: str) -> object:
@@ -20,4 +22,8 @@ def __getattr__(name: str) -> object:
         from canfar_cli import session
 
         return getattr(session, name)
+    if name in ("AsyncStorage", "Storage"):
+        from canfar_cli import storage
+
+        return getattr(storage, name)
     raise AttributeError(f"module 'canfar_cli' has no attribute {name!r}")

@@ -411,7 +411,6 @@ class Output:
 
             yield update
 
-
     @contextmanager
     def transfer_bar(self) -> Iterator[TransferBar | None]:
         """A progress bar of a transfer on stderr (bytes, files, rate, time left), or None where

@@ -28,8 +28,9 @@ T = TypeVar("T")
 DATA_HELP = """Your files on the platform's storage: arc (the /arc of every session) and vault.
 
 \b
-A remote path is SERVICE:PATH: arc:/home/USER/x, arc:~/x (your home), vault:/USER/x,
-an SRCNet platform's storage by its name (ukCAM:~/x), or vos://AUTHORITY~NAME/PATH.
+A remote path is SERVICE:PATH:
+  arc:/home/USER/x  or  arc:~/x (your home)   vault:/USER/x
+  ukCAM:~/x (an SRCNet platform's storage)    vos://AUTHORITY~NAME/PATH
 A path without a service is a local file (local:/x is accepted too).
 
 \b
@@ -77,7 +78,7 @@ def check_remote(texts: Sequence[str], command: str) -> None:
     """A command that works on remote nodes only (ls, stat, rm, …): a local path is exit 2."""
     from canfar_cli.storage.paths import LocalPath
 
-    for text, path in zip(texts, check_paths(texts)):
+    for text, path in zip(texts, check_paths(texts), strict=True):
         if isinstance(path, LocalPath):
             raise UsageError(
                 f"{text}: `canfar data {command}` needs a remote path, not a local file",

@@ -176,9 +176,7 @@ def url(
     link = run_storage(state, work)
     out.write(link + "\n")
     grant = "replace" if write else "read"
-    out.message(
-        f"anyone with this URL can {grant} {path} without signing in; it does not expire"
-    )
+    out.message(f"anyone with this URL can {grant} {path} without signing in; it does not expire")
 
 
 def register(app: typer.Typer) -> None:

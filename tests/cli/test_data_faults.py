@@ -1,0 +1,184 @@
+"""The issue's "Bad input and faults", through `canfar data`: each is one line (error + hint),
+the right exit code, and nothing lost or half-done.
+
+Refusals of input run in-process against the local platform (`--server local`); faults of the
+wire (503 with Retry-After, dropped connections, a quota, HTML for an answer) against
+`canfar local serve` over a real socket, with its fault injection."""
+
+from __future__ import annotations
+
+import getpass
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.loopback import LocalServer
+from tests.support.process import run_canfar
+
+
+@pytest.fixture
+def home(isolated: Path) -> Path:
+    folder = isolated / "local" / "home" / getpass.getuser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def one_error(result, code: int, *words: str) -> None:
+    """Exit `code`; stderr is `error: …` (+ one `hint: …`), naming each of `words`."""
+    stderr = result.stderr
+    assert result.exit_code == code, result.output
+    lines = stderr.splitlines()
+    assert lines and lines[0].startswith("error: "), lines
+    assert len(lines) <= 2 and all(line.startswith(("error: ", "hint: ")) for line in lines), lines
+    for word in words:
+        assert word in stderr, (word, stderr)
+    assert "Traceback" not in stderr
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def test_a_service_nobody_has_lists_the_known_ones(cli) -> None:
+    one_error(cli("data", "ls", "nowhere:/x"), 2, "nowhere", "arc:")
+
+
+def test_a_local_file_that_does_not_exist(cli, here: Path) -> None:
+    one_error(cli("data", "cp", "missing.txt", "arc:~/"), 4, "missing.txt")
+
+
+def test_a_destination_folder_that_does_not_exist_hints_mkdir_p(cli, here: Path) -> None:
+    (here / "x.txt").write_text("x")
+    one_error(cli("data", "cp", "x.txt", "arc:~/no/such/dir/x.txt"), 4, "mkdir -p")
+
+
+def test_a_folder_without_r(cli, here: Path, home: Path) -> None:
+    (here / "inputs").mkdir()
+    (here / "inputs" / "a").write_text("a")
+    one_error(cli("data", "cp", "inputs", "arc:~/"), 2, "-r")
+    assert not (home / "inputs").exists()
+
+
+def test_a_folder_into_itself(cli, home: Path) -> None:
+    (home / "a").mkdir()
+    (home / "a" / "f").write_text("f")
+    one_error(cli("data", "cp", "-r", "arc:~/a", "arc:~/a/inside"), 2, "itself")
+    assert sorted(p.name for p in (home / "a").iterdir()) == ["f"]
+
+
+def test_overwriting_a_folder_with_a_file(cli, here: Path, home: Path) -> None:
+    (home / "d" / "x.txt").mkdir(parents=True)
+    (here / "x.txt").write_text("x")
+    result = cli("data", "cp", "x.txt", "arc:~/d/x.txt")
+    assert result.exit_code in (1, 2), result.output  # refused, before or by the server
+    one_error(result, result.exit_code, "x.txt")
+    assert (home / "d" / "x.txt").is_dir()
+
+
+def test_another_users_home_is_not_yours(cli, isolated: Path) -> None:
+    other = isolated / "local" / "home" / "someone-else"
+    other.mkdir(parents=True)
+    (other / "x").write_text("theirs")
+    one_error(cli("data", "cat", "arc:/home/someone-else/x"), 3)
+
+
+def test_a_name_that_exists_409(cli, home: Path) -> None:
+    (home / "a").mkdir()
+    one_error(cli("data", "mkdir", "arc:~/a"), 1, "a")
+
+
+def test_several_paths_one_missing_names_it_and_exits_1(cli, home: Path) -> None:
+    (home / "here.txt").write_text("h")
+    result = cli("data", "stat", "arc:~/here.txt", "arc:~/gone.txt")
+    assert result.exit_code == 1
+    assert "gone.txt" in result.stderr and "Path:" in result.stdout
+
+
+# --- faults of the wire ----------------------------------------------------------------------
+
+
+def data(server: LocalServer, *args: str, **kwargs):
+    result = run_canfar(["--server", server.url, "data", *args], **kwargs)
+    result.exit_code = result.returncode  # type: ignore[attr-defined]
+    return result
+
+
+def test_503_with_retry_after_and_dropped_connections_are_retried(
+    serve_local, tmp_path: Path
+) -> None:
+    source = tmp_path / "many"
+    source.mkdir()
+    files = {f"f{n:02d}": os.urandom(5000 + n) for n in range(30)}
+    for name, content in files.items():
+        (source / name).write_bytes(content)
+    for options in ({"fail_rate": 0.2, "fail_status": 503, "retry_after": 0}, {"drop_rate": 0.2}):
+        server: LocalServer = serve_local(**options)
+        up = data(server, "cp", "-r", str(source), "arc:~/many")
+        assert up.returncode == 0, (options, up.stderr)
+        down = data(server, "cp", "-r", "arc:~/many", str(tmp_path / "back"))
+        assert down.returncode == 0, (options, down.stderr)
+        back = {p.name: p.read_bytes() for p in (tmp_path / "back").iterdir()}
+        assert back == files
+        server.stop()
+        for folder in (tmp_path / "back", server.home / "home" / server.user / "many"):
+            for p in folder.iterdir():
+                p.unlink()
+            folder.rmdir()
+
+
+def test_a_quota_says_how_much_is_used_and_allowed(serve_local, tmp_path: Path) -> None:
+    server: LocalServer = serve_local(env={"CANFAR_LOCAL_QUOTA": "100000"})
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(300_000))
+    result = data(server, "cp", str(big), "arc:~/big.bin")
+    one_error(result, 1, "quota")
+    remote = server.home / "home" / server.user / "big.bin"
+    assert not remote.exists() or remote.stat().st_size == 0  # never a truncated file kept
+
+
+class _Html(http.server.BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        body = b"<html><body><h1>Service Unavailable</h1>maintenance</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def html_server() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Html)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_a_server_answering_html_is_one_line(html_server: str, tmp_path: Path) -> None:
+    env = {
+        "CANFAR_REGISTRY_CADC": f"{html_server}/reg/cadc/resource-caps",
+        "CANFAR_REGISTRY_SRCNET": f"{html_server}/reg/srcnet/resource-caps",
+        "CANFAR_TOKEN": "t",
+    }
+    result = run_canfar(["--server", f"{html_server}/skaha", "data", "ls", "arc:/home/x"], env=env)
+    assert result.returncode in (1, 5), result.stderr
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 2

@@ -107,8 +107,8 @@ def exit_for(failures: Sequence[CanfarError], asked: int) -> None:
     raise typer.Exit(int(batch_exit_code(outcomes)))
 
 
-def human_option() -> Any:
-    return typer.Option(False, "-h", "--human-readable", help="Sizes as 1.5K, 23M, 4.0G.")
+def human_option(help: str = "Sizes as 1.5K, 23M, 4.0G.") -> Any:
+    return typer.Option(False, "-h", "--human-readable", help=help)
 
 
 # `-h` means human-readable sizes for ls and du (as in ls and du); help is `--help` there.

@@ -42,7 +42,7 @@ def ls(
     ctx: typer.Context,
     paths: list[str] = _paths_argument(),
     long: bool = typer.Option(False, "-l", "--long", help="Size, date, owner and MD5 too."),
-    human: bool = human_option(),
+    human: bool = human_option("Sizes as 1.5K, 23M, 4.0G (implies -l)."),
     all_: bool = typer.Option(False, "-a", "--all", help="Names starting with '.' too."),
     recursive: bool = typer.Option(False, "-R", "--recursive", help="Every folder below too."),
     output: ListFormat | None = format_option(),

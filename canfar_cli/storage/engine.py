@@ -321,6 +321,17 @@ class Engine:
                 raise with_subject(exc, subject) from None
         return await self._negotiate_xml(service, path, direction, protocol, anonymous)
 
+    async def negotiate_xml_anonymous(
+        self, service: Service, path: RemotePath, direction: str
+    ) -> str:
+        """A pre-authorized endpoint from the XML form, asking for no security method."""
+        secure = (service.synctrans or "").startswith("https:")
+        if direction == "pullFromVoSpace":
+            protocol = HTTPSGET if secure else HTTPGET
+        else:
+            protocol = HTTPSPUT if secure else HTTPPUT
+        return await self._negotiate_xml(service, path, direction, protocol, True)
+
     async def _negotiate_xml(
         self, service: Service, path: RemotePath, direction: str, protocol: str, anonymous: bool
     ) -> str:
@@ -566,20 +577,20 @@ class Engine:
                 if exc.status == 412 and attempt == 1:
                     continue
                 if sent.started:
-                    await self._remove_partial(service, path, existed)
+                    await self.remove_partial(service, path, existed)
                 raise with_subject(exc, subject) from None
             except BaseException:
                 progress.advance(-sent.total)
                 if sent.started:
-                    await self._remove_partial(service, path, existed)
+                    await self.remove_partial(service, path, existed)
                 raise
             returned = md5_of_digest(response.headers.get("digest"))
             ours = md5 or sent.md5.hexdigest()
             if sent.total != size:
-                await self._remove_partial(service, path, existed)
+                await self.remove_partial(service, path, existed)
                 raise CanfarError(f"{source}: it changed while it was sent; nothing was kept")
             if returned is not None and returned != ours:
-                await self._remove_partial(service, path, existed)
+                await self.remove_partial(service, path, existed)
                 if attempt == 1:
                     progress.advance(-sent.total)
                     continue
@@ -592,8 +603,8 @@ class Engine:
             return size
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _remove_partial(
-        self, service: Service, path: RemotePath, existed: bool | None
+    async def remove_partial(
+        self, service: Service, path: RemotePath, existed: bool | None = None
     ) -> None:
         """Delete what a failed upload left (a 0-byte file, §4.4), shielded from cancellation."""
         with (
@@ -637,18 +648,18 @@ class Engine:
                 except ServerError as exc:
                     progress.advance(-sent.total)
                     if sent.started:
-                        await self._remove_partial(dst_service, dst_path, None)
+                        await self.remove_partial(dst_service, dst_path, None)
                     if exc.status == 412 and attempt == 1:
                         continue
                     raise with_subject(exc, str(dst_path)) from None
                 except BaseException:
                     progress.advance(-sent.total)
                     if sent.started:
-                        await self._remove_partial(dst_service, dst_path, None)
+                        await self.remove_partial(dst_service, dst_path, None)
                     raise
             returned = md5_of_digest(put.headers.get("digest"))
             if returned is not None and returned != sent.md5.hexdigest():
-                await self._remove_partial(dst_service, dst_path, None)
+                await self.remove_partial(dst_service, dst_path, None)
                 raise IntegrityError(
                     f"{dst_path}: the server stored other bytes than were sent; removed",
                     status=201,

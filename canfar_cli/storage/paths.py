@@ -77,6 +77,14 @@ class RemotePath:
             return RemotePath(self.service, f"{self.path}/{name}".lstrip("/"), home=True)
         return RemotePath(self.service, f"{self.path.rstrip('/')}/{name}")
 
+    def child_path(self, rel: str) -> RemotePath:
+        """The node `rel` ("a/b") under this one."""
+        result = self
+        for part in rel.split("/"):
+            if part:
+                result = result.child(part)
+        return result
+
     def expand(self, user: str | None) -> RemotePath:
         """The path with `~` replaced by /home/USER (UsageError naming CANFAR_USER when the user
         is not known)."""
@@ -117,6 +125,9 @@ class LocalPath:
 
     def child(self, name: str) -> LocalPath:
         return LocalPath(os.path.join(self.path, name))
+
+    def child_path(self, rel: str) -> LocalPath:
+        return LocalPath(os.path.join(self.path, *rel.split("/"))) if rel else self
 
 
 StoragePath = RemotePath | LocalPath

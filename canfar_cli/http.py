@@ -269,6 +269,19 @@ class HttpClient:
             self._loop = loop
         return self._client
 
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of the `concurrency` slots for one request. Held on behalf of the request, not
+        of the task, so that one task may hold two (a remote-to-remote copy reads a body while
+        it sends it)."""
+        limiter = self._bound()
+        borrower = object()
+        await limiter.acquire_on_behalf_of(borrower)
+        try:
+            yield
+        finally:
+            limiter.release_on_behalf_of(borrower)
+
     def _bound(self) -> anyio.CapacityLimiter:
         # Made on first use, inside the event loop that will use it.
         if self._limiter is None:
@@ -322,7 +335,7 @@ class HttpClient:
             response: httpx.Response | None = None
             failure: httpx.HTTPError | None = None
             try:
-                async with self._bound():
+                async with self._slot():
                     if before_send is not None:
                         before_send()
                     received = await client.send(request)
@@ -421,7 +434,7 @@ class HttpClient:
                 log.debug("%s %s headers=%s", method, shown, redact_headers(request.headers))
             response: httpx.Response | None = None
             failure: httpx.HTTPError | None = None
-            async with self._bound():
+            async with self._slot():
                 try:
                     response = await client.send(request, stream=True)
                 except httpx.HTTPError as exc:

@@ -13,6 +13,7 @@ interruption (cancellation, Ctrl-C) raises TransferInterrupted carrying the repo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -232,20 +233,30 @@ class AsyncStorage:
         return self._user
 
     async def _server_user(self) -> str | None:
-        """The user the storage service says we are (its `x-vo-authenticated` header), as the
-        local platform tells a token's user."""
+        """The user the server says we are: the `x-vo-authenticated` header of the storage
+        service (CADC's services send it), else of the skaha API (the local platform tells a
+        token's user there)."""
         known = await self._all_services()
-        if not known:
-            return None
-        service = await self._service(next(iter(known)))
-        try:
-            async with self._http.stream(
-                "GET", service.nodes, params={"limit": "0"}, headers={"Accept": "text/xml"}
-            ) as response:
-                name = response.headers.get("x-vo-authenticated", "").strip()
-        except CanfarError:
-            return None
-        return name or None
+        asks: list[tuple[str, dict[str, str]]] = []
+        if known:
+            service = await self._service(next(iter(known)))
+            asks.append((service.nodes, {"limit": "0"}))
+        from canfar_cli.servers import resolve_server
+
+        if self.settings.server.strip().lower() == "local":
+            asks.append(("http://local/skaha/v1/context", {}))
+        else:
+            with contextlib.suppress(CanfarError):
+                asks.append((resolve_server(self.settings.server, "v1")[0] + "/context", {}))
+        for url, params in asks:
+            try:
+                async with self._http.stream("GET", url, params=params or None) as response:
+                    name = response.headers.get("x-vo-authenticated", "").strip()
+            except CanfarError:
+                continue
+            if name:
+                return name
+        return None
 
     async def resolve(self, path: PathLike) -> StoragePath:
         """A path as the user wrote it → a checked StoragePath: the service known, `~` expanded.
@@ -259,7 +270,8 @@ class AsyncStorage:
         else:
             parsed = parse_path(path, await self.services())
         if isinstance(parsed, RemotePath) and parsed.home:
-            parsed = parsed.expand(await self.user())
+            service = (await self._all_services())[parsed.service]
+            parsed = parsed.expand(await self.user(), "" if service.is_vault else "/home")
         return parsed
 
     async def _remote(self, path: PathLike, what: str = "this") -> RemotePath:
@@ -350,7 +362,7 @@ class AsyncStorage:
             if summary and rel:
                 continue
             size, files = totals[rel]
-            where = remote.child(rel) if rel else remote
+            where = remote.child_path(rel)
             quota = top.quota if not rel else None
             used = top.used if not rel else None
             if rel and tree[rel].quota is not None:

@@ -389,6 +389,7 @@ class Engine:
         else:
             url = await self.negotiate(service, path, "pullFromVoSpace")
         headers = {"Range": f"bytes={offset}-"} if offset else {}
+        yielded = False
         try:
             for _hop in range(MAX_HOPS):
                 credentials = self._credentials_for(service, url)
@@ -405,10 +406,13 @@ class Engine:
                     if 300 <= response.status_code < 400 and location:
                         url = urljoin(url, location)
                         continue
+                    yielded = True
                     yield response
                     return
             raise ServerError(f"{subject}: too many redirects", status=310)
         except CanfarError as exc:
+            if yielded:  # raised by the caller's block: not ours to re-word
+                raise
             raise with_subject(exc, subject) from None
 
     async def download(

@@ -85,16 +85,16 @@ class RemotePath:
                 result = result.child(part)
         return result
 
-    def expand(self, user: str | None) -> RemotePath:
-        """The path with `~` replaced by /home/USER (UsageError naming CANFAR_USER when the user
-        is not known)."""
+    def expand(self, user: str | None, homes: str = "/home") -> RemotePath:
+        """The path with `~` replaced by HOMES/USER: /home/USER on arc (cavern), /USER on vault
+        (homes=""). UsageError naming CANFAR_USER when the user is not known."""
         if not self.home:
             return self
         if not user:
             raise UsageError(
                 f"{self}: cannot tell whose home `~` is (no user name is known)", hint=USER_HINT
             )
-        base = home_of(user)
+        base = f"{homes.rstrip('/')}/{check_name(user, 'user name')}"
         return RemotePath(self.service, f"{base}/{self.path}" if self.path else base)
 
     def contains(self, other: RemotePath) -> bool:

@@ -91,11 +91,17 @@ async def remote_tree(
     """Every node under `root` by relative path, listed folder by folder in parallel."""
     found: dict[str, Node] = {}
     limiter = anyio.CapacityLimiter(max(1, concurrency))
+    failures: list[BaseException] = []
 
     async def visit(group: anyio.abc.TaskGroup, rel: str) -> None:
-        path = root.child(rel) if rel else root
-        async with limiter:
-            _node, children = await engine.read_node(service, path, children=True)
+        path = root.child_path(rel)
+        try:
+            async with limiter:
+                _node, children = await engine.read_node(service, path, children=True)
+        except Exception as exc:  # the first one is raised once the others are stopped
+            failures.append(exc)
+            group.cancel_scope.cancel()
+            return
         for child in children:
             child_rel = f"{rel}/{child.name}" if rel else child.name
             found[child_rel] = child
@@ -104,6 +110,8 @@ async def remote_tree(
 
     async with anyio.create_task_group() as group:
         group.start_soon(visit, group, "")
+    if failures:
+        raise failures[0]
     return found
 
 
@@ -159,6 +167,7 @@ class Planner:
         self.service_of = service_of
         self.concurrency = concurrency
         self.jobs: dict[int, Job] = {}
+        self.relays = False
 
     # --- looking at either side ----------------------------------------------------------------
 
@@ -350,6 +359,10 @@ class Planner:
         return job
 
     def _copy_job(self, source: StoragePath, dest: StoragePath, entry: Entry, resume: bool) -> Job:
+        if isinstance(source, RemotePath) and isinstance(dest, RemotePath):
+            # Each such copy holds two requests at once (a read feeding a write).
+            self.relays = True
+
         async def job(item: TransferItem) -> None:
             progress = self.progress
             if isinstance(source, LocalPath):
@@ -424,7 +437,7 @@ class Planner:
 
         phases = [
             ([i for i in report.items if i.action == "mkdir" and i.status == "planned"], 1),
-            (copies, self.concurrency),
+            (copies, max(1, self.concurrency // 2) if self.relays else self.concurrency),
             ([i for i in report.items if i.action == "delete" and i.status == "planned"], 1),
         ]
         for number, (items, width) in enumerate(phases):
@@ -454,13 +467,20 @@ class Planner:
         files = [rel for rel, node in nodes.items() if node.kind != "folder"]
         limiter = anyio.CapacityLimiter(self.concurrency)
 
+        failures: list[BaseException] = []
+
         async def drop(rel: str) -> None:
-            async with limiter:
-                await self.engine.delete_node(service, path.child_path(rel))
+            try:
+                async with limiter:
+                    await self.engine.delete_node(service, path.child_path(rel))
+            except Exception as exc:
+                failures.append(exc)
 
         async with anyio.create_task_group() as group:
             for rel in files:
                 group.start_soon(drop, rel)
+        if failures:
+            raise failures[0]
         folders = sorted(
             (rel for rel, node in nodes.items() if node.kind == "folder"),
             key=lambda r: -r.count("/"),

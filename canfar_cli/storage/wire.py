@@ -167,7 +167,10 @@ def with_subject(exc: CanfarError, subject: str) -> CanfarError:
             reason=exc.reason,
         )
     elif isinstance(exc, ServerError):
-        new = type(exc)(text, status=exc.status, reason=exc.reason, hint=exc.hint)
+        hint = exc.hint
+        if hint and "FOLDER" in hint and "/" in subject:
+            hint = hint.replace("FOLDER", subject.rsplit("/", 1)[0])
+        new = type(exc)(text, status=exc.status, reason=exc.reason, hint=hint)
     elif isinstance(exc, UnreachableError):
         new = UnreachableError(text, hint=exc.hint, maybe_done=exc.maybe_done)
     else:

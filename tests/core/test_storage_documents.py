@@ -58,7 +58,9 @@ def test_a_node_with_its_properties() -> None:
     assert node.quota == 1000 and node.used == 600 and node.public is False
     assert node.group_read == ("ivo://cadc.nrc.ca/gms?a", "ivo://cadc.nrc.ca/gms?b")
     first = children[0]
-    assert first.kind == "file" and first.size == 0 and first.md5 == "0f343b0931126a20f133d67c2b018a3b"
+    assert (
+        first.kind == "file" and first.size == 0 and first.md5 == "0f343b0931126a20f133d67c2b018a3b"
+    )
     assert first.modified == datetime(2025, 3, 4, 5, 6, 7, 89000, tzinfo=timezone.utc)
     assert first.to_json()["modified"] == "2025-03-04T05:06:07.089Z"
 

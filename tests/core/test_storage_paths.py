@@ -34,9 +34,7 @@ def test_full_uri_maps_to_the_service_name() -> None:
     assert parse_path("vos://cadc.nrc.ca~vault/me/x.fits", SERVICES) == RemotePath(
         "vault", "/me/x.fits"
     )
-    assert parse_path("vos://cadc.nrc.ca!arc/home/me", SERVICES) == RemotePath(
-        "arc", "/home/me"
-    )
+    assert parse_path("vos://cadc.nrc.ca!arc/home/me", SERVICES) == RemotePath("arc", "/home/me")
     with pytest.raises(UsageError, match="no storage service"):
         parse_path("vos://example.org~cavern/x", SERVICES)
 

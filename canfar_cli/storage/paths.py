@@ -77,16 +77,24 @@ class RemotePath:
             return RemotePath(self.service, f"{self.path}/{name}".lstrip("/"), home=True)
         return RemotePath(self.service, f"{self.path.rstrip('/')}/{name}")
 
-    def expand(self, user: str | None) -> RemotePath:
-        """The path with `~` replaced by /home/USER (UsageError naming CANFAR_USER when the user
-        is not known)."""
+    def child_path(self, rel: str) -> RemotePath:
+        """The node `rel` ("a/b") under this one."""
+        result = self
+        for part in rel.split("/"):
+            if part:
+                result = result.child(part)
+        return result
+
+    def expand(self, user: str | None, homes: str = "/home") -> RemotePath:
+        """The path with `~` replaced by HOMES/USER: /home/USER on arc (cavern), /USER on vault
+        (homes=""). UsageError naming CANFAR_USER when the user is not known."""
         if not self.home:
             return self
         if not user:
             raise UsageError(
                 f"{self}: cannot tell whose home `~` is (no user name is known)", hint=USER_HINT
             )
-        base = home_of(user)
+        base = f"{homes.rstrip('/')}/{check_name(user, 'user name')}"
         return RemotePath(self.service, f"{base}/{self.path}" if self.path else base)
 
     def contains(self, other: RemotePath) -> bool:
@@ -117,6 +125,9 @@ class LocalPath:
 
     def child(self, name: str) -> LocalPath:
         return LocalPath(os.path.join(self.path, name))
+
+    def child_path(self, rel: str) -> LocalPath:
+        return LocalPath(os.path.join(self.path, *rel.split("/"))) if rel else self
 
 
 StoragePath = RemotePath | LocalPath

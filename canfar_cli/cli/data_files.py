@@ -139,11 +139,13 @@ def _count_paths(number: int) -> str:
 
 def _confirmed(out: Output, plan: TransferReport) -> bool:
     """Ask on the terminal, listing what would go (the first few by name)."""
+    from canfar_cli.cli.data_report import item_path
+
     items = plan.planned
     if not items:
         return True  # nothing would go: the real run reports each refusal
     for item in items[:_SHOWN]:
-        out.message(f"  {item.source}")
+        out.message(f"  {item_path(item)}")
     if len(items) > _SHOWN:
         out.message(f"  … and {len(items) - _SHOWN} more")
     return out.confirm(f"Remove {_count_paths(len(items))}?")

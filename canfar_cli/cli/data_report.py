@@ -47,12 +47,15 @@ class TransferProgress:
         return time.monotonic() - self.began
 
 
+def item_path(item: TransferItem) -> str:
+    """The one path of a removal or a new folder (the core may give it as source or dest)."""
+    return item.dest or item.source if item.action in ("delete", "mkdir") else item.source
+
+
 def item_line(item: TransferItem) -> str:
     """One planned item of a dry run, on stdout: `SRC -> DEST`, `delete PATH`, `mkdir PATH`."""
-    if item.action == "delete":
-        return f"delete {item.source}"
-    if item.action == "mkdir":
-        return f"mkdir {item.dest or item.source}"
+    if item.action in ("delete", "mkdir"):
+        return f"{item.action} {item_path(item)}"
     return f"{item.source} -> {item.dest}"
 
 
@@ -61,7 +64,7 @@ def show_plan(out: Output, report: TransferReport, *, bare: bool = False) -> Non
     count on stderr."""
     planned = report.planned
     if bare:
-        out.ids(item.source for item in planned)
+        out.ids(item_path(item) for item in planned)
     else:
         out.ids(item_line(item) for item in planned)
     copies = [item for item in planned if item.action == "copy"]
@@ -106,7 +109,7 @@ def summary_line(report: TransferReport, seconds: float | None) -> str:
 def show_failures(out: Output, report: TransferReport) -> None:
     """Every failed item by name, with the server's reason and the fix (one line each)."""
     for item in report.failed:
-        where = item.source or item.dest
+        where = item_path(item) or item.dest
         error = item.error
         message = error.message if error is not None else "failed"
         if where and where not in message:

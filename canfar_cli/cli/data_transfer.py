@@ -186,11 +186,13 @@ def sync(
 
 def _deletion_confirmed(out: Output, plan: TransferReport, dest: str) -> bool:
     """Ask before removing what DEST has and SRC has not (nothing to remove: no question)."""
+    from canfar_cli.cli.data_report import item_path
+
     doomed = [item for item in plan.planned if item.action == "delete"]
     if not doomed:
         return True
     for item in doomed[:_SHOWN]:
-        out.message(f"  {item.source}")
+        out.message(f"  {item_path(item)}")
     if len(doomed) > _SHOWN:
         out.message(f"  … and {len(doomed) - _SHOWN} more")
     noun = "path" if len(doomed) == 1 else "paths"

@@ -109,7 +109,9 @@ def test_cp_dry_run_lists_and_copies_nothing(cli, here: Path, home: Path) -> Non
     result = cli("data", "cp", "-r", "--dry-run", "inputs", "arc:~/inputs")
     ok(result)
     lines = result.stdout.splitlines()
-    assert len(lines) == 4 and all(" -> arc:" in line for line in lines)
+    copies = [line for line in lines if " -> arc:" in line]
+    assert len(copies) == 4 and "inputs/b.bin -> arc:/home/" in "\n".join(copies)
+    assert all(line.startswith("mkdir arc:") for line in lines if line not in copies)
     assert "dry run" in result.stderr and "nothing was changed" in result.stderr
     assert not (home / "inputs").exists()
 

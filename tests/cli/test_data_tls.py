@@ -64,8 +64,9 @@ def round_trip(platform: SigninPlatform, env: dict[str, str], flags: list[str], 
     assert down.returncode == 0, down.stderr
     assert (tmp / "back.bin").read_bytes() == PAYLOAD
     # Bob's home is not alice's: refused, exit 3, one line.
-    (platform.home / "home" / "bob").mkdir(parents=True, exist_ok=True)
+    (platform.home / "home" / "bob").mkdir(parents=True, exist_ok=True, mode=0o700)
     (platform.home / "home" / "bob" / "secret.txt").write_text("bob's")
+    (platform.home / "home" / "bob" / "secret.txt").chmod(0o600)
     other = canfar(env, *base, "cat", "arc:/home/bob/secret.txt")
     assert other.returncode == 3, other.stderr
     assert other.stdout == b"" and other.stderr.startswith(b"error: ")

@@ -30,6 +30,14 @@ def human_size(size: int | None) -> str:
     return str(size)  # not reached
 
 
+def bytes_text(size: int) -> str:
+    """A transfer's amount: `512 B`, `2.9 MiB`."""
+    if size < 1024:
+        return f"{size} B"
+    short = human_size(size)  # 2.9M
+    return f"{short[:-1]} {short[-1]}iB"
+
+
 def size_text(size: int | None, human: bool) -> str:
     if size is None:
         return "-"
@@ -109,7 +117,7 @@ def count(number: int, noun: str) -> str:
 def rate_text(size: int, seconds: float) -> str:
     if seconds <= 0:
         return ""
-    return f", {human_size(int(size / seconds))}B/s"
+    return f", {bytes_text(int(size / seconds))}/s"
 
 
 def join_parts(parts: Sequence[str]) -> str:

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from canfar_cli.cli.data_present import count, human_size, join_parts, rate_text
+from canfar_cli.cli.data_present import bytes_text, count, join_parts, rate_text
 
 if TYPE_CHECKING:
     from canfar_cli.output import Output, TransferBar
     from canfar_cli.storage import TransferItem, TransferReport
 
-# Verbs of the summary line, by what the items were.
+# Verbs and nouns of the summary line, by what the items were.
 _DONE = {"copy": "copied", "delete": "removed", "mkdir": "made", "move": "moved"}
+_NOUN = {"copy": "file", "delete": "path", "mkdir": "folder", "move": "path"}
 _SHOWN_LEFT = 20  # items not done listed by name after an interruption; the rest counted
 
 
@@ -71,11 +72,11 @@ def show_plan(out: Output, report: TransferReport, *, bare: bool = False) -> Non
     size = sum(item.bytes for item in copies)
     parts = []
     if copies:
-        parts.append(f"{count(len(copies), 'file')} ({human_size(size)}B) would be copied")
-    for action, verb in (("delete", "removed"), ("move", "moved"), ("mkdir", "made")):
+        parts.append(f"{count(len(copies), 'file')} ({bytes_text(size)}) would be copied")
+    for action in ("delete", "move", "mkdir"):
         these = [item for item in planned if item.action == action]
         if these:
-            parts.append(f"{count(len(these), 'path')} would be {verb}")
+            parts.append(f"{count(len(these), _NOUN[action])} would be {_DONE[action]}")
     unchanged = len(report.skipped)
     if unchanged:
         parts.append(f"{unchanged} unchanged")
@@ -84,16 +85,16 @@ def show_plan(out: Output, report: TransferReport, *, bare: bool = False) -> Non
 
 
 def summary_line(report: TransferReport, seconds: float | None) -> str:
-    """`copied 12 files (3.4MB) in 1.2 s, 2.8MB/s; 3 unchanged; 1 failed`."""
+    """`copied 12 files (3.4 MiB) in 1.2 s, 2.8 MiB/s; 3 unchanged; 1 failed`."""
     parts = []
     for action, verb in _DONE.items():
         done = [item for item in report.done if item.action == action]
         if not done:
             continue
-        text = f"{verb} {count(len(done), 'file' if action == 'copy' else 'path')}"
+        text = f"{verb} {count(len(done), _NOUN[action])}"
         if action == "copy":
             size = sum(item.bytes for item in done)
-            text += f" ({human_size(size)}B)"
+            text += f" ({bytes_text(size)})"
             if seconds is not None:
                 text += f" in {seconds:.1f} s{rate_text(size, seconds)}"
         parts.append(text)

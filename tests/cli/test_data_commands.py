@@ -310,3 +310,28 @@ def test_url_prints_one_url_and_says_it_does_not_expire(cli, here: Path) -> None
     assert line.startswith("http") and "preauth:" in line
     assert "does not expire" in result.stderr
     assert "preauth:" not in result.stderr  # the secret is on stdout only
+
+
+# --- progress: a bar on a terminal only --------------------------------------------------------
+
+
+def test_a_terminal_gets_a_progress_bar_and_nothing_else_does(
+    cli, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(here / "inputs")
+
+    def copy(name: str) -> str:
+        err = io.StringIO()
+        state = CliState(out=Output(stderr=err, stderr_tty=True))
+        ok(cli("data", "cp", "-r", "inputs", f"arc:~/{name}", obj=state))
+        return err.getvalue()
+
+    shown = copy("one")
+    assert "4/4 files" in shown and "\x1b[" in shown  # the bar's last frame, drawn in place
+    assert "copied 4 files (10 KiB)" in shown.splitlines()[-1]  # after the bar is cleared
+    for name, value in (("NO_COLOR", "1"), ("TERM", "dumb")):
+        with monkeypatch.context() as patch:
+            patch.setenv(name, value)
+            plain = copy(f"two-{name}")
+        assert "\x1b[" not in plain and "files" not in plain.split("copied")[0]
+        assert plain.startswith("copied 4 files")

@@ -87,8 +87,12 @@ def check_remote(texts: Sequence[str], command: str) -> None:
 
 
 def named(path: str, exc: CanfarError) -> str:
-    """An error's line with the path it is about (once)."""
-    return exc.message if path in exc.message else f"{path}: {exc.message}"
+    """An error's line with the path it is about, once: the core's messages often start with
+    the path already (as the server knows it: `arc:/home/me/x: …` for `arc:~/x`)."""
+    head = exc.message.split(": ", 1)[0]
+    if path in exc.message or (head != exc.message and (":" in head or "/" in head)):
+        return exc.message
+    return f"{path}: {exc.message}"
 
 
 def report_error(out: Output, path: str, exc: CanfarError) -> None:

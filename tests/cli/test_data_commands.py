@@ -335,3 +335,34 @@ def test_a_terminal_gets_a_progress_bar_and_nothing_else_does(
             plain = copy(f"two-{name}")
         assert "\x1b[" not in plain and "files" not in plain.split("copied")[0]
         assert plain.startswith("copied 4 files")
+
+
+# --- --continue, big folders ------------------------------------------------------------------
+
+
+def test_cp_continue_skips_what_is_whole_and_finishes_a_partial_download(cli, here: Path) -> None:
+    files = make_tree(here / "inputs")
+    put(cli, here / "inputs", "arc:~/inputs", "-r")
+    ok(cli("data", "cp", "-r", "arc:~/inputs", "."))
+    again = cli("data", "cp", "-r", "--continue", "arc:~/inputs", ".")
+    ok(again)
+    assert "4 unchanged" in again.stderr and "copied" not in again.stderr
+
+    user = getpass.getuser()
+    ok(cli("data", "mkdir", "-p", f"vault:/{user}"))
+    ok(cli("data", "cp", "inputs/b.bin", f"vault:/{user}/b.bin"))
+    (here / "b.bin.part").write_bytes(files["b.bin"][:4000])  # an earlier download, cut off
+    ok(cli("data", "cp", "--continue", f"vault:/{user}/b.bin", "b.bin"))
+    assert (here / "b.bin").read_bytes() == files["b.bin"]
+    assert not (here / "b.bin.part").exists()
+
+
+def test_ls_of_ten_thousand_entries(cli, home: Path) -> None:
+    many = home / "many"
+    many.mkdir(parents=True)
+    for n in range(10_000):
+        (many / f"e{n:05d}").write_bytes(b"x")
+    result = cli("data", "ls", "-q", "arc:~/many")
+    ok(result)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 10_000 and lines[-1].endswith("/many/e09999")

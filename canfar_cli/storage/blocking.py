@@ -77,8 +77,10 @@ class Storage(PortalHost):
         iteration over chunks; "wb" → write(data), the upload ends at close(). See
         AsyncStorage.open."""
         portal = self._portal()
-        manager = self._async.open(path, mode)
-        handle = portal.call(manager.__aenter__)
+        # The async context runs in one task of its own on the portal (its task group and
+        # cancel scopes must be entered and left by the same task).
+        manager = portal.wrap_async_context_manager(self._async.open(path, mode))
+        handle = manager.__enter__()
         if mode == "rb":
             return BlockingReader(portal, manager, handle)
         return BlockingWriter(portal, manager, handle)
@@ -120,7 +122,7 @@ class _BlockingHandle:
     def _finish(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if not self.closed:
             self.closed = True
-            self._portal.call(self._manager.__aexit__, exc_type, exc, tb)
+            self._manager.__exit__(exc_type, exc, tb)
 
 
 class BlockingReader(_BlockingHandle):

@@ -251,7 +251,7 @@ class AsyncStorage:
         for url, params in asks:
             try:
                 async with self._http.stream("GET", url, params=params or None) as response:
-                    name = response.headers.get("x-vo-authenticated", "").strip()
+                    name = str(response.headers.get("x-vo-authenticated", "")).strip()
             except CanfarError:
                 continue
             if name:

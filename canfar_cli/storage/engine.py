@@ -115,7 +115,8 @@ class Engine:
         URL (vosfs's rule, storage.md §2.2)."""
         if "preauth:" in url:
             return False
-        return _origin(url) == _origin(service.nodes)
+        base = service.nodes.rsplit("/", 1)[0] + "/"
+        return url.startswith(base)
 
     # --- nodes --------------------------------------------------------------------------------
 
@@ -165,16 +166,19 @@ class Engine:
     async def make_folder(self, service: Service, path: RemotePath) -> Node:
         document = docs.container_document(self.uri(service, path))
         try:
-            response = await self.http.request(
+            # Retried like a GET: a second try of a create that did happen answers 409.
+            async with self.http.stream(
                 "PUT",
                 self.node_url(service, path),
                 content=document,
                 headers={"Content-Type": "text/xml", "Accept": "text/xml"},
-            )
+                idempotent=True,
+            ) as response:
+                content = await response.aread()
         except CanfarError as exc:
             raise with_subject(exc, str(path)) from None
         try:
-            node, _ = docs.parse_nodes(service.name, [response.content])
+            node, _ = docs.parse_nodes(service.name, [content])
             return node
         except CanfarError:
             node, _ = await self.read_node(service, path, children=False)
@@ -423,8 +427,10 @@ class Engine:
         *,
         resume: bool = False,
         progress: Progress = QUIET,
+        on_length: Callable[[int], None] | None = None,
     ) -> int:
-        """Fetch a file to `dest` through `dest.part`: verified, then renamed. Returns bytes."""
+        """Fetch a file to `dest` through `dest.part`: verified, then renamed. Returns bytes.
+        `on_length(n)` is told the file's size when the answer says it (once)."""
         part = dest.with_name(dest.name + ".part")
         subject = str(path)
         hasher = hashlib.md5()
@@ -447,6 +453,10 @@ class Engine:
                                 progress.advance(-have)
                             have, hasher, mode = 0, hashlib.md5(), "wb"
                         expected = md5_of_digest(response.headers.get("digest")) or expected
+                        announced = response.headers.get("content-length", "")
+                        if on_length is not None and announced.isdigit():
+                            on_length(int(announced) + have)
+                            on_length = None
                         if response.status_code == 204:
                             response_iter: AsyncIterator[bytes] | None = None
                         else:
@@ -582,7 +592,7 @@ class Engine:
                     continue
                 if sent.started:
                     await self.remove_partial(service, path, existed)
-                raise with_subject(exc, subject) from None
+                raise with_subject(await self.quota_of(service, path, exc), subject) from None
             except BaseException:
                 progress.advance(-sent.total)
                 if sent.started:
@@ -606,6 +616,29 @@ class Engine:
                 )
             return size
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def quota_of(self, service: Service, path: RemotePath, exc: ServerError) -> ServerError:
+        """A 413 with the allocation's quota and usage when its node reports them ("used X of
+        Y"); any other error as it is."""
+        from canfar_cli.storage.wire import QuotaError
+
+        if not isinstance(exc, QuotaError):
+            return exc
+        parts = [p for p in path.path.split("/") if p]
+        depth = 1 if service.is_vault else 2
+        if len(parts) <= depth:
+            return exc
+        allocation = RemotePath(path.service, "/" + "/".join(parts[:depth]))
+        try:
+            node, _ = await self.read_node(service, allocation, children=False)
+        except CanfarError:
+            return exc
+        if node.quota is None:
+            return exc
+        used = node.used if node.used is not None else node.size
+        return QuotaError(
+            exc.message, left=exc.left, quota=node.quota, used=used, reason=exc.reason
+        )
 
     async def remove_partial(
         self, service: Service, path: RemotePath, existed: bool | None = None
@@ -655,6 +688,7 @@ class Engine:
                         await self.remove_partial(dst_service, dst_path, None)
                     if exc.status == 412 and attempt == 1:
                         continue
+                    exc = await self.quota_of(dst_service, dst_path, exc)
                     raise with_subject(exc, str(dst_path)) from None
                 except BaseException:
                     progress.advance(-sent.total)

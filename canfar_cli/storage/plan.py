@@ -168,6 +168,7 @@ class Planner:
         self.concurrency = concurrency
         self.jobs: dict[int, Job] = {}
         self.relays = False
+        self._totals = [0, 0]
 
     # --- looking at either side ----------------------------------------------------------------
 
@@ -234,7 +235,12 @@ class Planner:
             raise UsageError(
                 f"{source} → {dest}: both are local", hint="name a remote side (SERVICE:PATH)"
             )
-        source_entry = await self.entry(source)
+        if isinstance(source, RemotePath) and not recursive and not resume and not source.slash:
+            # One remote file asked for: its GET says whether it exists or is a folder, so no
+            # request is spent looking first (its size comes with the answer).
+            source_entry: Entry | None = Entry("file")
+        else:
+            source_entry = await self.entry(source)
         if source_entry is None:
             raise NotFoundError(f"{source}: no such file or folder", status=404)
         if dest_entry is not None and dest_entry.kind == "folder":
@@ -375,7 +381,12 @@ class Planner:
                 service = await self.service_of(source.service)
                 target = Path(dest.path)
                 item.bytes = await self.engine.download(
-                    service, source, target, resume=resume, progress=progress
+                    service,
+                    source,
+                    target,
+                    resume=resume,
+                    progress=progress,
+                    on_length=None if entry.size is not None else self._grew,
                 )
                 if entry.modified is not None:
                     stamp = entry.modified.timestamp()
@@ -419,12 +430,18 @@ class Planner:
 
     # --- carrying out ---------------------------------------------------------------------------
 
+    def _grew(self, nbytes: int) -> None:
+        """A file of unknown size turned out to have `nbytes`: the totals grow."""
+        self._totals[1] += nbytes
+        self.progress.start(*self._totals)
+
     async def execute(
         self, report: TransferReport, jobs: dict[int, Job], progress: Progress | None
     ) -> TransferReport:
         self.progress = progress or QUIET
         copies = [i for i in report.items if i.action == "copy" and i.status == "planned"]
-        self.progress.start(len(copies), sum(i.bytes for i in copies))
+        self._totals = [len(copies), sum(i.bytes for i in copies)]
+        self.progress.start(*self._totals)
 
         def done(item: TransferItem) -> None:
             if item.action == "copy":

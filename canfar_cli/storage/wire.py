@@ -144,6 +144,8 @@ def refusal(method: str, shown: str, response: httpx.Response, retries: int) -> 
         return QuotaError(quota_message("", left, None, None).lstrip(": "), left=left, reason=text)
     if status == 423:
         return ServerError("locked", status=status, reason=text, hint="it is locked on the server")
+    if status == 400 and "director" in text.lower():
+        return ServerError("is a folder", status=status, reason=text, hint="copy folders with -r")
     if status == 400 and "not empty" in text:
         return ServerError(
             "folder not empty", status=status, reason=text, hint="remove it with -r (recursive)"

@@ -24,13 +24,14 @@ from canfar_cli.storage.wire import (
 
 NS = 'xmlns:vos="http://www.ivoa.net/xml/VOSpace/v2.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 CORE = "ivo://ivoa.net/vospace/core#"
+MD5 = "0f343b0931126a20f133d67c2b018a3b"
 
 
 def child(name: str, size: int) -> str:
     return (
         f'<vos:node uri="vos://cadc.nrc.ca~arc/home/alice/big/{name}" xsi:type="vos:DataNode"'
         ' busy="false"><vos:properties>'
-        f'<vos:property uri="{CORE}MD5" readOnly="true">0f343b0931126a20f133d67c2b018a3b</vos:property>'
+        f'<vos:property uri="{CORE}MD5" readOnly="true">{MD5}</vos:property>'
         f'<vos:property uri="{CORE}date" readOnly="true">2025-03-04T05:06:07.089</vos:property>'
         f'<vos:property uri="{CORE}length" readOnly="true">{size}</vos:property>'
         "</vos:properties><vos:accepts/><vos:provides/></vos:node>"

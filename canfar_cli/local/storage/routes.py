@@ -84,6 +84,11 @@ class StorageServices:
             self._settings = StorageSettings.from_env(self.home)
         return self._settings
 
+    def prepare(self) -> None:
+        """Read the settings and make the trees (and every known user's allocations) now."""
+        for name in SERVICES:
+            self.tree(name)
+
     def tree(self, name: str) -> Tree:
         if name not in self._trees:
             with self._lock:

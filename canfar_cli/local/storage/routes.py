@@ -165,6 +165,27 @@ class StorageServices:
             return await self.preauth_files(request, method, tree, tail)
         user = self.identify(request)
         self.allocate(tree, user)
+        try:
+            response = await self.service_route(request, method, tree, user, resource, tail, base)
+        except SkahaError as exc:  # cadc-rest names an authenticated caller on every answer
+            if user is not None:
+                exc.headers.setdefault("x-vo-authenticated", user)
+            raise
+        if user is not None:
+            response.headers.setdefault("x-vo-authenticated", user)
+        return response
+
+    async def service_route(
+        self,
+        request: Request,
+        method: str,
+        tree: Tree,
+        user: str | None,
+        resource: str,
+        tail: str,
+        base: str,
+    ) -> Response:
+        root = f"{base}/{tree.service.name}"
         if resource == "nodes":
             return self.nodes(request, method, tree, user, "/" + tail, root)
         if resource == "files":
@@ -173,7 +194,7 @@ class StorageServices:
 
         if resource in ("synctrans", "transfers", "xfer", "async-delete"):
             return negotiation.route(self, request, method, tree, user, resource, tail, base)
-        raise SkahaError(404, f"not found: {path}")
+        raise SkahaError(404, f"not found: {request.path}")
 
     # --- nodes ---------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from canfar_cli.local.asgi import Params, Request, Response, Scope, parse_query,
 from canfar_cli.local.skaha import SkahaError
 from canfar_cli.local.storage import capabilities, errors, files, preauth
 from canfar_cli.local.storage.nodes import CONTAINER, Node, json_pieces, read_node, xml_pieces
-from canfar_cli.local.storage.props import STORAGE_ID, store_for
+from canfar_cli.local.storage.props import STORAGE_ID, PropertyStore, store_for
 from canfar_cli.local.storage.settings import StorageSettings
 from canfar_cli.local.storage.tree import Service, Tree
 
@@ -69,6 +69,7 @@ class StorageServices:
         self.known_users = known_users
         self._settings: StorageSettings | None = None
         self._trees: dict[str, Tree] = {}
+        self._stores: dict[Path, PropertyStore] = {}
         self._lock = threading.Lock()
         self._made: set[tuple[str, str]] = set()
         self.signer = preauth.Signer(state_home / "storage")
@@ -113,7 +114,13 @@ class StorageServices:
         for folder in (service.root, service.artifacts):
             if folder is not None:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        props = store_for(service.root, self.home / "storage" / f"props-{name}.db")
+        # One store per folder: arc and cavern are the same tree and must see the same props.
+        props = self._stores.get(service.root)
+        if props is None:
+            sidecar = (
+                self.home / "storage" / ("props-vault.db" if service.vault else "props-arc.db")
+            )
+            props = self._stores[service.root] = store_for(service.root, sidecar)
         tree = Tree(service, props, settings.quota, settings.vault_lag)
         for user in self.known_users():
             tree.ensure_allocation(user)

@@ -68,8 +68,9 @@ def serve(
     _ = local_app.store
     # The sign-in services' settings too (a bad CANFAR_LOCAL_* lifetime is a ConfigError).
     _ = local_app.signin.settings
-    # And the storage services' (a bad CANFAR_LOCAL_QUOTA, VAULT or VAULT_LAG).
-    _ = local_app.storage.settings
+    # And the storage services' (a bad CANFAR_LOCAL_QUOTA, VAULT or VAULT_LAG); every local
+    # user's home and vault folder exist from the start.
+    local_app.storage.prepare()
     app: Any = local_app
     rules = os.environ.get("CANFAR_LOCAL_FAULTS", "").strip()
     if rules:  # targeted faults for tests (faults.py says how to write them)

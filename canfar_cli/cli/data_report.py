@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from canfar_cli.cli.data import named
 from canfar_cli.cli.data_present import bytes_text, count, join_parts, rate_text
 
 if TYPE_CHECKING:
@@ -112,10 +113,12 @@ def show_failures(out: Output, report: TransferReport) -> None:
     for item in report.failed:
         where = item_path(item) or item.dest
         error = item.error
-        message = error.message if error is not None else "failed"
-        if where and where not in message:
-            message = f"{where}: {message}"
-        out.error(message, error.hint if error is not None else None)
+        if error is None:
+            out.error(f"{where}: failed")
+            continue
+        # The core's message names the node already (as the server knows it) or not at all.
+        message = error.message if item.dest and item.dest in error.message else named(where, error)
+        out.error(message, error.hint)
 
 
 def finish(out: Output, report: TransferReport, seconds: float | None = None) -> None:

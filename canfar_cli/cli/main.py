@@ -61,6 +61,7 @@ Examples:
   canfar ps -a
   canfar logs -f ID
   canfar ps -q | xargs canfar rm -f
+  canfar data cp fit.py arc:~/
 
 \b
 Exit codes: 0 done, 1 refused or failed, 2 usage, 3 credentials,

@@ -366,3 +366,41 @@ def test_ls_of_ten_thousand_entries(cli, home: Path) -> None:
     ok(result)
     lines = result.stdout.splitlines()
     assert len(lines) == 10_000 and lines[-1].endswith("/many/e09999")
+
+
+def test_stat_and_du_show_the_quota_of_the_home(
+    cli, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CANFAR_LOCAL_QUOTA", "1M")
+    (here / "x.bin").write_bytes(PAYLOAD)
+    put(cli, here / "x.bin", "arc:~/x.bin")
+    stat = cli("data", "stat", "-o", "json", "arc:~")
+    ok(stat)
+    (node,) = json.loads(stat.stdout)
+    assert node["quota"] == 1 << 20 and node["used"] >= len(PAYLOAD)
+    text = cli("data", "stat", "-h", "arc:~")
+    assert "Quota:" in text.stdout and "1.0M" in text.stdout and "of 1.0M" in text.stdout
+    du = cli("data", "du", "-sh", "arc:~")
+    ok(du)
+    assert du.stdout.splitlines()[0].split() == ["SIZE", "FILES", "QUOTA", "PATH"]
+    assert "of 1.0M" in du.stdout
+
+
+def test_mv_across_services_copies_then_removes_the_source(cli, here: Path, home: Path) -> None:
+    (here / "x.bin").write_bytes(PAYLOAD)
+    put(cli, here / "x.bin", "arc:~/x.bin")
+    user = getpass.getuser()
+    ok(cli("data", "mkdir", "-p", f"vault:/{user}"))
+    ok(cli("data", "mv", "arc:~/x.bin", f"vault:/{user}/"))
+    assert not (home / "x.bin").exists()
+    assert cli("data", "cat", f"vault:/{user}/x.bin").stdout_bytes == PAYLOAD
+
+
+def test_sync_down_mirrors_a_remote_folder(cli, here: Path, home: Path) -> None:
+    files = make_tree(here / "inputs")
+    put(cli, here / "inputs", "arc:~/inputs", "-r")
+    ok(cli("data", "sync", "arc:~/inputs", "mirror"))
+    assert tree(here / "mirror") == files
+    again = cli("data", "sync", "arc:~/inputs", "mirror")
+    ok(again)
+    assert "copied" not in again.stderr

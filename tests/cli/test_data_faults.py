@@ -233,3 +233,23 @@ def test_a_server_answering_html_is_one_line(html_server: str, tmp_path: Path) -
     assert result.returncode in (1, 5), result.stderr
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) <= 2
+
+
+def test_a_batch_names_each_failed_file_and_does_the_others(serve_local, tmp_path: Path) -> None:
+    user = getpass.getuser()
+    rules = f"fault=400,path=/arc/files/home/{user}/many/f03,method=PUT"  # a name refused
+    server: LocalServer = serve_local(env={"CANFAR_LOCAL_FAULTS": rules})
+    source = tmp_path / "many"
+    source.mkdir()
+    files = {f"f{n:02d}": os.urandom(3000) for n in range(8)}
+    for name, content in files.items():
+        (source / name).write_bytes(content)
+    result = data(server, "cp", "-r", str(source), "arc:~/many")
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].count("f03") == 1
+    assert "1 failed" in result.stderr.splitlines()[-1]
+    there = server.home / "home" / server.user / "many"
+    assert {p.name: p.read_bytes() for p in there.iterdir()} == {
+        name: content for name, content in files.items() if name != "f03"
+    }

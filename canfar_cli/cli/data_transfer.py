@@ -4,6 +4,7 @@ and one summary line elsewhere; Ctrl-C says what was done and what was not (exit
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 import typer
@@ -54,22 +55,23 @@ def _run_transfer(
 
     out = state.out
     stopped: TransferInterrupted | None = None
+    seconds = 0.0
 
     async def main(storage: AsyncStorage) -> TransferReport | None:
-        nonlocal stopped
+        nonlocal stopped, seconds
         if before is not None and not await before(storage):
             return None
-        with out.transfer_bar() as bar:
-            progress = TransferProgress(None if dry_run else bar)
+        # A dry run moves nothing: no bar for it.
+        with nullcontext(None) if dry_run else out.transfer_bar() as bar:
+            progress = TransferProgress(bar)
             try:
                 return await work(storage, progress)
             except TransferInterrupted as exc:
                 stopped = exc  # reported once the bar is gone
                 return None
             finally:
-                seconds[0] = progress.seconds
+                seconds = progress.seconds
 
-    seconds = [0.0]
     report = run_storage(state, main)
     if stopped is not None:
         interrupted(out, stopped.report, stopped.message, stopped.hint)
@@ -80,7 +82,7 @@ def _run_transfer(
         if report.exit_code:
             raise typer.Exit(int(report.exit_code))
         return
-    finish(out, report, seconds[0])
+    finish(out, report, seconds)
 
 
 def cp(

@@ -336,3 +336,35 @@ def test_the_blocking_twin(local_server: Any, tmp_path: Path) -> None:
             handle.write(b"written")
         assert storage.stat("arc:~/g").size == 7
     assert Storage.ls.__doc__ == AsyncStorage.ls.__doc__
+
+
+async def test_no_pre_authorized_url_reaches_the_request_log(
+    local_server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "f").write_bytes(b"secret-bearing URLs")
+    caplog.set_level("DEBUG", logger="canfar_cli")
+    async with storage_of(local_server, loglevel=10) as storage:
+        for service in ("arc", "vault"):
+            await storage.put(str(tmp_path / "f"), f"{service}:~/f")
+            await storage.get(f"{service}:~/f", str(tmp_path / f"{service}.back"))
+        shared = [await storage.url("arc:~/f"), await storage.url("vault:~/f")]
+        await storage.get("vault:~/f", str(tmp_path / "again"))
+    logged = caplog.text
+    assert "GET" in logged and "PUT" in logged  # the log is there
+    assert local_server.token not in logged
+    for url in shared:
+        secret = max(url.split("/"), key=len)  # the token: the longest path segment
+        assert len(secret) > 40 and secret not in logged
+
+
+async def test_a_failed_xml_negotiation_says_why(local_server: Any) -> None:
+    from canfar_cli.storage.paths import RemotePath
+
+    async with storage_of(local_server) as storage:
+        await storage.services()
+        service = await storage._service("vault")
+        target = RemotePath("vault", f"/{local_server.user}/no/such/folder/x")
+        with pytest.raises(NotFoundError) as caught:
+            await storage._engine.negotiate_xml_anonymous(service, target, "pushToVoSpace")
+    assert "no usable" not in caught.value.message
+    assert caught.value.message.startswith(str(target))

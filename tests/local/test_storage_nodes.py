@@ -227,3 +227,35 @@ def test_the_state_folder_is_not_a_node(local_server: Any) -> None:
         assert names(root.text) == ["home"]
         for hidden in ("/serve", "/state.db", "/sessions", "/vault"):
             assert http.get(f"/arc/nodes{hidden}").status_code == 404
+
+
+def test_links_are_symlinks_and_bytes_follow_them_inside_the_tree(serve_local: Any) -> None:
+    server = serve_local(user="alice")
+    home = server.home / "home" / "alice"
+    with storage(server) as http:
+        assert http.put("/arc/files/home/alice/real.txt", content=b"real").status_code == 201
+        link = node_xml(f"{ARC}/home/alice/ln", "LinkNode", target=f"{ARC}/home/alice/real.txt")
+        made = http.put("/arc/nodes/home/alice/ln", content=link)
+        assert made.status_code == 201, made.text
+        assert os.readlink(home / "ln") == "real.txt"
+        node = ET.fromstring(http.get("/arc/nodes/home/alice/ln").text)
+        assert node.get(XSI + "type") == "vos:LinkNode"
+        assert node.findtext(f"{VOS}target") == f"{ARC}/home/alice/real.txt"
+        assert http.get("/arc/files/home/alice/ln").content == b"real"
+        # A link a job makes to somewhere outside the tree: a file:// target, never followed.
+        os.symlink("/etc/hostname", home / "out")
+        outside = ET.fromstring(http.get("/arc/nodes/home/alice/out").text)
+        assert outside.findtext(f"{VOS}target") == "file:///etc/hostname"
+        refused = http.get("/arc/files/home/alice/out")
+        assert refused.status_code == 404 and refused.text.startswith("UnreadableLinkTarget: ")
+        # Nor is a folder reached through a link, nor a PUT written through one.
+        os.symlink("/tmp", home / "tmpdir")
+        assert http.get("/arc/nodes/home/alice/tmpdir/x").status_code == 404
+        assert http.put("/arc/files/home/alice/out", content=b"x").status_code == 400
+        # `!` is read as `~`; `~` is what comes back.
+        old_form = http.put(
+            "/arc/nodes/home/alice/bang", content=node_xml("vos://cadc.nrc.ca!arc/home/alice/bang")
+        )
+        assert old_form.status_code == 201
+        assert f'uri="{ARC}/home/alice/bang"' in old_form.text
+        assert old_form.headers["x-vo-authenticated"] == "alice"

@@ -26,7 +26,8 @@ def storage(server: Any, **kwargs: Any) -> httpx.Client:
     headers = dict(kwargs.pop("headers", {}))
     if getattr(server, "token", None):
         headers.setdefault("Authorization", f"Bearer {server.token}")
-    return httpx.Client(base_url=base_of(server), timeout=60, headers=headers, **kwargs)
+    kwargs.setdefault("timeout", 60)
+    return httpx.Client(base_url=base_of(server), headers=headers, **kwargs)
 
 
 def anonymous(server: Any) -> httpx.Client:

@@ -130,7 +130,8 @@ async def cavern_put(tree: Tree, user: str | None, path: str, request: Request) 
     target = tree.fs(path)
     left = quota.remaining(tree, path, replacing=info.st_size if info else 0)
     # Truncated in place and rewritten, as cavern does (no temporary file and rename).
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o660)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(target, flags, 0o660)
     digest = hashlib.md5(usedforsecurity=False)
     size = 0
     with os.fdopen(fd, "wb", buffering=0) as handle:

@@ -24,7 +24,7 @@ from canfar_cli.local.asgi import Params, Request, Response, Scope, parse_query,
 from canfar_cli.local.skaha import SkahaError
 from canfar_cli.local.storage import capabilities, errors, files, preauth
 from canfar_cli.local.storage.nodes import CONTAINER, Node, json_pieces, read_node, xml_pieces
-from canfar_cli.local.storage.props import STORAGE_ID, store_for
+from canfar_cli.local.storage.props import STORAGE_ID, PropertyStore, store_for
 from canfar_cli.local.storage.settings import StorageSettings
 from canfar_cli.local.storage.tree import Service, Tree
 
@@ -69,6 +69,7 @@ class StorageServices:
         self.known_users = known_users
         self._settings: StorageSettings | None = None
         self._trees: dict[str, Tree] = {}
+        self._stores: dict[Path, PropertyStore] = {}
         self._lock = threading.Lock()
         self._made: set[tuple[str, str]] = set()
         self.signer = preauth.Signer(state_home / "storage")
@@ -83,6 +84,11 @@ class StorageServices:
         if self._settings is None:
             self._settings = StorageSettings.from_env(self.home)
         return self._settings
+
+    def prepare(self) -> None:
+        """Read the settings and make the trees (and every known user's allocations) now."""
+        for name in SERVICES:
+            self.tree(name)
 
     def tree(self, name: str) -> Tree:
         if name not in self._trees:
@@ -108,7 +114,13 @@ class StorageServices:
         for folder in (service.root, service.artifacts):
             if folder is not None:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        props = store_for(service.root, self.home / "storage" / f"props-{name}.db")
+        # One store per folder: arc and cavern are the same tree and must see the same props.
+        props = self._stores.get(service.root)
+        if props is None:
+            sidecar = (
+                self.home / "storage" / ("props-vault.db" if service.vault else "props-arc.db")
+            )
+            props = self._stores[service.root] = store_for(service.root, sidecar)
         tree = Tree(service, props, settings.quota, settings.vault_lag)
         for user in self.known_users():
             tree.ensure_allocation(user)
@@ -160,6 +172,27 @@ class StorageServices:
             return await self.preauth_files(request, method, tree, tail)
         user = self.identify(request)
         self.allocate(tree, user)
+        try:
+            response = await self.service_route(request, method, tree, user, resource, tail, base)
+        except SkahaError as exc:  # cadc-rest names an authenticated caller on every answer
+            if user is not None:
+                exc.headers.setdefault("x-vo-authenticated", user)
+            raise
+        if user is not None:
+            response.headers.setdefault("x-vo-authenticated", user)
+        return response
+
+    async def service_route(
+        self,
+        request: Request,
+        method: str,
+        tree: Tree,
+        user: str | None,
+        resource: str,
+        tail: str,
+        base: str,
+    ) -> Response:
+        root = f"{base}/{tree.service.name}"
         if resource == "nodes":
             return self.nodes(request, method, tree, user, "/" + tail, root)
         if resource == "files":
@@ -168,7 +201,7 @@ class StorageServices:
 
         if resource in ("synctrans", "transfers", "xfer", "async-delete"):
             return negotiation.route(self, request, method, tree, user, resource, tail, base)
-        raise SkahaError(404, f"not found: {path}")
+        raise SkahaError(404, f"not found: {request.path}")
 
     # --- nodes ---------------------------------------------------------------------------------
 

@@ -165,8 +165,13 @@ class Tree:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def _open_to_all(self, path: str) -> bool:
+        """The root and the allocation parent: public whatever the folder's mode (ARC may be
+        the private state folder)."""
+        return path == "/" or (not self.service.vault and path == "/home")
+
     def readable(self, user: str | None, path: str, info: os.stat_result) -> bool:
-        if path == "/" or (not self.service.vault and path == "/home"):
+        if self._open_to_all(path):
             return True
         if user is not None and self.owner(path) == user:
             return True
@@ -241,7 +246,8 @@ class Tree:
             k: v for k, v in stored.items() if not k.startswith(INTERNAL) and k not in IMMUTABLE
         }
         props[DATE] = format_date(info.st_mtime)
-        props[ISPUBLIC] = "true" if info.st_mode & stat.S_IROTH else "false"
+        public = info.st_mode & stat.S_IROTH or self._open_to_all(path)
+        props[ISPUBLIC] = "true" if public else "false"
         owner = self.owner(path)
         if owner is not None:
             props[CREATOR] = owner

@@ -169,6 +169,7 @@ class Planner:
         self.jobs: dict[int, Job] = {}
         self.relays = False
         self._totals = [0, 0]
+        self._look = False
 
     # --- looking at either side ----------------------------------------------------------------
 
@@ -203,7 +204,11 @@ class Planner:
         *,
         recursive: bool,
         resume: bool,
+        look: bool = False,
     ) -> tuple[TransferReport, dict[int, Job]]:
+        """The items of a cp. `look`: check every source exists even where the transfer would
+        find out by itself (a dry run)."""
+        self._look = look
         report = TransferReport()
         dest_entry = await self.entry(dest)
         if len(sources) > 1 and (dest_entry is None or dest_entry.kind != "folder"):
@@ -235,7 +240,8 @@ class Planner:
             raise UsageError(
                 f"{source} → {dest}: both are local", hint="name a remote side (SERVICE:PATH)"
             )
-        if isinstance(source, RemotePath) and not recursive and not resume and not source.slash:
+        quick = not (recursive or resume or source.slash or self._look)
+        if isinstance(source, RemotePath) and quick:
             # One remote file asked for: its GET says whether it exists or is a folder, so no
             # request is spent looking first (its size comes with the answer).
             source_entry: Entry | None = Entry("file")

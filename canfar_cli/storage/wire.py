@@ -19,6 +19,7 @@ from canfar_cli.errors import (
     NotFoundError,
     ServerError,
     UnreachableError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -145,7 +146,9 @@ def refusal(method: str, shown: str, response: httpx.Response, retries: int) -> 
     if status == 423:
         return ServerError("locked", status=status, reason=text, hint="it is locked on the server")
     if status == 400 and "director" in text.lower():
-        return ServerError("is a folder", status=status, reason=text, hint="copy folders with -r")
+        # A folder asked for as a file (the GET of a single remote file goes without a look
+        # first): the same answer as when planning finds it.
+        return UsageError("is a folder", hint="copy folders with -r")
     if status == 400 and "not empty" in text:
         return ServerError(
             "folder not empty", status=status, reason=text, hint="remove it with -r (recursive)"

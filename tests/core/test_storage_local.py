@@ -179,6 +179,11 @@ async def test_posix_rules_are_checked_before_anything_is_sent(
         assert exists.value.status == 409
         with pytest.raises(UsageError, match="is a folder"):
             await storage.remove("arc:~/dir")
+        with pytest.raises(UsageError, match="is a folder") as folder:
+            await storage.get("arc:~/dir", str(tmp_path / "x"))  # found out by the GET itself
+        assert folder.value.exit_code == 2 and "-r" in (folder.value.hint or "")
+        with pytest.raises(NotFoundError):
+            await storage.copy("arc:~/nope", str(tmp_path / "x"), dry_run=True)
 
 
 async def test_move_rename_into_and_across(local_server: Any, tmp_path: Path) -> None:

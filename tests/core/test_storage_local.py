@@ -373,3 +373,20 @@ async def test_a_failed_xml_negotiation_says_why(local_server: Any) -> None:
             await storage._engine.negotiate_xml_anonymous(service, target, "pushToVoSpace")
     assert "no usable" not in caught.value.message
     assert caught.value.message.startswith(str(target))
+
+
+async def test_a_second_sync_to_vault_moves_nothing_even_when_its_listing_lags(
+    serve_local: Any, tmp_path: Path
+) -> None:
+    server = serve_local(env={"CANFAR_LOCAL_VAULT_LAG": "600"})
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(4):
+        (tree / f"f{i}").write_bytes(os.urandom(100 + i))
+    async with storage_of(server) as storage:
+        first = await storage.sync(str(tree), "vault:~/tree")
+        assert len([i for i in first.done if i.action == "copy"]) == 4
+        listed = {n.name: n.size for n in await storage.ls("vault:~/tree")}
+        assert listed != {f"f{i}": 100 + i for i in range(4)}  # the listing does lag
+        again = await storage.sync(str(tree), "vault:~/tree")
+        assert [i.status for i in again.items] == ["skipped"] * 4

@@ -54,6 +54,7 @@ class QuotaError(ServerError):
         quota: int | None = None,
         used: int | None = None,
         reason: str = "",
+        needed: int | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -64,6 +65,7 @@ class QuotaError(ServerError):
         self.left = left
         self.quota = quota
         self.used = used
+        self.needed = needed
 
 
 def human(n: int) -> str:
@@ -75,12 +77,19 @@ def human(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def quota_message(subject: str, left: int | None, quota: int | None, used: int | None) -> str:
+def quota_message(
+    subject: str,
+    left: int | None,
+    quota: int | None,
+    used: int | None,
+    needed: int | None = None,
+) -> str:
+    size = f" ({human(needed)})" if needed is not None else ""
     if quota is not None and used is not None:
-        return f"{subject}: over quota: used {human(used)} of {human(quota)}"
+        return f"{subject}{size}: over quota: used {human(used)} of {human(quota)}"
     if left is not None:
-        return f"{subject}: over quota: {human(max(left, 0))} left in the allocation"
-    return f"{subject}: over quota"
+        return f"{subject}{size}: over quota: {human(max(left, 0))} left in the allocation"
+    return f"{subject}{size}: over quota"
 
 
 def fault_of(text: str) -> tuple[str, str]:
@@ -165,11 +174,12 @@ def with_subject(exc: CanfarError, subject: str) -> CanfarError:
     new: CanfarError
     if isinstance(exc, QuotaError):
         new = QuotaError(
-            quota_message(subject, exc.left, exc.quota, exc.used),
+            quota_message(subject, exc.left, exc.quota, exc.used, exc.needed),
             left=exc.left,
             quota=exc.quota,
             used=exc.used,
             reason=exc.reason,
+            needed=exc.needed,
         )
     elif isinstance(exc, ServerError):
         hint = exc.hint

@@ -232,7 +232,8 @@ async def test_quota_says_how_much_is_used(serve_local: Any, tmp_path: Path) -> 
         with pytest.raises(QuotaError) as caught:
             await storage.put(str(tmp_path / "big"), "arc:~/big")
         assert caught.value.exit_code == 1
-        assert "over quota" in caught.value.message
+        assert "over quota: used 0 B of 100.0 KiB" in caught.value.message
+        assert "195.3 KiB" in caught.value.message  # what did not fit
         # Nothing half-done is left behind (the server leaves 0 bytes: we delete it).
         assert not await storage.exists("arc:~/big")
 

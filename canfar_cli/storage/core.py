@@ -477,7 +477,9 @@ class AsyncStorage:
         from canfar_cli.storage.plan import Planner
 
         planner = Planner(self._engine, self._service, self.concurrency)
-        report, jobs = await planner.plan_copy(sources, dest, recursive=recursive, resume=resume)
+        report, jobs = await planner.plan_copy(
+            sources, dest, recursive=recursive, resume=resume, look=dry_run
+        )
         report.dry_run = dry_run
         if dry_run:
             return report

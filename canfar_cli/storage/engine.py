@@ -590,9 +590,10 @@ class Engine:
                 progress.advance(-sent.total)
                 if exc.status == 412 and attempt == 1:
                     continue
-                if sent.started:
+                if _residue(exc, sent):
                     await self.remove_partial(service, path, existed)
-                raise with_subject(await self.quota_of(service, path, exc), subject) from None
+                exc = await self.quota_of(service, path, exc, needed=size)
+                raise with_subject(exc, subject) from None
             except BaseException:
                 progress.advance(-sent.total)
                 if sent.started:
@@ -617,13 +618,16 @@ class Engine:
             return size
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def quota_of(self, service: Service, path: RemotePath, exc: ServerError) -> ServerError:
+    async def quota_of(
+        self, service: Service, path: RemotePath, exc: ServerError, *, needed: int | None = None
+    ) -> ServerError:
         """A 413 with the allocation's quota and usage when its node reports them ("used X of
         Y"); any other error as it is."""
         from canfar_cli.storage.wire import QuotaError
 
         if not isinstance(exc, QuotaError):
             return exc
+        exc.needed = needed
         parts = [p for p in path.path.split("/") if p]
         depth = 1 if service.is_vault else 2
         if len(parts) <= depth:
@@ -637,7 +641,12 @@ class Engine:
             return exc
         used = node.used if node.used is not None else node.size
         return QuotaError(
-            exc.message, left=exc.left, quota=node.quota, used=used, reason=exc.reason
+            exc.message,
+            left=exc.left,
+            quota=node.quota,
+            used=used,
+            reason=exc.reason,
+            needed=needed,
         )
 
     async def remove_partial(
@@ -684,11 +693,11 @@ class Engine:
                     put = await self.put_stream(dst_service, dst_path, body, length=total, md5=md5)
                 except ServerError as exc:
                     progress.advance(-sent.total)
-                    if sent.started:
+                    if _residue(exc, sent):
                         await self.remove_partial(dst_service, dst_path, None)
                     if exc.status == 412 and attempt == 1:
                         continue
-                    exc = await self.quota_of(dst_service, dst_path, exc)
+                    exc = await self.quota_of(dst_service, dst_path, exc, needed=total)
                     raise with_subject(exc, str(dst_path)) from None
                 except BaseException:
                     progress.advance(-sent.total)
@@ -704,6 +713,14 @@ class Engine:
                 )
             return sent.total
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _residue(exc: ServerError, sent: Sent) -> bool:
+    """Whether a refused PUT may have left a file behind (the server makes the node, then
+    truncates it to 0 bytes on failure, §4.4): checksum, quota and server failures do; a
+    refusal of who we are, of the place, or of the name (400, 401, 403, 404, 409) never
+    touched the node, which may be the user's own (a folder answers 400)."""
+    return exc.status in (412, 413) or exc.status >= 500
 
 
 class Sent:

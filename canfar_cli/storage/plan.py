@@ -169,6 +169,7 @@ class Planner:
         self.jobs: dict[int, Job] = {}
         self.relays = False
         self._totals = [0, 0]
+        self._look = False
 
     # --- looking at either side ----------------------------------------------------------------
 
@@ -203,7 +204,11 @@ class Planner:
         *,
         recursive: bool,
         resume: bool,
+        look: bool = False,
     ) -> tuple[TransferReport, dict[int, Job]]:
+        """The items of a cp. `look`: check every source exists even where the transfer would
+        find out by itself (a dry run)."""
+        self._look = look
         report = TransferReport()
         dest_entry = await self.entry(dest)
         if len(sources) > 1 and (dest_entry is None or dest_entry.kind != "folder"):
@@ -235,7 +240,8 @@ class Planner:
             raise UsageError(
                 f"{source} → {dest}: both are local", hint="name a remote side (SERVICE:PATH)"
             )
-        if isinstance(source, RemotePath) and not recursive and not resume and not source.slash:
+        quick = not (recursive or resume or source.slash or self._look)
+        if isinstance(source, RemotePath) and quick:
             # One remote file asked for: its GET says whether it exists or is a folder, so no
             # request is spent looking first (its size comes with the answer).
             source_entry: Entry | None = Entry("file")
@@ -297,6 +303,8 @@ class Planner:
     ) -> None:
         source_tree = await self.tree(source)
         target_tree = await self.tree(target) if target_entry is not None else {}
+        if target_tree and isinstance(target, RemotePath):
+            await self._fresh_sizes(target, source_tree, target_tree)
         if target_entry is None:
             self._add(report, self._mkdir_item(target), self._mkdir_job(target))
         for rel in sorted(source_tree):
@@ -336,6 +344,39 @@ class Planner:
                 item = TransferItem("", str(dst), target_tree[rel].size or 0, action="delete")
                 folder = target_tree[rel].kind == "folder"
                 self._add(report, item, self._delete_job(dst, folder))
+
+    async def _fresh_sizes(
+        self, target: RemotePath, source_tree: dict[str, Entry], target_tree: dict[str, Entry]
+    ) -> None:
+        """Vault's listings may show a size from before the last PUT (its size worker lags,
+        storage.md §4.5), but a node's own GET is current: the files whose listed size differs
+        from the source's are looked at one by one before they are copied again."""
+        service = await self.service_of(target.service)
+        if not service.is_vault:
+            return
+        suspects = [
+            rel
+            for rel, entry in source_tree.items()
+            if entry.kind == "file"
+            and rel in target_tree
+            and target_tree[rel].kind == "file"
+            and target_tree[rel].size != entry.size
+        ]
+        limiter = anyio.CapacityLimiter(max(1, self.concurrency))
+
+        async def look(rel: str) -> None:
+            async with limiter:
+                try:
+                    node, _ = await self.engine.read_node(
+                        service, target.child_path(rel), children=False
+                    )
+                except CanfarError:
+                    return
+            target_tree[rel] = _entry(node)
+
+        async with anyio.create_task_group() as group:
+            for rel in suspects:
+                group.start_soon(look, rel)
 
     @staticmethod
     def _mkdir_item(path: StoragePath) -> TransferItem:

@@ -19,6 +19,7 @@ from canfar_cli.errors import (
     NotFoundError,
     ServerError,
     UnreachableError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class QuotaError(ServerError):
         quota: int | None = None,
         used: int | None = None,
         reason: str = "",
+        needed: int | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -63,6 +65,7 @@ class QuotaError(ServerError):
         self.left = left
         self.quota = quota
         self.used = used
+        self.needed = needed
 
 
 def human(n: int) -> str:
@@ -74,12 +77,19 @@ def human(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def quota_message(subject: str, left: int | None, quota: int | None, used: int | None) -> str:
+def quota_message(
+    subject: str,
+    left: int | None,
+    quota: int | None,
+    used: int | None,
+    needed: int | None = None,
+) -> str:
+    size = f" ({human(needed)})" if needed is not None else ""
     if quota is not None and used is not None:
-        return f"{subject}: over quota: used {human(used)} of {human(quota)}"
+        return f"{subject}{size}: over quota: used {human(used)} of {human(quota)}"
     if left is not None:
-        return f"{subject}: over quota: {human(max(left, 0))} left in the allocation"
-    return f"{subject}: over quota"
+        return f"{subject}{size}: over quota: {human(max(left, 0))} left in the allocation"
+    return f"{subject}{size}: over quota"
 
 
 def fault_of(text: str) -> tuple[str, str]:
@@ -145,7 +155,9 @@ def refusal(method: str, shown: str, response: httpx.Response, retries: int) -> 
     if status == 423:
         return ServerError("locked", status=status, reason=text, hint="it is locked on the server")
     if status == 400 and "director" in text.lower():
-        return ServerError("is a folder", status=status, reason=text, hint="copy folders with -r")
+        # A folder asked for as a file (the GET of a single remote file goes without a look
+        # first): the same answer as when planning finds it.
+        return UsageError("is a folder", hint="copy folders with -r")
     if status == 400 and "not empty" in text:
         return ServerError(
             "folder not empty", status=status, reason=text, hint="remove it with -r (recursive)"
@@ -162,11 +174,12 @@ def with_subject(exc: CanfarError, subject: str) -> CanfarError:
     new: CanfarError
     if isinstance(exc, QuotaError):
         new = QuotaError(
-            quota_message(subject, exc.left, exc.quota, exc.used),
+            quota_message(subject, exc.left, exc.quota, exc.used, exc.needed),
             left=exc.left,
             quota=exc.quota,
             used=exc.used,
             reason=exc.reason,
+            needed=exc.needed,
         )
     elif isinstance(exc, ServerError):
         hint = exc.hint

@@ -174,3 +174,26 @@ def test_refusals_map_to_exit_codes_with_reasons() -> None:
     html = refusal("GET", "u", _response(400, "<html>oops</html>", "text/html"), 0)
     assert html is not None and "web page" in html.message
     assert refusal("GET", "u", _response(503, "later"), 0) is None  # the client retries these
+
+
+def test_registry_pairing_names_an_srcnet_storage_by_its_platform() -> None:
+    from canfar_cli.storage.services import pair, parse_resource_caps
+
+    caps = parse_resource_caps(
+        "# a registry\n"
+        "ivo://cadc.nrc.ca/skaha = https://ws-uv.canfar.net/skaha/capabilities\n"
+        "ivo://cadc.nrc.ca/arc = https://ws-uv.canfar.net/arc/capabilities\n"
+        "ivo://cadc.nrc.ca/vault = https://ws.cadc.net/vault/capabilities\n"
+        "ivo://canfar.cam.uksrc.org/skaha = https://cam.example/skaha/capabilities\n"
+        "ivo://canfar.cam.uksrc.org/cavern = https://cam.example/cavern/capabilities\n"
+        "ivo://lonely.example/skaha = https://lonely.example/skaha/capabilities\n"
+        "not a line\n"
+    )
+    found = pair(caps, "srcnet")
+    assert found["arc"] == ("ivo://cadc.nrc.ca/arc", "https://ws-uv.canfar.net/arc/capabilities")
+    assert found["vault"][0] == "ivo://cadc.nrc.ca/vault"
+    assert found["ukCAM"] == (
+        "ivo://canfar.cam.uksrc.org/cavern",
+        "https://cam.example/cavern/capabilities",
+    )
+    assert len(found) == 3  # a platform without storage in its namespace gets none

@@ -179,6 +179,11 @@ async def test_posix_rules_are_checked_before_anything_is_sent(
         assert exists.value.status == 409
         with pytest.raises(UsageError, match="is a folder"):
             await storage.remove("arc:~/dir")
+        with pytest.raises(UsageError, match="is a folder") as folder:
+            await storage.get("arc:~/dir", str(tmp_path / "x"))  # found out by the GET itself
+        assert folder.value.exit_code == 2 and "-r" in (folder.value.hint or "")
+        with pytest.raises(NotFoundError):
+            await storage.copy("arc:~/nope", str(tmp_path / "x"), dry_run=True)
 
 
 async def test_move_rename_into_and_across(local_server: Any, tmp_path: Path) -> None:
@@ -227,7 +232,8 @@ async def test_quota_says_how_much_is_used(serve_local: Any, tmp_path: Path) -> 
         with pytest.raises(QuotaError) as caught:
             await storage.put(str(tmp_path / "big"), "arc:~/big")
         assert caught.value.exit_code == 1
-        assert "over quota" in caught.value.message
+        assert "over quota: used 0 B of 100.0 KiB" in caught.value.message
+        assert "195.3 KiB" in caught.value.message  # what did not fit
         # Nothing half-done is left behind (the server leaves 0 bytes: we delete it).
         assert not await storage.exists("arc:~/big")
 
@@ -336,3 +342,52 @@ def test_the_blocking_twin(local_server: Any, tmp_path: Path) -> None:
             handle.write(b"written")
         assert storage.stat("arc:~/g").size == 7
     assert Storage.ls.__doc__ == AsyncStorage.ls.__doc__
+
+
+async def test_no_pre_authorized_url_reaches_the_request_log(
+    local_server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "f").write_bytes(b"secret-bearing URLs")
+    caplog.set_level("DEBUG", logger="canfar_cli")
+    async with storage_of(local_server, loglevel=10) as storage:
+        for service in ("arc", "vault"):
+            await storage.put(str(tmp_path / "f"), f"{service}:~/f")
+            await storage.get(f"{service}:~/f", str(tmp_path / f"{service}.back"))
+        shared = [await storage.url("arc:~/f"), await storage.url("vault:~/f")]
+        await storage.get("vault:~/f", str(tmp_path / "again"))
+    logged = caplog.text
+    assert "GET" in logged and "PUT" in logged  # the log is there
+    assert local_server.token not in logged
+    for url in shared:
+        secret = max(url.split("/"), key=len)  # the token: the longest path segment
+        assert len(secret) > 40 and secret not in logged
+
+
+async def test_a_failed_xml_negotiation_says_why(local_server: Any) -> None:
+    from canfar_cli.storage.paths import RemotePath
+
+    async with storage_of(local_server) as storage:
+        await storage.services()
+        service = await storage._service("vault")
+        target = RemotePath("vault", f"/{local_server.user}/no/such/folder/x")
+        with pytest.raises(NotFoundError) as caught:
+            await storage._engine.negotiate_xml_anonymous(service, target, "pushToVoSpace")
+    assert "no usable" not in caught.value.message
+    assert caught.value.message.startswith(str(target))
+
+
+async def test_a_second_sync_to_vault_moves_nothing_even_when_its_listing_lags(
+    serve_local: Any, tmp_path: Path
+) -> None:
+    server = serve_local(env={"CANFAR_LOCAL_VAULT_LAG": "600"})
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(4):
+        (tree / f"f{i}").write_bytes(os.urandom(100 + i))
+    async with storage_of(server) as storage:
+        first = await storage.sync(str(tree), "vault:~/tree")
+        assert len([i for i in first.done if i.action == "copy"]) == 4
+        listed = {n.name: n.size for n in await storage.ls("vault:~/tree")}
+        assert listed != {f"f{i}": 100 + i for i in range(4)}  # the listing does lag
+        again = await storage.sync(str(tree), "vault:~/tree")
+        assert [i.status for i in again.items] == ["skipped"] * 4

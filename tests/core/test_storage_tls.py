@@ -58,6 +58,10 @@ async def test_https_without_a_credential_is_refused_with_exit_3(
     tls_platform: Any, tmp_path: Path
 ) -> None:
     (tmp_path / "f").write_bytes(b"x")
+    pem = tmp_path / "alice.pem"
+    pem.write_bytes(tls_platform.issue_certificate("alice", expired_seconds_ago=-3600))
+    async with AsyncStorage(tls_platform.server.url, certificate=str(pem)) as storage:
+        await storage.stat("arc:~")  # alice's home exists
     async with AsyncStorage(tls_platform.server.url, user="alice") as storage:
         with pytest.raises(AuthError) as caught:
             await storage.put(str(tmp_path / "f"), "arc:~/f")

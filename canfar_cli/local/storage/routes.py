@@ -20,7 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-from canfar_cli.local.asgi import Params, Request, Response, Scope, parse_query, text
+from canfar_cli.local.asgi import Params, Request, Response, Scope, parse_query
 from canfar_cli.local.skaha import SkahaError
 from canfar_cli.local.storage import capabilities, errors, files, preauth
 from canfar_cli.local.storage.nodes import CONTAINER, Node, json_pieces, read_node, xml_pieces
@@ -199,7 +199,7 @@ class StorageServices:
             return await self.files(request, method, tree, user, "/" + tail, base)
         from canfar_cli.local.storage import negotiation
 
-        if resource in ("synctrans", "transfers", "xfer", "async-delete"):
+        if resource in ("synctrans", "transfers", "xfer", "async-delete", "async-setprops"):
             return negotiation.route(self, request, method, tree, user, resource, tail, base)
         raise SkahaError(404, f"not found: {request.path}")
 
@@ -416,7 +416,3 @@ class StorageServices:
 def _only(method: str, allowed: str) -> None:
     if method not in allowed.split(", "):
         raise errors.unsupported(method, allowed)
-
-
-def plain(status: int, message: str) -> Response:
-    return text(status, message + "\n")

@@ -499,6 +499,30 @@ class Tree:
             failures.append(getattr(exc, "message", str(exc)))
         return deleted, failures
 
+    def update_tree(
+        self, user: str | None, path: str, values: dict[str, str | None]
+    ) -> tuple[int, list[str]]:
+        """async-setprops: the properties set on the node and everything under it that the
+        caller may write (links carry none); (updated, error lines)."""
+        info = self.existing(user, path)
+        updated, failures = 0, list[str]()
+        kind = kind_of(info)
+        if kind == LINK:
+            return 0, []
+        if not self.writable(user, path):
+            failures.append(errors.denied(self.uri(path)).message)
+        else:
+            self.apply(path, values)
+            updated += 1
+        if kind == CONTAINER and self.readable(user, path, info):
+            for child in self._entries(path):
+                if len(failures) >= 100:
+                    break
+                more, errs = self.update_tree(user, child, values)
+                updated += more
+                failures += errs
+        return updated, failures
+
     def _entries(self, path: str) -> list[str]:
         try:
             return [f"{path.rstrip('/')}/{name}" for name in os.listdir(self.fs(path))]

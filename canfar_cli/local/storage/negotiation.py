@@ -371,7 +371,10 @@ def synctrans(
     from canfar_cli.local.storage.routes import params_of
 
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if method == "POST" and media in ("text/xml", "application/xml"):
+    xml_body = media in ("text/xml", "application/xml") or (
+        media != "application/x-www-form-urlencoded" and request.body.lstrip().startswith(b"<")
+    )
+    if method == "POST" and xml_body:
         transfer = read_transfer(request.body)
         job = services.jobs.new(user, tree.service.name, "transfer")
         job.request = request.body.decode("utf-8", "replace").split("?>", 1)[-1].lstrip() + "\n"

@@ -72,6 +72,7 @@ class StorageServices:
         self._stores: dict[Path, PropertyStore] = {}
         self._lock = threading.Lock()
         self._made: set[tuple[str, str]] = set()
+        self._users_stamp = -1
         self.signer = preauth.Signer(state_home / "storage")
         from canfar_cli.local.storage.uws import Jobs
 
@@ -133,6 +134,20 @@ class StorageServices:
         tree.ensure_allocation(user)
         self._made.add((tree.service.name, user))
 
+    def users_changed(self) -> None:
+        """A user added since (`canfar local users add`) gets their home and vault folder at
+        once: the users file is looked at (one stat) on every request."""
+        try:
+            stamp = (self.home / "users.json").stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        if stamp == self._users_stamp:
+            return
+        self._users_stamp = stamp
+        for tree in list(self._trees.values()):
+            for name in self.known_users():
+                self.allocate(tree, name)
+
     # --- routing -------------------------------------------------------------------------------
 
     @staticmethod
@@ -172,6 +187,7 @@ class StorageServices:
             return await self.preauth_files(request, method, tree, tail)
         user = self.identify(request)
         self.allocate(tree, user)
+        self.users_changed()
         try:
             response = await self.service_route(request, method, tree, user, resource, tail, base)
         except SkahaError as exc:  # cadc-rest names an authenticated caller on every answer

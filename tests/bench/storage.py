@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=10000, help="entries of the ls folder")
     parser.add_argument("--official-venv", type=Path, default=DEFAULT_OFFICIAL_VENV)
     parser.add_argument("--no-official", action="store_true", help="skip the official client")
+    parser.add_argument("--skip-big", action="store_true", help="skip the big file")
     options = parser.parse_args()
     if shutil.which("curl") is None:
         raise SystemExit("curl is needed (the baseline of the big file)")
@@ -250,45 +251,52 @@ def main() -> None:
             run([*ours, "mkdir", "-p", "arc:~"], ours_env)  # the home exists from here on
 
             # --- one big file up and down, against curl --------------------------------------
-            big = data / "big.bin"
-            block = os.urandom(MIB)
-            with open(big, "wb") as handle:
-                for _ in range(options.size_mib):
-                    handle.write(block)
-            size = big.stat().st_size
-            up, up_curl, down, down_curl = [], [], [], []
-            for n in range(options.heavy_runs):
-                up.append(run([*ours, "cp", str(big), f"arc:~/big-{n}.bin"], ours_env))
-                up_curl.append(
-                    run([*curl, "--upload-file", str(big), f"{files_url}/curl-{n}.bin"], env)
-                )
-                down.append(
-                    run([*ours, "cp", f"arc:~/big-{n}.bin", str(data / f"down-{n}.bin")], ours_env)
-                )
-                down_curl.append(
-                    run([*curl, "-o", str(data / f"curl-{n}.bin"), f"{files_url}/big-{n}.bin"], env)
-                )
-                for name in (f"down-{n}.bin", f"curl-{n}.bin"):
-                    (data / name).unlink()
-                for name in (f"big-{n}.bin", f"curl-{n}.bin"):
-                    (arc_home / name).unlink()
-            mb = size / 1e6
-            for label, mine, theirs in (("up", up, up_curl), ("down", down, down_curl)):
-                rate, base_rate = mb / median(mine), mb / median(theirs)
-                row(
-                    f"{options.size_mib} MiB {label}: ours vs curl",
-                    f"{rate:.0f} vs {base_rate:.0f} MB/s = {rate / base_rate:.2f}x",
-                    ">= 0.7x",
-                    rate / base_rate >= 0.7,
-                )
-                peak = max(r.peak_mb for r in mine)
-                row(
-                    f"{options.size_mib} MiB {label}: our peak memory",
-                    f"{peak:.0f} MB",
-                    "< 100 MB",
-                    peak < 100,
-                )
-            big.unlink()
+            if not options.skip_big:
+                big = data / "big.bin"
+                block = os.urandom(MIB)
+                with open(big, "wb") as handle:
+                    for _ in range(options.size_mib):
+                        handle.write(block)
+                size = big.stat().st_size
+                up, up_curl, down, down_curl = [], [], [], []
+                for n in range(options.heavy_runs):
+                    up.append(run([*ours, "cp", str(big), f"arc:~/big-{n}.bin"], ours_env))
+                    up_curl.append(
+                        run([*curl, "--upload-file", str(big), f"{files_url}/curl-{n}.bin"], env)
+                    )
+                    down.append(
+                        run(
+                            [*ours, "cp", f"arc:~/big-{n}.bin", str(data / f"down-{n}.bin")],
+                            ours_env,
+                        )
+                    )
+                    down_curl.append(
+                        run(
+                            [*curl, "-o", str(data / f"curl-{n}.bin"), f"{files_url}/big-{n}.bin"],
+                            env,
+                        )
+                    )
+                    for name in (f"down-{n}.bin", f"curl-{n}.bin"):
+                        (data / name).unlink()
+                    for name in (f"big-{n}.bin", f"curl-{n}.bin"):
+                        (arc_home / name).unlink()
+                mb = size / 1e6
+                for label, mine, theirs in (("up", up, up_curl), ("down", down, down_curl)):
+                    rate, base_rate = mb / median(mine), mb / median(theirs)
+                    row(
+                        f"{options.size_mib} MiB {label}: ours vs curl",
+                        f"{rate:.0f} vs {base_rate:.0f} MB/s = {rate / base_rate:.2f}x",
+                        ">= 0.7x",
+                        rate / base_rate >= 0.7,
+                    )
+                    peak = max(r.peak_mb for r in mine)
+                    row(
+                        f"{options.size_mib} MiB {label}: our peak memory",
+                        f"{peak:.0f} MB",
+                        "< 100 MB",
+                        peak < 100,
+                    )
+                big.unlink()
 
             # --- many small files: cp -r up and down, against the official client ------------
             small = data / "small"
@@ -355,6 +363,13 @@ def main() -> None:
                         "(official skipped)",
                         None,
                     )
+
+            # --- the floor: start-up, discovery and one request (ls of an empty folder) --------
+            run([*ours, "mkdir", "arc:~/empty"], ours_env)
+            floor = median(
+                [run([*ours, "ls", "arc:~/empty"], ours_env) for _ in range(options.runs)]
+            )
+            row("floor: ls of an empty folder", f"{floor:.2f} s", "", None, "start-up + 1 request")
 
             # --- sync of the unchanged tree ------------------------------------------------------
             syncs = [

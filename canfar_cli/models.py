@@ -608,15 +608,17 @@ def select_sessions(
     return chosen
 
 
-_EXIT_RE = re.compile(r"exited with code (-?\d+)")
+# `the process exited with code 3` (the local platform), `Exit Code: 3` (a Kubernetes container
+# status), `exitCode=3`; skaha itself gives none (shared/skaha-api.md), so None is common.
+_EXIT_RE = re.compile(r"exit(?:ed)?(?: with)? code[ :=]*(-?\d+)|exitCode[ :=]*(-?\d+)", re.I)
 
 
 def exit_code_of(events: Iterable[Mapping[str, Any]]) -> int | None:
-    """The job's exit code when its events give it (the local platform's `… the process exited
-    with code N`); the last such event wins. None when no event says."""
+    """The job's exit code when its events give it; the last such event wins. None when no
+    event says. The one rule `wait`, `create --wait` and `run` share (AsyncSession.exit_codes)."""
     code = None
     for event in events:
         match = _EXIT_RE.search(str(event.get("message") or event.get("raw") or ""))
         if match:
-            code = int(match.group(1))
+            code = int(match.group(1) or match.group(2))
     return code

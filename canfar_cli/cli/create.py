@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from typer.core import TyperCommand
 
-from canfar_cli.cli.launch import registry_secret_option, registry_user_option
+from canfar_cli.cli.launch import LaunchCommand, registry_secret_option, registry_user_option
 from canfar_cli.cli.options import (
     Format,
     Kind,
@@ -30,8 +29,6 @@ from canfar_cli.cli.state import state_of
 from canfar_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    import typer._click as click
-
     from canfar_cli.session import AsyncSession, PlannedRequest
 
 KIND_HELP = "headless, notebook, desktop, carta, firefly or contributed."
@@ -170,7 +167,7 @@ def create(
                 line += f"; remove them with `canfar rm -f {' '.join(str(o.value) for o in made)}`"
             out.message(line)
             raise typer.Exit(int(stopped.exit_code)) from None
-        await explain_private_image(session, outcomes, image)
+        outcomes = await explain_private_image(session, outcomes, image)
         created = [outcome for outcome in outcomes if outcome.ok]
         for outcome in created:
             if outcome.note:
@@ -192,79 +189,6 @@ def create(
     exit_with(state.run(launch))
 
 
-class CreateCommand(TyperCommand):
-    """`create`, refusing a command given without `--` (exit 2, nothing sent): click would
-    otherwise take the command's own options as canfar's (`python3 fit.py -r 3` made three
-    replicas of `python3 fit.py`, `echo -n 5` named the session 5). The hint is the corrected
-    command line: the first positional after KIND and IMAGE starts the command; a canfar option
-    after it moves before `--` only when its value is valid for that option (so the `-c` of
-    `python3 -c "print(1)"` stays the command's)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        given = list(args)
-        before = given[: given.index("--")] if "--" in given else given
-        if not any(token in ("-h", "--help") for token in before):
-            corrected = self._corrected(ctx, before, given[len(before) + 1 :])
-            if corrected is not None:
-                import shlex
-
-                raise UsageError(
-                    "the command must follow `--`, or its options are read as canfar's;"
-                    " nothing was sent",
-                    hint=f"{ctx.command_path} {shlex.join(corrected)}",
-                )
-        return super().parse_args(ctx, args)
-
-    def _corrected(
-        self, ctx: click.Context, before: list[str], after: list[str]
-    ) -> list[str] | None:
-        options: dict[str, typer.core.TyperOption] = {}
-        for declared in self.params:
-            if isinstance(declared, typer.core.TyperOption):
-                for opt in [*declared.opts, *declared.secondary_opts]:
-                    options[opt] = declared
-        ours: list[str] = []
-        command: list[str] = []
-        positionals = 0
-        index = 0
-        while index < len(before):
-            token = before[index]
-            index += 1
-            name, value, inline = token, None, False
-            if token.startswith("--") and "=" in token:
-                name, value = token.split("=", 1)
-                inline = True
-            elif token.startswith("-") and not token.startswith("--") and len(token) > 2:
-                name, value, inline = token[:2], token[2:], True
-            param = options.get(name) if token.startswith("-") and token != "-" else None
-            if param is None:
-                if token.startswith("-") and token != "-" and not command:
-                    ours.append(token)  # an unknown option: click will say so
-                    continue
-                positionals += 1
-                if positionals <= 2 and not command:
-                    ours.append(token)
-                else:
-                    command.append(token)
-                continue
-            takes_value = not (param.is_flag or param.count)
-            if takes_value and not inline:
-                value = before[index] if index < len(before) else None
-            pieces = [token] if inline or not takes_value else [token, value or ""]
-            if command and takes_value:
-                try:
-                    param.type.convert(value, param, ctx)
-                except Exception:
-                    command.append(token)  # not a valid value for canfar: the command's
-                    continue
-            ours += pieces
-            if takes_value and not inline:
-                index += 1
-        if not command:
-            return None
-        return [*ours, "--", *command, *after]
-
-
 def register(app: typer.Typer) -> None:
     # Extra arguments after `--` belong to the job, so options there must not be parsed.
-    app.command("create", cls=CreateCommand)(create)
+    app.command("create", cls=LaunchCommand)(create)

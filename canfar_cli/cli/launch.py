@@ -1,5 +1,6 @@
-"""What `create` and `run` share: sizes checked against /context before sending, registry
-credentials for private images, and the hint when the server refuses an image as private."""
+"""What `create` and `run` share: the rule for a command given without `--`, sizes checked
+against /context before sending, registry credentials for private images, and the hint when the
+server refuses an image as private."""
 
 from __future__ import annotations
 
@@ -7,13 +8,101 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperOption
+
+from canfar_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    import typer._click as click
+
     from canfar_cli.outcomes import Outcome
     from canfar_cli.session import AsyncSession
 
 PRIVATE_IMAGE_TEXT = "unknown or private image"
 REGISTRY_FLAGS = "--registry-user USER --registry-secret-file PATH"
+
+
+class LaunchCommand(TyperCommand):
+    """`create` and `run`, refusing a command given without `--` (exit 2, nothing sent): click
+    would otherwise take the command's own options as canfar's (`python3 fit.py -r 3` made three
+    replicas of `python3 fit.py`, `echo -n 5` named the session 5). The hint is the corrected
+    command line: the first positional after the command's own (KIND and IMAGE, or IMAGE)
+    starts the job's command; a canfar option after it moves before `--` only when its value is
+    valid for that option (so the `-c` of `python3 -c "print(1)"` stays the command's). An
+    unknown option before the job's command is left to click, which names it and the options
+    it resembles (`--replica` is a mistyped `--replicas`, not the start of a command)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)
+        before = given[: given.index("--")] if "--" in given else given
+        if not any(token in ("-h", "--help") for token in before):
+            corrected = self._corrected(ctx, before, given[len(before) + 1 :])
+            if corrected is not None:
+                import shlex
+
+                raise UsageError(
+                    "the command must follow `--`, or its options are read as canfar's;"
+                    " nothing was sent",
+                    hint=f"{ctx.command_path} {shlex.join(corrected)}",
+                )
+        return super().parse_args(ctx, args)
+
+    def _corrected(
+        self, ctx: click.Context, before: list[str], after: list[str]
+    ) -> list[str] | None:
+        """The corrected argv when `before` holds a job's command, else None (nothing to fix,
+        or a mistake click words better)."""
+        options: dict[str, TyperOption] = {}
+        for declared in self.params:
+            if isinstance(declared, TyperOption):
+                for opt in [*declared.opts, *declared.secondary_opts]:
+                    options[opt] = declared
+        # The command's own positionals (KIND IMAGE, or IMAGE); the variadic one is the job's.
+        own = sum(1 for p in self.params if isinstance(p, TyperArgument) and p.nargs == 1)
+        ours: list[str] = []
+        command: list[str] = []
+        positionals = 0
+        index = 0
+        while index < len(before):
+            token = before[index]
+            index += 1
+            name, value, inline = _split_option(token)
+            param = options.get(name) if token.startswith("-") and token != "-" else None
+            if param is None:
+                if token.startswith("-") and token != "-" and not command:
+                    return None  # an unknown option of canfar's: click names it
+                positionals += 1
+                if positionals <= own and not command:
+                    ours.append(token)
+                else:
+                    command.append(token)
+                continue
+            takes_value = not (param.is_flag or param.count)
+            if takes_value and not inline:
+                value = before[index] if index < len(before) else None
+            pieces = [token] if inline or not takes_value else [token, value or ""]
+            if command and takes_value:
+                try:
+                    param.type.convert(value, param, ctx)
+                except Exception:
+                    command.append(token)  # not a valid value for canfar: the command's
+                    continue
+            ours += pieces
+            if takes_value and not inline:
+                index += 1
+        if not command:
+            return None
+        return [*ours, "--", *command, *after]
+
+
+def _split_option(token: str) -> tuple[str, str | None, bool]:
+    """(option name, inline value, whether the value was inline): `--name=x`, `-nx`, `-n`."""
+    if token.startswith("--") and "=" in token:
+        name, value = token.split("=", 1)
+        return name, value, True
+    if token.startswith("-") and not token.startswith("--") and len(token) > 2:
+        return token[:2], token[2:], True
+    return token, None, False
 
 
 def registry_user_option() -> Any:
@@ -92,25 +181,29 @@ async def flexible_ceiling(
 
 async def explain_private_image(
     session: AsyncSession, outcomes: Sequence[Outcome[Any]], image: str
-) -> None:
-    """A refusal of the image as private gets a hint: the closest public images and the flags."""
+) -> list[Outcome[Any]]:
+    """The outcomes, each refusal of the image as private headed by the image (not by a session
+    name the user may never have typed) and given a hint: the closest public images and the
+    flags for a private one."""
     refused = [
         o.error
         for o in outcomes
         if o.error is not None and PRIVATE_IMAGE_TEXT in (getattr(o.error, "reason", "") or "")
     ]
     if not refused:
-        return
+        return list(outcomes)
+    import dataclasses
     import difflib
 
     from canfar_cli.errors import CanfarError
     from canfar_cli.models import check_image
 
+    checked = check_image(image)
     try:
         public = [str(i.get("id")) for i in await session.images()]
     except CanfarError:
         public = []
-    close = difflib.get_close_matches(check_image(image), public, n=3, cutoff=0.3)
+    close = difflib.get_close_matches(checked, public, n=3, cutoff=0.3)
     hint = (f"public images like it: {', '.join(close)}; " if close else "") + (
         f"for a private image give {REGISTRY_FLAGS}"
     )
@@ -118,3 +211,9 @@ async def explain_private_image(
         hint += " (the local platform's list grows with CANFAR_LOCAL_IMAGES)"
     for error in refused:
         error.hint = hint
+        if not error.message.startswith(checked):
+            error.message = f"{checked}: {error.message}"
+    return [
+        dataclasses.replace(o, key=checked) if o.error is not None and o.error in refused else o
+        for o in outcomes
+    ]

@@ -169,10 +169,12 @@ def unique(ids: Sequence[str]) -> list[str]:
 
 
 def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> int:
-    """Print each failed outcome on stderr and return the exit code of the batch
+    """Print each failed outcome on stderr (the same line once: ten replicas refused for one
+    image are one refusal) and return the exit code of the batch
     (canfar_cli.outcomes.batch_exit_code, the rule BatchError follows too)."""
     from canfar_cli.outcomes import batch_exit_code
 
+    shown: set[tuple[str, str | None]] = set()
     for outcome in outcomes:
         error = outcome.error
         if error is None:
@@ -180,7 +182,9 @@ def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> int:
         message = error.message
         if outcome.key and outcome.key not in message:
             message = f"{outcome.key}: {message}"
-        out.error(message, error.hint)
+        if (message, error.hint) not in shown:
+            shown.add((message, error.hint))
+            out.error(message, error.hint)
     return int(batch_exit_code(outcomes))
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from canfar_cli.cli.launch import registry_secret_option, registry_user_option
+from canfar_cli.cli.launch import LaunchCommand, registry_secret_option, registry_user_option
 from canfar_cli.cli.options import (
     cores_option,
     env_file_option,
@@ -22,18 +21,6 @@ from canfar_cli.errors import JobFailedError
 
 if TYPE_CHECKING:
     from canfar_cli.session import AsyncSession
-
-_EXIT_CODE = re.compile(r"exit(?:ed)?(?: with)? code[ :=]*(\d+)|exitCode[ :=]*(\d+)", re.I)
-
-
-def exit_code_of(events: list[dict[str, Any]]) -> int | None:
-    """The job's exit code, when an event's message gives it (the last one that does)."""
-    code = None
-    for event in events:
-        match = _EXIT_CODE.search(str(event.get("message") or event.get("raw") or ""))
-        if match:
-            code = int(match.group(1) or match.group(2))
-    return code
 
 
 def run(
@@ -95,7 +82,7 @@ def run(
             taken = {str(s.get("name", "")) for s in await session.fetch()}
             chosen = unique_name(name_from_image(check_image(image)), taken, 1)
         outcomes = await session.create_each(chosen, image, **options)
-        await explain_private_image(session, outcomes, image)
+        outcomes = await explain_private_image(session, outcomes, image)
         if outcomes[0].error is not None:
             raise outcomes[0].error
         session_id = str(outcomes[0].value)
@@ -109,8 +96,7 @@ def run(
         if records[0].ok and records[0].value is not None:
             status = normalize_status(str(records[0].value.get("status", "")))
         if status == "Failed":
-            events = await session.events(session_id)
-            code = exit_code_of(events[0]["events"]) if events else None
+            code = (await session.exit_codes([session_id])).get(session_id)
         if remove:
             await session.destroy_each([session_id])
         return session_id, status, code
@@ -140,4 +126,4 @@ def run(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    app.command("run", cls=LaunchCommand)(run)

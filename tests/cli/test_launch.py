@@ -1,0 +1,95 @@
+"""What `create` and `run` share, through the real commands against `--server local`: the rule
+for a command given without `--`, click's own word for a mistyped option, one exit code for a
+Failed job, and a refused image named as the user typed it (issue 18's defects)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import pytest
+
+from tests.support import IMAGE
+from tests.support.commands import sessions
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["echo", "fit.py", "-n", "3"], f"canfar run {IMAGE} -n 3 -- echo fit.py"),
+        (["ls", "-la"], f"canfar run {IMAGE} -- ls -la"),
+        (["python3", "-c", "print(1)"], f"canfar run {IMAGE} -- python3 -c 'print(1)'"),
+    ],
+)
+def test_run_refuses_a_command_without_dashdash_as_create_does(
+    cli: Any, args: list[str], hint: str
+) -> None:
+    result = cli("run", IMAGE, *args)
+    assert result.exit_code == 2
+    assert "the command must follow `--`" in result.stderr
+    assert result.stderr.splitlines()[-1] == f"hint: {hint}"
+    assert sessions(cli) == []  # nothing was sent
+    # The corrected line runs the job with every one of its arguments.
+    corrected = shlex.split(hint)[1:]
+    assert cli(*corrected).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "typo", "suggested"),
+    [
+        (["create", "headless"], ["--replica", "3"], "--replicas"),
+        (["create", "headless"], ["--nmae", "fit"], "--name"),
+        (["create", "headless"], ["--cpus", "2"], "--cores"),
+        (["run"], ["--nmae", "fit"], "--name"),
+    ],
+)
+def test_a_mistyped_option_before_dashdash_is_named_by_click(
+    cli: Any, command: list[str], typo: list[str], suggested: str
+) -> None:
+    result = cli(*command, IMAGE, *typo, "--", "echo", "hi")
+    assert result.exit_code == 2
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"error: No such option: {typo[0]} (Possible options:")
+    assert suggested in first
+    assert "must follow" not in result.stderr and "-- 3" not in result.stderr
+    assert sessions(cli) == []
+
+
+def test_run_and_wait_give_the_same_exit_code_for_one_failed_job(cli: Any) -> None:
+    ran = cli("run", IMAGE, "-n", "bad", "--", "sh", "-c", "exit 7")
+    assert ran.exit_code == 1
+    assert "Failed (exit code 7)" in ran.stderr
+    [record] = sessions(cli)
+    waited = cli("wait", record["id"])
+    assert waited.exit_code == 1
+    assert f"bad ({record['id']}, exit code 7)" in waited.stderr
+
+
+def test_an_exit_code_read_from_a_kubernetes_status_event() -> None:
+    from canfar_cli.models import exit_code_of
+
+    events = [
+        {"message": "Started container"},
+        {"message": "Last State: Terminated, Reason: Error, Exit Code: 3"},
+    ]
+    assert exit_code_of(events) == 3
+    assert exit_code_of([{"message": "the process exited with code -9"}]) == -9
+    assert exit_code_of([{"message": "Job has reached the specified backoff limit"}]) is None
+
+
+@pytest.mark.parametrize("command", [["create", "headless"], ["run"]])
+def test_an_unknown_image_is_named_not_a_generated_session_name(
+    cli: Any, command: list[str]
+) -> None:
+    result = cli(*command, "skaha/nosuch:1", "--", "true")
+    assert result.exit_code == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: images.canfar.net/skaha/nosuch:1: "), result.stderr
+    assert "private image" in first and "nosuch-" not in first
+
+
+def test_replicas_refused_for_one_image_are_one_line(cli: Any) -> None:
+    result = cli("create", "headless", "skaha/nosuch:1", "-r", "3", "--", "true")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "images.canfar.net/skaha/nosuch:1" in errors[0]

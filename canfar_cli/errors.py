@@ -101,6 +101,17 @@ class CredentialError(CanfarError):
     exit_code = ExitCode.AUTH
 
 
+class ReportedError(CanfarError):
+    """The command has already said what went wrong (each failed item's own line on stderr):
+    the program ends with `exit_code` and shows nothing more. A command whose outcome is an
+    exit code returns its ExitCode instead; this is for where it cannot return (deep inside
+    its work, as after printing the ids a Ctrl-C left)."""
+
+    def __init__(self, exit_code: ExitCode) -> None:
+        super().__init__(f"exit {int(exit_code)} (reported already)")
+        self.exit_code = exit_code
+
+
 # Exit code for "the reader of our stdout went away" (`canfar ps | head -1`), as a shell reports
 # a program killed by SIGPIPE.
 BROKEN_PIPE_EXIT = 141
@@ -135,6 +146,8 @@ class Failure:
 def failure_of(exc: BaseException) -> Failure:
     """The one translation of an exception into an exit code and a message, used wherever the
     command line stops on one (the command wrapper, the app's entry point, the start-up)."""
+    if isinstance(exc, ReportedError):
+        return Failure(int(exc.exit_code), None)
     if isinstance(exc, CanfarError):
         return Failure(int(exc.exit_code), exc.message, exc.hint)
     if isinstance(exc, (KeyboardInterrupt, EOFError)):

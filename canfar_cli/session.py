@@ -39,7 +39,7 @@ from canfar_cli.errors import (
     UsageError,
 )
 from canfar_cli.http import HttpClient, RetryPolicy, public_url
-from canfar_cli.models import CreateRequest
+from canfar_cli.models import CreateRequest, CreateSpec
 from canfar_cli.outcomes import BatchError, CreateInterrupted, Outcome, WaitTimeoutError, settle
 from canfar_cli.planning import FORM_TYPE, PlannedRequest, plan_requests, takes_create_arguments
 from canfar_cli.servers import LOCAL_BASE, SERVER_URL_HINT, resolve_server
@@ -313,21 +313,34 @@ class AsyncSession:
     # --- create -----------------------------------------------------------------------------
 
     @takes_create_arguments
+    def check_create(self, request: CreateRequest) -> CreateSpec:
+        """Every refusal of a create, without sending anything: the checked create, to send
+        with `create_checked` (or lay out with `plan_checked`). Takes the arguments of `create`;
+        `name` may be None, to name the create later (`CreateSpec.named(name)`)."""
+        return request.check()
+
+    @takes_create_arguments
     def plan_create(self, request: CreateRequest) -> list[PlannedRequest]:
         """The POSTs a create would send, checked, without sending anything (for --dry-run).
 
         Takes the arguments of `create`; the registry credentials show as "<hidden>"."""
-        return plan_requests(request, self._http.url("session"), self._http.headers)
+        return self.plan_checked(request.check())
+
+    def plan_checked(self, spec: CreateSpec) -> list[PlannedRequest]:
+        """The POSTs a checked and named create would send (`check_create`), sending nothing."""
+        return plan_requests(spec, self._http.url("session"), self._http.headers)
 
     @takes_create_arguments
     async def create_each(self, request: CreateRequest) -> list[Outcome[str]]:
         """Create the sessions; one Outcome per replica (key: the name sent, value: the new id).
 
         Takes the arguments of `create`."""
-        return await self._create_each(request)
+        return await self.create_checked(request.check())
 
-    async def _create_each(self, request: CreateRequest) -> list[Outcome[str]]:
-        """Every replica's POST at once (bounded by the HTTP layer). Two things are never lost:
+    async def create_checked(self, spec: CreateSpec) -> list[Outcome[str]]:
+        """Create the sessions of a checked and named create (`check_create`); one Outcome per
+        replica, as `create_each`. Every replica's POST at once (bounded by the HTTP layer).
+        Two things are never lost:
 
         - an id made before an interruption: on cancellation (Ctrl-C) no further POST is sent,
           those in flight get `_grace()` seconds to answer, and CreateInterrupted carries every
@@ -335,7 +348,7 @@ class AsyncSession:
         - a session made by a POST that got no answer: one listing afterwards finds it by name
           (started after the batch began, and not one of this batch's ids), reported as created
           with a note, or the error says that none was made."""
-        plans = plan_requests(request, self._http.url("session"), self._http.headers)
+        plans = self.plan_checked(spec)
         by_name = {plan.name: plan for plan in plans}
         names = list(by_name)
         began = datetime.now(timezone.utc)
@@ -490,7 +503,7 @@ class AsyncSession:
         name-N, each headless container getting REPLICA_ID and REPLICA_COUNT); `registry_auth`
         ("user:secret" for a private image). See canfar_cli.models.CreateRequest.
         Raises BatchError (with every outcome, ids included) when only some were created."""
-        outcomes = await self._create_each(request)
+        outcomes = await self.create_checked(request.check())
         return settle(outcomes, "sessions were not created")
 
     # --- reading ----------------------------------------------------------------------------

@@ -1,10 +1,13 @@
-"""What `create` and `run` share: the rule for a command given without `--`, sizes checked
-against /context before sending, registry credentials for private images, and the hint when the
+"""The one launch path of `create` and `run`: what they ask for (`Launch`, from the same flags),
+the rule for a command given without `--`, the create checked once (the core's rules, then the
+sizes against /context) and named (the default name from the image), and the hint when the
 server refuses an image as private."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -15,11 +18,88 @@ from canfar_cli.errors import UsageError
 if TYPE_CHECKING:
     import typer._click as click
 
+    from canfar_cli.models import CreateSpec
     from canfar_cli.outcomes import Outcome
     from canfar_cli.session import AsyncSession
 
 PRIVATE_IMAGE_TEXT = "unknown or private image"
 REGISTRY_FLAGS = "--registry-user USER --registry-secret-file PATH"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What a `create` or a `run` asks for, as parsed from their shared flags (`launch_of`)."""
+
+    kind: str
+    image: str
+    name: str | None
+    cores: float | None
+    ram: float | None
+    gpus: int | None
+    env: dict[str, str]
+    command: list[str]
+    replicas: int = 1
+    registry_auth: tuple[str, str] | None = None
+
+
+def launch_of(
+    kind: str,
+    image: str,
+    *,
+    name: str | None,
+    cores: float | None,
+    ram: float | None,
+    gpus: int | None,
+    env: list[str] | None,
+    env_file: Path | None,
+    command: list[str] | None,
+    registry_user: str | None,
+    registry_secret_file: str | None,
+    replicas: int = 1,
+) -> Launch:
+    """The Launch the flags ask for: -e/--env-file read, the registry account found."""
+    from canfar_cli.cli.envfile import parse_env
+    from canfar_cli.config import registry_credentials
+
+    return Launch(
+        kind=kind,
+        image=image,
+        name=name,
+        cores=cores,
+        ram=ram,
+        gpus=gpus,
+        env=parse_env(env or [], env_file),
+        command=list(command or []),
+        replicas=replicas,
+        registry_auth=registry_credentials(registry_user, registry_secret_file),
+    )
+
+
+async def checked_launch(session: AsyncSession, launch: Launch) -> CreateSpec:
+    """The create checked once, before anything is sent (the core's rules, then -c/-m/-g
+    against the server's /context), and named: NAME, or a name made from the image, unique
+    among the user's sessions (one listing)."""
+    cmd, args = (launch.command[0], launch.command[1:]) if launch.command else (None, None)
+    spec = session.check_create(
+        launch.name,
+        launch.image,
+        cores=launch.cores,  # None (both): a flexible session
+        ram=launch.ram,
+        kind=launch.kind,
+        gpu=launch.gpus,
+        cmd=cmd,
+        args=args or None,
+        env=launch.env or None,
+        replicas=launch.replicas,
+        registry_auth=launch.registry_auth,
+    )
+    await check_sizes(session, spec.cores, spec.ram, spec.gpu)
+    if launch.name is not None:
+        return spec
+    from canfar_cli.cli.names import name_from_image, unique_name
+
+    taken = {str(s.get("name", "")) for s in await session.fetch()}
+    return spec.named(unique_name(name_from_image(spec.image), taken, spec.replicas))
 
 
 class LaunchCommand(TyperCommand):
@@ -121,12 +201,6 @@ def registry_secret_option() -> Any:
         metavar="PATH",
         help="File holding that account's secret [env CANFAR_REGISTRY_SECRET: the secret].",
     )
-
-
-def registry_auth(user: str | None, secret_file: str | None) -> tuple[str, str] | None:
-    from canfar_cli.config import registry_credentials
-
-    return registry_credentials(user, secret_file)
 
 
 async def cached_context(session: AsyncSession) -> dict[str, Any] | None:

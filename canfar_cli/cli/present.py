@@ -12,6 +12,7 @@ from canfar_cli.models import is_finished
 from canfar_cli.output import Output
 
 if TYPE_CHECKING:
+    from canfar_cli.errors import ExitCode
     from canfar_cli.outcomes import Outcome
 
 TABLE_COLUMNS = ["ID", "NAME", "KIND", "STATUS", "IMAGE", "CPU", "RAM", "GPU", "AGE", "EXPIRES"]
@@ -168,7 +169,7 @@ def unique(ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> int:
+def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> ExitCode:
     """Print each failed outcome on stderr (the same line once: ten replicas refused for one
     image are one refusal) and return the exit code of the batch
     (canfar_cli.outcomes.batch_exit_code, the rule BatchError follows too)."""
@@ -185,7 +186,7 @@ def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> int:
         if (message, error.hint) not in shown:
             shown.add((message, error.hint))
             out.error(message, error.hint)
-    return int(batch_exit_code(outcomes))
+    return batch_exit_code(outcomes)
 
 
 def exit_with(code: int) -> None:

@@ -93,3 +93,53 @@ def test_replicas_refused_for_one_image_are_one_line(cli: Any) -> None:
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "images.canfar.net/skaha/nosuch:1" in errors[0]
+
+
+def test_a_create_is_checked_and_encoded_once(cli: Any) -> None:
+    """`create -r 3` plans its requests, encodes its command line and checks its arguments
+    once (the pre-check, the name and the send share one CreateSpec)."""
+    import sys
+    import threading
+    from collections import Counter
+
+    from canfar_cli import cmdline, planning
+
+    watched = {
+        planning.plan_requests.__code__: "plan_requests",
+        cmdline.encode.__code__: "encode",
+        cmdline.check_args.__code__: "check_args",
+    }
+    calls: Counter[str] = Counter()
+
+    def profile(frame: Any, event: str, _arg: Any) -> None:
+        if event == "call" and frame.f_code in watched:
+            calls[watched[frame.f_code]] += 1
+
+    threading.setprofile(profile)
+    sys.setprofile(profile)
+    try:
+        result = cli("create", "headless", IMAGE, "-r", "3", "--", "echo", "a b")
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.split()) == 3
+    assert calls == Counter({"plan_requests": 1, "encode": 1, "check_args": 1})
+
+
+def test_the_api_checks_a_create_before_its_name_is_chosen() -> None:
+    from canfar_cli import AsyncSession
+    from canfar_cli.errors import UsageError
+
+    session = AsyncSession(server="local")
+    spec = session.check_create(None, IMAGE, cmd="echo", args=["a b"], replicas=2)
+    assert spec.names == []
+    with pytest.raises(UsageError, match="name is required"):
+        session.plan_checked(spec)
+    plans = session.plan_checked(spec.named("fit"))
+    assert [plan.name for plan in plans] == ["fit-1", "fit-2"]
+    assert plans[0].argv == ["echo", "a b"]
+    with pytest.raises(UsageError, match="upper-case"):
+        spec.named("Fit")
+    with pytest.raises(UsageError, match="double quote"):
+        session.check_create(None, IMAGE, cmd="echo", args=['"x"'])

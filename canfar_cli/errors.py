@@ -21,6 +21,37 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+# The exit-code table, written once: a short word for `canfar --help` and the meaning the README's
+# table gives (tests/cli/test_exit_codes.py keeps both in step with this).
+EXIT_CODES: dict[ExitCode, tuple[str, str]] = {
+    ExitCode.OK: ("done", "everything asked for was done"),
+    ExitCode.FAILED: (
+        "refused or failed",
+        "the server refused or the work failed: a 4xx other than below, a partial batch, a job"
+        " that ended Failed under `--wait`/`--follow`",
+    ),
+    ExitCode.USAGE: ("usage", "usage: bad flags or input refused before anything was sent"),
+    ExitCode.AUTH: ("credentials", "credentials missing, rejected or expired (401/403)"),
+    ExitCode.NOT_FOUND: ("not found", "not found: every id asked for is unknown"),
+    ExitCode.UNREACHABLE: (
+        "server unreachable",
+        "the server could not be reached or kept failing: connection, timeout, 5xx after retries",
+    ),
+    ExitCode.INTERRUPTED: ("interrupted", "interrupted (Ctrl-C)"),
+}
+
+
+def exit_code_summary() -> str:
+    """`0 done, 1 refused or failed, …, 130 interrupted.` (for `--help`)."""
+    return ", ".join(f"{int(code)} {word}" for code, (word, _) in EXIT_CODES.items()) + "."
+
+
+def exit_code_table() -> str:
+    """The README's table of exit codes, in Markdown."""
+    rows = [f"| {int(code)} | {meaning} |" for code, (_, meaning) in EXIT_CODES.items()]
+    return "\n".join(["| code | meaning |", "| --- | --- |", *rows])
+
+
 class CanfarError(Exception):
     """Base class: a one-line message, an optional hint, and an exit code."""
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import typer
 
+from canfar_cli.errors import ExitCode
+
 local_app = typer.Typer(help="The local platform: the skaha v1 API on this machine.")
 
 
@@ -89,7 +91,7 @@ def serve(
         "--tls",
         help="Serve HTTPS with the local CA; the API then needs a client certificate or a token.",
     ),
-) -> None:
+) -> ExitCode:
     """Serve the local platform on loopback until interrupted.
 
     The first line of stdout is the base URL, e.g. http://127.0.0.1:PORT/skaha; point
@@ -182,7 +184,7 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="choose another --port (0 picks a free one) or --host",
         ) from None
-    raise typer.Exit(code)
+    return ExitCode(code)
 
 
 def _given_token(token_file: str | None, env_value: str | None) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,7 @@ from canfar_cli.cli import (
 )
 from canfar_cli.cli.local import local_app
 from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
-from canfar_cli.errors import ExitCode, failure_of
+from canfar_cli.errors import ExitCode, exit_code_summary, failure_of
 from canfar_cli.output import Output
 
 ROOT_HELP = """Sessions of the CANFAR Science Platform: notebooks, desktops, CARTA, Firefly,
@@ -64,9 +65,8 @@ Examples:
   canfar ps -q | xargs canfar rm -f
 
 \b
-Exit codes: 0 done, 1 refused or failed, 2 usage, 3 credentials,
-4 not found, 5 server unreachable, 130 interrupted.
 """
+ROOT_HELP += "\n".join(textwrap.wrap("Exit codes: " + exit_code_summary(), 65)) + "\n"
 
 
 def _usage_exit(exc: ClickUsageError) -> typer.Exit:

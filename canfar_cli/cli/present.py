@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from canfar_cli.models import is_finished
 from canfar_cli.output import Output
 
@@ -187,8 +185,3 @@ def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> ExitCode:
             shown.add((message, error.hint))
             out.error(message, error.hint)
     return batch_exit_code(outcomes)
-
-
-def exit_with(code: int) -> None:
-    if code:
-        raise typer.Exit(code)

@@ -11,6 +11,7 @@ import pytest
 
 from canfar_cli.cli.state import CliState
 from canfar_cli.errors import AuthError, NotFoundError, UnreachableError
+from canfar_cli.models import CreateRequest
 from canfar_cli.output import Output, color_allowed, format_table
 from canfar_cli.session import Outcome
 
@@ -34,15 +35,19 @@ class FakeCore:
                 return list(dict.fromkeys(ids))  # ids stay ids (names: tests/cli/test_batch_day)
 
             return as_given
-        if name == "plan_create":  # synchronous on AsyncSession: answered at once, not awaited
+        if name in ("check_create", "plan_checked"):  # synchronous on AsyncSession
 
-            def plan(*args: Any, **kwargs: Any) -> Any:
-                value = self.results.get(name, [])  # unset: nothing refused, nothing to show
+            def direct(*args: Any, **kwargs: Any) -> Any:
+                value = self.results.get(name)
                 if isinstance(value, BaseException):
                     raise value
-                return value(*args, **kwargs) if callable(value) else value
+                if callable(value):
+                    return value(*args, **kwargs)
+                if value is None and name == "check_create":  # unset: the real rules
+                    return CreateRequest(*args, **kwargs).check()
+                return [] if value is None else value
 
-            return plan
+            return direct
 
         async def method(*args: Any, **kwargs: Any) -> Any:
             value = self.results[name]
@@ -195,7 +200,7 @@ def test_create_partial_failure_prints_what_was_made_and_exits_1(cli, fake_core)
     from canfar_cli.errors import ServerError
 
     fake_core(
-        create_each=[
+        create_checked=[
             Outcome("x-1", value="aaaaaaaa"),
             Outcome("x-2", error=ServerError("quota exceeded", status=400)),
         ]

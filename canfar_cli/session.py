@@ -18,6 +18,7 @@ The names other code imported from here before the split are still importable fr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -74,6 +75,19 @@ class _NotLaunched(Exception):
     """A create's POST that was not sent because the batch was interrupted."""
 
 
+@dataclasses.dataclass
+class _LaunchGate:
+    """Which POSTs of a create batch went out, and whether to send more (not after Ctrl-C)."""
+
+    stopping: bool = False
+    launched: set[str] = dataclasses.field(default_factory=set)
+
+    def before_send(self, session_name: str) -> None:
+        if self.stopping:
+            raise _NotLaunched
+        self.launched.add(session_name)
+
+
 def _not_sent(name: str, launched: bool) -> CanfarError:
     if launched:
         return UnreachableError(
@@ -82,6 +96,14 @@ def _not_sent(name: str, launched: bool) -> CanfarError:
             maybe_done=True,
         )
     return CanfarError(f"{name}: not sent (interrupted)")
+
+
+def _interrupted(
+    names: list[str], results: Mapping[str, Outcome[str]], launched: set[str]
+) -> CreateInterrupted:
+    """A create batch cut short: every replica's outcome (made, refused, or not sent)."""
+    outcomes = [results.get(n) or Outcome(n, error=_not_sent(n, n in launched)) for n in names]
+    return CreateInterrupted(outcomes, unsure=sum(1 for n in launched if n not in results))
 
 
 def _maybe_done(error: CanfarError | None) -> bool:
@@ -353,42 +375,29 @@ class AsyncSession:
         names = list(by_name)
         began = datetime.now(timezone.utc)
         results: dict[str, Outcome[str]] = {}
-        launched: set[str] = set()
+        gate = _LaunchGate()
+        launched = gate.launched
         bugs: list[BaseException] = []
-        stopping = False
 
         async def send(session_name: str) -> str:
             plan = by_name[session_name]
-
-            def before_send() -> None:
-                if stopping:
-                    raise _NotLaunched
-                launched.add(session_name)
-
             response = await self._http.request(
                 plan.method,
                 plan.path,
                 content=plan.body,
                 headers={"Content-Type": FORM_TYPE, **plan.secret_headers},
-                before_send=before_send,
+                before_send=functools.partial(gate.before_send, session_name),
             )
             return _created_id(session_name, response)
 
         async def one(session_name: str) -> None:
             try:
-                results[session_name] = Outcome(session_name, value=await send(session_name))
-            except _NotLaunched:
-                pass
-            except NotFoundError as exc:
-                # The collection always exists on skaha: a 404 means no skaha API at this URL
-                # (the same rule, and exit code, as a listing's 404).
-                results[session_name] = Outcome(
-                    session_name, error=self._no_api("POST", "session", exc)
-                )
-            except CanfarError as exc:
-                results[session_name] = Outcome(session_name, error=exc)
+                outcome = await self._create_outcome(session_name, send)
             except Exception as exc:  # a bug: re-raised below
                 bugs.append(exc)
+                return
+            if outcome is not None:
+                results[session_name] = outcome
 
         batch = anyio.CancelScope(shield=True)
         finished = anyio.Event()
@@ -407,24 +416,33 @@ class AsyncSession:
                     await finished.wait()
                 except anyio.get_cancelled_exc_class():
                     # Stop launching at once; let what is in flight answer for a short while.
-                    stopping = True
+                    gate.stopping = True
                     batch.deadline = anyio.current_time() + self._grace()
                     raise
         except anyio.get_cancelled_exc_class():
             if not launched:
                 raise
-            outcomes = [
-                results.get(n) or Outcome(n, error=_not_sent(n, n in launched)) for n in names
-            ]
-            raise CreateInterrupted(
-                outcomes, unsure=sum(1 for n in launched if n not in results)
-            ) from None
+            raise _interrupted(names, results, launched) from None
         if bugs:
             raise bugs[0]
         outcomes = [dataclasses.replace(results[n]) for n in names]
-        if any(_maybe_done(o.error) for o in outcomes):
-            outcomes = await self._look_for_unanswered(outcomes, began)
-        return outcomes
+        return await self._look_for_unanswered(outcomes, began)
+
+    async def _create_outcome(
+        self, session_name: str, send: Callable[[str], Awaitable[str]]
+    ) -> Outcome[str] | None:
+        """What became of one replica's POST; None when it was never sent (interrupted first).
+        Anything but a CanfarError is a bug, and raised."""
+        try:
+            return Outcome(session_name, value=await send(session_name))
+        except _NotLaunched:
+            return None
+        except NotFoundError as exc:
+            # The collection always exists on skaha: a 404 means no skaha API at this URL
+            # (the same rule, and exit code, as a listing's 404).
+            return Outcome(session_name, error=self._no_api("POST", "session", exc))
+        except CanfarError as exc:
+            return Outcome(session_name, error=exc)
 
     def _grace(self) -> float:
         """Seconds the requests in flight may take to answer after an interruption."""
@@ -446,7 +464,10 @@ class AsyncSession:
     ) -> list[Outcome[str]]:
         """The outcomes, with each create that got no answer settled by one listing: its
         session found (by name, started since the batch began, not an id of this batch) is a
-        success with a note; none found is an error saying no session was made."""
+        success with a note; none found is an error saying no session was made. No listing
+        when every create was answered."""
+        if not any(_maybe_done(o.error) for o in outcomes):
+            return outcomes
         try:
             sessions = await self.fetch()
         except CanfarError:

@@ -132,11 +132,7 @@ class LaunchCommand(TyperCommand):
     ) -> list[str] | None:
         """The corrected argv when `before` holds a job's command, else None (nothing to fix,
         or a mistake click words better)."""
-        options: dict[str, TyperOption] = {}
-        for declared in self.params:
-            if isinstance(declared, TyperOption):
-                for opt in [*declared.opts, *declared.secondary_opts]:
-                    options[opt] = declared
+        options = self._options_by_name()
         # The command's own positionals (KIND IMAGE, or IMAGE); the variadic one is the job's.
         own = sum(1 for p in self.params if isinstance(p, TyperArgument) and p.nargs == 1)
         ours: list[str] = []
@@ -147,32 +143,45 @@ class LaunchCommand(TyperCommand):
             token = before[index]
             index += 1
             name, value, inline = _split_option(token)
-            param = options.get(name) if token.startswith("-") and token != "-" else None
+            param = options.get(name) if _is_option(token) else None
             if param is None:
-                if token.startswith("-") and token != "-" and not command:
+                if _is_option(token) and not command:
                     return None  # an unknown option of canfar's: click names it
                 positionals += 1
-                if positionals <= own and not command:
-                    ours.append(token)
-                else:
-                    command.append(token)
+                (ours if positionals <= own and not command else command).append(token)
                 continue
-            takes_value = not (param.is_flag or param.count)
-            if takes_value and not inline:
-                value = before[index] if index < len(before) else None
-            pieces = [token] if inline or not takes_value else [token, value or ""]
-            if command and takes_value:
-                try:
-                    param.type.convert(value, param, ctx)
-                except Exception:
-                    command.append(token)  # not a valid value for canfar: the command's
-                    continue
-            ours += pieces
-            if takes_value and not inline:
-                index += 1
-        if not command:
-            return None
-        return [*ours, "--", *command, *after]
+            separate = not (param.is_flag or param.count or inline)  # its value is the next token
+            if separate:
+                value = before[index] if index < len(before) else ""
+            if command and not _valid_value(ctx, param, value):
+                command.append(token)  # not a valid value for canfar: the command's
+                continue
+            ours += [token, value or ""] if separate else [token]
+            index += 1 if separate else 0
+        return [*ours, "--", *command, *after] if command else None
+
+    def _options_by_name(self) -> dict[str, TyperOption]:
+        return {
+            opt: declared
+            for declared in self.params
+            if isinstance(declared, TyperOption)
+            for opt in [*declared.opts, *declared.secondary_opts]
+        }
+
+
+def _is_option(token: str) -> bool:
+    return token.startswith("-") and token != "-"
+
+
+def _valid_value(ctx: click.Context, param: TyperOption, value: str | None) -> bool:
+    """Whether canfar's option `param` would take `value` (a flag takes no value: always)."""
+    if param.is_flag or param.count:
+        return True
+    try:
+        param.type.convert(value, param, ctx)
+    except Exception:
+        return False
+    return True
 
 
 def _split_option(token: str) -> tuple[str, str | None, bool]:

@@ -136,26 +136,30 @@ def _show(state: CliState, ids: list[str], tail: int | None, as_json: bool = Fal
     return report_failures(out, outcomes)
 
 
+async def _follow_one(
+    out: Output, session: AsyncSession, session_id: str, prefix: str | None, tail: int | None
+) -> None:
+    """One session's log as it is written (the first chunk cut to --tail); with a prefix (several
+    sessions at once), whole lines only, each prefixed with its session's name."""
+    partial = ""
+    first = True
+    async for chunk in session.follow_logs(session_id):
+        if first:
+            chunk = tail_text(chunk, tail)
+            first = False
+        if prefix is None:
+            out.write_log(chunk)
+            continue
+        partial += chunk
+        *lines, partial = partial.split("\n")
+        if lines:
+            out.write_log("".join(f"{prefix}{line}\n" for line in lines))
+    if prefix is not None and partial:
+        out.write_log(f"{prefix}{partial}\n")
+
+
 def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
     out = state.out
-
-    async def follow_one(session: AsyncSession, session_id: str, prefix: str | None) -> None:
-        partial = ""
-        first = True
-        async for chunk in session.follow_logs(session_id):
-            if first:
-                chunk = tail_text(chunk, tail)
-                first = False
-            if prefix is None:
-                out.write_log(chunk)
-                continue
-            # Several sessions at once: whole lines only, each prefixed with its session's name.
-            partial += chunk
-            *lines, partial = partial.split("\n")
-            if lines:
-                out.write_log("".join(f"{prefix}{line}\n" for line in lines))
-        if prefix is not None and partial:
-            out.write_log(f"{prefix}{partial}\n")
 
     async def work(session: AsyncSession) -> list[Any]:
         import anyio
@@ -178,7 +182,7 @@ def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
                 prefix = None
                 if len(ids) > 1:
                     prefix = f"{str(record.get('name') or session_id).ljust(width)} | "
-                group.start_soon(follow_one, session, session_id, prefix)
+                group.start_soon(_follow_one, out, session, session_id, prefix, tail)
         return await session.info_each(ids)
 
     after = state.run(work)

@@ -10,9 +10,10 @@ seconds (the setting, unless given).
 This module never writes to a terminal: `logs(verbose=True)` and `events(verbose=True)` hand the
 texts to `canfar_cli.output.print_texts`, the terminal writer.
 
-The names other code imported from here before the split are still importable from here:
-`Session` (blocking.py), `Outcome`, `BatchError`, `WaitTimeoutError` (outcomes.py),
-`PlannedRequest` (planning.py), `resolve_server`, `LOCAL_BASE`, `SERVER_URL_HINT` (servers.py).
+Each name is imported from the module that defines it: `Session` (blocking.py), `Outcome`,
+`BatchError`, `WaitTimeoutError` (outcomes.py), `CreateRequest`, `CreateSpec` (models.py),
+`PlannedRequest` (planning.py), `resolve_server` (servers.py); `canfar_cli` gives the two session
+classes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import anyio
@@ -41,25 +42,11 @@ from canfar_cli.errors import (
 )
 from canfar_cli.http import HttpClient, RetryPolicy, public_url
 from canfar_cli.models import CreateRequest, CreateSpec
-from canfar_cli.outcomes import BatchError, CreateInterrupted, Outcome, WaitTimeoutError, settle
+from canfar_cli.outcomes import CreateInterrupted, Outcome, WaitTimeoutError, settle
 from canfar_cli.planning import FORM_TYPE, PlannedRequest, plan_requests, takes_create_arguments
-from canfar_cli.servers import LOCAL_BASE, SERVER_URL_HINT, resolve_server
+from canfar_cli.servers import SERVER_URL_HINT, resolve_server
 
-if TYPE_CHECKING:
-    from canfar_cli.blocking import Session
-
-__all__ = [
-    "LOCAL_BASE",
-    "SERVER_URL_HINT",
-    "AsyncSession",
-    "BatchError",
-    "CreateRequest",
-    "Outcome",
-    "PlannedRequest",
-    "Session",
-    "WaitTimeoutError",
-    "resolve_server",
-]
+__all__ = ["AsyncSession"]
 
 T = TypeVar("T")
 
@@ -122,16 +109,6 @@ def _created_id(session_name: str, response: httpx.Response) -> str:
             hint="the session may exist: look with `canfar ps`; " + SERVER_URL_HINT,
         )
     return session_id
-
-
-def __getattr__(name: str) -> Any:
-    # The blocking twin imports this module; it is loaded only when asked for (the command line,
-    # which runs AsyncSession in its own event loop, never needs it).
-    if name == "Session":
-        from canfar_cli.blocking import Session
-
-        return Session
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _set_loglevel(loglevel: int) -> None:

@@ -12,8 +12,8 @@ import pytest
 from canfar_cli.cli.state import CliState
 from canfar_cli.errors import AuthError, NotFoundError, UnreachableError
 from canfar_cli.models import CreateRequest
-from canfar_cli.output import Output, color_allowed, format_table
-from canfar_cli.session import Outcome
+from canfar_cli.outcomes import Outcome
+from canfar_cli.output import Output, color_allowed
 
 
 class FakeCore:
@@ -237,7 +237,7 @@ def test_json_is_valid_whatever_the_width(cli, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_table_cells_never_break_a_row() -> None:
-    text = format_table(["A", "B"], [["x\ny", "[b]z[/b]"], "raw line"])
+    text = _plain_table(["A", "B"], [["x\ny", "[b]z[/b]"], "raw line"])
     assert text.splitlines() == ["A      B", "x\\ny   [b]z[/b]", "raw line"]
 
 
@@ -289,3 +289,8 @@ def test_json_lists_are_one_element_per_line_and_round_trip(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "[" and lines[-1] == "]" and len(lines) == 2 + len(sessions)
     assert json.loads(lines[1].strip().rstrip(",")) == sessions[0]
+
+
+def _plain_table(columns: list[str], rows: list[Any]) -> str:
+    """The table as `ps` writes it when stdout is not a terminal."""
+    return Output().render_table(columns, rows, color=False)

@@ -19,6 +19,7 @@ import anyio
 import httpx
 import pytest
 
+from canfar_cli import AsyncSession, Session
 from canfar_cli.errors import (
     AuthError,
     ConfigError,
@@ -28,7 +29,8 @@ from canfar_cli.errors import (
     UsageError,
 )
 from canfar_cli.http import RetryPolicy, retry_after_seconds
-from canfar_cli.session import AsyncSession, BatchError, Session, resolve_server
+from canfar_cli.outcomes import BatchError
+from canfar_cli.servers import resolve_server
 from tests.support import IMAGE
 
 TOKEN = "tok-SECRET-1234567890"
@@ -458,7 +460,7 @@ def test_blocking_twin_runs_inside_a_running_event_loop() -> None:
 
 @pytest.mark.anyio
 async def test_wait_times_out_with_a_clear_message() -> None:
-    from canfar_cli.session import WaitTimeoutError
+    from canfar_cli.outcomes import WaitTimeoutError
 
     rounds: list[list[dict]] = []
 
@@ -501,7 +503,7 @@ async def test_wait_counts_a_vanished_session_as_ended() -> None:
 
 @pytest.mark.parametrize("concurrency", [1, 7, 8, 9, 32, 100, 1000])
 def test_connection_pools_together_match_the_bound(concurrency: int) -> None:
-    from canfar_cli.http import SHARD_SIZE, ShardedTransport
+    from canfar_cli.transports import SHARD_SIZE, ShardedTransport
 
     transport = ShardedTransport(concurrency, verify=False, trust_env=False)
     sizes = [shard._pool._max_connections for shard in transport._shards]

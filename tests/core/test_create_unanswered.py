@@ -12,10 +12,10 @@ import anyio
 import httpx
 import pytest
 
+from canfar_cli import AsyncSession, Session
 from canfar_cli.errors import ServerError, UnreachableError
 from canfar_cli.outcomes import CreateInterrupted
 from canfar_cli.servers import resolve_server
-from canfar_cli.session import AsyncSession, Session
 from tests.support import IMAGE
 from tests.support.api import api, wait_until
 from tests.support.loopback import LocalServer

@@ -13,7 +13,7 @@ import anyio
 import httpx
 import pytest
 
-from canfar_cli import models
+from canfar_cli import AsyncSession, Session, models
 from canfar_cli.config import DEFAULT_POLL_INTERVAL, load_settings
 from canfar_cli.errors import (
     BROKEN_PIPE_EXIT,
@@ -28,7 +28,6 @@ from canfar_cli.errors import (
 from canfar_cli.http import HttpClient, RetryPolicy
 from canfar_cli.models import CreateRequest
 from canfar_cli.outcomes import BatchError, Outcome, batch_exit_code
-from canfar_cli.session import AsyncSession, Session
 from canfar_cli.transports import ShardedTransport, pooled_transport, sharding_enabled
 
 PACKAGE = Path(models.__file__).resolve().parent
@@ -182,21 +181,23 @@ def test_removed_dead_names_stay_gone() -> None:
     assert "log" not in vars(session_module)
 
 
-def test_old_import_paths_still_work() -> None:
-    from canfar_cli import AsyncSession as RootAsync
-    from canfar_cli import Session as RootSession
+def test_each_name_is_imported_from_where_it_is_defined() -> None:
+    """The root gives the two session classes; the compatibility re-exports of the split
+    (session.py, http.py) are gone, and so are the dead names."""
+    import canfar_cli
+    import canfar_cli.http as http_module
+    import canfar_cli.session as session_module
+    from canfar_cli import output
+    from canfar_cli.auth import cadc
     from canfar_cli.blocking import Session as TwinSession
-    from canfar_cli.session import (
-        LOCAL_BASE,
-        SERVER_URL_HINT,
-        PlannedRequest,
-        WaitTimeoutError,
-        resolve_server,
-    )
 
-    assert RootAsync is AsyncSession and RootSession is Session is TwinSession
-    assert resolve_server("local", "v1")[0] == f"{LOCAL_BASE}/v1"
-    assert SERVER_URL_HINT and PlannedRequest and WaitTimeoutError
+    assert canfar_cli.AsyncSession is AsyncSession and canfar_cli.Session is TwinSession
+    assert session_module.__all__ == ["AsyncSession"]
+    assert not hasattr(session_module, "Session")
+    for name in ("SHARD_SIZE", "ShardedTransport"):
+        assert name not in http_module.__all__
+    assert not hasattr(output, "format_table") and not hasattr(cadc, "BASIC_AA")
+    assert not hasattr(models, "check_create")
 
 
 # --- the poll interval setting ----------------------------------------------------------------

@@ -166,7 +166,7 @@ def test_other_canfar_names_are_fine() -> None:
 @pytest.mark.parametrize(("what", "value"), [("cores", 1.5), ("ram", 4.5)])
 def test_fractional_cores_and_ram_are_refused(what: str, value: float) -> None:
     with pytest.raises(UsageError, match="whole number") as caught:
-        models.CreateRequest(name="j", image=IMAGE, **{what: value}).check()
+        models.CreateRequest(name="j", image=IMAGE, **{what: value}).check()  # type: ignore[arg-type]
     assert caught.value.exit_code == 2
     form = models.CreateRequest(name="j", image=IMAGE, cores=2.0, ram=8.0).check().form(0)
     assert ("cores", "2") in form and ("ram", "8") in form

@@ -3,6 +3,7 @@ core stands in for them)."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -68,7 +69,7 @@ def fake_core(given):
 
     def install(**results: Any) -> FakeCore:
         core = FakeCore(results)
-        given.state = CliState(session_factory=lambda **kwargs: core)
+        given.state = CliState(session_factory=lambda **kwargs: core)  # type: ignore[arg-type]
         return core
 
     return install
@@ -215,7 +216,7 @@ def test_create_partial_failure_prints_what_was_made_and_exits_1(cli, fake_core)
 
 
 def test_color_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Tty:
+    class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 

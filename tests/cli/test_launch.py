@@ -121,7 +121,7 @@ def test_a_create_is_checked_and_encoded_once(cli: Any) -> None:
         result = cli("create", "headless", IMAGE, "-r", "3", "--", "echo", "a b")
     finally:
         sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.split()) == 3
     assert calls == Counter({"plan_requests": 1, "encode": 1, "check_args": 1})

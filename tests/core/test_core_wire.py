@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -22,6 +22,7 @@ import pytest
 from canfar_cli import AsyncSession, Session
 from canfar_cli.errors import (
     AuthError,
+    CanfarError,
     ConfigError,
     NotFoundError,
     ServerError,
@@ -36,7 +37,8 @@ from tests.support import IMAGE
 TOKEN = "tok-SECRET-1234567890"
 FAST = RetryPolicy(attempts=4, backoff=0.001, max_backoff=0.005, retry_after_cap=0.01)
 
-Handler = Callable[[httpx.Request], httpx.Response]
+# MockTransport takes a plain or an async handler.
+Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 
 
 def session_with(handler: Handler, **options: object) -> AsyncSession:
@@ -157,7 +159,7 @@ def test_registry_auth_that_the_server_would_split_is_refused() -> None:
     session = session_with(lambda r: text(200, "x\n"))
     for bad in ("nocolon", "a:b:c", ":s", ("u", "s:x")):
         with pytest.raises(UsageError):
-            session.plan_create("j", IMAGE, registry_auth=bad)  # type: ignore[arg-type]
+            session.plan_create("j", IMAGE, registry_auth=bad)
 
 
 @pytest.mark.anyio
@@ -328,7 +330,7 @@ def test_retry_after_is_honoured_up_to_the_cap() -> None:
     ],
 )
 async def test_errors_carry_the_server_text_and_exit_code(
-    status: int, body: str, kind: type, code: int
+    status: int, body: str, kind: type[CanfarError], code: int
 ) -> None:
     async with session_with(lambda r: text(status, body)) as session:
         with pytest.raises(kind) as caught:

@@ -25,7 +25,7 @@ class Unanswered(httpx.AsyncBaseTransport):
     """The in-process local platform, with chosen creates left unanswered: `after` the server
     made the session (the answer is lost) or `before` it saw the request (nothing made)."""
 
-    def __init__(self, lose: dict[str, str], failure: type[httpx.HTTPError]) -> None:
+    def __init__(self, lose: dict[str, str], failure: type[httpx.TransportError]) -> None:
         _base, inner = resolve_server("local", "v1")
         assert inner is not None
         self.inner = inner
@@ -55,7 +55,7 @@ class Unanswered(httpx.AsyncBaseTransport):
 @pytest.mark.anyio
 @pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.RemoteProtocolError])
 async def test_unanswered_creates_are_found_or_said_not_made(
-    failure: type[httpx.HTTPError],
+    failure: type[httpx.TransportError],
 ) -> None:
     transport = Unanswered({"lost-2": "after", "lost-3": "before"}, failure)
     async with AsyncSession(server="local", transport=transport) as session:

@@ -87,9 +87,9 @@ def test_create_arguments_positional_keyword_and_checked() -> None:
     assert by_position == by_keyword
     assert dict(by_keyword[0].form)["cores"] == "4"
     with pytest.raises(TypeError, match="colour"):
-        session.plan_create("fit", IMAGE, colour="red")
+        session.plan_create("fit", IMAGE, colour="red")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="image"):
-        session.plan_create("fit")
+        session.plan_create("fit")  # type: ignore[call-arg]
     with pytest.raises(UsageError):
         session.plan_create("Fit", IMAGE)
     assert "secret" not in repr(CreateRequest("a", IMAGE, registry_auth="u:secret"))
@@ -150,7 +150,8 @@ def test_failure_of_is_the_one_translation_of_an_exception() -> None:
 def test_kinds_and_statuses_are_defined_once() -> None:
     from canfar_cli.cli import options
 
-    assert options.KINDS is models.KINDS and options.STATUSES is models.STATUSES
+    assert options.KINDS is models.KINDS  # type: ignore[attr-defined]
+    assert options.STATUSES is models.STATUSES  # type: ignore[attr-defined]
     assert [kind.value for kind in options.Kind] == list(models.KINDS)
     assert [status.value for status in options.Status] == list(models.STATUSES)
 
@@ -238,14 +239,13 @@ def listing_server(statuses: list[str]) -> httpx.MockTransport:
 
 @pytest.mark.anyio
 async def test_wait_pauses_for_the_poll_interval_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    import canfar_cli.session as session_module
 
     pauses: list[float] = []
 
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
 
-    monkeypatch.setattr(session_module.anyio, "sleep", sleep)
+    monkeypatch.setattr(anyio, "sleep", sleep)
     monkeypatch.setenv("CANFAR_POLL_INTERVAL", "0.125")
     transport = listing_server(["Pending", "Pending", "Running"])
     async with AsyncSession(server="https://example.org/skaha", transport=transport) as session:

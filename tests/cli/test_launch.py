@@ -5,7 +5,7 @@ Failed job, and a refused image named as the user typed it (issue 18's defects).
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -143,3 +143,42 @@ def test_the_api_checks_a_create_before_its_name_is_chosen() -> None:
         spec.named("Fit")
     with pytest.raises(UsageError, match="double quote"):
         session.check_create(None, IMAGE, cmd="echo", args=['"x"'])
+
+
+def test_run_create_takes_options_a_session_and_the_output() -> None:
+    """The create command's work without the command line: parsed options, a fake core and a
+    terminal of strings; the ids on stdout, the failure on stderr, the batch's code returned."""
+    import io
+
+    import anyio
+
+    from canfar_cli.cli.create import CreateOptions, run_create
+    from canfar_cli.cli.launch import Launch
+    from canfar_cli.errors import ExitCode, ServerError
+    from canfar_cli.models import CreateRequest, CreateSpec
+    from canfar_cli.outcomes import Outcome
+    from canfar_cli.output import Output
+    from canfar_cli.session import AsyncSession
+
+    class FakeCore:
+        base_url = "https://example.org/skaha"
+
+        def check_create(self, *args: Any, **kwargs: Any) -> CreateSpec:
+            return CreateRequest(*args, **kwargs).check()
+
+        async def fetch(self) -> list[dict[str, Any]]:
+            return [{"id": "old", "name": "terminal-1"}]
+
+        async def create_checked(self, spec: CreateSpec) -> list[Outcome[str]]:
+            assert spec.names == ["terminal-2-1", "terminal-2-2"]  # terminal-1 is taken
+            refused = ServerError("quota exceeded", status=400)
+            return [Outcome(spec.names[0], value="aaaaaaaa"), Outcome(spec.names[1], error=refused)]
+
+    launch = Launch("headless", IMAGE, None, None, None, None, {}, ["echo", "hi"], replicas=2)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    out = Output(stdout=stdout, stderr=stderr, stdout_tty=False, stderr_tty=False)
+    core = cast("AsyncSession", FakeCore())
+    code = anyio.run(run_create, CreateOptions(launch=launch, fmt="table"), core, out)
+    assert code == ExitCode.FAILED
+    assert stdout.getvalue() == "aaaaaaaa\n"
+    assert stderr.getvalue() == "error: terminal-2-2: quota exceeded\n"

@@ -67,48 +67,60 @@ def ls(
     out = state.out
     if quiet and (output is not None or long):
         raise UsageError("-q/--quiet prints bare paths; it cannot be combined with -l or -o")
-    if human and not long:
-        long = True  # `ls -h` alone would change nothing: it means the long form with sizes
     check_remote(paths, "ls")
-    fmt = "json" if output == ListFormat.json else "quiet" if quiet else "long" if long else "short"
-    headed = recursive or len(paths) > 1
-    everything: list[dict[str, Any]] = []
+    fmt = "json" if output == ListFormat.json else "quiet" if quiet else "long"
+    if fmt == "long" and not (long or human):  # `ls -h` alone means the long form with sizes
+        fmt = "short"
+    listing = _Listing(out, fmt, human=human, headed=recursive or len(paths) > 1)
     failures: list[CanfarError] = []
 
-    def show(title: str, nodes: list[Node], first: bool) -> None:
-        if fmt == "json":
-            everything.extend(node.to_json() for node in nodes)
-        elif fmt == "quiet":
-            out.ids(node.path for node in nodes)
-        else:
-            if headed:
-                out.write(("" if first else "\n") + f"{title}:\n")
-            _show_nodes(out, nodes, long=fmt == "long", human=human)
-
     async def work(storage: AsyncStorage) -> None:
-        first = True
         for path in paths:
             try:
-                if recursive:
-                    # Top down, each folder's listing after its parent's, as `ls -R` goes.
-                    shown = False
-                    async for folder, children in storage.walk(path, all=all_):
-                        show(folder.path, children, first)
-                        first, shown = False, True
-                    if shown:
-                        continue
-                nodes = await storage.ls(path, all=all_)  # a file lists itself
+                await _list_one(storage, path, all_, recursive, listing)
             except CanfarError as exc:
                 failures.append(exc)
                 report_error(out, path, exc)
-                continue
-            show(path, nodes, first)
-            first = False
 
     run_storage(state, work)
     if fmt == "json":
-        out.json(everything)
+        out.json(listing.everything)
     exit_for(failures, len(paths))
+
+
+class _Listing:
+    """Where `ls` puts each folder's nodes as they come: the chosen form, headings between
+    folders; JSON gathered for one array at the end."""
+
+    def __init__(self, out: Output, fmt: str, *, human: bool, headed: bool) -> None:
+        self.out, self.fmt, self.human, self.headed = out, fmt, human, headed
+        self.everything: list[dict[str, Any]] = []
+        self.first = True
+
+    def show(self, title: str, nodes: list[Node]) -> None:
+        if self.fmt == "json":
+            self.everything.extend(node.to_json() for node in nodes)
+        elif self.fmt == "quiet":
+            self.out.ids(node.path for node in nodes)
+        else:
+            if self.headed:
+                self.out.write(("" if self.first else "\n") + f"{title}:\n")
+            _show_nodes(self.out, nodes, long=self.fmt == "long", human=self.human)
+        self.first = False
+
+
+async def _list_one(
+    storage: AsyncStorage, path: str, all_: bool, recursive: bool, listing: _Listing
+) -> None:
+    if recursive:
+        # Top down, each folder's listing after its parent's, as `ls -R` goes.
+        shown = False
+        async for folder, children in storage.walk(path, all=all_):
+            listing.show(folder.path, children)
+            shown = True
+        if shown:
+            return
+    listing.show(path, await storage.ls(path, all=all_))  # a file lists itself
 
 
 def _show_nodes(out: Output, nodes: list[Node], *, long: bool, human: bool) -> None:

@@ -196,7 +196,135 @@ def print_rows() -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def main() -> None:
+@dataclass
+class Bench:
+    """What every part of the benchmark needs: options, folders, commands, environments."""
+
+    options: argparse.Namespace
+    work: Path
+    data: Path
+    user: str
+    base: str
+    pem: Path
+    ca: Path
+    env: dict[str, str]  # for curl and the official client (no canfar settings)
+    ours_env: dict[str, str]
+    ours: list[str]  # `python -m canfar_cli --server URL --cert PEM data`
+
+    @property
+    def arc_home(self) -> Path:
+        return self.work / "local" / "home" / self.user
+
+    @property
+    def curl(self) -> list[str]:
+        return ["curl", "-sS", "--fail", "--cacert", str(self.ca), "--cert", str(self.pem)]
+
+    def mine(self, *args: str) -> Run:
+        return run([*self.ours, *args], self.ours_env)
+
+
+def bench_big(b: Bench) -> None:
+    """One big file up and down, against curl, and our peak memory."""
+    big = b.data / "big.bin"
+    block = os.urandom(MIB)
+    with open(big, "wb") as handle:
+        for _ in range(b.options.size_mib):
+            handle.write(block)
+    files_url = f"{b.base}/arc/files/home/{b.user}"
+    up, up_curl, down, down_curl = [], [], [], []
+    for n in range(b.options.heavy_runs):
+        up.append(b.mine("cp", str(big), f"arc:~/big-{n}.bin"))
+        up_curl.append(
+            run([*b.curl, "--upload-file", str(big), f"{files_url}/curl-{n}.bin"], b.env)
+        )
+        down.append(b.mine("cp", f"arc:~/big-{n}.bin", str(b.data / f"down-{n}.bin")))
+        target = str(b.data / f"curl-{n}.bin")
+        down_curl.append(run([*b.curl, "-o", target, f"{files_url}/big-{n}.bin"], b.env))
+        for name in (f"down-{n}.bin", f"curl-{n}.bin"):
+            (b.data / name).unlink()
+        for name in (f"big-{n}.bin", f"curl-{n}.bin"):
+            (b.arc_home / name).unlink()
+    mb = big.stat().st_size / 1e6
+    big.unlink()
+    for label, mine, theirs in (("up", up, up_curl), ("down", down, down_curl)):
+        rate, base_rate = mb / median(mine), mb / median(theirs)
+        row(
+            f"{b.options.size_mib} MiB {label}: ours vs curl",
+            f"{rate:.0f} vs {base_rate:.0f} MB/s = {rate / base_rate:.2f}x",
+            ">= 0.7x",
+            rate / base_rate >= 0.7,
+        )
+        peak = max(r.peak_mb for r in mine)
+        row(f"{b.options.size_mib} MiB {label}: our peak memory", f"{peak:.0f} MB", "< 100 MB",
+            peak < 100)  # fmt: skip
+
+
+def bench_small(b: Bench, small: Path, official: Path | None) -> None:
+    """Many small files, cp -r up and down, against the official client."""
+    mine_up, mine_down = [], []
+    for n in range(b.options.runs):
+        mine_up.append(b.mine("cp", "-r", str(small), f"arc:~/small-{n}"))
+        mine_down.append(b.mine("cp", "-r", f"arc:~/small-{n}", str(b.data / f"back-{n}")))
+        assert same_tree(small, b.data / f"back-{n}"), "a downloaded tree differs"
+    label = f"{b.options.files} x 4 KiB cp -r"
+    if official is None:
+        for direction, mine in (("up", mine_up), ("down", mine_down)):
+            row(f"{label} {direction}: ours", f"{median(mine):.2f} s", "(official skipped)", None)
+        return
+    official_home = b.work / "official-home"
+    official_config(official_home, b.base, b.pem)
+    env = {**b.env, "HOME": str(official_home), "SSL_CERT_FILE": str(b.ca)}
+    theirs_up, theirs_down = [], []
+    for n in range(b.options.heavy_runs):
+        remote = f"arc:/home/{b.user}/official-{n}"
+        back = b.data / f"official-back-{n}"
+        theirs_up.append(run([str(official), "data", "cp", "-r", f"local:{small}", remote], env))
+        theirs_down.append(run([str(official), "data", "cp", "-r", remote, f"local:{back}"], env))
+        assert same_tree(small, back), "the official client's tree differs"
+    for direction, mine, theirs in (("up", mine_up, theirs_up), ("down", mine_down, theirs_down)):
+        speedup = median(theirs) / median(mine)
+        row(
+            f"{label} {direction}: ours vs official {OFFICIAL_VERSION}",
+            f"{median(mine):.2f} s vs {median(theirs):.2f} s = {speedup:.1f}x faster",
+            ">= 3x faster",
+            speedup >= 3,
+        )
+
+
+def bench_sync_and_ls(b: Bench, small: Path) -> None:
+    """The floor (start-up and one request), sync of an unchanged tree, ls of a big folder."""
+    runs = b.options.runs
+    b.mine("mkdir", "arc:~/empty")
+    floor = median([b.mine("ls", "arc:~/empty") for _ in range(runs)])
+    row("floor: ls of an empty folder", f"{floor:.2f} s", "", None, "start-up + 1 request")
+
+    syncs = [b.mine("sync", str(small), "arc:~/small-0") for _ in range(runs)]
+    said = syncs[-1].stderr.decode().strip().splitlines()[-1:]
+    moved = any("copied" in line for line in said)
+    row(
+        f"sync of an unchanged {b.options.files}-file tree",
+        f"{median(syncs):.2f} s",
+        "< 1 s, no transfer",
+        median(syncs) < 1 and not moved,
+        note=f"said: {said[0] if said else '(nothing)'}",
+    )
+
+    many = b.arc_home / "many"  # written as a session would, through the folder itself
+    many.mkdir()
+    for n in range(b.options.entries):
+        (many / f"entry-{n:05d}.txt").write_bytes(b"x")
+    listings = [b.mine("ls", "arc:~/many") for _ in range(runs)]
+    lines = listings[-1].stdout.count(b"\n")
+    row(
+        f"ls of a {b.options.entries}-entry folder",
+        f"{median(listings):.2f} s",
+        "< 1 s",
+        median(listings) < 1 and lines == b.options.entries,
+        note=f"{lines} lines",
+    )
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of the quick figures (median)")
     parser.add_argument(
@@ -208,7 +336,11 @@ def main() -> None:
     parser.add_argument("--official-venv", type=Path, default=DEFAULT_OFFICIAL_VENV)
     parser.add_argument("--no-official", action="store_true", help="skip the official client")
     parser.add_argument("--skip-big", action="store_true", help="skip the big file")
-    options = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    options = arguments()
     if shutil.which("curl") is None:
         raise SystemExit("curl is needed (the baseline of the big file)")
     official = None if options.no_official else official_venv(options.official_venv)
@@ -245,161 +377,14 @@ def main() -> None:
                 "CANFAR_REGISTRY_SRCNET": f"{base}/reg/srcnet/resource-caps",
             }
             ours = [*OURS, "--server", url, "--cert", str(pem), "data"]
-            arc_home = state / "home" / user
-            files_url = f"{base}/arc/files/home/{user}"
-            curl = ["curl", "-sS", "--fail", "--cacert", str(ca), "--cert", str(pem)]
-            run([*ours, "mkdir", "-p", "arc:~"], ours_env)  # the home exists from here on
-
-            # --- one big file up and down, against curl --------------------------------------
+            b = Bench(options, work, data, user, base, pem, ca, env, ours_env, ours)
+            b.mine("mkdir", "-p", "arc:~")  # the home exists from here on
             if not options.skip_big:
-                big = data / "big.bin"
-                block = os.urandom(MIB)
-                with open(big, "wb") as handle:
-                    for _ in range(options.size_mib):
-                        handle.write(block)
-                size = big.stat().st_size
-                up, up_curl, down, down_curl = [], [], [], []
-                for n in range(options.heavy_runs):
-                    up.append(run([*ours, "cp", str(big), f"arc:~/big-{n}.bin"], ours_env))
-                    up_curl.append(
-                        run([*curl, "--upload-file", str(big), f"{files_url}/curl-{n}.bin"], env)
-                    )
-                    down.append(
-                        run(
-                            [*ours, "cp", f"arc:~/big-{n}.bin", str(data / f"down-{n}.bin")],
-                            ours_env,
-                        )
-                    )
-                    down_curl.append(
-                        run(
-                            [*curl, "-o", str(data / f"curl-{n}.bin"), f"{files_url}/big-{n}.bin"],
-                            env,
-                        )
-                    )
-                    for name in (f"down-{n}.bin", f"curl-{n}.bin"):
-                        (data / name).unlink()
-                    for name in (f"big-{n}.bin", f"curl-{n}.bin"):
-                        (arc_home / name).unlink()
-                mb = size / 1e6
-                for label, mine, theirs in (("up", up, up_curl), ("down", down, down_curl)):
-                    rate, base_rate = mb / median(mine), mb / median(theirs)
-                    row(
-                        f"{options.size_mib} MiB {label}: ours vs curl",
-                        f"{rate:.0f} vs {base_rate:.0f} MB/s = {rate / base_rate:.2f}x",
-                        ">= 0.7x",
-                        rate / base_rate >= 0.7,
-                    )
-                    peak = max(r.peak_mb for r in mine)
-                    row(
-                        f"{options.size_mib} MiB {label}: our peak memory",
-                        f"{peak:.0f} MB",
-                        "< 100 MB",
-                        peak < 100,
-                    )
-                big.unlink()
-
-            # --- many small files: cp -r up and down, against the official client ------------
+                bench_big(b)
             small = data / "small"
             make_tree(small, options.files, 4096)
-            mine_up, mine_down = [], []
-            for n in range(options.runs):
-                mine_up.append(run([*ours, "cp", "-r", str(small), f"arc:~/small-{n}"], ours_env))
-                mine_down.append(
-                    run([*ours, "cp", "-r", f"arc:~/small-{n}", str(data / f"back-{n}")], ours_env)
-                )
-                assert same_tree(small, data / f"back-{n}"), "a downloaded tree differs"
-            label = f"{options.files} x 4 KiB cp -r"
-            if official is not None:
-                official_home = work / "official-home"
-                official_config(official_home, base, pem)
-                official_env = {**env, "HOME": str(official_home), "SSL_CERT_FILE": str(ca)}
-                theirs_up, theirs_down = [], []
-                for n in range(options.heavy_runs):
-                    theirs_up.append(
-                        run(
-                            [
-                                str(official),
-                                "data",
-                                "cp",
-                                "-r",
-                                f"local:{small}",
-                                f"arc:/home/{user}/official-{n}",
-                            ],
-                            official_env,
-                        )
-                    )
-                    theirs_down.append(
-                        run(
-                            [
-                                str(official),
-                                "data",
-                                "cp",
-                                "-r",
-                                f"arc:/home/{user}/official-{n}",
-                                f"local:{data / f'official-back-{n}'}",
-                            ],
-                            official_env,
-                        )
-                    )
-                    assert same_tree(small, data / f"official-back-{n}"), (
-                        "the official client's tree differs"
-                    )
-                for direction, mine, theirs in (
-                    ("up", mine_up, theirs_up),
-                    ("down", mine_down, theirs_down),
-                ):
-                    speedup = median(theirs) / median(mine)
-                    row(
-                        f"{label} {direction}: ours vs official {OFFICIAL_VERSION}",
-                        f"{median(mine):.2f} s vs {median(theirs):.2f} s = {speedup:.1f}x faster",
-                        ">= 3x faster",
-                        speedup >= 3,
-                    )
-            else:
-                for direction, mine in (("up", mine_up), ("down", mine_down)):
-                    row(
-                        f"{label} {direction}: ours",
-                        f"{median(mine):.2f} s",
-                        "(official skipped)",
-                        None,
-                    )
-
-            # --- the floor: start-up, discovery and one request (ls of an empty folder) --------
-            run([*ours, "mkdir", "arc:~/empty"], ours_env)
-            floor = median(
-                [run([*ours, "ls", "arc:~/empty"], ours_env) for _ in range(options.runs)]
-            )
-            row("floor: ls of an empty folder", f"{floor:.2f} s", "", None, "start-up + 1 request")
-
-            # --- sync of the unchanged tree ------------------------------------------------------
-            syncs = [
-                run([*ours, "sync", str(small), "arc:~/small-0"], ours_env)
-                for _ in range(options.runs)
-            ]
-            said = syncs[-1].stderr.decode().strip().splitlines()[-1:]
-            moved = any("copied" in line for line in said)
-            row(
-                f"sync of an unchanged {options.files}-file tree",
-                f"{median(syncs):.2f} s",
-                "< 1 s, no transfer",
-                median(syncs) < 1 and not moved,
-                note=f"said: {said[0] if said else '(nothing)'}",
-            )
-
-            # --- ls of a big folder ---------------------------------------------------------
-            many = arc_home / "many"  # written as a session would, through the folder itself
-            many.mkdir()
-            for n in range(options.entries):
-                (many / f"entry-{n:05d}.txt").write_bytes(b"x")
-            listings = [run([*ours, "ls", "arc:~/many"], ours_env) for _ in range(options.runs)]
-            lines = listings[-1].stdout.count(b"\n")
-            row(
-                f"ls of a {options.entries}-entry folder",
-                f"{median(listings):.2f} s",
-                "< 1 s",
-                median(listings) < 1 and lines == options.entries,
-                note=f"{lines} lines",
-            )
+            bench_small(b, small, official)
+            bench_sync_and_ls(b, small)
     print(f"load after: {loadavg()}")
     print()
     print_rows()

@@ -428,9 +428,13 @@ class Engine:
         resume: bool = False,
         progress: Progress = QUIET,
         on_length: Callable[[int], None] | None = None,
+        mtime: float | None = None,
     ) -> int:
-        """Fetch a file to `dest` through `dest.part`: verified, then renamed. Returns bytes.
-        `on_length(n)` is told the file's size when the answer says it (once)."""
+        """Fetch a file to `dest` through `dest.part`: verified, then renamed (and dated
+        `mtime` when given). Returns bytes. `on_length(n)` is told the file's size when the
+        answer says it (once). A small file is held whole and written in one step (one
+        thread hop in place of five: most of a small file's cost)."""
+        small: bytes | None = None
         part = dest.with_name(dest.name + ".part")
         subject = str(path)
         hasher = hashlib.md5()
@@ -461,9 +465,16 @@ class Engine:
                             response_iter: AsyncIterator[bytes] | None = None
                         else:
                             response_iter = response.aiter_raw()
-                        have = await _write_stream(
-                            part, mode, response_iter, hasher, have, progress
-                        )
+                        if mode == "wb" and (
+                            response_iter is None
+                            or (announced.isdigit() and int(announced) <= CHUNK)
+                        ):
+                            small, have = await _read_small(response_iter, hasher, progress)
+                        else:
+                            small = None
+                            have = await _write_stream(
+                                part, mode, response_iter, hasher, have, progress
+                            )
                         length = response.headers.get("content-length")
                         if (
                             response.status_code == 200
@@ -491,7 +502,7 @@ class Engine:
                     status=200,
                     hint="try again",
                 )
-            await anyio.to_thread.run_sync(os.replace, part, dest)
+            await anyio.to_thread.run_sync(_finish_download, part, dest, small, mtime)
             return have
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -571,11 +582,24 @@ class Engine:
             raise CanfarError(f"{source}: cannot read ({exc.strerror or exc})") from None
         for attempt in (1, 2):  # a 412 (the bytes changed on the way) is tried once more
             md5 = None
-            if size <= DIGEST_PASS_LIMIT:
+            whole: bytes | None = None
+            if size <= CHUNK:  # small: read once, in one thread hop, and sent from memory
+                try:
+                    data, md5 = await anyio.to_thread.run_sync(_read_whole, source)
+                except OSError as exc:
+                    raise CanfarError(f"{source}: cannot read ({exc.strerror or exc})") from None
+                whole, size = data, len(data)
+            elif size <= DIGEST_PASS_LIMIT:
                 md5 = await anyio.to_thread.run_sync(_hash_file, source)
             sent = Sent()
 
-            def body(sent: Sent = sent) -> AsyncIterator[bytes]:
+            def body(sent: Sent = sent, whole: bytes | None = whole) -> Any:
+                if whole is not None:
+                    if sent.total:  # a retry: what the last attempt counted is taken back
+                        progress.advance(-sent.total)
+                    sent.total, sent.started = len(whole), True
+                    progress.advance(len(whole))
+                    return whole
                 return _file_body(source, sent, progress)
 
             try:
@@ -759,6 +783,35 @@ async def _relay(response: httpx.Response, sent: Sent, progress: Progress) -> As
         sent.total += len(chunk)
         progress.advance(len(chunk))
         yield chunk
+
+
+async def _read_small(
+    chunks: AsyncIterator[bytes] | None, hasher: Any, progress: Progress
+) -> tuple[bytes, int]:
+    parts = []
+    if chunks is not None:
+        async for chunk in chunks:
+            hasher.update(chunk)
+            parts.append(chunk)
+            progress.advance(len(chunk))
+    data = b"".join(parts)
+    return data, len(data)
+
+
+def _finish_download(part: Path, dest: Path, small: bytes | None, mtime: float | None) -> None:
+    """The last step of a download, in one thread hop: a small body written to the .part; the
+    .part renamed over the destination; its date set."""
+    if small is not None:
+        with open(part, "wb") as handle:
+            handle.write(small)
+    os.replace(part, dest)
+    if mtime is not None:
+        os.utime(dest, (mtime, mtime))
+
+
+def _read_whole(path: Path) -> tuple[bytes, str]:
+    data = path.read_bytes()
+    return data, hashlib.md5(data).hexdigest()
 
 
 def _hash_file(path: Path) -> str:

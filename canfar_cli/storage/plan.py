@@ -428,10 +428,8 @@ class Planner:
                     resume=resume,
                     progress=progress,
                     on_length=None if entry.size is not None else self._grew,
+                    mtime=entry.modified.timestamp() if entry.modified else None,
                 )
-                if entry.modified is not None:
-                    stamp = entry.modified.timestamp()
-                    await anyio.to_thread.run_sync(os.utime, target, (stamp, stamp))
             else:
                 src_service = await self.service_of(source.service)
                 dst_service = await self.service_of(dest.service)

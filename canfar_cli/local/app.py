@@ -35,6 +35,7 @@ from canfar_cli.local import control, housekeeping, metrics, portable, resources
 from canfar_cli.local import rows as new_rows
 from canfar_cli.local.asgi import (
     JSON,
+    ClientDisconnected,
     Receive,
     Request,
     Response,
@@ -137,6 +138,8 @@ class LocalApp:
                 await self.wake_supervisor()
         except SkahaError as exc:
             response = error_response(exc)
+        except ClientDisconnected:  # gone mid-body: nobody to answer (the handler cleaned up)
+            return
         except sqlite3.OperationalError as exc:
             # A database locked for longer than the busy timeout: a transient condition.
             log.warning("local platform state busy: %s", exc)

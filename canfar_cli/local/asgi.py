@@ -7,9 +7,8 @@ case-insensitive; repeated names keep every value in order.
 Bodies are read whole (at most `max_body` bytes) except where the router asks for a streamed
 request (`Request.read(..., stream=True)`: the storage services' byte PUTs, read chunk by chunk
 with `Request.chunks()`); a response streams a file (`file`) or any async iterable of bytes
-(`stream`), so memory stays flat whatever the size. Over `canfar local serve` both directions are
-streamed with back-pressure (uvicorn); the in-process transport (httpx.ASGITransport) streams the
-request body but collects a response body before the client sees it.
+(`stream`), so memory stays flat whatever the size: with back-pressure both over `canfar local
+serve` (uvicorn) and in process (transport.py).
 """
 
 from __future__ import annotations

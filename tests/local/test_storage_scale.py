@@ -127,17 +127,34 @@ def test_the_sidecar_store_keeps_properties_through_moves_and_deletes(serve_loca
 
 
 @pytest.mark.anyio
-async def test_the_in_process_app_serves_the_same_storage(isolated: Path) -> None:
-    from canfar_cli.local.app import create_app
+async def test_the_in_process_app_serves_the_same_storage_streamed(isolated: Path) -> None:
+    from canfar_cli.servers import resolve_server
 
-    transport = httpx.ASGITransport(app=create_app())
+    _, transport = resolve_server("local", "v1")  # what --server local uses
+    assert transport is not None
     async with httpx.AsyncClient(transport=transport, base_url="http://local") as http:
         user = os.environ.get("CANFAR_LOCAL_USER") or __import__("getpass").getuser()
-        data = b"in process" * 1000
+        data = os.urandom(1 << 20) * 32
         put = await http.put(f"/arc/files/home/{user}/p.bin", content=data,
                              headers={"Digest": digest(data)})  # fmt: skip
         assert put.status_code == 201
-        got = await http.get(f"/arc/files/home/{user}/p.bin")
-        assert got.content == data and got.headers["digest"] == digest(data)
+        import tracemalloc
+
+        expected = hashlib.md5(data).hexdigest()
+        del data
+        got = hashlib.md5()
+        tracemalloc.start()
+        try:
+            async with http.stream("GET", f"/arc/files/home/{user}/p.bin") as response:
+                async for chunk in response.aiter_raw():
+                    got.update(chunk)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert got.hexdigest() == expected
+        # Streamed: the 32 MiB body never sat in memory at once (httpx's ASGITransport would).
+        assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB held during the download"
         caps = await http.get("/arc/capabilities")
         assert "http://local/arc/nodes" in caps.text
+        missing = await http.get(f"/arc/nodes/home/{user}/none")
+        assert missing.status_code == 404 and missing.text.startswith("NodeNotFound: ")

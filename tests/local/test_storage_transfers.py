@@ -15,6 +15,7 @@ from tests.support.storage import (
     CORE,
     VOS,
     anonymous,
+    children,
     mkdir,
     properties,
     storage,
@@ -233,3 +234,23 @@ def test_recursive_delete_job(local_server: Any) -> None:
         job = _job(http, "async-delete", data={"target": f"{ARC}{home}/tree"})
         assert wait_phase(http, job) == "ERROR"
         assert http.get(f"{job}/error").text.startswith("NodeNotFound: ")
+
+
+def test_recursive_properties_job(local_server: Any) -> None:
+    user = local_server.user
+    home = f"/home/{user}"
+    with storage(local_server) as http:
+        mkdir(http, "arc", f"{home}/pub")
+        http.put(f"/arc/files{home}/pub/a", content=b"x")
+        document = (
+            '<vos:node xmlns:vos="http://www.ivoa.net/xml/VOSpace/v2.0"'
+            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+            f' uri="{ARC}{home}/pub" xsi:type="vos:ContainerNode"><vos:properties>'
+            f'<vos:property uri="{CORE}ispublic">true</vos:property>'
+            "</vos:properties></vos:node>"
+        )
+        job = _job(http, "async-setprops", content=document, headers=XML)
+        assert wait_phase(http, job) == "COMPLETED"
+        listing = http.get(f"/arc/nodes{home}/pub").text
+        assert properties(ET.fromstring(listing))[CORE + "ispublic"] == "true"
+        assert [properties(c)[CORE + "ispublic"] for c in children(listing)] == ["true"]

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from canfar_cli.local.asgi import CHUNK, ClientDisconnected, Request, Response
+from canfar_cli.local.asgi import CHUNK, Request, Response
 from canfar_cli.local.skaha import SkahaError
 from canfar_cli.local.storage import errors, quota
 from canfar_cli.local.storage.nodes import ENCODING, LINK, MD5, TYPE, parent_of
@@ -148,7 +148,7 @@ async def cavern_put(tree: Tree, user: str | None, path: str, request: Request) 
             actual = digest.hexdigest()
             if expected is not None and expected != actual:
                 raise SkahaError(412, f"checksum mismatch: md5:{expected} != md5:{actual}")
-        except (SkahaError, ClientDisconnected, OSError):
+        except BaseException:  # a refusal, a client gone, a full disk, a cancellation
             handle.truncate(0)  # any failure once writing started leaves an empty file
             tree.props.write(target, {MD5: None, MD5_STAMP: None})
             raise

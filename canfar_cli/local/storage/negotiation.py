@@ -216,7 +216,7 @@ def route(
         if job is None or job.details is None or method != "GET" or not _mine(job, user):
             raise SkahaError(404, f"not found: {tail}")
         return Response(200, job.details.encode(), XML)
-    kind = "transfer" if resource == "transfers" else "delete"
+    kind = {"transfers": "transfer", "async-delete": "delete"}.get(resource, "setprops")
     jobs_url = f"{root}/{resource}"
     if not tail:
         if method != "POST":
@@ -264,7 +264,7 @@ def job_route(
             except ValueError:
                 seconds = 0.0
             job.done.wait(max(0.0, seconds))
-        return Response(200, job_document(job, job_url).encode(), XML)
+        return Response(200, job_document(job).encode(), XML)
     if part == "phase":
         if method == "GET":
             return text(200, job.phase)
@@ -287,7 +287,7 @@ def job_route(
     if part == "results/transferDetails" and job.details is not None:
         return Response(303, b"", None, {"Location": f"{root}/xfer/{job.id}"})
     if part == "results" and method == "GET":
-        return Response(200, job_document(job, job_url).encode(), XML)
+        return Response(200, job_document(job).encode(), XML)
     raise SkahaError(404, f"not found: {job.id}/{part}")
 
 
@@ -313,6 +313,22 @@ def create_job(
                 job.error = f"{len(failures)} nodes not deleted: {failures[0]}"
 
         job.work = delete
+        return job
+    if kind == "setprops":
+        from canfar_cli.local.storage.nodes import read_node
+
+        document = read_node(request.body)
+        top = tree.path_of(document.uri)
+        job.request = request.body.decode("utf-8", "replace").split("?>", 1)[-1].lstrip() + "\n"
+
+        def setprops(job: Job) -> None:
+            changed, failures = tree.update_tree(user, top, document.props)
+            if failures and not changed:
+                job.fail(failures[0])
+            elif failures:
+                job.error = f"{len(failures)} nodes not updated: {failures[0]}"
+
+        job.work = setprops
         return job
     transfer = read_transfer(request.body)
     job.request = request.body.decode("utf-8", "replace").split("?>", 1)[-1].lstrip() + "\n"
@@ -355,7 +371,10 @@ def synctrans(
     from canfar_cli.local.storage.routes import params_of
 
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if method == "POST" and media in ("text/xml", "application/xml"):
+    xml_body = media in ("text/xml", "application/xml") or (
+        media != "application/x-www-form-urlencoded" and request.body.lstrip().startswith(b"<")
+    )
+    if method == "POST" and xml_body:
         transfer = read_transfer(request.body)
         job = services.jobs.new(user, tree.service.name, "transfer")
         job.request = request.body.decode("utf-8", "replace").split("?>", 1)[-1].lstrip() + "\n"

@@ -14,7 +14,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape as _escape
+from xml.sax.saxutils import quoteattr as _quoteattr
 
 from canfar_cli.local.storage import errors
 
@@ -108,53 +109,62 @@ def parent_of(path: str) -> str:
 
 # --- writing ----------------------------------------------------------------------------------
 
+_SPECIAL = frozenset('&<>"\n\r\t')
 
-def _properties(node: Node, indent: str) -> Iterator[str]:
+
+def escape(text: str) -> str:
+    """Element text, escaped; most values need nothing (a listing writes a hundred thousand)."""
+    return _escape(text) if not _SPECIAL.isdisjoint(text) else text
+
+
+def quoteattr(text: str) -> str:
+    return _quoteattr(text) if not _SPECIAL.isdisjoint(text) else f'"{text}"'
+
+
+def _property_line(uri: str, value: str, indent: str) -> str:
+    flag = ' readOnly="true"' if uri in IMMUTABLE else ""
+    return f"{indent}  <vos:property uri={quoteattr(uri)}{flag}>{escape(value)}</vos:property>\n"
+
+
+def _properties(node: Node, indent: str) -> str:
     if not node.props:
-        yield f"{indent}<vos:properties />\n"
-        return
-    yield f"{indent}<vos:properties>\n"
-    for uri in sorted(node.props):
-        value = node.props[uri]
-        flag = ' readOnly="true"' if uri in IMMUTABLE else ""
-        yield f"{indent}  <vos:property uri={quoteattr(uri)}{flag}>{escape(value)}</vos:property>\n"
-    yield f"{indent}</vos:properties>\n"
+        return f"{indent}<vos:properties />\n"
+    props = node.props
+    lines = "".join(_property_line(uri, props[uri], indent) for uri in sorted(props))
+    return f"{indent}<vos:properties>\n{lines}{indent}</vos:properties>\n"
 
 
-def _node_open(node: Node, uri: str, indent: str, root: bool, detail: str) -> str:
+def _node_text(node: Node, uri: str, indent: str, detail: str, root: bool = False) -> str:
+    """One node element, opened and with its content; a container's `<vos:nodes>` and its
+    closing tag are the caller's."""
     spaces = f' xmlns:vos="{VOS_NS}" xmlns:xsi="{XSI_NS}"' if root else ""
     busy = f' busy="{str(node.busy).lower()}"' if node.kind == DATA and detail != "min" else ""
-    return (
-        f"{indent}<vos:node{spaces} uri={quoteattr(uri)} xsi:type={quoteattr(node.kind)}{busy}>\n"
-    )
-
-
-def _node_body(node: Node, indent: str, detail: str) -> Iterator[str]:
+    inner = indent + "  "
+    parts = [f'{indent}<vos:node{spaces} uri={quoteattr(uri)} xsi:type="{node.kind}"{busy}>\n']
     if detail != "min":
-        yield from _properties(node, indent)
+        parts.append(_properties(node, inner))
     if node.kind == DATA:
-        yield f"{indent}<vos:accepts />\n{indent}<vos:provides />\n"
+        parts.append(f"{inner}<vos:accepts />\n{inner}<vos:provides />\n")
     elif node.kind == LINK:
-        yield f"{indent}<vos:target>{escape(node.target or '')}</vos:target>\n"
+        parts.append(f"{inner}<vos:target>{escape(node.target or '')}</vos:target>\n")
+    return "".join(parts)
 
 
 def xml_pieces(
     authority: str, node: Node, children: Iterable[Node] | None, detail: str = "max"
 ) -> Iterator[str]:
     """The document of `node` (children: the container's listing, None for no `<vos:nodes>`
-    content), piece by piece."""
+    content), piece by piece: one piece per child."""
     yield '<?xml version="1.0" encoding="UTF-8"?>\n'
-    yield _node_open(node, node_uri(authority, node.path), "", True, detail)
-    yield from _node_body(node, "  ", detail)
+    yield _node_text(node, node_uri(authority, node.path), "", detail, root=True)
     if node.kind == CONTAINER:
         empty = True
         for child in children or ():
             if empty:
                 yield "  <vos:nodes>\n"
                 empty = False
-            yield _node_open(child, node_uri(authority, child.path), "    ", False, detail)
-            yield from _node_body(child, "      ", detail)
-            yield "    </vos:node>\n"
+            text = _node_text(child, node_uri(authority, child.path), "    ", detail)
+            yield text + "    </vos:node>\n"
         yield "  <vos:nodes />\n" if empty else "  </vos:nodes>\n"
     yield "</vos:node>\n"
 

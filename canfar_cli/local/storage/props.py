@@ -34,7 +34,7 @@ def stamp(info: os.stat_result) -> str:
 
 
 class PropertyStore(Protocol):
-    def read(self, path: Path) -> dict[str, str]: ...
+    def read(self, path: Path | str) -> dict[str, str]: ...
 
     def write(self, path: Path, values: dict[str, str | None]) -> None: ...
 
@@ -46,7 +46,7 @@ class PropertyStore(Protocol):
 class XattrStore:
     """Properties as `user.<URI>` extended attributes (symlinks carry none, as in cavern)."""
 
-    def read(self, path: Path) -> dict[str, str]:
+    def read(self, path: Path | str) -> dict[str, str]:
         try:
             names = os.listxattr(path, follow_symlinks=False)
         except OSError:
@@ -93,7 +93,7 @@ class SidecarStore:
         )
         self._lock = threading.Lock()
 
-    def read(self, path: Path) -> dict[str, str]:
+    def read(self, path: Path | str) -> dict[str, str]:
         with self._lock:
             rows = self._db.execute("SELECT key, value FROM props WHERE path = ?", (str(path),))
             return dict(rows.fetchall())

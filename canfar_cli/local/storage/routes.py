@@ -20,7 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-from canfar_cli.local.asgi import Params, Request, Response, Scope, parse_query, text
+from canfar_cli.local.asgi import Params, Request, Response, Scope, parse_query
 from canfar_cli.local.skaha import SkahaError
 from canfar_cli.local.storage import capabilities, errors, files, preauth
 from canfar_cli.local.storage.nodes import CONTAINER, Node, json_pieces, read_node, xml_pieces
@@ -72,6 +72,7 @@ class StorageServices:
         self._stores: dict[Path, PropertyStore] = {}
         self._lock = threading.Lock()
         self._made: set[tuple[str, str]] = set()
+        self._users_stamp = -1
         self.signer = preauth.Signer(state_home / "storage")
         from canfar_cli.local.storage.uws import Jobs
 
@@ -133,6 +134,20 @@ class StorageServices:
         tree.ensure_allocation(user)
         self._made.add((tree.service.name, user))
 
+    def users_changed(self) -> None:
+        """A user added since (`canfar local users add`) gets their home and vault folder at
+        once: the users file is looked at (one stat) on every request."""
+        try:
+            stamp = (self.home / "users.json").stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        if stamp == self._users_stamp:
+            return
+        self._users_stamp = stamp
+        for tree in list(self._trees.values()):
+            for name in self.known_users():
+                self.allocate(tree, name)
+
     # --- routing -------------------------------------------------------------------------------
 
     @staticmethod
@@ -172,6 +187,7 @@ class StorageServices:
             return await self.preauth_files(request, method, tree, tail)
         user = self.identify(request)
         self.allocate(tree, user)
+        self.users_changed()
         try:
             response = await self.service_route(request, method, tree, user, resource, tail, base)
         except SkahaError as exc:  # cadc-rest names an authenticated caller on every answer
@@ -199,7 +215,7 @@ class StorageServices:
             return await self.files(request, method, tree, user, "/" + tail, base)
         from canfar_cli.local.storage import negotiation
 
-        if resource in ("synctrans", "transfers", "xfer", "async-delete"):
+        if resource in ("synctrans", "transfers", "xfer", "async-delete", "async-setprops"):
             return negotiation.route(self, request, method, tree, user, resource, tail, base)
         raise SkahaError(404, f"not found: {request.path}")
 
@@ -416,7 +432,3 @@ class StorageServices:
 def _only(method: str, allowed: str) -> None:
     if method not in allowed.split(", "):
         raise errors.unsupported(method, allowed)
-
-
-def plain(status: int, message: str) -> Response:
-    return text(status, message + "\n")

@@ -18,10 +18,10 @@ file outside the tree, or another user's home, by a link.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import os
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,8 +68,16 @@ class Service:
 
 def format_date(seconds: float) -> str:
     """IVOA date as cadc-util writes it: UTC, milliseconds, no `Z`."""
-    moment = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    whole = int(seconds // 1)
+    millis = int((seconds - whole) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}"
+
+
+def _lstat(entry: os.DirEntry[str]) -> os.stat_result | None:
+    try:
+        return entry.stat(follow_symlinks=False)
+    except OSError:  # gone since the scan
+        return None
 
 
 def kind_of(info: os.stat_result) -> str | None:
@@ -110,6 +118,7 @@ class Tree:
         self.quota = quota
         self.lag = lag
         self.authority = service.authority
+        self._root = str(service.root)
 
     # --- names ----------------------------------------------------------------------------
 
@@ -121,6 +130,10 @@ class Tree:
 
     def fs(self, path: str) -> Path:
         return self.service.root / path.lstrip("/") if path != "/" else self.service.root
+
+    def where(self, path: str) -> str:
+        """fs() as a string: cheaper where every child of a big folder needs one."""
+        return self._root if path == "/" else self._root + path
 
     def allocation(self, path: str) -> tuple[str, str] | None:
         """(allocation path, its user) of the allocation holding `path`, or None."""
@@ -161,7 +174,7 @@ class Tree:
         if not self._visible(path):
             return None
         try:
-            return os.lstat(self.fs(path))
+            return os.lstat(self.where(path))
         except (FileNotFoundError, NotADirectoryError):
             return None
 
@@ -241,7 +254,7 @@ class Tree:
             if kind == LINK:
                 node.target = self.link_target(path)
             return node
-        stored = {} if kind == LINK else self.props.read(self.fs(path))
+        stored = {} if kind == LINK else self.props.read(self.where(path))
         props = {
             k: v for k, v in stored.items() if not k.startswith(INTERNAL) and k not in IMMUTABLE
         }
@@ -287,8 +300,6 @@ class Tree:
                 return 0, None  # a node whose bytes never came: length 0
             facts = self.props.read(artifact)
             if listing and self.lag:
-                import time
-
                 previous = facts.get(INTERNAL + "previous-length")
                 if previous is not None and time.time() - holder.st_mtime < self.lag:
                     return int(previous), None
@@ -303,23 +314,21 @@ class Tree:
         self, user: str | None, path: str, *, detail: str = "properties"
     ) -> Iterator[Node]:
         """The container's children, one at a time (cavern: directory order; vault: by name)."""
-        folder = self.fs(path)
-        names: Iterator[str]
-        if self.service.vault:
-            try:
-                names = iter(sorted(os.listdir(folder)))
-            except OSError:
-                return
-        else:
-            try:
-                scanner = os.scandir(folder)
-            except OSError:
-                return
-            names = (entry.name for entry in scanner)
+        folder = self.where(path)
         prefix = path.rstrip("/")
-        for name in names:
+        listed: Iterator[tuple[str, os.stat_result | None]]
+        try:
+            if self.service.vault:
+                listed = ((name, None) for name in sorted(os.listdir(folder)))
+            else:  # directory order, each entry's lstat from the scan
+                listed = ((entry.name, _lstat(entry)) for entry in os.scandir(folder))
+        except OSError:
+            return
+        for name, found in listed:
             child = f"{prefix}/{name}"
-            info = self.lstat(child)
+            if path == "/" and not self._visible(child):
+                continue
+            info = found if found is not None else self.lstat(child)
             if info is None or kind_of(info) is None:
                 continue
             yield self.node(child, info, user=user, detail=detail, listing=True)
@@ -498,6 +507,30 @@ class Tree:
         except Exception as exc:  # each failure is reported, the rest goes on
             failures.append(getattr(exc, "message", str(exc)))
         return deleted, failures
+
+    def update_tree(
+        self, user: str | None, path: str, values: dict[str, str | None]
+    ) -> tuple[int, list[str]]:
+        """async-setprops: the properties set on the node and everything under it that the
+        caller may write (links carry none); (updated, error lines)."""
+        info = self.existing(user, path)
+        updated, failures = 0, list[str]()
+        kind = kind_of(info)
+        if kind == LINK:
+            return 0, []
+        if not self.writable(user, path):
+            failures.append(errors.denied(self.uri(path)).message)
+        else:
+            self.apply(path, values)
+            updated += 1
+        if kind == CONTAINER and self.readable(user, path, info):
+            for child in self._entries(path):
+                if len(failures) >= 100:
+                    break
+                more, errs = self.update_tree(user, child, values)
+                updated += more
+                failures += errs
+        return updated, failures
 
     def _entries(self, path: str) -> list[str]:
         try:

@@ -99,14 +99,11 @@ class Jobs:
         threading.Thread(target=body, name=f"uws-{job.id}", daemon=True).start()
 
 
-def job_document(job: Job, job_url: str) -> str:
-    def when(value: float | None) -> str:
-        return f"{format_date(value)}" if value is not None else ""
-
+def job_document(job: Job) -> str:
     def timed(name: str, value: float | None) -> str:
         if value is None:
             return f'  <uws:{name} xsi:nil="true" />\n'
-        return f"  <uws:{name}>{when(value)}</uws:{name}>\n"
+        return f"  <uws:{name}>{format_date(value)}</uws:{name}>\n"
 
     parameters = "".join(
         f'    <uws:parameter id="{escape(k)}">{escape(v)}</uws:parameter>\n'

@@ -276,8 +276,11 @@ class Session(PortalHost):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    check_create = _direct(AsyncSession.check_create)
     plan_create = _direct(AsyncSession.plan_create)
+    plan_checked = _direct(AsyncSession.plan_checked)
     create_each = _blocking(AsyncSession.create_each)
+    create_checked = _blocking(AsyncSession.create_checked)
     create = _blocking(AsyncSession.create)
     fetch = _blocking(AsyncSession.fetch)
     resolve_ids = _blocking(AsyncSession.resolve_ids)

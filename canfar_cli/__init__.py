@@ -1,8 +1,8 @@
 """canfar-cli: sessions of the CANFAR Science Platform from the command line and from Python.
 
 The package root stays light: `canfar --help` and the local platform's job supervisor import it,
-so the session classes (which pull in httpx and anyio) are loaded only when first asked for, and
-not even `typing` is imported here.
+so the session and storage classes (which pull in httpx and anyio) are loaded only when first
+asked for, and not even `typing` is imported here.
 """
 
 from __future__ import annotations

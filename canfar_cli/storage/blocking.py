@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from canfar_cli.blocking import PortalHost, blocking, blocking_iterator
 from canfar_cli.storage.core import AsyncStorage
@@ -69,6 +69,12 @@ class Storage(PortalHost):
 
     def __repr__(self) -> str:
         return f"Storage({self._async!r})"
+
+    @overload
+    def open(self, path: str | Any, mode: Literal["rb"] = "rb") -> BlockingReader: ...
+
+    @overload
+    def open(self, path: str | Any, mode: Literal["wb"]) -> BlockingWriter: ...
 
     def open(
         self, path: str | Any, mode: Literal["rb", "wb"] = "rb"

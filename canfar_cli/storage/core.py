@@ -20,7 +20,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from canfar_cli.errors import CanfarError, NotFoundError, UsageError
 from canfar_cli.storage.paths import LocalPath, RemotePath, StoragePath, parse_path
@@ -372,9 +372,19 @@ class AsyncStorage:
 
     # --- bytes --------------------------------------------------------------------------------
 
+    @overload
+    def open(
+        self, path: PathLike, mode: Literal["rb"] = "rb"
+    ) -> AbstractAsyncContextManager[RemoteReader]: ...
+
+    @overload
+    def open(
+        self, path: PathLike, mode: Literal["wb"]
+    ) -> AbstractAsyncContextManager[RemoteWriter]: ...
+
     def open(
         self, path: PathLike, mode: Literal["rb", "wb"] = "rb"
-    ) -> AbstractAsyncContextManager[RemoteReader | RemoteWriter]:
+    ) -> AbstractAsyncContextManager[RemoteReader] | AbstractAsyncContextManager[RemoteWriter]:
         """A remote file, streaming: `async with s.open("arc:~/x") as f:` then `await f.read(n)`
         or `async for chunk in f` ("rb", verified against the server's Digest at the end), or
         `await f.write(data)` ("wb": one PUT whose body is what is written; on a clean exit the

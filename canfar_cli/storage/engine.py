@@ -428,71 +428,22 @@ class Engine:
         resume: bool = False,
         progress: Progress = QUIET,
         on_length: Callable[[int], None] | None = None,
+        mtime: float | None = None,
     ) -> int:
-        """Fetch a file to `dest` through `dest.part`: verified, then renamed. Returns bytes.
-        `on_length(n)` is told the file's size when the answer says it (once)."""
+        """Fetch a file to `dest` through `dest.part`: verified, then renamed (and dated
+        `mtime` when given). Returns bytes. `on_length(n)` is told the file's size when the
+        answer says it (once). A small file is held whole and written in one step (one
+        thread hop in place of five: most of a small file's cost)."""
         part = dest.with_name(dest.name + ".part")
-        subject = str(path)
-        hasher = hashlib.md5()
-        have = 0
-        if resume and part.is_file():
-            have = await anyio.to_thread.run_sync(_hash_into, part, hasher)
-            progress.advance(have)
-        attempts = self.http.retry.attempts
-        tries = 0
-        expected: str | None = None
+        fetch = _Fetch(part, progress, on_length)
         try:
-            while True:
-                tries += 1
-                try:
-                    async with self.open_read(service, path, offset=have) as response:
-                        if response.status_code == 206 and have:
-                            mode = "ab"
-                        else:
-                            if have:
-                                progress.advance(-have)
-                            have, hasher, mode = 0, hashlib.md5(), "wb"
-                        expected = md5_of_digest(response.headers.get("digest")) or expected
-                        announced = response.headers.get("content-length", "")
-                        if on_length is not None and announced.isdigit():
-                            on_length(int(announced) + have)
-                            on_length = None
-                        if response.status_code == 204:
-                            response_iter: AsyncIterator[bytes] | None = None
-                        else:
-                            response_iter = response.aiter_raw()
-                        have = await _write_stream(
-                            part, mode, response_iter, hasher, have, progress
-                        )
-                        length = response.headers.get("content-length")
-                        if (
-                            response.status_code == 200
-                            and length is not None
-                            and length.isdigit()
-                            and have != int(length)
-                        ):
-                            raise httpx.RemoteProtocolError("body shorter than its length")
-                    break
-                except httpx.HTTPError as exc:
-                    if tries >= attempts:
-                        raise UnreachableError(
-                            f"{subject}: the download broke off after {have} bytes"
-                            f" ({describe(exc)}); {part.name} is kept",
-                            hint="continue it with `canfar data cp --continue`",
-                        ) from None
-                    await anyio.sleep(self.http.retry.delay(tries))
-            digest = hasher.hexdigest()
-            if expected is not None and digest != expected:
-                with contextlib.suppress(OSError):
-                    part.unlink()
-                raise IntegrityError(
-                    f"{subject}: the bytes received do not match the server's checksum"
-                    f" (md5 {digest} != {expected}); nothing was kept",
-                    status=200,
-                    hint="try again",
-                )
-            await anyio.to_thread.run_sync(os.replace, part, dest)
-            return have
+            if resume and part.is_file():
+                fetch.have = await anyio.to_thread.run_sync(_hash_into, part, fetch.hasher)
+                progress.advance(fetch.have)
+            await self._fetch(service, path, fetch)
+            fetch.check(str(path))
+            await anyio.to_thread.run_sync(_finish_download, part, dest, fetch.small, mtime)
+            return fetch.have
         except OSError as exc:
             with contextlib.suppress(OSError):
                 part.unlink()
@@ -504,6 +455,24 @@ class Engine:
             with contextlib.suppress(OSError):
                 part.unlink()
             raise
+
+    async def _fetch(self, service: Service, path: RemotePath, fetch: _Fetch) -> None:
+        """The body into `fetch`, asked again when it breaks off (from where it stopped when
+        the server honours Range, else from the start)."""
+        attempts = self.http.retry.attempts
+        for tries in range(1, attempts + 1):
+            try:
+                async with self.open_read(service, path, offset=fetch.have) as response:
+                    await fetch.take(response)
+                return
+            except httpx.HTTPError as exc:
+                if tries >= attempts:
+                    raise UnreachableError(
+                        f"{path}: the download broke off after {fetch.have} bytes"
+                        f" ({describe(exc)}); {fetch.part.name} is kept",
+                        hint="continue it with `canfar data cp --continue`",
+                    ) from None
+                await anyio.sleep(self.http.retry.delay(tries))
 
     # --- writing --------------------------------------------------------------------------------
 
@@ -563,60 +532,57 @@ class Engine:
         progress: Progress = QUIET,
         existed: bool | None = None,
     ) -> int:
-        """Send a local file; verified by the server's Digest. Returns bytes sent."""
-        subject = str(path)
-        try:
-            size = source.stat().st_size
-        except OSError as exc:
-            raise CanfarError(f"{source}: cannot read ({exc.strerror or exc})") from None
-        for attempt in (1, 2):  # a 412 (the bytes changed on the way) is tried once more
-            md5 = None
-            if size <= DIGEST_PASS_LIMIT:
-                md5 = await anyio.to_thread.run_sync(_hash_file, source)
-            sent = Sent()
-
-            def body(sent: Sent = sent) -> AsyncIterator[bytes]:
-                return _file_body(source, sent, progress)
-
-            try:
-                response = await self.put_stream(
-                    service,
-                    path,
-                    body,
-                    length=size,
-                    md5=md5,
-                )
-            except ServerError as exc:
-                progress.advance(-sent.total)
-                if exc.status == 412 and attempt == 1:
-                    continue
-                if _residue(exc, sent):
-                    await self.remove_partial(service, path, existed)
-                exc = await self.quota_of(service, path, exc, needed=size)
-                raise with_subject(exc, subject) from None
-            except BaseException:
-                progress.advance(-sent.total)
-                if sent.started:
-                    await self.remove_partial(service, path, existed)
-                raise
-            returned = md5_of_digest(response.headers.get("digest"))
-            ours = md5 or sent.md5.hexdigest()
-            if sent.total != size:
-                await self.remove_partial(service, path, existed)
-                raise CanfarError(f"{source}: it changed while it was sent; nothing was kept")
-            if returned is not None and returned != ours:
-                await self.remove_partial(service, path, existed)
-                if attempt == 1:
-                    progress.advance(-sent.total)
-                    continue
-                raise IntegrityError(
-                    f"{subject}: the server stored other bytes than were sent (md5 {returned}"
-                    f" != {ours}); the remote file was removed",
-                    status=201,
-                    hint="try again",
-                )
-            return size
+        """Send a local file; verified by the server's Digest. Returns bytes sent. A 412 (the
+        bytes changed on the way) or a stored MD5 that is not ours is tried once more."""
+        for attempt in (1, 2):
+            done = await self._upload_once(source, service, path, progress, existed, attempt)
+            if done is not None:
+                return done
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _upload_once(
+        self,
+        source: Path,
+        service: Service,
+        path: RemotePath,
+        progress: Progress,
+        existed: bool | None,
+        attempt: int,
+    ) -> int | None:
+        """One try: the bytes sent when the file is there and verified, None to try again."""
+        body, sent, size, md5 = await _upload_body(source, progress)
+        try:
+            response = await self.put_stream(service, path, body, length=size, md5=md5)
+        except ServerError as exc:
+            progress.advance(-sent.total)
+            if exc.status == 412 and attempt == 1:
+                return None
+            if _residue(exc, sent):
+                await self.remove_partial(service, path, existed)
+            exc = await self.quota_of(service, path, exc, needed=size)
+            raise with_subject(exc, str(path)) from None
+        except BaseException:
+            progress.advance(-sent.total)
+            if sent.started:
+                await self.remove_partial(service, path, existed)
+            raise
+        returned = md5_of_digest(response.headers.get("digest"))
+        ours = md5 or sent.md5.hexdigest()
+        if sent.total != size:
+            await self.remove_partial(service, path, existed)
+            raise CanfarError(f"{source}: it changed while it was sent; nothing was kept")
+        if returned is not None and returned != ours:
+            await self.remove_partial(service, path, existed)
+            if attempt == 1:
+                progress.advance(-sent.total)
+                return None
+            raise IntegrityError(
+                f"{path}: the server stored other bytes than were sent (md5 {returned}"
+                f" != {ours}); the remote file was removed",
+                status=201,
+                hint="try again",
+            )
+        return size
 
     async def quota_of(
         self, service: Service, path: RemotePath, exc: ServerError, *, needed: int | None = None
@@ -723,6 +689,90 @@ def _residue(exc: ServerError, sent: Sent) -> bool:
     return exc.status in (412, 413) or exc.status >= 500
 
 
+async def _upload_body(
+    source: Path, progress: Progress
+) -> tuple[Callable[[], Any], Sent, int, str | None]:
+    """(body factory, its Sent, size, MD5 when known before sending) of a local file: a small
+    one read once in one thread hop and sent from memory; up to DIGEST_PASS_LIMIT its MD5 from
+    a first read pass (for the Digest header); larger ones streamed, hashed on the way."""
+    try:
+        size = (await anyio.to_thread.run_sync(source.stat)).st_size
+        whole: bytes | None = None
+        md5 = None
+        if size <= CHUNK:
+            data, md5 = await anyio.to_thread.run_sync(_read_whole, source)
+            whole, size = data, len(data)
+        elif size <= DIGEST_PASS_LIMIT:
+            md5 = await anyio.to_thread.run_sync(_hash_file, source)
+    except OSError as exc:
+        raise CanfarError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    sent = Sent()
+
+    def body() -> Any:
+        if whole is None:
+            return _file_body(source, sent, progress)
+        if sent.total:  # a retry: what the last attempt counted is taken back
+            progress.advance(-sent.total)
+        sent.total, sent.started = len(whole), True
+        progress.advance(len(whole))
+        return whole
+
+    return body, sent, size, md5
+
+
+class _Fetch:
+    """A download's state across its attempts: where the bytes go, how many have come, their
+    MD5 so far, the server's, and a small body held whole."""
+
+    def __init__(
+        self, part: Path, progress: Progress, on_length: Callable[[int], None] | None
+    ) -> None:
+        self.part = part
+        self.progress = progress
+        self.on_length = on_length
+        self.hasher: Any = hashlib.md5()
+        self.have = 0
+        self.expected: str | None = None
+        self.small: bytes | None = None
+
+    async def take(self, response: httpx.Response) -> None:
+        """One answer's body: a 206 continues the .part, any other answer starts again."""
+        if response.status_code == 206 and self.have:
+            mode = "ab"
+        else:
+            if self.have:
+                self.progress.advance(-self.have)
+            self.have, self.hasher, mode = 0, hashlib.md5(), "wb"
+        self.expected = md5_of_digest(response.headers.get("digest")) or self.expected
+        announced = response.headers.get("content-length", "")
+        length = int(announced) if announced.isdigit() else None
+        if self.on_length is not None and length is not None:
+            self.on_length(length + self.have)
+            self.on_length = None
+        chunks = None if response.status_code == 204 else response.aiter_raw()
+        if mode == "wb" and (chunks is None or (length is not None and length <= CHUNK)):
+            self.small, self.have = await _read_small(chunks, self.hasher, self.progress)
+        else:
+            self.small = None
+            self.have = await _write_stream(
+                self.part, mode, chunks, self.hasher, self.have, self.progress
+            )
+        if response.status_code == 200 and length is not None and self.have != length:
+            raise httpx.RemoteProtocolError("body shorter than its length")
+
+    def check(self, subject: str) -> None:
+        digest = self.hasher.hexdigest()
+        if self.expected is not None and digest != self.expected:
+            with contextlib.suppress(OSError):
+                self.part.unlink()
+            raise IntegrityError(
+                f"{subject}: the bytes received do not match the server's checksum"
+                f" (md5 {digest} != {self.expected}); nothing was kept",
+                status=200,
+                hint="try again",
+            )
+
+
 class Sent:
     """What an upload body has sent so far (reset for each attempt)."""
 
@@ -759,6 +809,35 @@ async def _relay(response: httpx.Response, sent: Sent, progress: Progress) -> As
         sent.total += len(chunk)
         progress.advance(len(chunk))
         yield chunk
+
+
+async def _read_small(
+    chunks: AsyncIterator[bytes] | None, hasher: Any, progress: Progress
+) -> tuple[bytes, int]:
+    parts = []
+    if chunks is not None:
+        async for chunk in chunks:
+            hasher.update(chunk)
+            parts.append(chunk)
+            progress.advance(len(chunk))
+    data = b"".join(parts)
+    return data, len(data)
+
+
+def _finish_download(part: Path, dest: Path, small: bytes | None, mtime: float | None) -> None:
+    """The last step of a download, in one thread hop: a small body written to the .part; the
+    .part renamed over the destination; its date set."""
+    if small is not None:
+        with open(part, "wb") as handle:
+            handle.write(small)
+    os.replace(part, dest)
+    if mtime is not None:
+        os.utime(dest, (mtime, mtime))
+
+
+def _read_whole(path: Path) -> tuple[bytes, str]:
+    data = path.read_bytes()
+    return data, hashlib.md5(data).hexdigest()
 
 
 def _hash_file(path: Path) -> str:

@@ -43,7 +43,10 @@ class _Raw(io.RawIOBase):
         self._path = path
         self._mode = mode
         self._position = 0
-        self._handle: BlockingReader | BlockingWriter = fs._storage.open(fs._remote(path), mode)  # type: ignore[arg-type]
+        remote = fs._remote(path)
+        self._handle: BlockingReader | BlockingWriter = (
+            fs._storage.open(remote, "rb") if mode == "rb" else fs._storage.open(remote, "wb")
+        )
 
     def readable(self) -> bool:
         return self._mode == "rb"

@@ -240,26 +240,8 @@ class Planner:
             raise UsageError(
                 f"{source} → {dest}: both are local", hint="name a remote side (SERVICE:PATH)"
             )
-        quick = not (recursive or resume or source.slash or self._look)
-        if isinstance(source, RemotePath) and quick:
-            # One remote file asked for: its GET says whether it exists or is a folder, so no
-            # request is spent looking first (its size comes with the answer).
-            source_entry: Entry | None = Entry("file")
-        else:
-            source_entry = await self.entry(source)
-        if source_entry is None:
-            raise NotFoundError(f"{source}: no such file or folder", status=404)
-        if dest_entry is not None and dest_entry.kind == "folder":
-            target = dest.child(source.name) if source.name else dest
-            target_entry = await self.entry(target)
-        else:
-            target, target_entry = dest, dest_entry
-            if dest_entry is None and dest.slash:
-                raise NotFoundError(
-                    f"{dest}: no such folder",
-                    status=404,
-                    hint=f"make it first: `canfar data mkdir -p {dest}`",
-                )
+        source_entry = await self._source_entry(source, recursive or resume)
+        target, target_entry = await self._target(source, dest, dest_entry)
         if source_entry.kind == "folder":
             if not recursive:
                 raise UsageError(f"{source}: is a folder", hint="copy folders with -r")
@@ -271,24 +253,38 @@ class Planner:
             return
         if target_entry is not None and target_entry.kind == "folder":
             raise UsageError(f"{target}: cannot overwrite a folder with the file {source}")
-        if isinstance(target, LocalPath):
-            parent = Path(target.path).parent
-            if not parent.is_dir():
-                raise NotFoundError(
-                    f"{target}: its folder does not exist",
-                    status=404,
-                    hint=f"make it first: `mkdir -p {parent}`",
-                )
+        _check_local_parent(target)
         item = TransferItem(str(source), str(target), source_entry.size or 0)
-        if (
-            resume
-            and target_entry is not None
-            and unchanged(source_entry, target_entry, by_date=False)
-        ):
+        if resume and target_entry and unchanged(source_entry, target_entry, by_date=False):
             item.status = "skipped"
             self._add(report, item, None)
             return
         self._add(report, item, self._copy_job(source, target, source_entry, resume))
+
+    async def _source_entry(self, source: StoragePath, look: bool) -> Entry:
+        if isinstance(source, RemotePath) and not (look or source.slash or self._look):
+            # One remote file asked for: its GET says whether it exists or is a folder, so no
+            # request is spent looking first (its size comes with the answer).
+            return Entry("file")
+        found = await self.entry(source)
+        if found is None:
+            raise NotFoundError(f"{source}: no such file or folder", status=404)
+        return found
+
+    async def _target(
+        self, source: StoragePath, dest: StoragePath, dest_entry: Entry | None
+    ) -> tuple[StoragePath, Entry | None]:
+        """Where a source goes (POSIX cp): into an existing folder, else to `dest` itself."""
+        if dest_entry is not None and dest_entry.kind == "folder":
+            target = dest.child(source.name) if source.name else dest
+            return target, await self.entry(target)
+        if dest_entry is None and dest.slash:
+            raise NotFoundError(
+                f"{dest}: no such folder",
+                status=404,
+                hint=f"make it first: `canfar data mkdir -p {dest}`",
+            )
+        return dest, dest_entry
 
     async def _plan_tree(
         self,
@@ -308,42 +304,62 @@ class Planner:
         if target_entry is None:
             self._add(report, self._mkdir_item(target), self._mkdir_job(target))
         for rel in sorted(source_tree):
-            entry = source_tree[rel]
             src, dst = source.child_path(rel), target.child_path(rel)
-            there = target_tree.get(rel)
-            if entry.kind == "folder":
-                if there is None:
-                    self._add(report, self._mkdir_item(dst), self._mkdir_job(dst))
-                elif there.kind != "folder":
-                    failed = TransferItem(str(src), str(dst), 0, status="failed", action="mkdir")
-                    failed.error = UsageError(f"{dst}: a file is in the way of the folder {src}")
-                    report.items.append(failed)
-                continue
-            if entry.kind != "file":
-                continue  # links are not followed
-            item = TransferItem(str(src), str(dst), entry.size or 0)
-            if there is not None and there.kind == "folder":
-                item.status = "failed"
-                item.error = UsageError(f"{dst}: cannot overwrite a folder with the file {src}")
-                report.items.append(item)
-                continue
-            if there is not None and (resume or sync) and unchanged(entry, there, by_date=sync):
-                item.status = "skipped"
-                self._add(report, item, None)
-                continue
-            self._add(report, item, self._copy_job(src, dst, entry, resume))
+            self._plan_entry(report, src, dst, source_tree[rel], target_tree.get(rel), resume, sync)
         if delete:
-            extras = sorted(rel for rel in target_tree if rel not in source_tree)
-            covered: list[str] = []
-            for rel in extras:
-                if any(rel.startswith(top + "/") for top in covered):
-                    continue
-                if target_tree[rel].kind == "folder":
-                    covered.append(rel)
-                dst = target.child_path(rel)
-                item = TransferItem("", str(dst), target_tree[rel].size or 0, action="delete")
-                folder = target_tree[rel].kind == "folder"
-                self._add(report, item, self._delete_job(dst, folder))
+            self._plan_deletions(report, target, source_tree, target_tree)
+
+    def _plan_entry(
+        self,
+        report: TransferReport,
+        src: StoragePath,
+        dst: StoragePath,
+        entry: Entry,
+        there: Entry | None,
+        resume: bool,
+        sync: bool,
+    ) -> None:
+        """The item of one file or folder of a tree copy."""
+        if entry.kind == "folder":
+            if there is None:
+                self._add(report, self._mkdir_item(dst), self._mkdir_job(dst))
+            elif there.kind != "folder":
+                failed = TransferItem(str(src), str(dst), 0, status="failed", action="mkdir")
+                failed.error = UsageError(f"{dst}: a file is in the way of the folder {src}")
+                report.items.append(failed)
+            return
+        if entry.kind != "file":
+            return  # links are not followed
+        item = TransferItem(str(src), str(dst), entry.size or 0)
+        if there is not None and there.kind == "folder":
+            item.status = "failed"
+            item.error = UsageError(f"{dst}: cannot overwrite a folder with the file {src}")
+            report.items.append(item)
+        elif there is not None and (resume or sync) and unchanged(entry, there, by_date=sync):
+            item.status = "skipped"
+            self._add(report, item, None)
+        else:
+            self._add(report, item, self._copy_job(src, dst, entry, resume))
+
+    def _plan_deletions(
+        self,
+        report: TransferReport,
+        target: StoragePath,
+        source_tree: dict[str, Entry],
+        target_tree: dict[str, Entry],
+    ) -> None:
+        """sync --delete: what the target has and the source not (a folder once, not its
+        contents)."""
+        covered: list[str] = []
+        for rel in sorted(rel for rel in target_tree if rel not in source_tree):
+            if any(rel.startswith(top + "/") for top in covered):
+                continue
+            folder = target_tree[rel].kind == "folder"
+            if folder:
+                covered.append(rel)
+            dst = target.child_path(rel)
+            item = TransferItem("", str(dst), target_tree[rel].size or 0, action="delete")
+            self._add(report, item, self._delete_job(dst, folder))
 
     async def _fresh_sizes(
         self, target: RemotePath, source_tree: dict[str, Entry], target_tree: dict[str, Entry]
@@ -428,10 +444,8 @@ class Planner:
                     resume=resume,
                     progress=progress,
                     on_length=None if entry.size is not None else self._grew,
+                    mtime=entry.modified.timestamp() if entry.modified else None,
                 )
-                if entry.modified is not None:
-                    stamp = entry.modified.timestamp()
-                    await anyio.to_thread.run_sync(os.utime, target, (stamp, stamp))
             else:
                 src_service = await self.service_of(source.service)
                 dst_service = await self.service_of(dest.service)
@@ -649,6 +663,17 @@ class Planner:
         else:
             service = await self.service_of(source.service)
             await self._remove_remote(service, source, folder)
+
+
+def _check_local_parent(target: StoragePath) -> None:
+    if isinstance(target, LocalPath):
+        parent = Path(target.path).parent
+        if not parent.is_dir():
+            raise NotFoundError(
+                f"{target}: its folder does not exist",
+                status=404,
+                hint=f"make it first: `mkdir -p {parent}`",
+            )
 
 
 def _inside(outer: StoragePath, inner: StoragePath) -> bool:

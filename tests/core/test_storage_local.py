@@ -341,6 +341,10 @@ def test_the_blocking_twin(local_server: Any, tmp_path: Path) -> None:
         with storage.open("arc:~/g", "wb") as handle:
             handle.write(b"written")
         assert storage.stat("arc:~/g").size == 7
+        walked = [
+            (folder.name, [c.name for c in children]) for folder, children in storage.walk("arc:~")
+        ]
+        assert walked == [(local_server.user, ["f", "g"])]
     assert Storage.ls.__doc__ == AsyncStorage.ls.__doc__
 
 
@@ -391,3 +395,35 @@ async def test_a_second_sync_to_vault_moves_nothing_even_when_its_listing_lags(
         assert listed != {f"f{i}": 100 + i for i in range(4)}  # the listing does lag
         again = await storage.sync(str(tree), "vault:~/tree")
         assert [i.status for i in again.items] == ["skipped"] * 4
+
+
+async def test_an_upload_cancelled_mid_body_leaves_no_remote_file(
+    local_server: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "big").write_bytes(os.urandom(30_000_000))
+
+    class CancelOnFirstBytes:
+        def __init__(self, scope: anyio.CancelScope) -> None:
+            self.scope = scope
+
+        def start(self, total_files: int, total_bytes: int) -> None:
+            pass
+
+        def advance(self, nbytes: int) -> None:
+            if nbytes > 0:
+                self.scope.cancel()
+
+        def file_done(self, path: str, ok: bool) -> None:
+            pass
+
+    interrupted: list[TransferInterrupted] = []
+    async with storage_of(local_server) as storage:
+        with anyio.CancelScope() as scope:
+            try:
+                await storage.put(
+                    str(tmp_path / "big"), "arc:~/big", progress=CancelOnFirstBytes(scope)
+                )
+            except TransferInterrupted as exc:
+                interrupted.append(exc)
+        assert interrupted and interrupted[0].report.not_done
+        assert not await storage.exists("arc:~/big")

@@ -120,3 +120,11 @@ def test_listing_sizes_lag_behind_a_completed_put(serve_local: Any) -> None:
         assert properties(child)[CORE + "length"] == "0"  # the size worker has not run yet
         single = properties(ET.fromstring(http.get(f"/vault/nodes/{user}/late.bin").text))
         assert single[CORE + "length"] == "5"
+
+
+def test_vault_files_take_no_cavern_style_preauth_path(local_server: Any) -> None:
+    user = local_server.user
+    with storage(local_server) as http:
+        assert push(http, f"/{user}/v.bin", b"bytes").status_code == 201
+        odd = http.get(f"/vault/files/preauth:abc~def/{user}/v.bin")
+        assert odd.status_code == 404  # no node of that name: vault serves no bytes itself

@@ -183,7 +183,7 @@ class StorageServices:
             _only(method, "GET")
             return Response(200, capabilities.availability().encode(), XML)
         tree = self.tree(service)
-        if resource == "files" and tail.startswith("preauth:"):
+        if resource == "files" and tail.startswith("preauth:") and not tree.service.vault:
             return await self.preauth_files(request, method, tree, tail)
         user = self.identify(request)
         self.allocate(tree, user)

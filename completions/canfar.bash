@@ -410,9 +410,9 @@ _canfar() {
             "platform ls") candidates="-o --output --json --refresh --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
             "platform use") candidates="--server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
             "data") candidates="-h --help" ;;
-            "data ls") candidates="-l --long -h --human-readable -a --all -R --recursive -o --output -q --quiet --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
-            "data stat") candidates="-o --output -h --human-readable --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
-            "data du") candidates="-s --summarize -h --human-readable --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
+            "data ls") candidates="-l --long -h --human-readable -a --all -R --recursive -o --output -q --quiet --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --help" ;;
+            "data stat") candidates="-o --output -h --human-readable --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --help" ;;
+            "data du") candidates="-s --summarize -h --human-readable --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --help" ;;
             "data cat") candidates="--server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
             "data mkdir") candidates="-p --parents --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
             "data rm") candidates="-r -R --recursive -f --force --dry-run --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;

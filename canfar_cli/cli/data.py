@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from canfar_cli.errors import CanfarError, UsageError
+from canfar_cli.errors import CanfarError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.cli.state import CliState
@@ -99,16 +99,15 @@ def report_error(out: Output, path: str, exc: CanfarError) -> None:
     out.error(named(path, exc), exc.hint)
 
 
-def exit_for(failures: Sequence[CanfarError], asked: int) -> None:
-    """The exit code of a per-path loop (ls, stat, du, mkdir), by the batch rule of
-    canfar_cli.outcomes: every path failed the same way → that code; some failed → 1 (or 3)."""
+def exit_for(failures: Sequence[CanfarError], asked: int) -> ExitCode:
+    """The exit code of a per-path loop (ls, stat, du, mkdir), each failure reported already,
+    by the batch rule of canfar_cli.outcomes: every path failed the same way → that code; some
+    failed → 1 (or 3)."""
     from canfar_cli.outcomes import Outcome, batch_exit_code
 
-    if not failures:
-        return
     outcomes: list[Outcome[None]] = [Outcome(str(i), error=e) for i, e in enumerate(failures)]
     outcomes += [Outcome(f"ok{i}") for i in range(max(0, asked - len(failures)))]
-    raise typer.Exit(int(batch_exit_code(outcomes)))
+    return batch_exit_code(outcomes)
 
 
 def human_option(help: str = "Sizes as 1.5K, 23M, 4.0G.") -> Any:

@@ -8,7 +8,7 @@ import typer
 
 from canfar_cli.cli.data import check_remote, exit_for, report_error, run_storage
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import CanfarError, UsageError
+from canfar_cli.errors import CanfarError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.output import Output
@@ -55,7 +55,7 @@ def mkdir(
     parents: bool = typer.Option(
         False, "-p", "--parents", help="Make missing parents too; an existing folder is fine."
     ),
-) -> None:
+) -> ExitCode:
     """Make folders.
 
     \b
@@ -77,7 +77,7 @@ def mkdir(
                 report_error(out, path, exc)
 
     run_storage(state, work)
-    exit_for(failures, len(paths))
+    return exit_for(failures, len(paths))
 
 
 def rm(
@@ -90,7 +90,7 @@ def rm(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="List what would be removed (stdout) and remove nothing."
     ),
-) -> None:
+) -> ExitCode:
     """Remove files, and folders with -r.
 
     On a terminal it asks first; elsewhere it refuses unless -f/--force is given. Declining
@@ -126,11 +126,11 @@ def rm(
     report = run_storage(state, work)
     if report is None:
         out.message("nothing removed")
-        return
+        return ExitCode.OK
     if dry_run:
         show_plan(out, report, bare=True)
-        return
-    finish(out, report)
+        return ExitCode(report.exit_code)
+    return finish(out, report)
 
 
 def _count_paths(number: int) -> str:

@@ -16,7 +16,7 @@ from canfar_cli.cli.data import (
     run_storage,
 )
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import CanfarError, UsageError
+from canfar_cli.errors import CanfarError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.output import Output
@@ -49,7 +49,7 @@ def ls(
     quiet: bool = typer.Option(
         False, "-q", "--quiet", help="Bare full paths, one per line (for xargs)."
     ),
-) -> None:
+) -> ExitCode:
     """List folders (a file lists itself).
 
     Names, one per line; -l adds size, date (UTC), owner and MD5 where the server knows them;
@@ -85,7 +85,7 @@ def ls(
     run_storage(state, work)
     if fmt == "json":
         out.json(listing.everything)
-    exit_for(failures, len(paths))
+    return exit_for(failures, len(paths))
 
 
 class _Listing:
@@ -137,7 +137,7 @@ def stat(
     paths: list[str] = _paths_argument(),
     output: ListFormat | None = format_option(),
     human: bool = human_option(),
-) -> None:
+) -> ExitCode:
     """Show everything about files and folders.
 
     Type, size, MD5, date, owner, public, groups that may read and write, and on an allocation
@@ -171,7 +171,7 @@ def stat(
         out.json([node.to_json() for node in nodes])
     elif nodes:
         out.blocks([stat_block(node, human) for node in nodes])
-    exit_for(failures, len(paths))
+    return exit_for(failures, len(paths))
 
 
 def du(
@@ -179,7 +179,7 @@ def du(
     paths: list[str] = _paths_argument(),
     summary: bool = typer.Option(False, "-s", "--summarize", help="One total per path."),
     human: bool = human_option(),
-) -> None:
+) -> ExitCode:
     """Show how much space folders use, and the quota of an allocation.
 
     Bytes and files under each folder (each sub-folder too, unless -s); QUOTA shows what the
@@ -219,7 +219,7 @@ def du(
                 row.append(usage_text(used, usage.quota, human) if usage.quota else "-")
             rows.append([*row, usage.path])
         out.table(columns, rows)
-    exit_for(failures, len(paths))
+    return exit_for(failures, len(paths))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import typer
-
 from canfar_cli.cli.data import named
 from canfar_cli.cli.data_present import bytes_text, count, join_parts, rate_text
+from canfar_cli.errors import ExitCode
 
 if TYPE_CHECKING:
     from canfar_cli.output import Output, TransferBar
@@ -121,17 +120,15 @@ def show_failures(out: Output, report: TransferReport) -> None:
         out.error(message, error.hint)
 
 
-def finish(out: Output, report: TransferReport, seconds: float | None = None) -> None:
-    """A batch's end: failures, the summary line (stderr), and its exit code."""
+def finish(out: Output, report: TransferReport, seconds: float | None = None) -> ExitCode:
+    """A batch's end: failures, the summary line (stderr); its exit code."""
     show_failures(out, report)
     out.message(summary_line(report, seconds))
-    code = int(report.exit_code)
-    if code:
-        raise typer.Exit(code)
+    return ExitCode(report.exit_code)
 
 
-def interrupted(out: Output, report: TransferReport, message: str, hint: str | None) -> None:
-    """Ctrl-C: what was done, what was not (by name, the first few), then exit 130."""
+def interrupted(out: Output, report: TransferReport, message: str, hint: str | None) -> ExitCode:
+    """Ctrl-C: what was done, what was not (by name, the first few); exit 130."""
     show_failures(out, report)
     left = report.not_done
     if left:
@@ -144,4 +141,4 @@ def interrupted(out: Output, report: TransferReport, message: str, hint: str | N
     out.message(message)
     if hint:
         out.message(f"hint: {hint}")
-    raise typer.Exit(130)
+    return ExitCode.INTERRUPTED

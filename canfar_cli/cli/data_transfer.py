@@ -11,7 +11,7 @@ import typer
 
 from canfar_cli.cli.data import check_paths, run_storage
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import UsageError
+from canfar_cli.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.cli.data_report import TransferProgress
@@ -46,7 +46,7 @@ def _run_transfer(
     *,
     dry_run: bool = False,
     before: Callable[[AsyncStorage], Awaitable[bool]] | None = None,
-) -> None:
+) -> ExitCode:
     """Run a transfer with its progress shown, then its report: the plan of a dry run on stdout,
     or each failure and one summary line on stderr; Ctrl-C prints what was and was not done.
     `before` (a confirmation) runs first, before any bar is drawn; False stops there."""
@@ -74,15 +74,13 @@ def _run_transfer(
 
     report = run_storage(state, main)
     if stopped is not None:
-        interrupted(out, stopped.report, stopped.message, stopped.hint)
-    if report is None:
-        return
+        return interrupted(out, stopped.report, stopped.message, stopped.hint)
+    if report is None:  # declined: nothing was changed
+        return ExitCode.OK
     if dry_run:
         show_plan(out, report)
-        if report.exit_code:
-            raise typer.Exit(int(report.exit_code))
-        return
-    finish(out, report, seconds)
+        return ExitCode(report.exit_code)
+    return finish(out, report, seconds)
 
 
 def cp(
@@ -99,7 +97,7 @@ def cp(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="List what would be copied (stdout) and copy nothing."
     ),
-) -> None:
+) -> ExitCode:
     """Copy files and folders in, out, or between storage services.
 
     As cp does: an existing folder DEST receives the sources; several sources need a folder.
@@ -129,7 +127,7 @@ def cp(
             progress=progress,
         )
 
-    _run_transfer(state, work, dry_run=dry_run)
+    return _run_transfer(state, work, dry_run=dry_run)
 
 
 def sync(
@@ -142,7 +140,7 @@ def sync(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="List what would be copied and removed; change nothing."
     ),
-) -> None:
+) -> ExitCode:
     """Mirror a folder one way: copy only new and changed files.
 
     Either direction (local to remote or back, or between services). A file is unchanged when
@@ -183,7 +181,7 @@ def sync(
     async def work(storage: AsyncStorage, progress: TransferProgress) -> TransferReport:
         return await storage.sync(source, dest, delete=delete, dry_run=dry_run, progress=progress)
 
-    _run_transfer(state, work, dry_run=dry_run, before=confirm if ask else None)
+    return _run_transfer(state, work, dry_run=dry_run, before=confirm if ask else None)
 
 
 def _deletion_confirmed(out: Output, plan: TransferReport, dest: str) -> bool:
@@ -204,7 +202,7 @@ def _deletion_confirmed(out: Output, plan: TransferReport, dest: str) -> bool:
 def mv(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(..., metavar="SRC... DEST", help="Sources, then where to."),
-) -> None:
+) -> ExitCode:
     """Move or rename files and folders.
 
     On one service it is the server's own move (a rename, or into an existing folder); across
@@ -223,7 +221,7 @@ def mv(
     async def work(storage: AsyncStorage, progress: TransferProgress) -> TransferReport:
         return await storage.move(sources, dest)
 
-    _run_transfer(state, work)
+    return _run_transfer(state, work)
 
 
 def register(app: typer.Typer) -> None:

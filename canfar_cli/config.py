@@ -200,11 +200,14 @@ def redacted(values: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Settings:
-    server: str
+    server: str  # "" until chosen: see canfar_cli.auth.servers.choose_server
     token: str | None
     certificate: str | None
     timeout: float
     concurrency: int
+    # Where the token came from: "flag", "environment", "config file", "serve" (the token a
+    # `canfar local serve` of this state folder recorded, found by itself) or None.
+    token_source: str | None = None
     # Seconds between two looks at the server while waiting for or following sessions.
     poll_interval: float = DEFAULT_POLL_INTERVAL
     # Where the credentials came from: True when given on purpose (flag, environment, config or
@@ -213,6 +216,9 @@ class Settings:
     platform: str | None = None
     ca_bundle: str | None = None
     services: dict[str, str] = field(default_factory=dict)
+    # The sign-in state read while choosing the server, handed down so that the credential is
+    # chosen without reading auth.json again (canfar_cli.auth.state.SigninState; opaque here).
+    signin: object | None = field(default=None, repr=False, compare=False)
 
     def service(self, key: str) -> str:
         """A sign-in service URL (registry_cadc, registry_srcnet, oidc_issuer_srcnet)."""
@@ -252,7 +258,7 @@ def _read_token_file(path: str, source: str) -> str:
     return check_token(token, f"token file {path} ({source})")
 
 
-def _pick(key: str, flag: Any, file_values: dict[str, Any]) -> tuple[Any, str] | None:
+def pick(key: str, flag: Any, file_values: dict[str, Any]) -> tuple[Any, str] | None:
     """The first of flag, environment, config file that is set, with its source."""
     if flag is not None:
         return flag, "the command line"
@@ -282,10 +288,10 @@ def load_settings(
     file_values = read_config()
     services = {}
     for key in ("registry_cadc", "registry_srcnet", "oidc_issuer_srcnet"):
-        picked = _pick(key, None, file_values)
+        picked = pick(key, None, file_values)
         if picked:
             services[key] = coerce(key, *picked)
-    picked = _pick("ca_bundle", None, file_values)
+    picked = pick("ca_bundle", None, file_values)
     ca_bundle = str(Path(coerce("ca_bundle", *picked)).expanduser()) if picked else None
     if ca_bundle is not None and not Path(ca_bundle).is_file():
         raise ConfigError(f"CA bundle {ca_bundle} (from {picked[1]}) does not exist")  # type: ignore[index]
@@ -311,31 +317,28 @@ def load_settings(
                 platform_value = coerce(
                     "platform", file_values["platform"], f"config file {config_path()}"
                 )
-    if server_value is None:
-        from canfar_cli.auth.discovery import platform_server
-
-        platform_value, server_value = platform_server(platform_value, services, ca_bundle)
+    # No server named: a platform (named, or the active one) is resolved where the server is
+    # chosen (canfar_cli.auth.servers.choose_server), which reads the sign-in state; "" until then.
 
     # A token given directly beats a token file at the same level; a flag beats everything.
     token_value: str | None = None
+    token_source: str | None = None
     if token is not None:
-        token_value = coerce("token", token, "the command line")
+        token_value, token_source = coerce("token", token, "the command line"), "flag"
     elif token_file is not None:
-        token_value = _read_token_file(token_file, "--token-file")
+        token_value, token_source = _read_token_file(token_file, "--token-file"), "flag"
     elif os.environ.get("CANFAR_TOKEN", "").strip():
         token_value = check_token(os.environ["CANFAR_TOKEN"].strip(), "$CANFAR_TOKEN")
+        token_source = "environment"
     elif "token" in file_values:
         token_value = coerce("token", file_values["token"], f"config file {config_path()}")
+        token_source = "config file"
     elif "token_file" in file_values:
         path = coerce("token_file", file_values["token_file"], "config file")
         token_value = _read_token_file(path, f"config file {config_path()}")
-    if token_value is None and server_value != "local":
-        # A `canfar local serve` of this state folder on loopback: the token it wrote there.
-        from canfar_cli.serve_tokens import find_token
+        token_source = "config file"
 
-        token_value = find_token(server_value)
-
-    picked = _pick("certificate", certificate, file_values)
+    picked = pick("certificate", certificate, file_values)
     certificate_explicit = bool(picked)
     if picked:
         pem = str(Path(coerce("certificate", *picked)).expanduser())
@@ -346,16 +349,17 @@ def load_settings(
         default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
         certificate_value = str(default_pem) if default_pem.is_file() else None
 
-    picked = _pick("timeout", timeout, file_values)
+    picked = pick("timeout", timeout, file_values)
     timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
-    picked = _pick("concurrency", concurrency, file_values)
+    picked = pick("concurrency", concurrency, file_values)
     concurrency_value = coerce("concurrency", *picked) if picked else DEFAULT_CONCURRENCY
-    picked = _pick("poll_interval", poll_interval, file_values)
+    picked = pick("poll_interval", poll_interval, file_values)
     interval_value = coerce("poll_interval", *picked) if picked else DEFAULT_POLL_INTERVAL
 
-    return Settings(
-        server=server_value,
+    settings = Settings(
+        server=server_value or "",
         token=token_value,
+        token_source=token_source,
         certificate=certificate_value,
         timeout=timeout_value,
         concurrency=concurrency_value,
@@ -365,6 +369,29 @@ def load_settings(
         ca_bundle=ca_bundle,
         services=services,
     )
+    return with_local_server(settings) if settings.server else settings
+
+
+def with_local_server(settings: Settings) -> Settings:
+    """For a `canfar local serve` of this state folder on loopback: the token it recorded
+    (unless one was given) and, over https, its CA (unless a bundle was given), so that it
+    needs no setting at all. Unchanged for any other server."""
+    import dataclasses
+
+    from canfar_cli.serve_tokens import find_ca, find_token, loopback_port
+
+    if loopback_port(settings.server) is None:
+        return settings
+    changes: dict[str, Any] = {}
+    if settings.token is None:
+        token = find_token(settings.server)
+        if token is not None:
+            changes.update(token=token, token_source="serve")
+    if settings.ca_bundle is None and settings.server.startswith("https:"):
+        ca = find_ca(settings.server)
+        if ca is not None:
+            changes["ca_bundle"] = ca
+    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def registry_credentials(
@@ -376,7 +403,7 @@ def registry_credentials(
     flag's file, $CANFAR_REGISTRY_SECRET (the secret itself), the config's registry_secret_file.
     A user with no secret (or a secret file with no user) is a setting error."""
     file_values = read_config()
-    picked = _pick("registry_user", user, file_values)
+    picked = pick("registry_user", user, file_values)
     if picked is None:
         if secret_file is not None:
             raise ConfigError(

@@ -43,8 +43,11 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on."
     ),
-    port: int = typer.Option(
-        0, "--port", metavar="PORT", help="Port to listen on (0: any free port)."
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        metavar="PORT",
+        help="Port to listen on (0: any free port) [the last one of this state folder, else any].",
     ),
     token_file: str | None = typer.Option(
         None,
@@ -121,7 +124,7 @@ def serve(
             " of this machine (ps, /proc)",
             hint="use --token-file PATH or CANFAR_LOCAL_TOKEN, or leave it out for a random one",
         )
-    if not 0 <= port <= 65535:
+    if port is not None and not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {port}")
     if latency < 0:
         raise UsageError(f"--latency must be >= 0, got {latency:g}")

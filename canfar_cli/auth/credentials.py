@@ -123,7 +123,7 @@ def usable_certificate_of(state: SigninState) -> Path:
     return path
 
 
-def status(settings: Settings, state: SigninState | None = None) -> dict[str, Any]:
+def status(settings: Settings | None = None, state: SigninState | None = None) -> dict[str, Any]:
     """Who is signed in, with what, until when, the platform and the credential in use. No
     network (a token is not refreshed to say so).
 
@@ -136,6 +136,11 @@ def status(settings: Settings, state: SigninState | None = None) -> dict[str, An
     from canfar_cli.auth.settings import SigninSettings
     from canfar_cli.auth.state import SigninState
 
+    if settings is None:
+        from canfar_cli.auth.servers import choose_server
+        from canfar_cli.config import load_settings
+
+        settings = choose_server(load_settings(), state)
     identities = []
     problems: list[str] = []
     if state is None:

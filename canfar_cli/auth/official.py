@@ -65,8 +65,8 @@ def _scalar(text: str) -> Any:
 def parse_mappings(text: str) -> dict[str, Any]:
     """Nested block mappings of scalars (what the official client writes)."""
     root: dict[str, Any] = {}
-    stack: list[tuple[int, dict[str, Any]]] = [(-1, root)]
-    pending: tuple[int, dict[str, Any], str] | None = None
+    stack: list[tuple[int, dict[str, Any]]] = []  # (indent of the keys, mapping)
+    pending: tuple[int, dict[str, Any], str] | None = None  # a key waiting for its block
     for raw in text.splitlines():
         stripped = raw.strip()
         if not stripped or stripped.startswith("#") or stripped in ("---", "..."):
@@ -77,20 +77,22 @@ def parse_mappings(text: str) -> dict[str, Any]:
         key, sep, rest = stripped.partition(":")
         if not sep or (rest and not rest.startswith(" ")) or key.startswith(("'", '"', "?")):
             raise _Unsupported
-        if pending is not None:
-            parent_indent, parent, name = pending
-            pending = None
-            if indent > parent_indent:
-                child: dict[str, Any] = {}
-                parent[name] = child
-                stack.append((indent, child))
-        while indent <= stack[-1][0]:
-            stack.pop()
-        if indent < stack[-1][0] or not stack:
-            raise _Unsupported
+        if not stack:
+            stack.append((indent, root))
+        elif pending is not None and indent > pending[0]:
+            child: dict[str, Any] = {}
+            pending[1][pending[2]] = child
+            stack.append((indent, child))
+        else:
+            while stack and indent < stack[-1][0]:
+                stack.pop()
+            if not stack or indent != stack[-1][0]:
+                raise _Unsupported
+        pending = None
         current = stack[-1][1]
-        if rest.strip() and not rest.strip().startswith("#"):
-            current[key.strip()] = _scalar(rest)
+        value = rest.strip()
+        if value and not value.startswith("#"):
+            current[key.strip()] = _scalar(value)
         else:
             current[key.strip()] = None
             pending = (indent, current, key.strip())

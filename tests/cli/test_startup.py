@@ -86,7 +86,7 @@ def test_a_real_command_does_use_the_core() -> None:
 
 def test_platform_commands_that_need_no_network_import_nothing_heavy() -> None:
     # A platform known from an earlier sign-in: listing and choosing it need no HTTP stack.
-    from canfar_cli.auth.store import write_store
+    from tests.support.signin import write_auth as write_store
 
     write_store(
         {"platforms": {"canSRC": {"url": "https://src.example/skaha", "identity": "srcnet"}}}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import sqlite3
 import ssl
 import time
@@ -167,3 +168,18 @@ def point_canfar_at(platform: SigninPlatform, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("CANFAR_REGISTRY_SRCNET", f"{base}/reg/srcnet/resource-caps")
     monkeypatch.setenv("CANFAR_OIDC_ISSUER_SRCNET", f"{base}/oidc")
     monkeypatch.setenv("CANFAR_CA_BUNDLE", str(platform.ca_path))
+
+
+def read_auth() -> dict[str, Any]:
+    """The sign-in store (auth.json) as JSON: what tests look at."""
+    from canfar_cli.auth.state import store_path
+
+    return dict(json.loads(store_path().read_text()))
+
+
+def write_auth(values: dict[str, Any]) -> None:
+    """Write the sign-in store (auth.json, 0600) as a test's starting point."""
+    from canfar_cli import files
+    from canfar_cli.auth.state import store_path
+
+    files.write_private(store_path(), json.dumps({"version": 1, **values}))

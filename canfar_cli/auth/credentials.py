@@ -236,3 +236,21 @@ def _iso(seconds: float) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def user_in_use(settings: Settings, state: SigninState | None = None) -> str | None:
+    """The user name of the sign-in whose credential a request to the server in use would carry
+    (the certificate's CN, the SRCNet user); None for any other credential or none. No network."""
+    from canfar_cli.auth.certificates import read_certificate
+
+    report = status(settings, state)
+    identity = report["in_use"]["identity"]
+    for entry in report["identities"]:
+        if entry["identity"] == identity and entry.get("user"):
+            return str(entry["user"])
+    if identity == "cadc":
+        try:
+            return read_certificate(settings.certificate or "").user
+        except CanfarError:
+            return None
+    return None

@@ -172,6 +172,10 @@ def serve(
             out.message(f"token: in {token_path} (canfar finds it for {url}; mode 0600)")
             if out.is_terminal(out.stderr):
                 out.message(f"token: {secret}")
+        if out.is_terminal(out.stderr):
+            # The one setting to export; canfar finds the token, the CA and the sign-in
+            # services of this server by itself (`--server local` signs in to it too).
+            out.message(f"to use it: export CANFAR_URL={url}  (nothing else is needed)")
         out.write(url + "\n")
 
     try:
@@ -207,6 +211,26 @@ def _given_token(token_file: str | None, env_value: str | None) -> str | None:
     if env_value is not None and env_value.strip():
         return check_token(env_value.strip(), "$CANFAR_LOCAL_TOKEN")
     return None
+
+
+def _user_in_use(ctx: typer.Context) -> str:
+    """The user the local platform in use runs jobs as, given the credentials in use: the
+    signed-in user for a served platform that takes the sign-in, else the OS user."""
+    from canfar_cli.cli.state import state_of
+    from canfar_cli.errors import CanfarError
+    from canfar_cli.local.settings import default_user
+    from canfar_cli.serve_tokens import loopback_port
+
+    state = state_of(ctx)
+    try:
+        settings = state.settings()
+        if loopback_port(settings.server) is not None:
+            from canfar_cli.auth.credentials import user_in_use
+
+            return user_in_use(settings) or default_user()
+    except CanfarError:
+        pass
+    return default_user()
 
 
 def _home(home: str | None) -> Path:
@@ -329,6 +353,9 @@ def home_path(
 ) -> None:
     """Print the path of your persistent home (made if missing), HOME of every local job.
 
+    Whose: the user your jobs run as on the server in use: the signed-in user (certificate or
+    SRCNet sign-in) when a `canfar local serve` takes that sign-in, else you (your OS user).
+
     `<state folder>/home/<user>`, or `<ARC>/home/<user>` with CANFAR_LOCAL_ARC=ARC. Every
     session of the user shares it, as /arc/home/<user> on CANFAR; rm, prune and the hourly
     cleanup never delete it.
@@ -343,10 +370,10 @@ def home_path(
     from canfar_cli.cli.state import state_of
     from canfar_cli.errors import UsageError
     from canfar_cli.local import statedir
-    from canfar_cli.local.settings import LocalSettings, arc_root, default_user, user_home
+    from canfar_cli.local.settings import LocalSettings, arc_root, user_home
 
     state = _home(home)
-    name = user or os.environ.get("CANFAR_LOCAL_USER", "").strip() or default_user()
+    name = user or os.environ.get("CANFAR_LOCAL_USER", "").strip() or _user_in_use(ctx)
     try:
         LocalSettings(home=state, user=name)  # the same rule for user names as the platform
     except Exception as exc:

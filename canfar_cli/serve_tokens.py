@@ -133,9 +133,58 @@ def served(server: str, home: Path | None = None) -> dict[str, object] | None:
     return record if server.strip().lower().startswith(scheme + ":") else None
 
 
-def running(home: Path | None = None) -> str | None:
+def mark_starting(home: Path) -> Path | None:
+    """Say a server of this state folder is starting (`serve/starting-<pid>`), so that a
+    sign-in started meanwhile (`canfar local serve --tls &` then `canfar --server local login`)
+    waits for it rather than finding none. Removed once the server is recorded (or gone)."""
+    with contextlib.suppress(OSError):
+        folder = home / SERVE_DIR
+        folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+        path = folder / f"starting-{os.getpid()}"
+        path.touch(mode=0o600)
+        return path
+    return None
+
+
+def _starting(folder: Path) -> bool:
+    for path in folder.glob("starting-*"):
+        pid = path.name.removeprefix("starting-")
+        if pid.isdigit() and _alive(int(pid)):
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def running(home: Path | None = None, wait: float = 15.0) -> str | None:
     """The base URL (http(s)://127.0.0.1:PORT/skaha) of a `canfar local serve` of this state
-    folder that is running: the remembered port's first, else any recorded. None when none is."""
+    folder that is running: the remembered port's first, else any recorded. One that is still
+    starting is waited for (up to `wait` seconds). None when none is."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        url = _running(home)
+        if url is not None:
+            return url
+        try:
+            folder = (home or local_home()) / SERVE_DIR
+        except ImportError:
+            return None
+        if time.monotonic() >= deadline or not _starting(folder):
+            return None
+        time.sleep(0.1)
+
+
+def _running(home: Path | None) -> str | None:
     try:
         folder = (home or local_home()) / SERVE_DIR
         names = sorted(p.name for p in folder.glob("*.json") if p.stem.isdigit())
@@ -148,14 +197,9 @@ def running(home: Path | None = None) -> str | None:
     for name in names:
         record = _record(folder / name)
         pid = record.get("pid") if record else None
-        if record and isinstance(pid, int) and isinstance(record.get("url"), str):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                continue
-            except OSError:
-                pass
-            return str(record["url"])
+        url = record.get("url") if record else None
+        if isinstance(pid, int) and isinstance(url, str) and _alive(pid):
+            return url
     return None
 
 

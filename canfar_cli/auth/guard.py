@@ -51,13 +51,8 @@ def check(path: Path, *, folder: bool = False) -> None:
         return
     if info.st_uid != os.getuid() and info.st_uid != 0:
         raise _refuse(path, "another user owns it")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not (
-        folder and info.st_mode & stat.S_ISVTX
-    ):
-        if info.st_uid != os.getuid():
-            raise _refuse(path, "others can write it")
-        _tighten(path, info, 0o700 if folder else 0o600)
-        return
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise _refuse(path, f"others can write it (mode {stat.S_IMODE(info.st_mode):04o})")
     if info.st_uid == os.getuid() and info.st_mode & 0o077:
         _tighten(path, info, 0o700 if folder else 0o600)
 

@@ -136,6 +136,9 @@ def serve(
         raise UsageError("--user must not be empty", hint="leave it out to act as your OS user")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]  # an IPv6 address as written in URLs: [::1]
+    starting = tokens.mark_starting(_home(home))
+    if starting is not None:
+        ctx.call_on_close(lambda: starting.unlink(missing_ok=True))
     secret = _given_token(token_file, os.environ.get("CANFAR_LOCAL_TOKEN"))
     if no_auth:
         if secret is not None:

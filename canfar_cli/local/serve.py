@@ -9,6 +9,7 @@ SIGINT and SIGTERM shut the server down gracefully and the process exits 0.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -102,6 +103,8 @@ def serve(
     # there. Recorded under --no-auth too, so `--server local` sign-ins find the server.
     record = tokens.write_token(settings.home, bound_port, url, settings.token, ca_path)
     token_file = record if settings.token is not None else None
+    with contextlib.suppress(OSError):  # recorded: no longer "starting" (cli/local.py)
+        (settings.home / tokens.SERVE_DIR / f"starting-{os.getpid()}").unlink(missing_ok=True)
     # The CA line too: whoever reads the URL line may look for it at once.
     if ca_path is not None and note is not None:
         note(f"local CA certificate (for CANFAR_CA_BUNDLE): {ca_path}")

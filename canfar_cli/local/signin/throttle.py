@@ -18,6 +18,7 @@ from collections import deque
 
 WINDOW = 600.0
 SLOW_AFTER = 3
+SLOW_STEP = 0.5  # seconds more for each wrong try past SLOW_AFTER
 REFUSE_AFTER = 6
 MAX_REGISTRATION = 8192
 REGISTRATIONS_PER_MINUTE = 30
@@ -50,7 +51,7 @@ class Throttle:
         with self._lock:
             failures = self._recent(user, now)
             failures.append(now)
-            return float(max(0, len(failures) - SLOW_AFTER))
+            return SLOW_STEP * max(0, len(failures) - SLOW_AFTER)
 
     def succeeded(self, user: str) -> None:
         with self._lock:

@@ -110,6 +110,13 @@ def coerce(key: str, raw: Any, source: str) -> Any:
         if kind is str:
             if not isinstance(raw, str) or not raw.strip():
                 raise ValueError
+            try:
+                raw.encode("utf-8")
+            except UnicodeEncodeError:  # bytes from argv that are not UTF-8 (surrogateescape)
+                raise ConfigError(
+                    f"{key} from {source} is not UTF-8 text",
+                    hint="give it as UTF-8 text (a file name in another encoding: rename it)",
+                ) from None
             if key == "token":
                 return check_token(raw.strip(), source)
             if key == "server" and not _is_server(raw.strip()):

@@ -75,8 +75,11 @@ class SigninSettings:
         return cls(settings.timeout, settings.ca_bundle, dict(settings.services), settings.server)
 
 
-def signin_settings(server: str | None = None, timeout: float | None = None) -> SigninSettings:
-    """Read from the flags given, the environment and the config file (as config does)."""
+def signin_settings(
+    server: str | None = None, timeout: float | None = None, *, active: str | None = None
+) -> SigninSettings:
+    """Read from the flags given, the environment and the config file (as config does);
+    `active`: the server in use when none is named (the active platform's URL)."""
     from pathlib import Path
 
     from canfar_cli.config import DEFAULT_TIMEOUT, coerce, pick, read_config
@@ -95,5 +98,5 @@ def signin_settings(server: str | None = None, timeout: float | None = None) -> 
     picked = pick("timeout", timeout, values)
     timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
     picked = pick("server", server, values)
-    server_value = coerce("server", *picked) if picked else None
+    server_value = coerce("server", *picked) if picked else active
     return SigninSettings(timeout_value, ca_bundle, services, server_value)

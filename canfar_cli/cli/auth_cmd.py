@@ -29,12 +29,16 @@ platform_app = typer.Typer(
 )
 
 
-def _signin_settings(state: CliState) -> SigninSettings:
-    """What talking to the sign-in services needs: for a local server in use (--server, or
-    CANFAR_URL), its own sign-in services."""
+def _signin_settings(state: CliState, signin: SigninState | None = None) -> SigninSettings:
+    """What talking to the sign-in services needs: for a local server in use (--server,
+    CANFAR_URL, the config's server, else the active platform), its own sign-in services."""
     from canfar_cli.auth.settings import signin_settings
 
-    return signin_settings(server=state.server, timeout=state.timeout)
+    active = None
+    if signin is not None and state.platform is None:
+        found = signin.find_platform(signin.active_platform_name() or "")
+        active = found.url if found else None
+    return signin_settings(server=state.server, timeout=state.timeout, active=active)
 
 
 def _signin_state(state: CliState) -> SigninState:
@@ -411,7 +415,7 @@ def platform_ls(
     state = state_of(ctx)
     out = state.out
     signin = _signin_state(state)
-    found = platforms(_signin_settings(state), refresh=refresh, state=signin)
+    found = platforms(_signin_settings(state, signin), refresh=refresh, state=signin)
     active = signin.active_platform_name()
     if resolve_format(output, as_json) == "json":
         out.json([{**p.as_dict(), "active": p.name == active} for p in found])
@@ -430,7 +434,8 @@ def platform_use(
     from canfar_cli.auth.discovery import use_platform
 
     state = state_of(ctx)
-    chosen = use_platform(name, _signin_settings(state), _signin_state(state))
+    signin = _signin_state(state)
+    chosen = use_platform(name, _signin_settings(state, signin), signin)
     state.out.message(f"active platform: {chosen.name} ({chosen.url})")
 
 

@@ -108,6 +108,8 @@ class CliState:
             if inner is exc:
                 raise
             raise inner from None
+        finally:
+            self.show_notices()  # e.g. a credential file's mode tightened while choosing it
 
 
 def _is_cancellation(exc: BaseException) -> bool:

@@ -145,11 +145,20 @@ class SigninPlatform:
 
 
 def start_signin_platform(
-    tmp_path: Path, *, tls: bool = False, env: dict[str, str] | None = None
+    tmp_path: Path,
+    *,
+    tls: bool = False,
+    env: dict[str, str] | None = None,
+    home: Path | None = None,
+    same_port: bool = False,
 ) -> SigninPlatform:
-    home = tmp_path / "signin-platform"
+    """`home`: its state folder (default one canfar does not look in); `same_port`: the port
+    that state folder's last server had (see start_local_server)."""
+    home = home or tmp_path / "signin-platform"
     settings = {"CANFAR_LOCAL_DEVICE_INTERVAL": "0", **(env or {})}
-    server = start_local_server(tmp_path, home=home, tls=tls, env=settings)
+    server = start_local_server(
+        tmp_path, home=home, tls=tls, env=settings, same_port=same_port
+    )
     for name, password in USERS.items():
         _local("users", "add", name, "--password-stdin", "--home", str(home),
                input=password + "\n")  # fmt: skip

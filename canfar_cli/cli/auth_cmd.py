@@ -152,8 +152,8 @@ def login(
         raise UsageError("--username and --password-stdin are for `canfar login cadc`")
     if username is not None:
         _text_arg(username, "--username")
-    settings = _signin_settings(state)
     signin = _signin_state(state)
+    settings = _signin_settings(state, signin)
     if platform is not None:
         _check_platform(signin, settings, idp, platform)  # before anything is signed
     if idp == "cadc":

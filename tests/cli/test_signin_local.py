@@ -176,7 +176,7 @@ def test_3_a_login_keeps_the_active_platform(platform: SigninPlatform) -> None:
     assert read_auth()["active"]["platform"] == "canfar" and "as asked" in chosen.stderr
 
 
-# --- 4: logout -------------------------------------------------------------------------------------
+# --- 4: logout ------------------------------------------------------------------------------------
 
 
 def test_4_logout_removes_the_certificate_canfar_wrote_and_names_one_it_did_not(
@@ -198,7 +198,7 @@ def test_4_logout_removes_the_certificate_canfar_wrote_and_names_one_it_did_not(
     assert gone.exit_code == 0 and not pem_path().exists()
 
 
-# --- 6: TLS verification ---------------------------------------------------------------------------
+# --- 6: TLS verification --------------------------------------------------------------------------
 
 
 def test_6_an_untrusted_server_is_exit_5_at_once_with_the_ca_hint(tmp_path: Path) -> None:
@@ -212,7 +212,7 @@ def test_6_an_untrusted_server_is_exit_5_at_once_with_the_ca_hint(tmp_path: Path
         stop_signin_platform(other)
 
 
-# --- 7: -v -----------------------------------------------------------------------------------------
+# --- 7: -v ----------------------------------------------------------------------------------------
 
 
 def test_7_verbose_shows_the_sign_in_requests_with_credentials_hidden(
@@ -221,14 +221,16 @@ def test_7_verbose_shows_the_sign_in_requests_with_credentials_hidden(
     login = canfar("-v", "--server", "local", "login", "cadc", "-u", "alice", "--password-stdin",
                    input="wonderland\n")  # fmt: skip
     assert login.exit_code == 0, login.output
-    assert "GET https://127.0.0.1:" in login.stderr and "/reg/cadc/resource-caps 200" in login.stderr
+    assert (
+        "GET https://127.0.0.1:" in login.stderr and "/reg/cadc/resource-caps 200" in login.stderr
+    )
     assert "/cred/priv/proxy" in login.stderr and "<hidden>" in login.stderr
     assert "wonderland" not in login.output and "Basic " not in login.output
     listing = canfar("-v", "--server", "local", "platform", "ls", "--refresh")
     assert listing.exit_code == 0 and "/skaha/capabilities 200" in listing.stderr
 
 
-# --- 11: --platform checked first ------------------------------------------------------------------
+# --- 11: --platform checked first -----------------------------------------------------------------
 
 
 def test_11_an_unknown_platform_is_exit_2_before_anything_is_signed(
@@ -242,7 +244,7 @@ def test_11_an_unknown_platform_is_exit_2_before_anything_is_signed(
     assert not store_path().exists()
 
 
-# --- 12: modes and owners --------------------------------------------------------------------------
+# --- 12: modes and owners -------------------------------------------------------------------------
 
 
 def test_12_credential_files_are_tightened_or_refused(platform: SigninPlatform) -> None:
@@ -271,7 +273,7 @@ def test_12_credential_files_are_tightened_or_refused(platform: SigninPlatform) 
         assert linked.exit_code == 3 and "another user owns it" in linked.stderr
 
 
-# --- 13: limits of the local services ---------------------------------------------------------------
+# --- 13: limits of the local services -------------------------------------------------------------
 
 
 def test_13_wrong_passwords_slow_down_then_are_refused(platform: SigninPlatform) -> None:
@@ -294,7 +296,7 @@ def test_13_registration_is_bounded_in_size_and_rate(platform: SigninPlatform) -
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
 
 
-# --- 14: fidelity ------------------------------------------------------------------------------------
+# --- 14: fidelity ---------------------------------------------------------------------------------
 
 
 def test_14_a_replayed_refresh_token_ends_the_sign_in(platform: SigninPlatform) -> None:
@@ -341,7 +343,7 @@ def test_14_an_interrupted_device_login_leaves_no_pending_code(platform: SigninP
     assert platform.pending_code() is None
 
 
-# --- 15 and issue 20: bytes that are not text, a damaged store -------------------------------------
+# --- 15 and issue 20: bytes that are not text, a damaged store ------------------------------------
 
 
 def test_15_a_password_that_is_not_utf8_is_exit_2(platform: SigninPlatform) -> None:
@@ -411,7 +413,7 @@ def test_ps_reads_the_sign_in_store_once_or_twice_with_a_refresh(
     assert len(counted) == reads
 
 
-# --- README: the local recipe as written ------------------------------------------------------------
+# --- README: the local recipe as written ----------------------------------------------------------
 
 
 def test_the_readme_local_recipe_works_as_written(isolated: Path) -> None:

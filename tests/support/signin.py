@@ -156,9 +156,7 @@ def start_signin_platform(
     that state folder's last server had (see start_local_server)."""
     home = home or tmp_path / "signin-platform"
     settings = {"CANFAR_LOCAL_DEVICE_INTERVAL": "0", **(env or {})}
-    server = start_local_server(
-        tmp_path, home=home, tls=tls, env=settings, same_port=same_port
-    )
+    server = start_local_server(tmp_path, home=home, tls=tls, env=settings, same_port=same_port)
     for name, password in USERS.items():
         _local("users", "add", name, "--password-stdin", "--home", str(home),
                input=password + "\n")  # fmt: skip

@@ -30,6 +30,9 @@ class SigninSettings:
     ca_bundle: str | None = None
     services: dict[str, str] = field(default_factory=dict)  # the ones set (env, config)
     server: str | None = None  # the server in use; its own services when it is loopback
+    # Whether it was named (flag, environment, config), not the active platform's: a named
+    # local server's own services win over the ones set, an active platform's do not.
+    named: bool = True
 
     def local_base(self) -> str | None:
         """scheme://host:port of the server in use when it is a local platform on loopback;
@@ -58,7 +61,7 @@ class SigninSettings:
         from canfar_cli.config import SERVICE_DEFAULTS
 
         base = self.local_base()
-        if base is not None:
+        if base is not None and (self.named or not self.services.get(key)):
             return base + LOCAL_PATHS[key]
         return self.services.get(key) or SERVICE_DEFAULTS[key]
 
@@ -72,7 +75,13 @@ class SigninSettings:
 
     @classmethod
     def of(cls, settings: Settings) -> SigninSettings:
-        return cls(settings.timeout, settings.ca_bundle, dict(settings.services), settings.server)
+        return cls(
+            settings.timeout,
+            settings.ca_bundle,
+            dict(settings.services),
+            settings.server,
+            named=settings.platform is None,
+        )
 
 
 def signin_settings(
@@ -99,4 +108,4 @@ def signin_settings(
     timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
     picked = pick("server", server, values)
     server_value = coerce("server", *picked) if picked else active
-    return SigninSettings(timeout_value, ca_bundle, services, server_value)
+    return SigninSettings(timeout_value, ca_bundle, services, server_value, named=bool(picked))

@@ -399,14 +399,18 @@ def _official(text: str) -> None:
     path.write_text(text)
 
 
-def test_official_config_sign_in_and_platform_are_picked_up(services: SigninPlatform) -> None:
+@pytest.mark.parametrize("version", [1, 2])  # 1: the official client's 1.4 line (issue 17 #16)
+def test_official_config_sign_in_and_platform_are_picked_up(
+    services: SigninPlatform, version: int
+) -> None:
     tokens = services.tokens("alice")  # of a client of the official client's own
-    _official(f"""version: 2
+    v1 = "\n    mode: oidc\n    idp: srcnet" if version == 1 else ""
+    _official(f"""version: {version}
 active:
   authentication: srcnet
   server: canSRC
 authentication:
-  srcnet:
+  srcnet:{v1}
     endpoints:
       token: {services.base}/oidc/token
     client:
@@ -420,7 +424,7 @@ authentication:
 servers:
   canSRC:
     url: {services.base}/skaha
-    version: v1
+    version: v1{v1.replace("mode: oidc", "auths: [oidc]")}
 """)
     before = (Path.home() / ".canfar" / "config.yaml").read_bytes()
     result = canfar("ps", "-o", "json")

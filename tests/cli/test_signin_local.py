@@ -287,7 +287,7 @@ def test_13_wrong_passwords_slow_down_then_are_refused(platform: SigninPlatform)
 
 def test_13_registration_is_bounded_in_size_and_rate(platform: SigninPlatform) -> None:
     url = f"{platform.base}/oidc/register"
-    verify = str(platform.ca_path)
+    verify = platform._verify()
     big = httpx.post(url, json={"client_name": "x" * 10000}, verify=verify)
     assert big.status_code == 400
     answers = [httpx.post(url, json={}, verify=verify).status_code for _ in range(31)]
@@ -312,7 +312,7 @@ def test_14_a_replayed_refresh_token_ends_the_sign_in(platform: SigninPlatform) 
     replay = httpx.post(f"{platform.base}/oidc/token",
                         data={"grant_type": "refresh_token", "refresh_token": stolen},
                         auth=(record["client_id"], record["client_secret"]),
-                        verify=str(platform.ca_path))  # fmt: skip
+                        verify=platform._verify())  # fmt: skip
     assert replay.status_code == 400
     ended = canfar("ps")
     assert ended.exit_code == 3 and "login srcnet" in ended.stderr
@@ -322,7 +322,7 @@ def test_14_a_certificate_is_at_least_the_service_minimum(platform: SigninPlatfo
     from canfar_cli.auth.certificates import parse_pem
 
     answer = httpx.get(f"{platform.base}/cred/priv/proxy", params={"daysValid": "0.0001"},
-                       auth=("alice", "wonderland"), verify=str(platform.ca_path))  # fmt: skip
+                       auth=("alice", "wonderland"), verify=platform._verify())  # fmt: skip
     assert answer.status_code == 200
     _user, not_after = parse_pem(answer.content, "answer")
     assert not_after - time.time() > 3000  # raised to an hour, not 8.6 s
@@ -367,7 +367,7 @@ def test_20_a_store_whose_parts_are_not_objects_is_one_exit_3_line(key: str) -> 
 
 def test_20_register_with_odd_grant_types_is_400(platform: SigninPlatform) -> None:
     answer = httpx.post(f"{platform.base}/oidc/register", json={"grant_types": [[1]]},
-                        verify=str(platform.ca_path))  # fmt: skip
+                        verify=platform._verify())  # fmt: skip
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_client_metadata"
 
 

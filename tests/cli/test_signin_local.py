@@ -441,3 +441,32 @@ def test_the_readme_local_recipe_works_as_written(isolated: Path) -> None:
                 with __import__("contextlib").suppress(OSError):
                     os.kill(pid, 9)
         kill_platform_processes(isolated / "local")
+
+
+def test_1_serve_on_a_terminal_prints_the_one_line_to_export(isolated: Path) -> None:
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "canfar_cli", "local", "serve", "--tls"],
+        stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL, env=canfar_env(),
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        from tests.support.loopback import read_first_line
+
+        url = read_first_line(process, timeout=60)
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"export CANFAR_URL" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                seen += os.read(master, 4096)
+        assert f"export CANFAR_URL={url}".encode() in seen, seen
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        os.close(master)
+        from tests.support.loopback import kill_platform_processes
+
+        kill_platform_processes(isolated / "local")

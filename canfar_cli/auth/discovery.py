@@ -140,12 +140,18 @@ def listed(identity: str, settings: SigninSettings) -> list[Platform]:
     from canfar_cli.auth import net
 
     key = f"registry_{identity}"
-    caps = net.resource_caps(settings.service(key), settings, key)
+    registry = settings.service(key)
+    caps = net.resource_caps(registry, settings, key)
+    # A local platform's registry names its platform as CANFAR's and SRCNet's do: "local-"
+    # before the name keeps the real ones (`canfar`, `canSRC`) as they were.
+    local = settings.local_base()
+    prefix = "local-" if local is not None and registry.startswith(local + "/") else ""
     found = []
     for uri, url in caps.items():
         if uri.endswith("/skaha"):
             base = url.rstrip("/").removesuffix("/capabilities")
-            found.append(Platform(name=name_of(uri), url=base, identity=identity, uri=uri))
+            name = prefix + name_of(uri)
+            found.append(Platform(name=name, url=base, identity=identity, uri=uri))
     return found
 
 

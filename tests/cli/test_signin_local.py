@@ -108,7 +108,7 @@ def test_1_local_sign_in_needs_no_settings_and_survives_a_restart(serve: Serve) 
     assert login.exit_code == 0, login.output
     assert login.stdout == "" and "signed in as alice" in login.stderr  # 8: messages on stderr
     assert "none was active" in login.stderr  # 3: the line says why the platform changed
-    assert read_auth()["active"]["platform"]  # the local platform, found in its own registry
+    assert read_auth()["active"]["platform"] == "local-canfar"  # found in its own registry
 
     # 10: the sign-in made to this server wins over the token found by itself, and says so
     use = in_use()
@@ -171,9 +171,11 @@ def test_3_a_login_keeps_the_active_platform(platform: SigninPlatform) -> None:
     assert login.exit_code == 0, login.output
     assert read_auth()["active"]["platform"] == "mine"
     assert "mine (unchanged" in login.stderr
-    chosen = login_alice("--platform", "canfar")
+    chosen = login_alice("--platform", "local-canfar")
     assert chosen.exit_code == 0, chosen.output
-    assert read_auth()["active"]["platform"] == "canfar" and "as asked" in chosen.stderr
+    assert read_auth()["active"]["platform"] == "local-canfar" and "as asked" in chosen.stderr
+    # the local platform's names never take the place of the real ones
+    assert "canfar" not in read_auth()["platforms"]
 
 
 # --- 4: logout ------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 CRED_URI = "ivo://cadc.nrc.ca/cred"
 CDP_PROXY = "ivo://ivoa.net/std/CDP#proxy-1.0"
-BASIC_AA = "ivo://ivoa.net/sso#BasicAA"
 MAX_DAYS = 30
 
 

@@ -61,10 +61,10 @@ def _user_of(credentials: Credentials) -> str | None:
 
             return read_certificate(credentials.certificate).user or None
         if credentials.identity == "srcnet":
-            from canfar_cli.auth import oidc, store
+            from canfar_cli.auth.state import SigninState
 
-            record = oidc.stored_identity(store.read_store()) or {}
-            return str(record.get("user") or "") or None
+            signin = SigninState.load().tokens()
+            return (signin.user or None) if signin is not None else None
     except CanfarError:
         return None
     return None
@@ -195,9 +195,9 @@ class AsyncStorage:
         identity = self._credentials.identity
         if identity in ("cadc", "srcnet"):
             return identity
-        from canfar_cli.auth.discovery import identity_of
+        from canfar_cli.auth.state import SigninState
 
-        return identity_of(self.settings.platform)
+        return SigninState.load().identity_of(self.settings.platform)
 
     async def services(self) -> dict[str, str]:
         """The storage services of the identity in use: {name: resource ID}, e.g.

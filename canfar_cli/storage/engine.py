@@ -32,12 +32,13 @@ import anyio
 import httpx
 
 from canfar_cli.errors import CanfarError, ServerError, UnreachableError
-from canfar_cli.http import HttpClient, describe, public_url
+from canfar_cli.http import HttpClient
 from canfar_cli.storage import nodes as docs
 from canfar_cli.storage.paths import RemotePath
 from canfar_cli.storage.results import Node
 from canfar_cli.storage.services import Service
 from canfar_cli.storage.wire import digest_header, md5_of_digest, with_subject
+from canfar_cli.wire import describe, public_url
 
 if TYPE_CHECKING:
     from canfar_cli.storage.progress import Progress

@@ -12,9 +12,9 @@ import anyio
 import httpx
 
 from canfar_cli.errors import CanfarError, UnreachableError
-from canfar_cli.http import describe
 from canfar_cli.storage.paths import RemotePath
 from canfar_cli.storage.wire import md5_of_digest
+from canfar_cli.wire import describe
 
 if TYPE_CHECKING:
     from canfar_cli.storage.engine import Engine

@@ -52,83 +52,93 @@ class _Body(httpx.AsyncByteStream):
             await self._task
 
 
+def _scope(request: httpx.Request, client: tuple[str, int]) -> dict[str, Any]:
+    """The ASGI scope of a request, as httpx.ASGITransport builds it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": request.method,
+        "headers": [(k.lower(), v) for (k, v) in request.headers.raw],
+        "scheme": request.url.scheme,
+        "path": request.url.path,
+        "raw_path": request.url.raw_path.split(b"?")[0],
+        "query_string": request.url.query,
+        "server": (request.url.host, request.url.port),
+        "client": client,
+        "root_path": "",
+    }
+
+
+class _Exchange:
+    """One request/response between the client and the app: the app's receive and send, and the
+    task that runs it."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        self.body = request.stream.__aiter__()
+        self.head = request.method == "HEAD"
+        self.started: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.chunks: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
+        self.finished = asyncio.Event()
+        self.request_done = False
+
+    async def receive(self) -> MutableMapping[str, Any]:
+        if self.request_done:
+            await self.finished.wait()
+            return {"type": "http.disconnect"}
+        try:
+            chunk = await self.body.__anext__()
+        except StopAsyncIteration:
+            self.request_done = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            if not self.started.done():
+                self.started.set_result((message["status"], list(message.get("headers") or [])))
+        elif message["type"] == "http.response.body" and not self.finished.is_set():
+            chunk = message.get("body", b"")
+            if chunk and not self.head:
+                await self.chunks.put(chunk)
+            if not message.get("more_body", False):
+                await self.end(_END)
+
+    async def end(self, last: Any) -> None:
+        """The body ends with `last`: _END, or the exception that cut it."""
+        if not self.started.done():
+            self.started.set_result((500, []))
+            last = _END
+        if not self.finished.is_set():
+            self.finished.set()
+            await self.chunks.put(last)
+
+    async def run(self, app: App, scope: dict[str, Any]) -> None:
+        try:
+            await app(scope, self.receive, self.send)
+        except Exception as exc:  # answered as the server would: a 500, or a cut body
+            await self.end(exc)
+            return
+        await self.end(_END)
+
+
 class StreamingASGITransport(httpx.AsyncBaseTransport):
     def __init__(self, app: App, client: tuple[str, int] = ("127.0.0.1", 123)) -> None:
         self.app = app
         self.client = client
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": request.method,
-            "headers": [(k.lower(), v) for (k, v) in request.headers.raw],
-            "scheme": request.url.scheme,
-            "path": request.url.path,
-            "raw_path": request.url.raw_path.split(b"?")[0],
-            "query_string": request.url.query,
-            "server": (request.url.host, request.url.port),
-            "client": self.client,
-            "root_path": "",
-        }
-        body = request.stream.__aiter__()
-        loop = asyncio.get_running_loop()
-        started: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] = loop.create_future()
-        chunks: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
-        finished = asyncio.Event()
-        state = {"request_done": False}
-        head = request.method == "HEAD"
-
-        async def receive() -> MutableMapping[str, Any]:
-            if state["request_done"]:
-                await finished.wait()
-                return {"type": "http.disconnect"}
-            try:
-                chunk = await body.__anext__()
-            except StopAsyncIteration:
-                state["request_done"] = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            return {"type": "http.request", "body": chunk, "more_body": True}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                if not started.done():
-                    started.set_result((message["status"], list(message.get("headers") or [])))
-            elif message["type"] == "http.response.body" and not finished.is_set():
-                chunk = message.get("body", b"")
-                if chunk and not head:
-                    await chunks.put(chunk)
-                if not message.get("more_body", False):
-                    finished.set()
-                    await chunks.put(_END)
-
-        async def run() -> None:
-            try:
-                await self.app(scope, receive, send)
-            except Exception as exc:
-                if not started.done():
-                    started.set_result((500, []))
-                    finished.set()
-                    await chunks.put(_END)
-                elif not finished.is_set():
-                    finished.set()
-                    await chunks.put(exc)
-                return
-            if not started.done():
-                started.set_result((500, []))
-            if not finished.is_set():
-                finished.set()
-                await chunks.put(_END)
-
-        task = asyncio.ensure_future(run())
+        exchange = _Exchange(request)
+        task = asyncio.ensure_future(exchange.run(self.app, _scope(request, self.client)))
         try:
-            status, headers = await asyncio.shield(started)
+            status, headers = await asyncio.shield(exchange.started)
         except BaseException:
             task.cancel()
             raise
-        return httpx.Response(status, headers=headers, stream=_Body(chunks, task))
+        return httpx.Response(status, headers=headers, stream=_Body(exchange.chunks, task))
 
     async def aclose(self) -> None:
         pass

@@ -17,6 +17,7 @@ negotiation that fails still answers 303; the job is then in phase ERROR, `/erro
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
@@ -30,6 +31,8 @@ from canfar_cli.local.storage.uws import ABORTED, FINAL, PENDING, Job, job_docum
 
 if TYPE_CHECKING:
     from canfar_cli.local.storage.routes import StorageServices
+
+Work = Callable[[Job], None]
 
 PUSH, PULL, BOTH = "pushToVoSpace", "pullFromVoSpace", "biDirectional"
 PROTOCOL = "ivo://ivoa.net/vospace/core#"
@@ -249,37 +252,10 @@ def job_route(
     jobs_url: str,
     root: str,
 ) -> Response:
-    from canfar_cli.local.storage.routes import params_of
-
     if part == "":
-        if method == "DELETE":
-            services.jobs.remove(job.id)
-            return Response(303, b"", None, {"Location": jobs_url})
-        if method != "GET":
-            raise errors.unsupported(request.method, "GET, DELETE")
-        wait = params_of(request).get("WAIT")
-        if wait and job.phase not in FINAL and job.phase != PENDING:
-            try:
-                seconds = min(float(wait), 60.0)
-            except ValueError:
-                seconds = 0.0
-            job.done.wait(max(0.0, seconds))
-        return Response(200, job_document(job).encode(), XML)
+        return _job_itself(services, request, method, job, jobs_url)
     if part == "phase":
-        if method == "GET":
-            return text(200, job.phase)
-        if method != "POST":
-            raise errors.unsupported(request.method, "GET, POST")
-        phase = (params_of(request).get("PHASE") or "").upper()
-        if phase == "RUN":
-            services.jobs.run(job)
-        elif phase == "ABORT":
-            if job.phase not in FINAL:
-                job.phase = ABORTED
-                job.done.set()
-        else:
-            raise errors.bad(f"invalid PHASE: {phase}")
-        return Response(303, b"", None, {"Location": job_url})
+        return _job_phase(services, request, method, job, job_url)
     if part == "error":
         if method != "GET":
             raise errors.unsupported(request.method, "GET")
@@ -291,47 +267,113 @@ def job_route(
     raise SkahaError(404, f"not found: {job.id}/{part}")
 
 
+def _job_itself(
+    services: StorageServices, request: Request, method: str, job: Job, jobs_url: str
+) -> Response:
+    """GET the job document (WAIT=n waits up to n seconds for an end); DELETE the job."""
+    from canfar_cli.local.storage.routes import params_of
+
+    if method == "DELETE":
+        services.jobs.remove(job.id)
+        return Response(303, b"", None, {"Location": jobs_url})
+    if method != "GET":
+        raise errors.unsupported(request.method, "GET, DELETE")
+    wait = params_of(request).get("WAIT")
+    if wait and job.phase not in FINAL and job.phase != PENDING:
+        try:
+            seconds = min(float(wait), 60.0)
+        except ValueError:
+            seconds = 0.0
+        job.done.wait(max(0.0, seconds))
+    return Response(200, job_document(job).encode(), XML)
+
+
+def _job_phase(
+    services: StorageServices, request: Request, method: str, job: Job, job_url: str
+) -> Response:
+    from canfar_cli.local.storage.routes import params_of
+
+    if method == "GET":
+        return text(200, job.phase)
+    if method != "POST":
+        raise errors.unsupported(request.method, "GET, POST")
+    phase = (params_of(request).get("PHASE") or "").upper()
+    if phase == "RUN":
+        services.jobs.run(job)
+    elif phase == "ABORT":
+        if job.phase not in FINAL:
+            job.phase = ABORTED
+            job.done.set()
+    else:
+        raise errors.bad(f"invalid PHASE: {phase}")
+    return Response(303, b"", None, {"Location": job_url})
+
+
+def _request_text(request: Request) -> str:
+    """A job's request document as its jobInfo holds it (without the XML declaration)."""
+    return request.body.decode("utf-8", "replace").split("?>", 1)[-1].lstrip() + "\n"
+
+
+def _ended_with(job: Job, done: int, failures: list[str], what: str) -> None:
+    """A recursive job's end: ERROR when nothing was done, else COMPLETED (failures noted)."""
+    if failures and not done:
+        job.fail(failures[0])
+    elif failures:
+        job.error = f"{len(failures)} nodes not {what}: {failures[0]}"
+
+
 def create_job(
     services: StorageServices, request: Request, tree: Tree, user: str | None, kind: str, base: str
 ) -> Job:
+    job = services.jobs.new(user, tree.service.name, kind)
+    try:
+        if kind == "delete":
+            job.work = _delete_work(request, tree, user, job)
+        elif kind == "setprops":
+            job.work = _setprops_work(request, tree, user, job)
+        else:
+            job.work = _transfer_work(services, request, tree, user, job, base)
+    except BaseException:
+        services.jobs.remove(job.id)
+        raise
+    return job
+
+
+def _delete_work(request: Request, tree: Tree, user: str | None, job: Job) -> Work:
     from canfar_cli.local.storage.routes import params_of
 
-    job = services.jobs.new(user, tree.service.name, kind)
-    if kind == "delete":
-        target = params_of(request).get("target")
-        if not target:
-            services.jobs.remove(job.id)
-            raise errors.invalid_argument("missing parameter: target")
-        path = tree.path_of(target)
-        job.parameters["target"] = target
+    target = params_of(request).get("target")
+    if not target:
+        raise errors.invalid_argument("missing parameter: target")
+    path = tree.path_of(target)
+    job.parameters["target"] = target
 
-        def delete(job: Job) -> None:
-            deleted, failures = tree.delete_tree(user, path)
-            if failures and deleted == 0:
-                job.fail(failures[0])
-            elif failures:
-                job.error = f"{len(failures)} nodes not deleted: {failures[0]}"
+    def delete(job: Job) -> None:
+        deleted, failures = tree.delete_tree(user, path)
+        _ended_with(job, deleted, failures, "deleted")
 
-        job.work = delete
-        return job
-    if kind == "setprops":
-        from canfar_cli.local.storage.nodes import read_node
+    return delete
 
-        document = read_node(request.body)
-        top = tree.path_of(document.uri)
-        job.request = request.body.decode("utf-8", "replace").split("?>", 1)[-1].lstrip() + "\n"
 
-        def setprops(job: Job) -> None:
-            changed, failures = tree.update_tree(user, top, document.props)
-            if failures and not changed:
-                job.fail(failures[0])
-            elif failures:
-                job.error = f"{len(failures)} nodes not updated: {failures[0]}"
+def _setprops_work(request: Request, tree: Tree, user: str | None, job: Job) -> Work:
+    from canfar_cli.local.storage.nodes import read_node
 
-        job.work = setprops
-        return job
+    document = read_node(request.body)
+    top = tree.path_of(document.uri)
+    job.request = _request_text(request)
+
+    def setprops(job: Job) -> None:
+        changed, failures = tree.update_tree(user, top, document.props)
+        _ended_with(job, changed, failures, "updated")
+
+    return setprops
+
+
+def _transfer_work(
+    services: StorageServices, request: Request, tree: Tree, user: str | None, job: Job, base: str
+) -> Work:
     transfer = read_transfer(request.body)
-    job.request = request.body.decode("utf-8", "replace").split("?>", 1)[-1].lstrip() + "\n"
+    job.request = _request_text(request)
     if transfer.direction.startswith("vos://"):
         source, destination = tree.path_of(transfer.target), tree.path_of(transfer.direction)
 
@@ -342,8 +384,7 @@ def create_job(
                 )
             tree.move(user, source, destination)
 
-        job.work = move
-        return job
+        return move
 
     def negotiation(job: Job) -> None:
         try:
@@ -355,8 +396,7 @@ def create_job(
         job.details = transfer_document(transfer.target, transfer.direction, found)
         job.results["transferDetails"] = f"{base}/{tree.service.name}/xfer/{job.id}"
 
-    job.work = negotiation
-    return job
+    return negotiation
 
 
 def synctrans(
@@ -377,7 +417,7 @@ def synctrans(
     if method == "POST" and xml_body:
         transfer = read_transfer(request.body)
         job = services.jobs.new(user, tree.service.name, "transfer")
-        job.request = request.body.decode("utf-8", "replace").split("?>", 1)[-1].lstrip() + "\n"
+        job.request = _request_text(request)
         try:
             found = negotiate(services, tree, user, transfer, base)
         except SkahaError as exc:

@@ -3,7 +3,7 @@
 `pooled_transport` picks what `HttpClient` uses when no transport is given: `ShardedTransport`
 (several small pools) unless it is switched off (the `sharded` argument, or the environment
 variable CANFAR_SHARDED_POOLS=0) or a proxy is configured; None lets httpx build its own single
-pool. The benchmark figure behind it is in the README (Performance).
+pool. The benchmark figure behind it is in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def reference(app: Any = None) -> str:
         "# Command reference",
         "",
         f"Generated from each command's `--help` by `{GENERATOR}`; do not edit.",
-        "Examples and background are in the [README](../README.md#commands).",
+        "Examples and background are in the [guide](guide.md#commands).",
         "",
     ]
     lines += [f"- [`{path}`](#{_anchor(path)})" for path, _ in sections]

@@ -1,6 +1,7 @@
 """The one route to an exit code: a command returns an ExitCode (its failures reported already)
 or raises, and only the app's error wrapper (cli/main.py) turns either into the exit; the table
-of codes is written once (errors.EXIT_CODES) and `--help` and the README follow it."""
+of codes is written once (errors.EXIT_CODES) and `--help`, the README and docs/scripting.md
+follow it."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ def test_every_exit_code_is_in_the_table_once() -> None:
     assert list(EXIT_CODES) == list(ExitCode)
 
 
-def test_the_readme_table_is_the_one_in_errors() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert exit_code_table() in readme
+def test_the_documented_tables_are_the_one_in_errors() -> None:
+    for page in ("README.md", "docs/scripting.md"):
+        assert exit_code_table() in (REPO / page).read_text(encoding="utf-8"), page
 
 
 def test_help_lists_every_exit_code(cli: Any) -> None:

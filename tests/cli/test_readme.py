@@ -1,4 +1,6 @@
-"""The README's quick start, run as written from the root of a fresh copy of the repository."""
+"""The snippets of the README and its pages that must work as written: the quick start, run from
+the root of a fresh copy of the repository; the test command, the one CI runs; the offline loop of
+"Your files" (docs/guide.md)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ from tests.support import REPO
 from tests.support.process import canfar_env
 
 
-def readme_block(heading: str) -> str:
-    """The first ```bash block under `## heading` in the README."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+def readme_block(heading: str, page: str = "README.md") -> str:
+    """The first ```bash block under `## heading` in the README (or another page of the repo)."""
+    text = (REPO / page).read_text(encoding="utf-8")
     section = text.split(f"\n## {heading}\n", 1)[1]
     match = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert match, f"no bash block under '## {heading}'"
+    assert match, f"no bash block under '## {heading}' in {page}"
     return match.group(1).strip()
 
 
@@ -44,6 +46,8 @@ def source_files() -> list[str]:
 def test_the_test_command_is_the_one_ci_runs() -> None:
     command = readme_block("Tests")
     assert command in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    # CONTRIBUTING.md repeats it, word for word.
+    assert readme_block("The test command", "CONTRIBUTING.md") == command
 
 
 @pytest.mark.slow
@@ -72,8 +76,8 @@ def test_quick_start_runs_as_written(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_your_files_offline_loop_runs_as_written(tmp_path: Path) -> None:
-    """README "Your files": put a script, run it as a job, fetch what it wrote; offline."""
-    script = readme_block("Your files")
+    """docs/guide.md "Your files": put a script, run it as a job, fetch what it wrote; offline."""
+    script = readme_block("Your files", "docs/guide.md")
     assert "data cp fit.py arc:~/" in script and "data cp arc:~/out.txt ." in script
     work = tmp_path / "work"
     work.mkdir()

@@ -415,12 +415,12 @@ def test_ps_reads_the_sign_in_store_once_or_twice_with_a_refresh(
     assert len(counted) == reads
 
 
-# --- README: the local recipe as written ----------------------------------------------------------
+# --- docs/configuration.md: the local recipe as written ----------------------------------------------------------
 
 
-def test_the_readme_local_recipe_works_as_written(isolated: Path) -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("### Signing in to the local platform", 1)[1]
+def test_the_documented_local_recipe_works_as_written(isolated: Path) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    section = page.split("### Signing in to the local platform", 1)[1]
     block = section.split("```bash\n", 1)[1].split("```", 1)[0]
     lines = [line for line in block.splitlines() if line.strip()]
     assert len(lines) == 3

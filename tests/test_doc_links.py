@@ -94,7 +94,8 @@ def test_the_pages_link_to_each_other() -> None:
 
 
 def test_a_broken_file_or_anchor_is_found(tmp_path: Path) -> None:
-    (tmp_path / "other.md").write_text("# Other page\n\n## Signing in `here`\n\n## Twice\n\n## Twice\n")
+    other = "# Other page\n\n## Signing in `here`\n\n## Twice\n\n## Twice\n"
+    (tmp_path / "other.md").write_text(other)
     page = tmp_path / "page.md"
     page.write_text(
         "# Page\n\n"

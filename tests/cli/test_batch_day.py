@@ -79,7 +79,8 @@ def test_a_file_written_by_one_job_is_read_by_the_next(cli: Any, isolated: Path)
     path = Path(home.stdout.strip())
     assert path == isolated / "local" / "home" / os.environ.get("USER", path.name)
     assert path.is_dir() and (path.stat().st_mode & 0o777) == 0o700
-    # The guide's way (docs/guide.md, create): put the script in the home first, then run it by its bare name.
+    # The guide's way (docs/guide.md, create): put the script in the home first, then run it
+    # by its bare name.
     (path / "fit.py").write_text("open('result.txt', 'w').write('42\\n')\n")
     first = create_done(cli, "--", sys.executable, "fit.py")
     second = create_done(cli, "--", "cat", "result.txt")
@@ -201,7 +202,8 @@ def test_info_json_is_an_array_for_one_id(isolated: Path) -> None:
 
 
 def test_the_readme_sweep_runs_as_written(isolated: Path, tmp_path: Path) -> None:
-    """docs/guide.md (create): `cp fit.py "$(canfar local home)/"`, then a sweep piped into `canfar wait`."""
+    """docs/guide.md (create): `cp fit.py "$(canfar local home)/"`, then a sweep piped into
+    `canfar wait`."""
     work = tmp_path / "work"
     work.mkdir()
     (work / "fit.py").write_text("import os\nprint('seed', os.environ['SEED'])\n")

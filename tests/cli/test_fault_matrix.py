@@ -85,8 +85,8 @@ def expected(command: str, fault: str) -> int:
         return 3
     if fault == "404":
         # A collection (or the create) that is missing means no skaha API at that URL: exit 1,
-        # as docs/scripting.md says. An id's 404 is confirmed by the listing (the id may be a session's
-        # name, and logs/rm get 200 for any id), which 404s here too.
+        # as docs/scripting.md says. An id's 404 is confirmed by the listing (the id may be a
+        # session's name, and logs/rm get 200 for any id), which 404s here too.
         return 1
     if command == "events":
         return 0  # the events table is text: whatever came is shown as raw lines

@@ -415,7 +415,7 @@ def test_ps_reads_the_sign_in_store_once_or_twice_with_a_refresh(
     assert len(counted) == reads
 
 
-# --- docs/configuration.md: the local recipe as written ----------------------------------------------------------
+# --- docs/configuration.md: the local recipe as written -----------------------------------------
 
 
 def test_the_documented_local_recipe_works_as_written(isolated: Path) -> None:

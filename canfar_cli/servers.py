@@ -27,7 +27,7 @@ def resolve_server(server: str, version: str) -> tuple[str, httpx.AsyncBaseTrans
             from canfar_cli.local.app import create_app
         except ImportError as exc:  # pragma: no cover - only when the package is broken
             raise ConfigError(f"the local platform cannot be loaded: {exc}") from None
-        transport = httpx.ASGITransport(app=create_app(), raise_app_exceptions=False)
+        transport = httpx.ASGITransport(app=create_app(in_process=True), raise_app_exceptions=False)
         return f"{LOCAL_BASE}/{version}", transport
     try:
         url: httpx.URL | None = httpx.URL(server.strip())

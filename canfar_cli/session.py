@@ -296,7 +296,8 @@ class AsyncSession:
     async def _listing(self) -> dict[str, dict[str, Any]]:
         """The caller's sessions by id: one GET serves a whole batch's look-up."""
         sessions = await self._get_collection("session")
-        return {s["id"]: s for s in sessions if isinstance(s, dict) and "id" in s}
+        # A record whose id is not text is no session anyone could name: left out.
+        return {s["id"]: s for s in sessions if isinstance(s.get("id"), str)}
 
     async def _log_text(self, session_id: str) -> str:
         """The log exactly as sent: UTF-8, with any byte that is not UTF-8 kept as a surrogate
@@ -893,7 +894,9 @@ class AsyncSession:
 
         One listing per round, every `interval` seconds (default: the poll_interval setting);
         `on_update(records)` is called after each. A session that disappears while waited for
-        counts as ended. Raises WaitTimeoutError after `timeout` seconds."""
+        (removed, or cleaned up) is no longer waited for: its record is the last one seen, with
+        `"gone": True` added, so a caller can tell it from one that ended (it did not complete).
+        Raises WaitTimeoutError after `timeout` seconds."""
         if until not in ("running", "ended"):
             raise UsageError(f"until must be 'running' or 'ended', not {until!r}")
         checked = models.check_ids(ids)
@@ -908,6 +911,7 @@ class AsyncSession:
                     last[session_id] = listing[session_id]
                 elif session_id in last:
                     gone.add(session_id)
+                    last[session_id] = {**last[session_id], "gone": True}
                 else:
                     raise self._not_found(session_id)
             records = [last[session_id] for session_id in checked]
@@ -928,10 +932,12 @@ class AsyncSession:
             now = anyio.current_time()
             if deadline is not None and now >= deadline:
                 states = sorted({str(r.get("status")) for r in waiting})
+                late = [str(r.get("id")) for r in waiting]
+                shown = " ".join(late[:3]) + (" …" if len(late) > 3 else "")
                 raise WaitTimeoutError(
                     f"timed out after {timeout:g} s: {len(waiting)} of {len(checked)} sessions"
                     f" still {', '.join(states)}",
-                    hint="wait longer, or look at `canfar events ID` for why",
+                    hint=f"wait longer, or look at `canfar events {shown}` for why",
                 )
             pause = interval if deadline is None else max(0.0, min(interval, deadline - now))
             await anyio.sleep(pause)

@@ -136,6 +136,10 @@ def run(
             f"session {session_id} Failed{detail}",
             hint=None if remove else f"`canfar events {session_id}` may say more",
         )
+    if status == "gone":
+        from canfar_cli.cli.waiting import gone_error
+
+        raise gone_error([session_id], 1)
     raise JobFailedError(f"session {session_id} ended without completing ({status})")
 
 

@@ -159,6 +159,7 @@ class AsyncSession:
                 timeout=timeout,
                 concurrency=concurrency,
                 poll_interval=poll_interval,
+                given_by=f"the arguments of {type(self).__name__}",
             )
         else:
             given: dict[str, Any] = {
@@ -168,10 +169,14 @@ class AsyncSession:
                 "timeout": timeout,
                 "concurrency": concurrency,
             }
-            if concurrency is not None:
-                given["concurrency"] = coerce("concurrency", concurrency, "concurrency=")
-            if poll_interval is not None:
-                given["poll_interval"] = coerce("poll_interval", poll_interval, "poll_interval")
+            arguments = f"the arguments of {type(self).__name__}"
+            for key, value in (
+                ("timeout", timeout),
+                ("concurrency", concurrency),
+                ("poll_interval", poll_interval),
+            ):
+                if value is not None:
+                    given[key] = coerce(key, value, arguments)
             settings = dataclasses.replace(
                 settings, **{k: v for k, v in given.items() if v is not None}
             )

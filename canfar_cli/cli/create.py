@@ -119,6 +119,7 @@ def create(
     # Left out: a flexible session (the library's own defaults, 2 and 4, would make it fixed).
     options["cores"] = None if cores is None else int(cores) if cores.is_integer() else cores
     options["ram"] = None if ram is None else int(ram) if ram.is_integer() else ram
+    from canfar_cli.cli.image_kinds import warn_if_other_kind
     from canfar_cli.cli.launch import check_sizes, explain_private_image, registry_auth
 
     options["registry_auth"] = registry_auth(registry_user, registry_secret_file)
@@ -156,6 +157,7 @@ def create(
 
         session.plan_create("x", image, **options)  # the local checks first, then the server's
         await check_sizes(session, options["cores"], options["ram"], gpus)
+        await warn_if_other_kind(out, session, options["kind"], image)
         try:
             outcomes = await session.create_each(await choose_name(session), image, **options)
         except CreateInterrupted as stopped:

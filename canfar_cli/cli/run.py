@@ -66,6 +66,7 @@ def run(
       canfar run --rm skaha/astroml -c 4 -m 16 -- python fit.py
     """
     from canfar_cli.cli.envfile import parse_env
+    from canfar_cli.cli.image_kinds import warn_if_other_kind
     from canfar_cli.cli.launch import check_sizes, explain_private_image, registry_auth
 
     state = state_of(ctx)
@@ -90,6 +91,7 @@ def run(
 
         session.plan_create(name or "x", image, **options)  # refusals before anything is sent
         await check_sizes(session, options["cores"], options["ram"], gpus)
+        await warn_if_other_kind(out, session, "headless", image)
         chosen = name
         if chosen is None:
             taken = {str(s.get("name", "")) for s in await session.fetch()}

@@ -125,8 +125,13 @@ class LocalApp:
             await self._answer(scope, receive, send)
 
     def _log_file_if_usable(self) -> Path | None:
-        if self.log_file is None or not self.log_file.parent.is_dir():
-            return None  # no state folder yet: the warning goes to stderr
+        if self.log_file is None:
+            return None
+        if not self.log_file.parent.is_dir():
+            try:
+                _ = self.store  # makes the state folder (0700), as the first request would
+            except SkahaError:
+                return None  # a folder that cannot be made: stderr, and the request says why
         return self.log_file
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:

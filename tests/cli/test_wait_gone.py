@@ -67,11 +67,15 @@ def test_wait_and_run_against_the_local_platform_when_jobs_are_removed(cli) -> N
     made = cli("create", "headless", IMAGE, "-n", "long", "-r", "2", "--", "sleep", "60")
     ids = made.stdout.split()
     env = canfar_env({"CANFAR_URL": "local"})
-    waiter = subprocess.Popen([sys.executable, "-m", "canfar_cli", "wait", *ids], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    runner = subprocess.Popen([sys.executable, "-m", "canfar_cli", "run", "-n", "solo", IMAGE,
-                               "--", "sleep", "60"], env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    canfar = [sys.executable, "-m", "canfar_cli"]
+    waiter = subprocess.Popen([*canfar, "wait", *ids], env=env, **pipes)
+    runner = subprocess.Popen(
+        [*canfar, "run", "-n", "solo", IMAGE, "--", "sleep", "60"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        **pipes,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         running = {s["name"]: s["status"] for s in sessions(cli)}

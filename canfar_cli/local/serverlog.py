@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -27,16 +26,17 @@ _current: ContextVar[Path | None] = ContextVar("canfar_local_log", default=None)
 
 
 class _Router(logging.Handler):
-    """The log file of the app answering now, else stderr (what Python's last-resort handler
-    would have done for a logger without handlers)."""
+    """The log file of the app answering now, else Python's last-resort handler (stderr), which
+    is what a logger without handlers had."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = self.format(record) + "\n"
             path = _current.get()
             if path is None:
-                sys.stderr.write(text)
+                if logging.lastResort is not None:
+                    logging.lastResort.handle(record)  # as if this handler were not here
                 return
+            text = self.format(record) + "\n"
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace") as handle:
                 handle.write(text)

@@ -28,6 +28,14 @@ class FakeCore:
         return None
 
     def __getattr__(self, name: str) -> Any:
+        if name == "base_url":
+            return self.results.get(name, "http://fake/skaha/v1")
+        if name == "images" and name not in self.results:
+
+            async def no_images(*args: Any, **kwargs: Any) -> list[Any]:
+                return []  # create looks up the image's kinds: none public here
+
+            return no_images
         if name == "resolve_ids" and name not in self.results:
 
             async def as_given(ids: list[str], **_: Any) -> list[str]:

@@ -23,9 +23,13 @@ def state_db() -> Path:
 
 def damage(session_id: str, **columns: Any) -> None:
     """Write raw values into a session's row, as a bug or an older version might have."""
-    with sqlite3.connect(state_db()) as db:
-        for column, value in columns.items():
-            db.execute(f"UPDATE sessions SET {column} = ? WHERE id = ?", (value, session_id))
+    db = sqlite3.connect(state_db())
+    try:
+        with db:
+            for column, value in columns.items():
+                db.execute(f"UPDATE sessions SET {column} = ? WHERE id = ?", (value, session_id))
+    finally:
+        db.close()
 
 
 def test_ram_alone_is_fixed_ram_with_the_default_cores_request(cli) -> None:

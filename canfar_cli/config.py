@@ -111,41 +111,55 @@ def coerce(key: str, raw: Any, source: str) -> Any:
     kind = KEYS[key][1]
     try:
         if kind is str:
-            if not isinstance(raw, str) or not raw.strip():
-                raise ValueError
-            if key == "token":
-                return check_token(raw.strip(), source)
-            if key == "server" and not _is_server(raw.strip()):
-                raise ConfigError(
-                    f"server from {source} must be an http(s) URL or 'local', got {raw!r}",
-                    hint="e.g. https://ws-uv.canfar.net/skaha, or 'local' for the local platform",
-                )
-            return raw.strip()
+            return _coerce_text(key, raw, source)
         if isinstance(raw, bool):
             raise ValueError
-        if kind is int:
-            text = str(raw).strip()
-            if len(text) > 12:  # int() of a huge digit string is slow; no setting needs one
-                raise ValueError
-            value: float = int(text)
-            if value < 1:
-                raise ValueError
-            if key == "concurrency" and value > MAX_CONCURRENCY:
-                raise ValueError
-            return value
-        value = float(str(raw).strip())
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError
-        if key == "timeout" and value > MAX_TIMEOUT:
-            raise ValueError
-        return value
-    except (ValueError, OverflowError):
+        return _coerce_number(key, kind, raw)
+    except ValueError:
         wanted = {str: "a non-empty text", int: "a whole number >= 1", float: "a number > 0"}
         if key == "concurrency":
             wanted[int] = f"a whole number from 1 to {MAX_CONCURRENCY}"
         if key == "timeout":
             wanted[float] = f"a number of seconds > 0 and at most {MAX_TIMEOUT:g}"
         raise ConfigError(f"{key} from {source} must be {wanted[kind]}, got {raw!r}") from None
+
+
+def _coerce_text(key: str, raw: Any, source: str) -> str:
+    """A text setting, stripped; ValueError when it is empty or not text."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # bytes from argv that are not UTF-8 (surrogateescape)
+        raise ConfigError(
+            f"{key} from {source} is not UTF-8 text",
+            hint="give it as UTF-8 text (a file name in another encoding: rename it)",
+        ) from None
+    if key == "token":
+        return check_token(raw.strip(), source)
+    if key == "server" and not _is_server(raw.strip()):
+        raise ConfigError(
+            f"server from {source} must be an http(s) URL or 'local', got {raw!r}",
+            hint="e.g. https://ws-uv.canfar.net/skaha, or 'local' for the local platform",
+        )
+    return raw.strip()
+
+
+def _coerce_number(key: str, kind: type, raw: Any) -> int | float:
+    """A whole number >= 1 (concurrency at most MAX_CONCURRENCY), or a finite number > 0;
+    ValueError otherwise."""
+    text = str(raw).strip()
+    if kind is int:
+        if len(text) > 12:  # int() of a huge digit string is slow; no setting needs one
+            raise ValueError
+        whole = int(text)
+        if whole < 1 or (key == "concurrency" and whole > MAX_CONCURRENCY):
+            raise ValueError
+        return whole
+    value = float(text)
+    if not math.isfinite(value) or value <= 0 or (key == "timeout" and value > MAX_TIMEOUT):
+        raise ValueError
+    return value
 
 
 def _is_server(text: str) -> bool:
@@ -207,11 +221,14 @@ def redacted(values: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Settings:
-    server: str
+    server: str  # "" until chosen: see canfar_cli.auth.servers.choose_server
     token: str | None
     certificate: str | None
     timeout: float
     concurrency: int
+    # Where the token came from: "flag", "environment", "config file", "serve" (the token a
+    # `canfar local serve` of this state folder recorded, found by itself) or None.
+    token_source: str | None = None
     # Seconds between two looks at the server while waiting for or following sessions.
     poll_interval: float = DEFAULT_POLL_INTERVAL
     # Where the credentials came from: True when given on purpose (flag, environment, config or
@@ -220,6 +237,9 @@ class Settings:
     platform: str | None = None
     ca_bundle: str | None = None
     services: dict[str, str] = field(default_factory=dict)
+    # The sign-in state read while choosing the server, handed down so that the credential is
+    # chosen without reading auth.json again (canfar_cli.auth.state.SigninState; opaque here).
+    signin: object | None = field(default=None, repr=False, compare=False)
 
     def service(self, key: str) -> str:
         """A sign-in service URL (registry_cadc, registry_srcnet, oidc_issuer_srcnet)."""
@@ -259,7 +279,7 @@ def _read_token_file(path: str, source: str) -> str:
     return check_token(token, f"token file {path} ({source})")
 
 
-def _pick(
+def pick(
     key: str, flag: Any, file_values: dict[str, Any], given_by: str = "the command line"
 ) -> tuple[Any, str] | None:
     """The first of flag, environment, config file that is set, with its source (`given_by`
@@ -294,10 +314,10 @@ def load_settings(
     file_values = read_config()
     services = {}
     for key in ("registry_cadc", "registry_srcnet", "oidc_issuer_srcnet"):
-        picked = _pick(key, None, file_values)
+        picked = pick(key, None, file_values)
         if picked:
             services[key] = coerce(key, *picked)
-    picked = _pick("ca_bundle", None, file_values)
+    picked = pick("ca_bundle", None, file_values)
     ca_bundle = str(Path(coerce("ca_bundle", *picked)).expanduser()) if picked else None
     if ca_bundle is not None and not Path(ca_bundle).is_file():
         raise ConfigError(f"CA bundle {ca_bundle} (from {picked[1]}) does not exist")  # type: ignore[index]
@@ -323,51 +343,22 @@ def load_settings(
                 platform_value = coerce(
                     "platform", file_values["platform"], f"config file {config_path()}"
                 )
-    if server_value is None:
-        from canfar_cli.auth.discovery import platform_server
+    # No server named: a platform (named, or the active one) is resolved where the server is
+    # chosen (canfar_cli.auth.servers.choose_server), which reads the sign-in state; "" until then.
+    token_value, token_source = _token_setting(token, token_file, file_values)
+    certificate_value, certificate_explicit = _certificate_setting(certificate, file_values)
 
-        platform_value, server_value = platform_server(platform_value, services, ca_bundle)
-
-    # A token given directly beats a token file at the same level; a flag beats everything.
-    token_value: str | None = None
-    if token is not None:
-        token_value = coerce("token", token, given_by)
-    elif token_file is not None:
-        token_value = _read_token_file(token_file, "--token-file")
-    elif os.environ.get("CANFAR_TOKEN", "").strip():
-        token_value = check_token(os.environ["CANFAR_TOKEN"].strip(), "$CANFAR_TOKEN")
-    elif "token" in file_values:
-        token_value = coerce("token", file_values["token"], f"config file {config_path()}")
-    elif "token_file" in file_values:
-        path = coerce("token_file", file_values["token_file"], "config file")
-        token_value = _read_token_file(path, f"config file {config_path()}")
-    if token_value is None and server_value != "local":
-        # A `canfar local serve` of this state folder on loopback: the token it wrote there.
-        from canfar_cli.serve_tokens import find_token
-
-        token_value = find_token(server_value)
-
-    picked = _pick("certificate", certificate, file_values, given_by)
-    certificate_explicit = bool(picked)
-    if picked:
-        pem = str(Path(coerce("certificate", *picked)).expanduser())
-        if not Path(pem).is_file():
-            raise ConfigError(f"certificate {pem} (from {picked[1]}) does not exist")
-        certificate_value: str | None = pem
-    else:
-        default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
-        certificate_value = str(default_pem) if default_pem.is_file() else None
-
-    picked = _pick("timeout", timeout, file_values, given_by)
+    picked = pick("timeout", timeout, file_values, given_by)
     timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
-    picked = _pick("concurrency", concurrency, file_values, given_by)
+    picked = pick("concurrency", concurrency, file_values, given_by)
     concurrency_value = coerce("concurrency", *picked) if picked else DEFAULT_CONCURRENCY
-    picked = _pick("poll_interval", poll_interval, file_values, given_by)
+    picked = pick("poll_interval", poll_interval, file_values, given_by)
     interval_value = coerce("poll_interval", *picked) if picked else DEFAULT_POLL_INTERVAL
 
-    return Settings(
-        server=server_value,
+    settings = Settings(
+        server=server_value or "",
         token=token_value,
+        token_source=token_source,
         certificate=certificate_value,
         timeout=timeout_value,
         concurrency=concurrency_value,
@@ -377,6 +368,64 @@ def load_settings(
         ca_bundle=ca_bundle,
         services=services,
     )
+    return with_local_server(settings) if settings.server else settings
+
+
+def with_local_server(settings: Settings) -> Settings:
+    """For a `canfar local serve` of this state folder on loopback: the token it recorded
+    (unless one was given) and, over https, its CA (unless a bundle was given), so that it
+    needs no setting at all. Unchanged for any other server."""
+    import dataclasses
+
+    from canfar_cli.serve_tokens import find_ca, find_token, loopback_port
+
+    if loopback_port(settings.server) is None:
+        return settings
+    changes: dict[str, Any] = {}
+    if settings.token is None:
+        token = find_token(settings.server)
+        if token is not None:
+            changes.update(token=token, token_source="serve")
+    if settings.ca_bundle is None and settings.server.startswith("https:"):
+        ca = find_ca(settings.server)
+        if ca is not None:
+            changes["ca_bundle"] = ca
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _token_setting(
+    token: str | None, token_file: str | None, file_values: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The bearer token given and where from ("flag", "environment", "config file"): a token
+    given directly beats a token file at the same level; a flag beats everything. (The token a
+    `canfar local serve` recorded is found once the server is chosen: with_local_server.)"""
+    if token is not None:
+        return coerce("token", token, "the command line"), "flag"
+    if token_file is not None:
+        return _read_token_file(token_file, "--token-file"), "flag"
+    if os.environ.get("CANFAR_TOKEN", "").strip():
+        return check_token(os.environ["CANFAR_TOKEN"].strip(), "$CANFAR_TOKEN"), "environment"
+    if "token" in file_values:
+        return coerce("token", file_values["token"], f"config file {config_path()}"), "config file"
+    if "token_file" in file_values:
+        path = coerce("token_file", file_values["token_file"], "config file")
+        return _read_token_file(path, f"config file {config_path()}"), "config file"
+    return None, None
+
+
+def _certificate_setting(
+    certificate: str | None, file_values: dict[str, Any]
+) -> tuple[str | None, bool]:
+    """The client certificate (PEM) and whether it was given (flag, environment, file) rather
+    than found at the default ~/.ssl/cadcproxy.pem."""
+    picked = pick("certificate", certificate, file_values)
+    if not picked:
+        default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
+        return (str(default_pem) if default_pem.is_file() else None), False
+    pem = str(Path(coerce("certificate", *picked)).expanduser())
+    if not Path(pem).is_file():
+        raise ConfigError(f"certificate {pem} (from {picked[1]}) does not exist")
+    return pem, True
 
 
 def registry_credentials(
@@ -388,7 +437,7 @@ def registry_credentials(
     flag's file, $CANFAR_REGISTRY_SECRET (the secret itself), the config's registry_secret_file.
     A user with no secret (or a secret file with no user) is a setting error."""
     file_values = read_config()
-    picked = _pick("registry_user", user, file_values)
+    picked = pick("registry_user", user, file_values)
     if picked is None:
         if secret_file is not None:
             raise ConfigError(

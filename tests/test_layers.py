@@ -12,6 +12,7 @@ count too: a lazy import still crosses the boundary).
 from __future__ import annotations
 
 import ast
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "canfar_cli"
@@ -34,7 +35,9 @@ def imports() -> dict[str, set[str]]:
     return found
 
 
-def crossing(prefix: str, where: str, allowed: set[str] = frozenset()) -> dict[str, list[str]]:
+def crossing(
+    prefix: str, where: str, allowed: AbstractSet[str] = frozenset()
+) -> dict[str, list[str]]:
     bad = {}
     for module, names in imports().items():
         if not module.startswith(where) or module in allowed:
@@ -75,3 +78,13 @@ def test_only_the_two_doors_import_the_local_platform() -> None:
 def test_the_local_platform_never_imports_the_core_or_the_command_line() -> None:
     for forbidden in ("canfar_cli.cli", "canfar_cli.session", "canfar_cli.http"):
         assert crossing(forbidden, "local/") == {}, forbidden
+
+
+def test_configuration_and_sign_in_import_no_cycle() -> None:
+    # Issue 17: config never reaches into sign-in (sign-in has its own settings object and the
+    # platform is resolved where the server is chosen), and sign-in never reaches into the core's
+    # HTTP client (what the two share is canfar_cli/wire.py).
+    assert crossing("canfar_cli.auth", "config.py") == {}
+    for core in ("canfar_cli.http", "canfar_cli.session"):
+        assert crossing(core, "auth/") == {}, core
+    assert crossing("canfar_cli.auth", "wire.py") == {}

@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from canfar_cli.errors import ExitCode
+
+if TYPE_CHECKING:
+    from canfar_cli.output import Output
 
 local_app = typer.Typer(help="The local platform: the skaha v1 API on this machine.")
 
@@ -58,8 +64,11 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on."
     ),
-    port: int = typer.Option(
-        0, "--port", metavar="PORT", help="Port to listen on (0: any free port)."
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        metavar="PORT",
+        help="Port to listen on (0: any free port) [the last one of this state folder, else any].",
     ),
     token_file: str | None = typer.Option(
         None,
@@ -104,7 +113,7 @@ def serve(
         "--tls",
         help="Serve HTTPS with the local CA; the API then needs a client certificate or a token.",
     ),
-) -> None:
+) -> ExitCode:
     """Serve the local platform on loopback until interrupted.
 
     The first line of stdout is the base URL, e.g. http://127.0.0.1:PORT/skaha; point
@@ -114,65 +123,86 @@ def serve(
     The same host:port serves the sign-in services too: registries (/reg/cadc/resource-caps,
     /reg/srcnet/resource-caps), a credential service (/cred) and an OIDC provider (/oidc).
     """
-    import os
-    from pathlib import Path
-
     from canfar_cli.cli.state import state_of
-    from canfar_cli.errors import CanfarError, UsageError
+    from canfar_cli.errors import UsageError
     from canfar_cli.local.portable import require_posix
 
     require_posix()
-
-    from canfar_cli import serve_tokens as tokens
-    from canfar_cli.local.faults import Faults
-    from canfar_cli.local.serve import serve as run_server
-    from canfar_cli.local.settings import LocalSettings
-    from canfar_cli.local.skaha import SkahaError
-
-    out = state_of(ctx).out
     if token is not None:
         raise UsageError(
             "--token is not accepted: a token on the command line is visible to every user"
             " of this machine (ps, /proc)",
             hint="use --token-file PATH or CANFAR_LOCAL_TOKEN, or leave it out for a random one",
         )
-    _within("--port", port, 0, 65535)
+    if port is not None:
+        _within("--port", port, 0, 65535)
     _within("--latency", latency, 0.0, MAX_LATENCY_MS)
     if not 400 <= fail_status <= 599:
         raise UsageError(f"--fail-status must be an HTTP error status (400-599), got {fail_status}")
     _within("--retry-after", retry_after, 0, MAX_RETRY_AFTER)
     if user is not None and not user.strip():
         raise UsageError("--user must not be empty", hint="leave it out to act as your OS user")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]  # an IPv6 address as written in URLs: [::1]
-    secret = _given_token(token_file, os.environ.get("CANFAR_LOCAL_TOKEN"))
-    if no_auth:
-        if secret is not None:
-            raise UsageError("--no-auth and a token (--token-file, CANFAR_LOCAL_TOKEN) conflict")
-        if not _is_loopback(host):
-            # Every request runs commands as you: only this machine may ask without a token.
-            raise UsageError(
-                f"refusing to serve on {host} without a token",
-                hint="anyone who can reach it could run commands as you; leave out --no-auth",
-            )
-        out.warning(
-            "serving without a token (--no-auth): every user of this machine can run commands"
-            " as you through it"
-        )
-    elif secret is None:
-        secret = tokens.new_token()
-    faults = Faults(
-        latency_ms=latency,
+    options = ServeOptions(
+        host=host[1:-1] if host.startswith("[") and host.endswith("]") else host,  # [::1]
+        port=port,
+        token_file=token_file,
+        no_auth=no_auth,
+        user=user,
+        home=home,
+        latency=latency,
         fail_rate=_rate("--fail-rate", fail_rate),
         fail_status=fail_status,
         drop_rate=_rate("--drop-rate", drop_rate),
         retry_after=retry_after,
+        tls=tls,
+    )
+    from canfar_cli import serve_tokens
+
+    starting = serve_tokens.mark_starting(_home(home))  # a `--server local` login waits for it
+    if starting is not None:
+        ctx.call_on_close(lambda: starting.unlink(missing_ok=True))
+    return run_serve(options, state_of(ctx).out)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """A `local serve` as parsed (and checked) from its flags."""
+
+    host: str
+    port: int | None  # None: the port this state folder's server had last time, else any
+    token_file: str | None = None
+    no_auth: bool = False
+    user: str | None = None
+    home: str | None = None
+    latency: float = 0.0
+    fail_rate: float = 0.0
+    fail_status: int = 503
+    drop_rate: float = 0.0
+    retry_after: int = 1
+    tls: bool = False
+
+
+def run_serve(options: ServeOptions, out: Output) -> ExitCode:
+    """Serve until interrupted: the URL on stdout once ready (the token's file on stderr)."""
+    from canfar_cli.errors import CanfarError
+    from canfar_cli.local.faults import Faults
+    from canfar_cli.local.serve import serve as run_server
+    from canfar_cli.local.settings import LocalSettings
+    from canfar_cli.local.skaha import SkahaError
+
+    secret = _serve_token(options, out)
+    faults = Faults(
+        latency_ms=options.latency,
+        fail_rate=options.fail_rate,
+        fail_status=options.fail_status,
+        drop_rate=options.drop_rate,
+        retry_after=options.retry_after,
     )
     overrides: dict[str, object] = {"token": secret}
-    if user:
-        overrides["user"] = user
-    if home:
-        overrides["home"] = Path(home).expanduser()
+    if options.user:
+        overrides["user"] = options.user
+    if options.home:
+        overrides["home"] = Path(options.home).expanduser()
     settings = LocalSettings.from_env(**overrides)
 
     def ready(url: str, token_path: Path | None) -> None:
@@ -181,10 +211,15 @@ def serve(
             out.message(f"token: in {token_path} (canfar finds it for {url}; mode 0600)")
             if out.is_terminal(out.stderr):
                 out.message(f"token: {secret}")
+        if out.is_terminal(out.stderr):
+            # The one setting to export; canfar finds the token, the CA and the sign-in
+            # services of this server by itself (`--server local` signs in to it too).
+            out.message(f"to use it: export CANFAR_URL={url}  (nothing else is needed)")
         out.write(url + "\n")
 
+    host, port = options.host, options.port
     try:
-        code = run_server(settings, host, port, faults, ready, tls=tls, note=out.message)
+        code = run_server(settings, host, port, faults, ready, tls=options.tls, note=out.message)
     except SkahaError as exc:  # the state folder cannot be used: its message says why
         raise CanfarError(
             exc.message.replace(" (set CANFAR_LOCAL_HOME", " (set --home or CANFAR_LOCAL_HOME")
@@ -194,7 +229,33 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="choose another --port (0 picks a free one) or --host",
         ) from None
-    raise typer.Exit(code)
+    return ExitCode(code)
+
+
+def _serve_token(options: ServeOptions, out: Output) -> str | None:
+    """The token every request must carry: --token-file, CANFAR_LOCAL_TOKEN, or a random one;
+    None under --no-auth (loopback only, with a warning)."""
+    import os
+
+    from canfar_cli import serve_tokens as tokens
+    from canfar_cli.errors import UsageError
+
+    secret = _given_token(options.token_file, os.environ.get("CANFAR_LOCAL_TOKEN"))
+    if not options.no_auth:
+        return secret if secret is not None else tokens.new_token()
+    if secret is not None:
+        raise UsageError("--no-auth and a token (--token-file, CANFAR_LOCAL_TOKEN) conflict")
+    if not _is_loopback(options.host):
+        # Every request runs commands as you: only this machine may ask without a token.
+        raise UsageError(
+            f"refusing to serve on {options.host} without a token",
+            hint="anyone who can reach it could run commands as you; leave out --no-auth",
+        )
+    out.warning(
+        "serving without a token (--no-auth): every user of this machine can run commands"
+        " as you through it"
+    )
+    return None
 
 
 def _given_token(token_file: str | None, env_value: str | None) -> str | None:
@@ -216,6 +277,26 @@ def _given_token(token_file: str | None, env_value: str | None) -> str | None:
     if env_value is not None and env_value.strip():
         return check_token(env_value.strip(), "$CANFAR_LOCAL_TOKEN")
     return None
+
+
+def _user_in_use(ctx: typer.Context) -> str:
+    """The user the local platform in use runs jobs as, given the credentials in use: the
+    signed-in user for a served platform that takes the sign-in, else the OS user."""
+    from canfar_cli.cli.state import state_of
+    from canfar_cli.errors import CanfarError
+    from canfar_cli.local.settings import default_user
+    from canfar_cli.serve_tokens import loopback_port
+
+    state = state_of(ctx)
+    try:
+        settings = state.settings()
+        if loopback_port(settings.server) is not None:
+            from canfar_cli.auth.credentials import user_in_use
+
+            return user_in_use(settings) or default_user()
+    except CanfarError:
+        pass
+    return default_user()
 
 
 def _home(home: str | None) -> Path:
@@ -361,6 +442,9 @@ def home_path(
 ) -> None:
     """Print the path of your persistent home (made if missing), HOME of every local job.
 
+    Whose: the user your jobs run as on the server in use: the signed-in user (certificate or
+    SRCNet sign-in) when a `canfar local serve` takes that sign-in, else you (your OS user).
+
     `<state folder>/home/<user>`, or `<ARC>/home/<user>` with CANFAR_LOCAL_ARC=ARC. Every
     session of the user shares it, as /arc/home/<user> on CANFAR; rm, prune and the hourly
     cleanup never delete it.
@@ -375,10 +459,10 @@ def home_path(
     from canfar_cli.cli.state import state_of
     from canfar_cli.errors import UsageError
     from canfar_cli.local import statedir
-    from canfar_cli.local.settings import LocalSettings, arc_root, default_user, user_home
+    from canfar_cli.local.settings import LocalSettings, arc_root, user_home
 
     state = _home(home)
-    name = user or os.environ.get("CANFAR_LOCAL_USER", "").strip() or default_user()
+    name = user or os.environ.get("CANFAR_LOCAL_USER", "").strip() or _user_in_use(ctx)
     try:
         LocalSettings(home=state, user=name)  # the same rule for user names as the platform
     except Exception as exc:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from canfar_cli.errors import UsageError
+from canfar_cli.errors import ExitCode, ReportedError, UsageError
 from canfar_cli.output import Output
 
 if TYPE_CHECKING:
@@ -41,10 +41,10 @@ def confirm_removal(out: Output, ids: Sequence[str], labels: Sequence[str], forc
     if not out.confirm(f"Remove {count} {noun}?"):
         # Declining is an answer, not a failure (as `rm -i`): exit 0.
         out.message("nothing removed")
-        raise typer.Exit(0)
+        raise ReportedError(ExitCode.OK)
 
 
-async def remove(out: Output, session: AsyncSession, ids: list[str]) -> tuple[list[str], int]:
+async def remove(out: Output, session: AsyncSession, ids: list[str]) -> tuple[list[str], ExitCode]:
     """Delete the sessions; print each removed id on stdout, each failure on stderr.
     Returns the removed ids and the batch's exit code."""
     from canfar_cli.cli.present import report_failures

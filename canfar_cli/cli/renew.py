@@ -8,7 +8,7 @@ import typer
 
 from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import UsageError
+from canfar_cli.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.outcomes import Outcome
@@ -21,7 +21,7 @@ def renew(
     every: bool = typer.Option(False, "--all", help="Every Running interactive session of yours."),
     output: Format | None = output_option(),
     as_json: bool = json_option(),
-) -> None:
+) -> ExitCode:
     """Renew interactive sessions: their expiry moves to now + the server's session lifetime
     (4 days on CANFAR). Prints each session's new expiry.
 
@@ -33,7 +33,7 @@ def renew(
       canfar renew x7k2m9qa
       canfar renew --all
     """
-    from canfar_cli.cli.present import exit_with, report_failures, unique, when
+    from canfar_cli.cli.present import report_failures, unique, when
 
     state = state_of(ctx)
     out = state.out
@@ -74,7 +74,7 @@ def renew(
         )
     elif every and not outcomes:
         out.message("no Running interactive session to renew")
-    exit_with(report_failures(out, outcomes))
+    return report_failures(out, outcomes)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ import typer
 
 from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import NotFoundError, UsageError
+from canfar_cli.errors import ExitCode, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.session import AsyncSession
@@ -27,7 +27,7 @@ def rm(
     ),
     force: bool = force_option(),
     yes: bool = yes_option(),
-) -> None:
+) -> ExitCode:
     """Remove sessions.
 
     By id, by name (a name of several sessions needs --all-named), or by a name pattern with
@@ -44,7 +44,7 @@ def rm(
       canfar rm -f --name 'fit-*'
       canfar ps -q -s Failed | xargs canfar rm -f
     """
-    from canfar_cli.cli.present import exit_with, unique
+    from canfar_cli.cli.present import unique
 
     state = state_of(ctx)
     out = state.out
@@ -55,10 +55,10 @@ def rm(
     if not ids and name is None:
         if forced:  # `canfar ps -q | xargs canfar rm -f` with nothing listed: nothing to do
             out.message("no session ids given; nothing removed")
-            return
+            return ExitCode.OK
         raise UsageError("no session ids given", hint="give ids, or --name PATTERN")
 
-    async def work(session: AsyncSession) -> int:
+    async def work(session: AsyncSession) -> ExitCode:
         targets, labels = ids, ids
         if ids:
             targets = await session.resolve_ids(ids, all_named=all_named)
@@ -77,7 +77,7 @@ def rm(
         _removed, code = await remove(out, session, targets)
         return code
 
-    exit_with(state.run(work))
+    return state.run(work)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -15,7 +16,9 @@ from tests.support.commands import sessions
 from tests.support.process import canfar_env
 
 
-def vanishing(after: int, status: str = "Running") -> tuple[dict[str, int], object]:
+def vanishing(
+    after: int, status: str = "Running"
+) -> tuple[dict[str, int], Callable[[httpx.Request], httpx.Response]]:
     """A server whose listing shows abc12345 (in `status`) for `after` listings, then nothing
     (it was removed), as the real server's does once a Job is deleted."""
     seen = {"listings": 0}
@@ -67,14 +70,17 @@ def test_wait_and_run_against_the_local_platform_when_jobs_are_removed(cli) -> N
     made = cli("create", "headless", IMAGE, "-n", "long", "-r", "2", "--", "sleep", "60")
     ids = made.stdout.split()
     env = canfar_env({"CANFAR_URL": "local"})
-    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     canfar = [sys.executable, "-m", "canfar_cli"]
-    waiter = subprocess.Popen([*canfar, "wait", *ids], env=env, **pipes)
+    waiter = subprocess.Popen(
+        [*canfar, "wait", *ids], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     runner = subprocess.Popen(
         [*canfar, "run", "-n", "solo", IMAGE, "--", "sleep", "60"],
         env=env,
         stdin=subprocess.DEVNULL,
-        **pipes,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

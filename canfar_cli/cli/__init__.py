@@ -15,6 +15,10 @@
   names), dryrun.py (create --dry-run layout), progress.py (the progress of waiting),
   image_kinds.py (an image's kinds: `images`, create's warning), units.py (CPU and RAM shown
   one way, RAM in GiB), suggest.py (unknown commands answered by meaning, then spelling).
+- `canfar data …` (your files, over canfar_cli.storage): data.py (the group, the path checks
+  before any request, the one way to the storage core), data_list.py (ls, stat, du),
+  data_files.py (cat, mkdir, rm, url), data_transfer.py (cp, sync, mv), data_report.py (a
+  transfer's progress, failures, summary and exit code), data_present.py (sizes, rows, blocks).
 - Generated from the app: completion_gen.py fills templates/canfar.<shell>.tmpl into
   completions/; docs.py writes docs/cli.md. Tests fail when either is out of date.
 """

@@ -35,6 +35,7 @@ from canfar_cli.cli import (
     completion,
     config_cmd,
     create,
+    data,
     events,
     images,
     info,
@@ -63,6 +64,7 @@ Examples:
   canfar ps -a
   canfar logs -f ID
   canfar ps -q | xargs canfar rm -f
+  canfar data cp fit.py arc:~/
 
 \b
 """
@@ -351,6 +353,7 @@ app.add_typer(config_cmd.config_app, name="config")
 completion.register(app)
 app.add_typer(local_app, name="local")
 auth_cmd.register(app)
+data.register(app)
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ MEANINGS: dict[str, str] = {
     "stop": "`canfar rm ID…` removes sessions",
     "destroy": "`canfar rm ID…` removes sessions",
     "terminate": "`canfar rm ID…` removes sessions",
-    # listing sessions (docker ps, kubectl get, ls); with the data commands: files too
-    "ls": "`canfar ps` lists your sessions",
-    "list": "`canfar ps` lists your sessions",
+    # listing sessions (docker ps, kubectl get), or files (ls)
+    "ls": "`canfar ps` lists your sessions, or `canfar data ls` for files",
+    "list": "`canfar ps` lists your sessions, or `canfar data ls` for files",
     "get": "`canfar ps` lists your sessions; `canfar info ID…` shows one",
     # one session in full
     "show": "`canfar info ID…` shows sessions in full",

@@ -18,7 +18,7 @@ from canfar_cli.cli.suggest import MEANINGS
         ("logout", "`canfar auth logout`"),
         ("status", "`canfar auth status`"),
         ("whoami", "`canfar auth status`"),
-        ("ls", "`canfar ps`"),
+        ("ls", "`canfar ps` lists your sessions, or `canfar data ls` for files"),
         ("lgos", "did you mean `canfar logs`?"),  # spelling, for the rest
         ("crate", "did you mean `canfar create`?"),
         ("xyzzy", "`canfar -h` lists the commands"),

@@ -448,6 +448,11 @@ def check_id(session_id: str) -> str:
     return session_id
 
 
+def is_id(token: str) -> bool:
+    """Whether `token` can be a session id (check_id would take it)."""
+    return isinstance(token, str) and _ID_RE.match(token) is not None
+
+
 def check_ids(ids: str | Iterable[str]) -> list[str]:
     """One id or several, as a list; every one checked before anything is sent."""
     items = [ids] if isinstance(ids, str) else list(ids)

@@ -675,7 +675,7 @@ class AsyncSession:
     async def _record(self, session_id: str) -> dict[str, Any]:
         """GET session/ID: the session's object, which must be that session."""
         record: dict[str, Any] = await self._get_json(f"session/{session_id}")
-        if record.get("id", session_id) != session_id:
+        if record.get("id") != session_id:
             raise ServerError(
                 f"the server's answer to GET {self._http.url(f'session/{session_id}')} is not"
                 " that session",

@@ -399,7 +399,7 @@ async def test_in_flight_requests_never_exceed_the_bound() -> None:
         in_flight -= 1
         if request.url.path.endswith("/session"):
             return httpx.Response(200, json=[])  # the listing
-        return httpx.Response(200, json={"id": "x"})
+        return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[-1]})
 
     async with session_with(handler, concurrency=7) as session:
         await session.info([f"s{i}" for i in range(200)])

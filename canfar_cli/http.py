@@ -59,6 +59,8 @@ IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
 # Transport failures worth another try: the network, a timeout, a connection closed mid-way.
 # (Not e.g. UnsupportedProtocol or LocalProtocolError: trying again cannot help those.)
 RETRY_FAILURES = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
+# A request sent whose answer did not come within the timeout (not a connection never made).
+ANSWER_TIMEOUTS = (httpx.ReadTimeout, httpx.WriteTimeout)
 
 MAYBE_DONE_HINT = (
     "the request may still have reached the server: look with `canfar ps` before trying again"
@@ -289,6 +291,7 @@ class HttpClient:
         # The base URL never holds credentials (resolve_server refuses them): no re-parse needed.
         shown = str(request.url) if not request.url.userinfo else public_url(request.url)
         retries = 0
+        timeouts = 0
         renewed = False
         started = time.perf_counter()
         while True:
@@ -325,7 +328,16 @@ class HttpClient:
                     retries,
                 )
                 return response
-            if retries + 1 < self.retry.attempts and self._may_retry(method, response, failure):
+            if isinstance(failure, ANSWER_TIMEOUTS):
+                timeouts += 1
+            # A server that let one whole --timeout pass without answering is tried once more,
+            # not `attempts` times: against a silent server, `info ID --timeout 2` gives up
+            # after two tries (about 4 s), not four (about 20 s).
+            if (
+                retries + 1 < self.retry.attempts
+                and timeouts < 2
+                and self._may_retry(method, response, failure)
+            ):
                 retries += 1
                 wait = self.retry.delay(retries, response)
                 log.info(

@@ -453,6 +453,15 @@ def is_id(token: str) -> bool:
     return isinstance(token, str) and _ID_RE.match(token) is not None
 
 
+# The ids skaha makes: 8 characters [a-z0-9], the first a letter (RandomStringGenerator(8)).
+_SKAHA_ID_RE = re.compile(r"^[a-z][a-z0-9]{7}$")
+
+
+def looks_like_skaha_id(token: str) -> bool:
+    """Whether `token` has the form of the ids skaha makes (a name may have it too)."""
+    return isinstance(token, str) and _SKAHA_ID_RE.match(token) is not None
+
+
 def check_ids(ids: str | Iterable[str]) -> list[str]:
     """One id or several, as a list; every one checked before anything is sent."""
     items = [ids] if isinstance(ids, str) else list(ids)

@@ -507,13 +507,13 @@ class AsyncSession:
     ) -> list[Outcome[T]]:
         """`work(id, record)` for each token, a token being a session id or a session's name.
 
-        Each token that can be an id is worked on as one at once (its record None): ids cost
-        nothing more than the work itself. The tokens that cannot be ids, and those whose work
+        Each token of the form of skaha's ids is worked on as an id at once (its record None):
+        ids cost nothing more than the work itself. Other tokens, and those whose work
         found no such session (`unknown(error)`, by default a NotFoundError), are looked up in
         one listing for the whole batch, as names (ignoring case, as the server lowers them),
         and worked on with the record found. A name of several sessions stands for all of them
         with all_named=True, else it is a UsageError: raised before anything is done when the
-        listing was read first (a token that cannot be an id), else that token's outcome.
+        listing was read first (a token not of an id's form), else that token's outcome.
         `listed`: a listing already read (a large batch), used as the first look instead.
         Outcomes in the tokens' order, keyed by session id (by the token when it names none).
 
@@ -523,7 +523,7 @@ class AsyncSession:
         is_unknown = unknown or (lambda error: isinstance(error, NotFoundError))
         items = [tokens] if isinstance(tokens, str) else list(tokens)
         distinct = list(dict.fromkeys(items))
-        if listed is None and not all(models.is_id(token) for token in distinct):
+        if names and listed is None and not all(models.looks_like_skaha_id(t) for t in distinct):
             listed = await self._listing()  # a name: one listing serves the whole batch
         by_token: dict[str, list[Outcome[T]]] = {}
         if listed is not None:
@@ -557,21 +557,18 @@ class AsyncSession:
             if not names:
                 return first
             by_name = _names_of(listing)
-            again: list[str] = []
+            named: dict[str, list[str]] = {}
             for token in missing:
-                ids = [i for i in _matches(by_name, token) if i not in by_token]
+                ids = _matches(by_name, token)
                 if len(ids) > 1 and not all_named:
                     by_token[token] = [Outcome(token, error=_ambiguous(token, ids))]
                 elif ids:
-                    again.extend(ids)
-                    by_token[token] = []
-            if again:
-                retried = {o.key: o for o in await self._each(again, lambda i: work(i, listing[i]))}
-                for token in missing:
-                    if not by_token[token]:
-                        by_token[token] = [
-                            retried[i] for i in _matches(by_name, token) if i in retried
-                        ]
+                    named[token] = ids
+            # Each session once: one named by a token that was its id too is not done again.
+            again = [i for ids in named.values() for i in ids if i not in by_token]
+            redone = {o.key: o for o in await self._each(again, lambda i: work(i, listing[i]))}
+            for token, ids in named.items():
+                by_token[token] = [redone[i] if i in redone else by_token[i][0] for i in ids]
         return _flatten(distinct, by_token)
 
     # --- reading ----------------------------------------------------------------------------

@@ -18,19 +18,9 @@ from typing import Any
 
 from canfar_cli import cmdline
 from canfar_cli.errors import UsageError
+from canfar_cli.vocabulary import KINDS as KINDS  # re-exported: models.KINDS as before
+from canfar_cli.vocabulary import STATUSES as STATUSES
 
-KINDS: tuple[str, ...] = ("headless", "notebook", "desktop", "carta", "firefly", "contributed")
-
-# What the current server emits, then what older servers (and the stale docs) said.
-STATUSES: tuple[str, ...] = (
-    "Pending",
-    "Running",
-    "Completed",
-    "Failed",
-    "Terminating",
-    "Succeeded",
-    "Error",
-)
 # Older servers said Succeeded/Error where newer ones say Completed/Failed: the same states.
 _STATUS_ALIASES = {"succeeded": "Completed", "error": "Failed"}
 FINISHED_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Succeeded", "Error"})

@@ -65,6 +65,7 @@ def test_one_request_per_id(cli: Any, sent: Callable[..., Any]) -> None:
     result, requests = sent("open", "--print", a)
     assert requests == [f"GET session/{a}"]  # a headless job has no URL: exit 1 after one look
     assert result.exit_code == ExitCode.FAILED
+    assert cli("wait", a).exit_code == 0  # ended: no active job to renew
     result, requests = sent("renew", a)
     assert requests[0] == f"POST session/{a}"
     # The server refuses a renew of a headless job with the 400 it gives an unknown id, so the

@@ -504,7 +504,7 @@ def test_connection_pools_together_match_the_bound(concurrency: int) -> None:
     from canfar_cli.http import SHARD_SIZE, ShardedTransport
 
     transport = ShardedTransport(concurrency, verify=False, trust_env=False)
-    sizes = [shard._pool._max_connections for shard in transport._shards]
+    sizes = [shard._max_connections for shard in transport._shards]
     assert sum(sizes) == concurrency
     assert max(sizes) <= SHARD_SIZE and max(sizes) - min(sizes) <= 1
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from canfar_cli import serve_tokens as tokens
+from canfar_cli.local.admission import Admission
 from canfar_cli.local.app import create_app
 from canfar_cli.local.faults import FaultInjection, Faults
 from canfar_cli.local.settings import LocalSettings
@@ -69,6 +70,8 @@ def serve(
     app: Any = local_app
     if faults.active:
         app = FaultInjection(app, faults)
+    # Past capacity: 503 and Retry-After at once, not a queue that grows for minutes.
+    app = Admission(app)
     config = uvicorn.Config(
         app,
         lifespan="off",

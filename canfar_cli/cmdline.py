@@ -32,7 +32,7 @@ SPACE_REFERENCE = f"$({SPACE_VARIABLE})"
 # Names canfar gives its own variables; a user's env may not use them.
 RESERVED_PREFIXES: tuple[str, ...] = (SPACE_VARIABLE, "CANFAR_ARG_")
 
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # YAML line breaks besides \n and \r (NEL is a control character already), and the characters a
 # YAML reader refuses or strips (byte-order mark, the two non-characters).
 _OTHER_BREAKS = {"\u2028": "a line separator", "\u2029": "a paragraph separator"}

@@ -30,10 +30,10 @@ DEFAULT_REGISTRY = "images.canfar.net"
 # A DNS label: the server uses the lowercased name as the pod's hostname, so anything else fails
 # (with a 500) or is silently truncated. Upper case is refused rather than lowercased behind the
 # user's back, so the name they gave is the name they will see and can select by.
-_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 # A Kubernetes label value (the server looks sessions up by label): also keeps `/`, `?` and `..`
 # out of the request path.
-_ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+_ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?\Z")
 MAX_NAME_LENGTH = 63
 # Replicas are made one POST (one Kubernetes Job) each. Far above any real batch, this bound keeps
 # a slip of the keyboard (`-r 1000000000`) from building a billion names in memory first.

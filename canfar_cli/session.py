@@ -67,7 +67,7 @@ CREATE_GRACE = 5.0
 # How far the server's clock may lag ours when a session's start is compared with a batch's.
 CLOCK_SLACK_SECONDS = 5.0
 # A session id: what skaha makes (8 lower-case letters and digits; longer ones are accepted).
-_CREATED_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+_CREATED_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}\Z")
 
 
 class _NotLaunched(Exception):

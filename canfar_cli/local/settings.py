@@ -86,7 +86,7 @@ def default_user() -> str:
         return "local"
 
 
-_USER_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_USER_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 
 
 def _number(name: str, raw: str, *, minimum: float) -> float:

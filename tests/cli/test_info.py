@@ -28,3 +28,12 @@ def test_info_blocks_json_and_unknown_ids(cli) -> None:
     missing = cli("info", "zzzzzzzz", "yyyyyyyy")
     assert missing.exit_code == 4
     assert missing.stdout == ""
+
+
+def test_an_id_with_a_line_break_is_refused_not_an_internal_error(cli) -> None:
+    # Found by the property test: "0\n" passed the id pattern and httpx refused the URL;
+    # now it is refused before anything is sent.
+    result = cli("info", "0\n")
+    assert result.exit_code == 2, result.stderr
+    assert "is not a session id" in result.stderr
+    assert "internal error" not in result.stderr

@@ -168,9 +168,12 @@ def test_interactive_forms_carry_no_env() -> None:
 def test_session_ids_are_checked_before_they_reach_a_url() -> None:
     assert models.check_ids("abc12345") == ["abc12345"]
     assert models.check_ids(["a", "b1"]) == ["a", "b1"]
-    for bad in ["../context", "a/b", "a?view=all", "", "@canfar", "x" * 64, "a b"]:
+    # A trailing line break too: `$` in a pattern matches before one, and httpx refuses the URL.
+    for bad in ["../context", "a/b", "a?view=all", "", "@canfar", "x" * 64, "a b", "abc\n"]:
         with pytest.raises(UsageError):
             models.check_ids([bad])
+    with pytest.raises(UsageError):
+        models.check_name("fit\n")
 
 
 # --- statuses --------------------------------------------------------------------------------

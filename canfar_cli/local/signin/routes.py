@@ -33,7 +33,7 @@ PREFIXES = ("/reg/", "/cred/", "/oidc/", "/slow/", "/arc/")
 EXACT = ("/skaha/capabilities", "/oidc")
 XML = "text/xml"
 HTML = "text/html; charset=utf-8"
-_HOST_RULE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_HOST_RULE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?\Z|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?\Z")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 

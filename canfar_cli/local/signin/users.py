@@ -21,7 +21,7 @@ from canfar_cli.files import locked
 from canfar_cli.files import write_private as write_secret
 
 FILE_NAME = "users.json"
-_NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 _N, _R, _P = 1 << 14, 8, 1
 
 

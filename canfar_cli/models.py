@@ -444,7 +444,7 @@ def is_id(token: str) -> bool:
 
 
 # The ids skaha makes: 8 characters [a-z0-9], the first a letter (RandomStringGenerator(8)).
-_SKAHA_ID_RE = re.compile(r"^[a-z][a-z0-9]{7}$")
+_SKAHA_ID_RE = re.compile(r"^[a-z][a-z0-9]{7}\Z")
 
 
 def looks_like_skaha_id(token: str) -> bool:

@@ -531,10 +531,9 @@ class AsyncSession:
             direct: list[str] = []
             for token in distinct:
                 if token in listed or not _matches(by_name, token):
-                    if models.is_id(token):
-                        direct.append(token)
-                    else:
-                        by_token[token] = [Outcome(token, error=self._not_found(token))]
+                    # Neither listed nor named: an id (asked of the server), or refused as
+                    # not one before anything is done (exit 2).
+                    direct.append(models.check_id(token))
                     continue
                 ids = _matches(by_name, token)
                 if len(ids) > 1 and not all_named:

@@ -12,12 +12,17 @@ __all__ = ["AsyncSession", "Session", "__version__"]
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from canfar_cli.session import AsyncSession, Session
+    from canfar_cli.blocking import Session
+    from canfar_cli.session import AsyncSession
 
 
 def __getattr__(name: str) -> object:
-    if name in ("AsyncSession", "Session"):
-        from canfar_cli import session
+    if name == "AsyncSession":
+        from canfar_cli.session import AsyncSession
 
-        return getattr(session, name)
+        return AsyncSession
+    if name == "Session":
+        from canfar_cli.blocking import Session
+
+        return Session
     raise AttributeError(f"module 'canfar_cli' has no attribute {name!r}")

@@ -242,8 +242,11 @@ class Session:
                 self._finalizer = weakref.finalize(self, _close_runner, self._runner)
             return self._runner.portal
 
+    check_create = _direct(AsyncSession.check_create)
     plan_create = _direct(AsyncSession.plan_create)
+    plan_checked = _direct(AsyncSession.plan_checked)
     create_each = _blocking(AsyncSession.create_each)
+    create_checked = _blocking(AsyncSession.create_checked)
     create = _blocking(AsyncSession.create)
     fetch = _blocking(AsyncSession.fetch)
     resolve_ids = _blocking(AsyncSession.resolve_ids)

@@ -66,6 +66,11 @@ class CommandLine:
     argv: list[str]
     job_env: list[tuple[str, str]]
 
+    @property
+    def has_cmd(self) -> bool:
+        """Whether a program was given (argv[0] is then the program)."""
+        return self.cmd is not None
+
 
 def _describe(ch: str) -> str:
     if ch == '"':

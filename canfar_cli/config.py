@@ -108,37 +108,46 @@ def coerce(key: str, raw: Any, source: str) -> Any:
     kind = KEYS[key][1]
     try:
         if kind is str:
-            if not isinstance(raw, str) or not raw.strip():
-                raise ValueError
-            if key == "token":
-                return check_token(raw.strip(), source)
-            if key == "server" and not _is_server(raw.strip()):
-                raise ConfigError(
-                    f"server from {source} must be an http(s) URL or 'local', got {raw!r}",
-                    hint="e.g. https://ws-uv.canfar.net/skaha, or 'local' for the local platform",
-                )
-            return raw.strip()
+            return _coerce_text(key, raw, source)
         if isinstance(raw, bool):
             raise ValueError
-        if kind is int:
-            text = str(raw).strip()
-            if len(text) > 12:  # int() of a huge digit string is slow; no setting needs one
-                raise ValueError
-            value: float = int(text)
-            if value < 1:
-                raise ValueError
-            if key == "concurrency" and value > MAX_CONCURRENCY:
-                raise ValueError
-            return value
-        value = float(str(raw).strip())
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError
-        return value
+        return _coerce_number(key, kind, raw)
     except ValueError:
         wanted = {str: "a non-empty text", int: "a whole number >= 1", float: "a number > 0"}
         if key == "concurrency":
             wanted[int] = f"a whole number from 1 to {MAX_CONCURRENCY}"
         raise ConfigError(f"{key} from {source} must be {wanted[kind]}, got {raw!r}") from None
+
+
+def _coerce_text(key: str, raw: Any, source: str) -> str:
+    """A text setting, stripped; ValueError when it is empty or not text."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError
+    if key == "token":
+        return check_token(raw.strip(), source)
+    if key == "server" and not _is_server(raw.strip()):
+        raise ConfigError(
+            f"server from {source} must be an http(s) URL or 'local', got {raw!r}",
+            hint="e.g. https://ws-uv.canfar.net/skaha, or 'local' for the local platform",
+        )
+    return raw.strip()
+
+
+def _coerce_number(key: str, kind: type, raw: Any) -> int | float:
+    """A whole number >= 1 (concurrency at most MAX_CONCURRENCY), or a finite number > 0;
+    ValueError otherwise."""
+    text = str(raw).strip()
+    if kind is int:
+        if len(text) > 12:  # int() of a huge digit string is slow; no setting needs one
+            raise ValueError
+        whole = int(text)
+        if whole < 1 or (key == "concurrency" and whole > MAX_CONCURRENCY):
+            raise ValueError
+        return whole
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError
+    return value
 
 
 def _is_server(text: str) -> bool:
@@ -316,35 +325,8 @@ def load_settings(
 
         platform_value, server_value = platform_server(platform_value, services, ca_bundle)
 
-    # A token given directly beats a token file at the same level; a flag beats everything.
-    token_value: str | None = None
-    if token is not None:
-        token_value = coerce("token", token, "the command line")
-    elif token_file is not None:
-        token_value = _read_token_file(token_file, "--token-file")
-    elif os.environ.get("CANFAR_TOKEN", "").strip():
-        token_value = check_token(os.environ["CANFAR_TOKEN"].strip(), "$CANFAR_TOKEN")
-    elif "token" in file_values:
-        token_value = coerce("token", file_values["token"], f"config file {config_path()}")
-    elif "token_file" in file_values:
-        path = coerce("token_file", file_values["token_file"], "config file")
-        token_value = _read_token_file(path, f"config file {config_path()}")
-    if token_value is None and server_value != "local":
-        # A `canfar local serve` of this state folder on loopback: the token it wrote there.
-        from canfar_cli.serve_tokens import find_token
-
-        token_value = find_token(server_value)
-
-    picked = _pick("certificate", certificate, file_values)
-    certificate_explicit = bool(picked)
-    if picked:
-        pem = str(Path(coerce("certificate", *picked)).expanduser())
-        if not Path(pem).is_file():
-            raise ConfigError(f"certificate {pem} (from {picked[1]}) does not exist")
-        certificate_value: str | None = pem
-    else:
-        default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
-        certificate_value = str(default_pem) if default_pem.is_file() else None
+    token_value = _token_setting(token, token_file, file_values, server_value)
+    certificate_value, certificate_explicit = _certificate_setting(certificate, file_values)
 
     picked = _pick("timeout", timeout, file_values)
     timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
@@ -365,6 +347,45 @@ def load_settings(
         ca_bundle=ca_bundle,
         services=services,
     )
+
+
+def _token_setting(
+    token: str | None, token_file: str | None, file_values: dict[str, Any], server: str
+) -> str | None:
+    """The bearer token: a token given directly beats a token file at the same level; a flag
+    beats everything; else the token a `canfar local serve` on loopback wrote for `server`."""
+    token_value: str | None = None
+    if token is not None:
+        token_value = coerce("token", token, "the command line")
+    elif token_file is not None:
+        token_value = _read_token_file(token_file, "--token-file")
+    elif os.environ.get("CANFAR_TOKEN", "").strip():
+        token_value = check_token(os.environ["CANFAR_TOKEN"].strip(), "$CANFAR_TOKEN")
+    elif "token" in file_values:
+        token_value = coerce("token", file_values["token"], f"config file {config_path()}")
+    elif "token_file" in file_values:
+        path = coerce("token_file", file_values["token_file"], "config file")
+        token_value = _read_token_file(path, f"config file {config_path()}")
+    if token_value is None and server != "local":
+        from canfar_cli.serve_tokens import find_token
+
+        token_value = find_token(server)
+    return token_value
+
+
+def _certificate_setting(
+    certificate: str | None, file_values: dict[str, Any]
+) -> tuple[str | None, bool]:
+    """The client certificate (PEM) and whether it was given (flag, environment, file) rather
+    than found at the default ~/.ssl/cadcproxy.pem."""
+    picked = _pick("certificate", certificate, file_values)
+    if not picked:
+        default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
+        return (str(default_pem) if default_pem.is_file() else None), False
+    pem = str(Path(coerce("certificate", *picked)).expanduser())
+    if not Path(pem).is_file():
+        raise ConfigError(f"certificate {pem} (from {picked[1]}) does not exist")
+    return pem, True
 
 
 def registry_credentials(

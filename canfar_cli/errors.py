@@ -21,6 +21,37 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+# The exit-code table, written once: a short word for `canfar --help` and the meaning the README's
+# table gives (tests/cli/test_exit_codes.py keeps both in step with this).
+EXIT_CODES: dict[ExitCode, tuple[str, str]] = {
+    ExitCode.OK: ("done", "everything asked for was done"),
+    ExitCode.FAILED: (
+        "refused or failed",
+        "the server refused or the work failed: a 4xx other than below, a partial batch, a job"
+        " that ended Failed under `--wait`/`--follow`",
+    ),
+    ExitCode.USAGE: ("usage", "usage: bad flags or input refused before anything was sent"),
+    ExitCode.AUTH: ("credentials", "credentials missing, rejected or expired (401/403)"),
+    ExitCode.NOT_FOUND: ("not found", "not found: every id asked for is unknown"),
+    ExitCode.UNREACHABLE: (
+        "server unreachable",
+        "the server could not be reached or kept failing: connection, timeout, 5xx after retries",
+    ),
+    ExitCode.INTERRUPTED: ("interrupted", "interrupted (Ctrl-C)"),
+}
+
+
+def exit_code_summary() -> str:
+    """`0 done, 1 refused or failed, …, 130 interrupted.` (for `--help`)."""
+    return ", ".join(f"{int(code)} {word}" for code, (word, _) in EXIT_CODES.items()) + "."
+
+
+def exit_code_table() -> str:
+    """The README's table of exit codes, in Markdown."""
+    rows = [f"| {int(code)} | {meaning} |" for code, (_, meaning) in EXIT_CODES.items()]
+    return "\n".join(["| code | meaning |", "| --- | --- |", *rows])
+
+
 class CanfarError(Exception):
     """Base class: a one-line message, an optional hint, and an exit code."""
 
@@ -101,6 +132,17 @@ class CredentialError(CanfarError):
     exit_code = ExitCode.AUTH
 
 
+class ReportedError(CanfarError):
+    """The command has already said what went wrong (each failed item's own line on stderr):
+    the program ends with `exit_code` and shows nothing more. A command whose outcome is an
+    exit code returns its ExitCode instead; this is for where it cannot return (deep inside
+    its work, as after printing the ids a Ctrl-C left)."""
+
+    def __init__(self, exit_code: ExitCode) -> None:
+        super().__init__(f"exit {int(exit_code)} (reported already)")
+        self.exit_code = exit_code
+
+
 # Exit code for "the reader of our stdout went away" (`canfar ps | head -1`), as a shell reports
 # a program killed by SIGPIPE.
 BROKEN_PIPE_EXIT = 141
@@ -135,6 +177,8 @@ class Failure:
 def failure_of(exc: BaseException) -> Failure:
     """The one translation of an exception into an exit code and a message, used wherever the
     command line stops on one (the command wrapper, the app's entry point, the start-up)."""
+    if isinstance(exc, ReportedError):
+        return Failure(int(exc.exit_code), None)
     if isinstance(exc, CanfarError):
         return Failure(int(exc.exit_code), exc.message, exc.hint)
     if isinstance(exc, (KeyboardInterrupt, EOFError)):

@@ -36,16 +36,14 @@ from canfar_cli.errors import (
     ServerError,
     UnreachableError,
 )
-from canfar_cli.transports import SHARD_SIZE, ShardedTransport, pooled_transport
+from canfar_cli.transports import pooled_transport
 
 log = logging.getLogger("canfar_cli.http")
 
 __all__ = [
     "HIDDEN",
-    "SHARD_SIZE",
     "HttpClient",
     "RetryPolicy",
-    "ShardedTransport",
     "public_url",
     "redact_headers",
     "retry_after_seconds",

@@ -12,7 +12,7 @@ import fnmatch
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -194,20 +194,6 @@ def with_tag(image: str) -> str:
     return image if ":" in last else f"{image}:latest"
 
 
-def check_cmd(cmd: str | None) -> str | None:
-    return cmdline.check_cmd(cmd)
-
-
-def check_args(args: str | Sequence[str] | None) -> list[str]:
-    """The arguments as a list; a text is split on whitespace (see canfar_cli.cmdline)."""
-    return cmdline.check_args(args)
-
-
-def check_env(env: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """The environment as (key, value) pairs; refuses what the server would drop or mangle."""
-    return cmdline.check_env(env)
-
-
 def format_number(value: int | float) -> str:
     """2 -> "2", 2.0 -> "2", 1.5 -> "1.5": what the server parses as a Double."""
     if isinstance(value, float) and value.is_integer():
@@ -217,24 +203,47 @@ def format_number(value: int | float) -> str:
 
 @dataclass(frozen=True)
 class CreateSpec:
-    """A checked create: what every replica's form holds, before the names and replica env."""
+    """A checked create: what every replica's form holds. Made once per create by
+    `CreateRequest.check()`; planning and sending read it and check nothing again. `names` is
+    empty until the create is named (`named`), so a create can be checked before its default
+    name is chosen."""
 
     names: list[str]
     image: str
     kind: str
-    cores: int | float | None
-    ram: int | float | None
+    cores: int | None
+    ram: int | None
     gpu: int | None
-    cmd: str | None
-    args: list[str]
-    env: list[tuple[str, str]]
+    replicas: int
     # What is sent for cmd, args and env, and what the job will see (canfar_cli.cmdline).
     line: cmdline.CommandLine
+    # The X-Skaha-Registry-Auth value (base64 of user:secret), or None; never shown.
+    registry_header: str | None = field(default=None, repr=False)
+
+    @property
+    def cmd(self) -> str | None:
+        """The program as given (None when no command was given)."""
+        return self.line.argv[0] if self.line.has_cmd else None
+
+    @property
+    def args(self) -> list[str]:
+        """The arguments as given."""
+        return self.line.argv[1:] if self.line.has_cmd else list(self.line.argv)
+
+    @property
+    def env(self) -> list[tuple[str, str]]:
+        """The environment as given, in order."""
+        return [pair for pair in self.line.job_env if pair[0] != cmdline.SPACE_VARIABLE]
 
     @property
     def argv(self) -> list[str]:
         """The argv the job will see: exactly cmd and args as given."""
         return list(self.line.argv)
+
+    def named(self, name: str) -> CreateSpec:
+        """This create under `name` (checked, with the replica suffixes): nothing else is
+        checked again."""
+        return replace(self, names=replica_names(name, self.replicas))
 
     def job_env(self, index: int) -> list[tuple[str, str]]:
         """The environment replica `index` (0-based) gets from the create, as the job sees it."""
@@ -270,16 +279,17 @@ class CreateSpec:
 @dataclass(frozen=True)
 class CreateRequest:
     """Everything a create takes, defined once: the arguments of `AsyncSession.create`,
-    `create_each` and `plan_create` (and of their blocking twins), in their order.
+    `create_each`, `plan_create` and `check_create` (and of their blocking twins), in order.
 
-    `cores` and `ram` (GiB) are whole numbers of at least 1, or None to leave them to the server
-    (None for both: a flexible session, request from the context's defaultRequest, limit its
-    defaultLimit; the defaults 2 and 4 make a fixed one); `gpu` None for none; `cmd`, `args`
-    and `env` apply to headless sessions only (`args` a list, or a text split on whitespace);
-    `replicas` N sessions named name-1 ... name-N; `registry_auth` "user:secret" or
-    (user, secret) for a private image (sent in a header, never shown)."""
+    `name` None only to check a create before its name is chosen (`check_create`, then
+    `CreateSpec.named`); `cores` and `ram` (GiB) are whole numbers of at least 1, or None to
+    leave them to the server (None for both: a flexible session, request from the context's
+    defaultRequest, limit its defaultLimit; the defaults 2 and 4 make a fixed one); `gpu` None
+    for none; `cmd`, `args` and `env` apply to headless sessions only (`args` a list, or a text
+    split on whitespace); `replicas` N sessions named name-1 ... name-N; `registry_auth`
+    "user:secret" or (user, secret) for a private image (sent in a header, never shown)."""
 
-    name: str
+    name: str | None
     image: str
     cores: int | float | None = 2
     ram: int | float | None = 4
@@ -292,7 +302,8 @@ class CreateRequest:
     registry_auth: str | tuple[str, str] | None = field(default=None, repr=False)
 
     def check(self) -> CreateSpec:
-        """Every refusal of a create, in the order a user would fix them."""
+        """Every refusal of a create, in the order a user would fix them; the command line is
+        encoded here, once."""
         kind = normalize_kind(self.kind)
         if kind != "headless":
             given = [
@@ -307,18 +318,22 @@ class CreateRequest:
                     f" {them} for a {kind} session",
                     hint="leave them out, or create a headless session",
                 )
-        names = replica_names(self.name, self.replicas)
+        replicas = check_replicas(self.replicas)
+        names = [] if self.name is None else replica_names(self.name, replicas)
         image = check_image(self.image)
         cores = None if self.cores is None else check_size("cores", self.cores)
         ram = None if self.ram is None else check_size("ram", self.ram)
         gpu = check_gpu(self.gpu)
-        env_pairs = check_env(self.env)
-        for key, _value in env_pairs:
+        line = cmdline.encode(self.cmd, self.args, self.env)
+        for key, _value in line.job_env:
             if key in ("REPLICA_ID", "REPLICA_COUNT"):
                 raise UsageError(
                     f"environment variable {key} is set by canfar for every replica",
                     hint="leave it out of env",
                 )
+        registry_header = None
+        if self.registry_auth is not None:
+            registry_header = encode_registry_auth(self.registry_auth)
         return CreateSpec(
             names=names,
             image=image,
@@ -326,16 +341,37 @@ class CreateRequest:
             cores=cores,
             ram=ram,
             gpu=gpu,
-            cmd=check_cmd(self.cmd),
-            args=check_args(self.args),
-            env=env_pairs,
-            line=cmdline.encode(self.cmd, self.args, self.env),
+            replicas=replicas,
+            line=line,
+            registry_header=registry_header,
         )
 
 
-def check_create(*args: Any, **options: Any) -> CreateSpec:
-    """`CreateRequest(*args, **options).check()`: the arguments of a create, checked."""
-    return CreateRequest(*args, **options).check()
+def encode_registry_auth(registry_auth: str | tuple[str, str]) -> str:
+    """The X-Skaha-Registry-Auth value: base64 of "user:secret"."""
+    import base64
+
+    if isinstance(registry_auth, tuple) and len(registry_auth) == 2:
+        user, secret = registry_auth
+    elif isinstance(registry_auth, str) and ":" in registry_auth:
+        user, _, secret = registry_auth.partition(":")
+    else:
+        raise UsageError(
+            "registry_auth must be 'username:secret' or (username, secret)",
+            hint="the registry account that may pull the image",
+        )
+    if not user or not secret or ":" in user or ":" in secret:
+        raise UsageError(
+            "registry_auth must be a user name and a secret, neither containing ':'",
+            hint="the server splits the value on ':'",
+        )
+    try:
+        raw = f"{user}:{secret}".encode()
+    except UnicodeEncodeError:
+        raise UsageError(
+            "registry_auth holds bytes that are not UTF-8", hint="check the user name and secret"
+        ) from None
+    return base64.b64encode(raw).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -612,15 +648,17 @@ def select_sessions(
     return chosen
 
 
-_EXIT_RE = re.compile(r"exited with code (-?\d+)")
+# `the process exited with code 3` (the local platform), `Exit Code: 3` (a Kubernetes container
+# status), `exitCode=3`; skaha itself gives none (shared/skaha-api.md), so None is common.
+_EXIT_RE = re.compile(r"exit(?:ed)?(?: with)? code[ :=]*(-?\d+)|exitCode[ :=]*(-?\d+)", re.I)
 
 
 def exit_code_of(events: Iterable[Mapping[str, Any]]) -> int | None:
-    """The job's exit code when its events give it (the local platform's `… the process exited
-    with code N`); the last such event wins. None when no event says."""
+    """The job's exit code when its events give it; the last such event wins. None when no
+    event says. The one rule `wait`, `create --wait` and `run` share (AsyncSession.exit_codes)."""
     code = None
     for event in events:
         match = _EXIT_RE.search(str(event.get("message") or event.get("raw") or ""))
         if match:
-            code = int(match.group(1))
+            code = int(match.group(1) or match.group(2))
     return code

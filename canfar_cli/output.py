@@ -128,17 +128,6 @@ def table_lines(
         yield cell_row + "\n" if isinstance(cell_row, str) else render(cell_row, False)
 
 
-def format_table(
-    columns: Sequence[str],
-    rows: Iterable[Sequence[str] | str],
-    *,
-    color: bool = False,
-    style: Callable[[int, str], str | None] | None = None,
-) -> str:
-    """The whole table as one text (see table_lines)."""
-    return "".join(table_lines(columns, rows, color=color, style=style))
-
-
 class Output:
     """Writes data to stdout and messages to stderr, following the rules at the top.
 

@@ -1,13 +1,12 @@
-"""Planning a create: the requests it would send, built from one `CreateRequest`.
+"""Planning a create: the requests it would send, built from one checked `CreateSpec`.
 
-`plan_requests` is the whole of what a create sends (checked form, headers, the registry
-credentials kept out of sight); `takes_create_arguments` gives the create methods the arguments of
-`CreateRequest` (one definition, however many methods take them), checked by its constructor.
+`plan_requests` is the whole of what a checked create sends (form, headers, the registry
+credentials kept out of sight); `takes_create_arguments` gives the create methods the arguments
+of `CreateRequest` (one definition, however many methods take them).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -17,17 +16,7 @@ from urllib.parse import urlencode
 
 from canfar_cli.errors import UsageError
 from canfar_cli.http import HIDDEN
-from canfar_cli.models import CreateRequest
-
-__all__ = [
-    "HIDDEN",
-    "REGISTRY_AUTH_HEADER",
-    "CreateRequest",
-    "PlannedRequest",
-    "encode_registry_auth",
-    "plan_requests",
-    "takes_create_arguments",
-]
+from canfar_cli.models import CreateRequest, CreateSpec
 
 REGISTRY_AUTH_HEADER = "X-Skaha-Registry-Auth"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -73,40 +62,14 @@ class PlannedRequest:
         return urlencode(self.form).encode("ascii")
 
 
-def encode_registry_auth(registry_auth: str | tuple[str, str]) -> str:
-    """The X-Skaha-Registry-Auth value: base64 of "user:secret"."""
-    if isinstance(registry_auth, tuple) and len(registry_auth) == 2:
-        user, secret = registry_auth
-    elif isinstance(registry_auth, str) and ":" in registry_auth:
-        user, _, secret = registry_auth.partition(":")
-    else:
-        raise UsageError(
-            "registry_auth must be 'username:secret' or (username, secret)",
-            hint="the registry account that may pull the image",
-        )
-    if not user or not secret or ":" in user or ":" in secret:
-        raise UsageError(
-            "registry_auth must be a user name and a secret, neither containing ':'",
-            hint="the server splits the value on ':'",
-        )
-    try:
-        raw = f"{user}:{secret}".encode()
-    except UnicodeEncodeError:
-        raise UsageError(
-            "registry_auth holds bytes that are not UTF-8", hint="check the user name and secret"
-        ) from None
-    return base64.b64encode(raw).decode("ascii")
-
-
-def plan_requests(
-    request: CreateRequest, url: str, headers: Mapping[str, str]
-) -> list[PlannedRequest]:
-    """The POSTs of a create, one per replica, checked; `headers` are the client's own (shown
-    as they are), the registry credentials are added hidden."""
-    spec = request.check()
+def plan_requests(spec: CreateSpec, url: str, headers: Mapping[str, str]) -> list[PlannedRequest]:
+    """The POSTs of a checked create, one per replica; `headers` are the client's own (shown
+    as they are), the registry credentials are added hidden. Nothing is checked again."""
+    if not spec.names:
+        raise UsageError("a session name is required", hint="give a name such as 'fit-1'")
     secret: dict[str, str] = {}
-    if request.registry_auth is not None:
-        secret[REGISTRY_AUTH_HEADER] = encode_registry_auth(request.registry_auth)
+    if spec.registry_header is not None:
+        secret[REGISTRY_AUTH_HEADER] = spec.registry_header
     shown = {**headers, "Content-Type": FORM_TYPE, **{key: HIDDEN for key in secret}}
     return [
         PlannedRequest.with_secrets(

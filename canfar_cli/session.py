@@ -10,19 +10,21 @@ seconds (the setting, unless given).
 This module never writes to a terminal: `logs(verbose=True)` and `events(verbose=True)` hand the
 texts to `canfar_cli.output.print_texts`, the terminal writer.
 
-The names other code imported from here before the split are still importable from here:
-`Session` (blocking.py), `Outcome`, `BatchError`, `WaitTimeoutError` (outcomes.py),
-`PlannedRequest` (planning.py), `resolve_server`, `LOCAL_BASE`, `SERVER_URL_HINT` (servers.py).
+Each name is imported from the module that defines it: `Session` (blocking.py), `Outcome`,
+`BatchError`, `WaitTimeoutError` (outcomes.py), `CreateRequest`, `CreateSpec` (models.py),
+`PlannedRequest` (planning.py), `resolve_server` (servers.py); `canfar_cli` gives the two session
+classes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import anyio
@@ -39,26 +41,12 @@ from canfar_cli.errors import (
     UsageError,
 )
 from canfar_cli.http import HttpClient, RetryPolicy, public_url
-from canfar_cli.models import CreateRequest
-from canfar_cli.outcomes import BatchError, CreateInterrupted, Outcome, WaitTimeoutError, settle
+from canfar_cli.models import CreateRequest, CreateSpec
+from canfar_cli.outcomes import CreateInterrupted, Outcome, WaitTimeoutError, settle
 from canfar_cli.planning import FORM_TYPE, PlannedRequest, plan_requests, takes_create_arguments
-from canfar_cli.servers import LOCAL_BASE, SERVER_URL_HINT, resolve_server
+from canfar_cli.servers import SERVER_URL_HINT, resolve_server
 
-if TYPE_CHECKING:
-    from canfar_cli.blocking import Session
-
-__all__ = [
-    "LOCAL_BASE",
-    "SERVER_URL_HINT",
-    "AsyncSession",
-    "BatchError",
-    "CreateRequest",
-    "Outcome",
-    "PlannedRequest",
-    "Session",
-    "WaitTimeoutError",
-    "resolve_server",
-]
+__all__ = ["AsyncSession"]
 
 T = TypeVar("T")
 
@@ -74,6 +62,19 @@ class _NotLaunched(Exception):
     """A create's POST that was not sent because the batch was interrupted."""
 
 
+@dataclasses.dataclass
+class _LaunchGate:
+    """Which POSTs of a create batch went out, and whether to send more (not after Ctrl-C)."""
+
+    stopping: bool = False
+    launched: set[str] = dataclasses.field(default_factory=set)
+
+    def before_send(self, session_name: str) -> None:
+        if self.stopping:
+            raise _NotLaunched
+        self.launched.add(session_name)
+
+
 def _not_sent(name: str, launched: bool) -> CanfarError:
     if launched:
         return UnreachableError(
@@ -82,6 +83,14 @@ def _not_sent(name: str, launched: bool) -> CanfarError:
             maybe_done=True,
         )
     return CanfarError(f"{name}: not sent (interrupted)")
+
+
+def _interrupted(
+    names: list[str], results: Mapping[str, Outcome[str]], launched: set[str]
+) -> CreateInterrupted:
+    """A create batch cut short: every replica's outcome (made, refused, or not sent)."""
+    outcomes = [results.get(n) or Outcome(n, error=_not_sent(n, n in launched)) for n in names]
+    return CreateInterrupted(outcomes, unsure=sum(1 for n in launched if n not in results))
 
 
 def _maybe_done(error: CanfarError | None) -> bool:
@@ -100,16 +109,6 @@ def _created_id(session_name: str, response: httpx.Response) -> str:
             hint="the session may exist: look with `canfar ps`; " + SERVER_URL_HINT,
         )
     return session_id
-
-
-def __getattr__(name: str) -> Any:
-    # The blocking twin imports this module; it is loaded only when asked for (the command line,
-    # which runs AsyncSession in its own event loop, never needs it).
-    if name == "Session":
-        from canfar_cli.blocking import Session
-
-        return Session
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _set_loglevel(loglevel: int) -> None:
@@ -313,21 +312,34 @@ class AsyncSession:
     # --- create -----------------------------------------------------------------------------
 
     @takes_create_arguments
+    def check_create(self, request: CreateRequest) -> CreateSpec:
+        """Every refusal of a create, without sending anything: the checked create, to send
+        with `create_checked` (or lay out with `plan_checked`). Takes the arguments of `create`;
+        `name` may be None, to name the create later (`CreateSpec.named(name)`)."""
+        return request.check()
+
+    @takes_create_arguments
     def plan_create(self, request: CreateRequest) -> list[PlannedRequest]:
         """The POSTs a create would send, checked, without sending anything (for --dry-run).
 
         Takes the arguments of `create`; the registry credentials show as "<hidden>"."""
-        return plan_requests(request, self._http.url("session"), self._http.headers)
+        return self.plan_checked(request.check())
+
+    def plan_checked(self, spec: CreateSpec) -> list[PlannedRequest]:
+        """The POSTs a checked and named create would send (`check_create`), sending nothing."""
+        return plan_requests(spec, self._http.url("session"), self._http.headers)
 
     @takes_create_arguments
     async def create_each(self, request: CreateRequest) -> list[Outcome[str]]:
         """Create the sessions; one Outcome per replica (key: the name sent, value: the new id).
 
         Takes the arguments of `create`."""
-        return await self._create_each(request)
+        return await self.create_checked(request.check())
 
-    async def _create_each(self, request: CreateRequest) -> list[Outcome[str]]:
-        """Every replica's POST at once (bounded by the HTTP layer). Two things are never lost:
+    async def create_checked(self, spec: CreateSpec) -> list[Outcome[str]]:
+        """Create the sessions of a checked and named create (`check_create`); one Outcome per
+        replica, as `create_each`. Every replica's POST at once (bounded by the HTTP layer).
+        Two things are never lost:
 
         - an id made before an interruption: on cancellation (Ctrl-C) no further POST is sent,
           those in flight get `_grace()` seconds to answer, and CreateInterrupted carries every
@@ -335,47 +347,34 @@ class AsyncSession:
         - a session made by a POST that got no answer: one listing afterwards finds it by name
           (started after the batch began, and not one of this batch's ids), reported as created
           with a note, or the error says that none was made."""
-        plans = plan_requests(request, self._http.url("session"), self._http.headers)
+        plans = self.plan_checked(spec)
         by_name = {plan.name: plan for plan in plans}
         names = list(by_name)
         began = datetime.now(timezone.utc)
         results: dict[str, Outcome[str]] = {}
-        launched: set[str] = set()
+        gate = _LaunchGate()
+        launched = gate.launched
         bugs: list[BaseException] = []
-        stopping = False
 
         async def send(session_name: str) -> str:
             plan = by_name[session_name]
-
-            def before_send() -> None:
-                if stopping:
-                    raise _NotLaunched
-                launched.add(session_name)
-
             response = await self._http.request(
                 plan.method,
                 plan.path,
                 content=plan.body,
                 headers={"Content-Type": FORM_TYPE, **plan.secret_headers},
-                before_send=before_send,
+                before_send=functools.partial(gate.before_send, session_name),
             )
             return _created_id(session_name, response)
 
         async def one(session_name: str) -> None:
             try:
-                results[session_name] = Outcome(session_name, value=await send(session_name))
-            except _NotLaunched:
-                pass
-            except NotFoundError as exc:
-                # The collection always exists on skaha: a 404 means no skaha API at this URL
-                # (the same rule, and exit code, as a listing's 404).
-                results[session_name] = Outcome(
-                    session_name, error=self._no_api("POST", "session", exc)
-                )
-            except CanfarError as exc:
-                results[session_name] = Outcome(session_name, error=exc)
+                outcome = await self._create_outcome(session_name, send)
             except Exception as exc:  # a bug: re-raised below
                 bugs.append(exc)
+                return
+            if outcome is not None:
+                results[session_name] = outcome
 
         batch = anyio.CancelScope(shield=True)
         finished = anyio.Event()
@@ -394,24 +393,33 @@ class AsyncSession:
                     await finished.wait()
                 except anyio.get_cancelled_exc_class():
                     # Stop launching at once; let what is in flight answer for a short while.
-                    stopping = True
+                    gate.stopping = True
                     batch.deadline = anyio.current_time() + self._grace()
                     raise
         except anyio.get_cancelled_exc_class():
             if not launched:
                 raise
-            outcomes = [
-                results.get(n) or Outcome(n, error=_not_sent(n, n in launched)) for n in names
-            ]
-            raise CreateInterrupted(
-                outcomes, unsure=sum(1 for n in launched if n not in results)
-            ) from None
+            raise _interrupted(names, results, launched) from None
         if bugs:
             raise bugs[0]
         outcomes = [dataclasses.replace(results[n]) for n in names]
-        if any(_maybe_done(o.error) for o in outcomes):
-            outcomes = await self._look_for_unanswered(outcomes, began)
-        return outcomes
+        return await self._look_for_unanswered(outcomes, began)
+
+    async def _create_outcome(
+        self, session_name: str, send: Callable[[str], Awaitable[str]]
+    ) -> Outcome[str] | None:
+        """What became of one replica's POST; None when it was never sent (interrupted first).
+        Anything but a CanfarError is a bug, and raised."""
+        try:
+            return Outcome(session_name, value=await send(session_name))
+        except _NotLaunched:
+            return None
+        except NotFoundError as exc:
+            # The collection always exists on skaha: a 404 means no skaha API at this URL
+            # (the same rule, and exit code, as a listing's 404).
+            return Outcome(session_name, error=self._no_api("POST", "session", exc))
+        except CanfarError as exc:
+            return Outcome(session_name, error=exc)
 
     def _grace(self) -> float:
         """Seconds the requests in flight may take to answer after an interruption."""
@@ -433,7 +441,10 @@ class AsyncSession:
     ) -> list[Outcome[str]]:
         """The outcomes, with each create that got no answer settled by one listing: its
         session found (by name, started since the batch began, not an id of this batch) is a
-        success with a note; none found is an error saying no session was made."""
+        success with a note; none found is an error saying no session was made. No listing
+        when every create was answered."""
+        if not any(_maybe_done(o.error) for o in outcomes):
+            return outcomes
         try:
             sessions = await self.fetch()
         except CanfarError:
@@ -490,7 +501,7 @@ class AsyncSession:
         name-N, each headless container getting REPLICA_ID and REPLICA_COUNT); `registry_auth`
         ("user:secret" for a private image). See canfar_cli.models.CreateRequest.
         Raises BatchError (with every outcome, ids included) when only some were created."""
-        outcomes = await self._create_each(request)
+        outcomes = await self.create_checked(request.check())
         return settle(outcomes, "sessions were not created")
 
     # --- ids or names, one request per id -------------------------------------------------
@@ -525,50 +536,68 @@ class AsyncSession:
         distinct = list(dict.fromkeys(items))
         if names and listed is None and not all(models.looks_like_skaha_id(t) for t in distinct):
             listed = await self._listing()  # a name: one listing serves the whole batch
-        by_token: dict[str, list[Outcome[T]]] = {}
         if listed is not None:
-            by_name = _names_of(listed)
-            direct: list[str] = []
-            for token in distinct:
-                if token in listed or not _matches(by_name, token):
-                    # Neither listed nor named: an id (asked of the server), or refused as
-                    # not one before anything is done (exit 2).
-                    direct.append(models.check_id(token))
-                    continue
-                ids = _matches(by_name, token)
-                if len(ids) > 1 and not all_named:
-                    raise _ambiguous(token, ids)
-                direct.extend(i for i in ids if i not in direct)
-                by_token[token] = []  # filled from its ids below
-            done = await self._each(direct, lambda i: work(i, listed.get(i) if listed else None))
-            outcomes = {o.key: o for o in done}
-            for token in distinct:
-                if token in by_token and not by_token[token]:
-                    by_token[token] = [outcomes[i] for i in _matches(by_name, token)]
-                elif token not in by_token:
-                    by_token[token] = [outcomes[token]]
-            return _flatten(distinct, by_token)
+            return await self._named_from(listed, distinct, work, all_named)
         first = await self._each(distinct, lambda token: work(token, None))
-        by_token = {o.key: [o] for o in first}
         missing = [o.key for o in first if o.error is not None and is_unknown(o.error)]
-        if missing:
-            listing = await self._listing()  # raises "no skaha API" when it 404s too
-            if not names:
-                return first
-            by_name = _names_of(listing)
-            named: dict[str, list[str]] = {}
-            for token in missing:
-                ids = _matches(by_name, token)
-                if len(ids) > 1 and not all_named:
-                    by_token[token] = [Outcome(token, error=_ambiguous(token, ids))]
-                elif ids:
-                    named[token] = ids
-            # Each session once: one named by a token that was its id too is not done again.
-            again = [i for ids in named.values() for i in ids if i not in by_token]
-            redone = {o.key: o for o in await self._each(again, lambda i: work(i, listing[i]))}
-            for token, ids in named.items():
-                by_token[token] = [redone[i] if i in redone else by_token[i][0] for i in ids]
+        if not missing:
+            return first
+        listing = await self._listing()  # raises "no skaha API" when it 404s too
+        if not names:
+            return first
+        by_token = {o.key: [o] for o in first}
+        await self._retry_as_names(listing, missing, by_token, work, all_named)
         return _flatten(distinct, by_token)
+
+    async def _named_from(
+        self,
+        listed: Mapping[str, dict[str, Any]],
+        distinct: list[str],
+        work: Callable[[str, dict[str, Any] | None], Awaitable[T]],
+        all_named: bool,
+    ) -> list[Outcome[T]]:
+        """`_named` with the listing read first: names resolved before anything is done."""
+        by_name = _names_of(listed)
+        direct: list[str] = []
+        named: dict[str, list[str]] = {}
+        for token in distinct:
+            ids = [] if token in listed else _matches(by_name, token)
+            if not ids:
+                # Neither listed nor named: an id (asked of the server), or refused as not
+                # one before anything is done (exit 2).
+                direct.append(models.check_id(token))
+            elif len(ids) > 1 and not all_named:
+                raise _ambiguous(token, ids)
+            else:
+                named[token] = ids
+                direct.extend(i for i in ids if i not in direct)
+        done = {o.key: o for o in await self._each(direct, lambda i: work(i, listed.get(i)))}
+        by_token = {t: [done[i] for i in named[t]] if t in named else [done[t]] for t in distinct}
+        return _flatten(distinct, by_token)
+
+    async def _retry_as_names(
+        self,
+        listing: Mapping[str, dict[str, Any]],
+        missing: list[str],
+        by_token: dict[str, list[Outcome[T]]],
+        work: Callable[[str, dict[str, Any] | None], Awaitable[T]],
+        all_named: bool,
+    ) -> None:
+        """The tokens that named no session as ids, looked for as names in the listing: the
+        work done for the sessions they name (their outcomes put in `by_token`)."""
+        by_name = _names_of(listing)
+        named: dict[str, list[str]] = {}
+        for token in missing:
+            ids = _matches(by_name, token)
+            if len(ids) > 1 and not all_named:
+                by_token[token] = [Outcome(token, error=_ambiguous(token, ids))]
+            elif ids:
+                named[token] = ids
+        # Each session once: one named by a token that was its id too is not done again.
+        again = [i for ids in named.values() for i in ids if i not in by_token]
+        redone = {o.key: o for o in await self._each(again, lambda i: work(i, listing[i]))}
+        for token, ids in named.items():
+            by_token[token] = [redone[i] if i in redone else by_token[i][0] for i in ids]
 
     # --- reading ----------------------------------------------------------------------------
 

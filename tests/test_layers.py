@@ -12,6 +12,7 @@ count too: a lazy import still crosses the boundary).
 from __future__ import annotations
 
 import ast
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "canfar_cli"
@@ -34,7 +35,9 @@ def imports() -> dict[str, set[str]]:
     return found
 
 
-def crossing(prefix: str, where: str, allowed: set[str] = frozenset()) -> dict[str, list[str]]:
+def crossing(
+    prefix: str, where: str, allowed: AbstractSet[str] = frozenset()
+) -> dict[str, list[str]]:
     bad = {}
     for module, names in imports().items():
         if not module.startswith(where) or module in allowed:

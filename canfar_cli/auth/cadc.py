@@ -17,7 +17,6 @@ from canfar_cli.files import write_private
 
 CRED_URI = "ivo://cadc.nrc.ca/cred"
 CDP_PROXY = "ivo://ivoa.net/std/CDP#proxy-1.0"
-BASIC_AA = "ivo://ivoa.net/sso#BasicAA"
 MAX_DAYS = 30
 
 

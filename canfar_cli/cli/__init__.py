@@ -1,13 +1,18 @@
 """The `canfar` command line: one module per command, plus what the commands share.
 
-- entry.py: the program's entry point; main.py: the Typer app, global options, the error wrapper.
+- entry.py: the program's entry point; main.py: the Typer app, global options, the error wrapper
+  (the one route to an exit code: a command returns an `ExitCode` or raises).
 - state.py: CliState, what every command gets (flags, the terminal `out`, the session factory).
-- One module per command: create, ps, info, logs, events, stats, rm, prune, config_cmd,
-  completion, local. A command parses, calls the core through `state.run`, and hands results to
-  `state.out` (canfar_cli/output.py, the only writer); it never prints nor touches httpx.
-- Shared by commands: options.py (option declarations), present.py (session rows, times, batch
-  outcomes), removal.py (rm and prune), envfile.py (-e/--env-file), names.py (default names),
-  dryrun.py (create --dry-run layout), progress.py (create --wait progress).
+- One module per command: create.py, run.py, ps.py, info.py, logs.py, events.py, stats.py,
+  wait.py, open_cmd.py (open), renew.py, rm.py, prune.py, images.py, limits.py, config_cmd.py
+  (config), auth_cmd.py (login, auth, platform), completion.py, local.py (local …). A command
+  parses, calls the core through `state.run`, and hands results to `state.out`
+  (canfar_cli/output.py, the only writer); it never prints nor touches httpx. The biggest
+  (create, run, local serve) are a dataclass of parsed options plus a run function.
+- Shared by commands: options.py (option declarations), launch.py (the one launch path of create
+  and run), waiting.py (wait and create --wait), removal.py (rm and prune), present.py (session
+  rows, times, batch outcomes to an exit code), envfile.py (-e/--env-file), names.py (default
+  names), dryrun.py (create --dry-run layout), progress.py (the progress of waiting).
 - Generated from the app: completion_gen.py fills templates/canfar.<shell>.tmpl into
   completions/; docs.py writes docs/cli.md. Tests fail when either is out of date.
 """

@@ -247,9 +247,9 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def fish(nodes: list[Node]) -> Slots:
-    value_pairs, sub_pairs = _pairs(nodes)
-    value_actions = []
+def _fish_value_actions(nodes: list[Node]) -> list[str]:
+    """What fish completes after an option that takes a value."""
+    value_actions: list[str] = []
     for path, option, flag in _value_options(nodes):
         value_actions.append(f"case {_fish_quote(f'{path}|{flag}')}")
         if option.is_file:
@@ -257,14 +257,24 @@ def fish(nodes: list[Node]) -> Slots:
         elif option.choices:
             value_actions.append(f"    printf '%s\\n' {_words(option.choices)}")
         value_actions.append("    return")
-    option_candidates = []
+    return value_actions
+
+
+def _fish_option_candidates(nodes: list[Node]) -> list[str]:
+    """Each command's options, with their help."""
+    option_candidates: list[str] = []
     for node in nodes:
         option_candidates.append(f"case {_fish_quote(node.path)}")
         for option in node.options:
             for flag in option.flags:
                 text = f"{flag}\t{option.help}" if option.help else flag
                 option_candidates.append(f"    echo {_fish_quote(text)}")
-    word_candidates = []
+    return option_candidates
+
+
+def _fish_word_candidates(nodes: list[Node]) -> list[str]:
+    """Each command's words: subcommands, cached ids and images, argument choices, paths."""
+    word_candidates: list[str] = []
     for node in nodes:
         if node.subcommands:
             word_candidates.append(f"case {_fish_quote(node.path)}")
@@ -295,6 +305,14 @@ def fish(nodes: list[Node]) -> Slots:
                 "        __fish_complete_path $cur",
                 "    end",
             ]
+    return word_candidates
+
+
+def fish(nodes: list[Node]) -> Slots:
+    value_pairs, sub_pairs = _pairs(nodes)
+    value_actions = _fish_value_actions(nodes)
+    option_candidates = _fish_option_candidates(nodes)
+    word_candidates = _fish_word_candidates(nodes)
     return {
         "value_words": " ".join(_fish_quote(pair) for pair in value_pairs),
         "subcommand_words": " ".join(_fish_quote(pair) for pair in sub_pairs),

@@ -6,13 +6,19 @@ requests laid out in dryrun.py and the progress of --wait shown by progress.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
-from typer.core import TyperCommand
 
-from canfar_cli.cli.launch import registry_secret_option, registry_user_option
+from canfar_cli.cli.launch import (
+    Launch,
+    LaunchCommand,
+    registry_secret_option,
+    registry_user_option,
+)
 from canfar_cli.cli.options import (
     Format,
     Kind,
@@ -27,12 +33,12 @@ from canfar_cli.cli.options import (
     resolve_format,
 )
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import UsageError
+from canfar_cli.errors import ExitCode, ReportedError, UsageError
 
 if TYPE_CHECKING:
-    import typer._click as click
-
-    from canfar_cli.session import AsyncSession, PlannedRequest
+    from canfar_cli.outcomes import Outcome
+    from canfar_cli.output import Output
+    from canfar_cli.session import AsyncSession
 
 KIND_HELP = "headless, notebook, desktop, carta, firefly or contributed."
 
@@ -71,7 +77,7 @@ def create(
     registry_secret_file: str | None = registry_secret_option(),
     output: Format | None = output_option(),
     as_json: bool = json_option(),
-) -> None:
+) -> ExitCode:
     """Create sessions; print their ids.
 
     Without -c/-m the session is flexible: it starts small (the server's defaultRequest) and
@@ -94,177 +100,100 @@ def create(
       canfar create headless skaha/terminal:1.1.1 --dry-run -- echo hi
       canfar create headless skaha/terminal:1.1.1 -- bash -c 'make all && ./run'
     """
-    from canfar_cli.cli.envfile import parse_env
+    from canfar_cli.cli.launch import launch_of
     from canfar_cli.models import check_replicas
 
-    state = state_of(ctx)
-    out = state.out
-    fmt = resolve_format(output, as_json)
     check_replicas(replicas)  # before a default name is made for every replica
-    variables = parse_env(env or [], env_file)
-    cmd, args = (command[0], command[1:]) if command else (None, None)
     if wait_timeout is not None and not wait:
         raise UsageError("--wait-timeout needs --wait")
     if wait_timeout is not None and not wait_timeout > 0:  # also refuses nan (waits forever)
         raise UsageError("--wait-timeout must be more than 0 seconds")
+    options = CreateOptions(
+        launch=launch_of(
+            kind.value,
+            image,
+            name=name,
+            cores=cores,
+            ram=ram,
+            gpus=gpus,
+            env=env,
+            env_file=env_file,
+            command=command,
+            registry_user=registry_user,
+            registry_secret_file=registry_secret_file,
+            replicas=replicas,
+        ),
+        fmt=resolve_format(output, as_json),
+        dry_run=dry_run,
+        wait=wait,
+        wait_timeout=wait_timeout,
+    )
+    state = state_of(ctx)
+    return state.run(lambda session: run_create(options, session, state.out))
 
-    options: dict[str, Any] = {
-        "kind": kind.value,
-        "gpu": gpus,
-        "cmd": cmd,
-        "args": args or None,
-        "env": variables or None,
-        "replicas": replicas,
-    }
-    # Left out: a flexible session (the library's own defaults, 2 and 4, would make it fixed).
-    options["cores"] = None if cores is None else int(cores) if cores.is_integer() else cores
-    options["ram"] = None if ram is None else int(ram) if ram.is_integer() else ram
-    from canfar_cli.cli.launch import check_sizes, explain_private_image, registry_auth
 
-    options["registry_auth"] = registry_auth(registry_user, registry_secret_file)
+@dataclass(frozen=True)
+class CreateOptions:
+    """A `create` as parsed from its flags."""
 
-    async def choose_name(session: AsyncSession) -> str:
-        if name is not None:
-            return name
-        from canfar_cli.cli.names import name_from_image, unique_name
-        from canfar_cli.models import check_image
+    launch: Launch
+    fmt: str
+    dry_run: bool = False
+    wait: bool = False
+    wait_timeout: float | None = None
 
-        stem = name_from_image(check_image(image))
-        taken = {str(s.get("name", "")) for s in await session.fetch()}
-        return unique_name(stem, taken, replicas)
 
-    if dry_run:
+async def run_create(options: CreateOptions, session: AsyncSession, out: Output) -> ExitCode:
+    """Check the create once, then lay it out (--dry-run) or send it: the new ids on stdout
+    before anything else (no id is ever lost), each failure on stderr, then --wait."""
+    from canfar_cli.cli.launch import checked_launch, explain_private_image
+    from canfar_cli.cli.present import report_failures
+    from canfar_cli.outcomes import CreateInterrupted
 
-        async def plan(session: AsyncSession) -> list[PlannedRequest]:
-            plans = session.plan_create(await choose_name(session), image, **options)
-            await check_sizes(session, options["cores"], options["ram"], gpus)
-            return plans
-
+    spec = await checked_launch(session, options.launch)
+    if options.dry_run:
         from canfar_cli.cli.dryrun import plan_json, render_plan
 
-        plans = state.run(plan)
-        if fmt == "json":
+        plans = session.plan_checked(spec)
+        if options.fmt == "json":
             out.json(plan_json(plans))
         else:
             out.write(render_plan(plans))
         out.message(f"dry run: {len(plans)} request(s) shown, nothing sent")
-        return
+        return ExitCode.OK
+    try:
+        outcomes = await session.create_checked(spec)
+    except CreateInterrupted as stopped:
+        # Every id made is printed before exiting 130: none is lost to Ctrl-C.
+        made = [o for o in stopped.outcomes if o.ok]
+        _show_created(out, options.fmt, made)
+        line = stopped.message
+        if made:
+            line += f"; remove them with `canfar rm -f {' '.join(str(o.value) for o in made)}`"
+        out.message(line)
+        raise ReportedError(stopped.exit_code) from None
+    outcomes = await explain_private_image(session, outcomes, options.launch.image)
+    created = [outcome for outcome in outcomes if outcome.ok]
+    for outcome in created:
+        if outcome.note:
+            out.warning(outcome.note)
+    _show_created(out, options.fmt, created)  # before waiting: no id is ever lost
+    code = report_failures(out, outcomes)
+    if options.wait and created:
+        from canfar_cli.cli.waiting import wait_for
 
-    async def launch(session: AsyncSession) -> int:
-        from canfar_cli.cli.present import report_failures
-        from canfar_cli.outcomes import CreateInterrupted
-
-        session.plan_create("x", image, **options)  # the local checks first, then the server's
-        await check_sizes(session, options["cores"], options["ram"], gpus)
-        try:
-            outcomes = await session.create_each(await choose_name(session), image, **options)
-        except CreateInterrupted as stopped:
-            # Every id made is printed before exiting 130: none is lost to Ctrl-C.
-            made = [o for o in stopped.outcomes if o.ok]
-            if fmt == "json":
-                out.json([{"id": o.value, "name": o.key} for o in made])
-            else:
-                out.ids(str(o.value) for o in made)
-            line = stopped.message
-            if made:
-                line += f"; remove them with `canfar rm -f {' '.join(str(o.value) for o in made)}`"
-            out.message(line)
-            raise typer.Exit(int(stopped.exit_code)) from None
-        await explain_private_image(session, outcomes, image)
-        created = [outcome for outcome in outcomes if outcome.ok]
-        for outcome in created:
-            if outcome.note:
-                out.warning(outcome.note)
-        if fmt == "json":
-            out.json([{"id": o.value, "name": o.key} for o in created])
-        else:
-            out.ids(str(o.value) for o in created)  # before waiting: no id is ever lost
-        code = report_failures(out, outcomes)
-        if wait and created:
-            from canfar_cli.cli.waiting import wait_for
-
-            created_ids = [str(o.value) for o in created]
-            await wait_for(out, session, created_ids, until="running", timeout=wait_timeout)
-        return code
-
-    from canfar_cli.cli.present import exit_with
-
-    exit_with(state.run(launch))
+        created_ids = [str(o.value) for o in created]
+        await wait_for(out, session, created_ids, until="running", timeout=options.wait_timeout)
+    return code
 
 
-class CreateCommand(TyperCommand):
-    """`create`, refusing a command given without `--` (exit 2, nothing sent): click would
-    otherwise take the command's own options as canfar's (`python3 fit.py -r 3` made three
-    replicas of `python3 fit.py`, `echo -n 5` named the session 5). The hint is the corrected
-    command line: the first positional after KIND and IMAGE starts the command; a canfar option
-    after it moves before `--` only when its value is valid for that option (so the `-c` of
-    `python3 -c "print(1)"` stays the command's)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        given = list(args)
-        before = given[: given.index("--")] if "--" in given else given
-        if not any(token in ("-h", "--help") for token in before):
-            corrected = self._corrected(ctx, before, given[len(before) + 1 :])
-            if corrected is not None:
-                import shlex
-
-                raise UsageError(
-                    "the command must follow `--`, or its options are read as canfar's;"
-                    " nothing was sent",
-                    hint=f"{ctx.command_path} {shlex.join(corrected)}",
-                )
-        return super().parse_args(ctx, args)
-
-    def _corrected(
-        self, ctx: click.Context, before: list[str], after: list[str]
-    ) -> list[str] | None:
-        options: dict[str, typer.core.TyperOption] = {}
-        for declared in self.params:
-            if isinstance(declared, typer.core.TyperOption):
-                for opt in [*declared.opts, *declared.secondary_opts]:
-                    options[opt] = declared
-        ours: list[str] = []
-        command: list[str] = []
-        positionals = 0
-        index = 0
-        while index < len(before):
-            token = before[index]
-            index += 1
-            name, value, inline = token, None, False
-            if token.startswith("--") and "=" in token:
-                name, value = token.split("=", 1)
-                inline = True
-            elif token.startswith("-") and not token.startswith("--") and len(token) > 2:
-                name, value, inline = token[:2], token[2:], True
-            param = options.get(name) if token.startswith("-") and token != "-" else None
-            if param is None:
-                if token.startswith("-") and token != "-" and not command:
-                    ours.append(token)  # an unknown option: click will say so
-                    continue
-                positionals += 1
-                if positionals <= 2 and not command:
-                    ours.append(token)
-                else:
-                    command.append(token)
-                continue
-            takes_value = not (param.is_flag or param.count)
-            if takes_value and not inline:
-                value = before[index] if index < len(before) else None
-            pieces = [token] if inline or not takes_value else [token, value or ""]
-            if command and takes_value:
-                try:
-                    param.type.convert(value, param, ctx)
-                except Exception:
-                    command.append(token)  # not a valid value for canfar: the command's
-                    continue
-            ours += pieces
-            if takes_value and not inline:
-                index += 1
-        if not command:
-            return None
-        return [*ours, "--", *command, *after]
+def _show_created(out: Output, fmt: str, created: Sequence[Outcome[str]]) -> None:
+    if fmt == "json":
+        out.json([{"id": o.value, "name": o.key} for o in created])
+    else:
+        out.ids(str(o.value) for o in created)
 
 
 def register(app: typer.Typer) -> None:
     # Extra arguments after `--` belong to the job, so options there must not be parsed.
-    app.command("create", cls=CreateCommand)(create)
+    app.command("create", cls=LaunchCommand)(create)

@@ -8,7 +8,7 @@ import typer
 
 from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import UsageError
+from canfar_cli.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.cli.state import CliState
@@ -58,7 +58,7 @@ def events(
     ),
     output: Format | None = output_option(),
     as_json: bool = json_option(),
-) -> None:
+) -> ExitCode:
     """Show the events of sessions.
 
     The platform's events: scheduling, image pulls, failures.
@@ -73,7 +73,7 @@ def events(
       canfar events -w x7k2m9qa
       canfar events x7k2m9qa -o json
     """
-    from canfar_cli.cli.present import exit_with, report_failures, unique
+    from canfar_cli.cli.present import report_failures, unique
 
     state = state_of(ctx)
     out = state.out
@@ -83,7 +83,7 @@ def events(
         if len(ids) != 1:
             raise UsageError("--watch follows one session", hint="give a single id with -w")
         _watch(state, ids[0], fmt)
-        return
+        return ExitCode.OK
 
     async def work(session: AsyncSession) -> tuple[list[Any], dict[str, str]]:
         outcomes = await session.events_each(ids, names=True)
@@ -107,7 +107,7 @@ def events(
                 out.write(out.render_table(COLUMNS, rows(outcome.value), color=out.color_out()))
             else:
                 out.message(f"no events for session {outcome.key}")
-    exit_with(report_failures(out, outcomes))
+    return report_failures(out, outcomes)
 
 
 def _watch(state: CliState, session_id: str, fmt: str) -> None:

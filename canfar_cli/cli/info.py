@@ -8,6 +8,7 @@ import typer
 
 from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
+from canfar_cli.errors import ExitCode
 
 if TYPE_CHECKING:
     from canfar_cli.outcomes import Outcome
@@ -71,7 +72,7 @@ def info(
     ids: list[str] = typer.Argument(..., metavar="ID|NAME...", help="Session ids or names."),
     output: Format | None = output_option(),
     as_json: bool = json_option(),
-) -> None:
+) -> ExitCode:
     """Show sessions in full.
 
     Every field the server gives, one block per session, expiry as date and time left.
@@ -86,7 +87,7 @@ def info(
       canfar info x7k2m9qa
       canfar info x7k2m9qa -o json | jq '.[0].status'
     """
-    from canfar_cli.cli.present import exit_with, report_failures, unique
+    from canfar_cli.cli.present import report_failures, unique
 
     state = state_of(ctx)
     out = state.out
@@ -103,7 +104,7 @@ def info(
             out.json(found)  # always an array, one element per session found
     elif found:
         out.blocks([block(session) for session in found])
-    exit_with(report_failures(out, outcomes))
+    return report_failures(out, outcomes)
 
 
 def register(app: typer.Typer) -> None:

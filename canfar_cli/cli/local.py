@@ -5,10 +5,16 @@ Light at import (typer only): uvicorn and the platform itself are imported insid
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from canfar_cli.errors import ExitCode
+
+if TYPE_CHECKING:
+    from canfar_cli.output import Output
 
 local_app = typer.Typer(help="The local platform: the skaha v1 API on this machine.")
 
@@ -89,7 +95,7 @@ def serve(
         "--tls",
         help="Serve HTTPS with the local CA; the API then needs a client certificate or a token.",
     ),
-) -> None:
+) -> ExitCode:
     """Serve the local platform on loopback until interrupted.
 
     The first line of stdout is the base URL, e.g. http://127.0.0.1:PORT/skaha; point
@@ -99,22 +105,11 @@ def serve(
     The same host:port serves the sign-in services too: registries (/reg/cadc/resource-caps,
     /reg/srcnet/resource-caps), a credential service (/cred) and an OIDC provider (/oidc).
     """
-    import os
-    from pathlib import Path
-
     from canfar_cli.cli.state import state_of
-    from canfar_cli.errors import CanfarError, UsageError
+    from canfar_cli.errors import UsageError
     from canfar_cli.local.portable import require_posix
 
     require_posix()
-
-    from canfar_cli import serve_tokens as tokens
-    from canfar_cli.local.faults import Faults
-    from canfar_cli.local.serve import serve as run_server
-    from canfar_cli.local.settings import LocalSettings
-    from canfar_cli.local.skaha import SkahaError
-
-    out = state_of(ctx).out
     if token is not None:
         raise UsageError(
             "--token is not accepted: a token on the command line is visible to every user"
@@ -131,36 +126,62 @@ def serve(
         raise UsageError(f"--retry-after must be >= 0, got {retry_after}")
     if user is not None and not user.strip():
         raise UsageError("--user must not be empty", hint="leave it out to act as your OS user")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]  # an IPv6 address as written in URLs: [::1]
-    secret = _given_token(token_file, os.environ.get("CANFAR_LOCAL_TOKEN"))
-    if no_auth:
-        if secret is not None:
-            raise UsageError("--no-auth and a token (--token-file, CANFAR_LOCAL_TOKEN) conflict")
-        if not _is_loopback(host):
-            # Every request runs commands as you: only this machine may ask without a token.
-            raise UsageError(
-                f"refusing to serve on {host} without a token",
-                hint="anyone who can reach it could run commands as you; leave out --no-auth",
-            )
-        out.warning(
-            "serving without a token (--no-auth): every user of this machine can run commands"
-            " as you through it"
-        )
-    elif secret is None:
-        secret = tokens.new_token()
-    faults = Faults(
-        latency_ms=latency,
+    options = ServeOptions(
+        host=host[1:-1] if host.startswith("[") and host.endswith("]") else host,  # [::1]
+        port=port,
+        token_file=token_file,
+        no_auth=no_auth,
+        user=user,
+        home=home,
+        latency=latency,
         fail_rate=_rate("--fail-rate", fail_rate),
         fail_status=fail_status,
         drop_rate=_rate("--drop-rate", drop_rate),
         retry_after=retry_after,
+        tls=tls,
+    )
+    return run_serve(options, state_of(ctx).out)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """A `local serve` as parsed (and checked) from its flags."""
+
+    host: str
+    port: int
+    token_file: str | None = None
+    no_auth: bool = False
+    user: str | None = None
+    home: str | None = None
+    latency: float = 0.0
+    fail_rate: float = 0.0
+    fail_status: int = 503
+    drop_rate: float = 0.0
+    retry_after: int = 1
+    tls: bool = False
+
+
+def run_serve(options: ServeOptions, out: Output) -> ExitCode:
+    """Serve until interrupted: the URL on stdout once ready (the token's file on stderr)."""
+    from canfar_cli.errors import CanfarError
+    from canfar_cli.local.faults import Faults
+    from canfar_cli.local.serve import serve as run_server
+    from canfar_cli.local.settings import LocalSettings
+    from canfar_cli.local.skaha import SkahaError
+
+    secret = _serve_token(options, out)
+    faults = Faults(
+        latency_ms=options.latency,
+        fail_rate=options.fail_rate,
+        fail_status=options.fail_status,
+        drop_rate=options.drop_rate,
+        retry_after=options.retry_after,
     )
     overrides: dict[str, object] = {"token": secret}
-    if user:
-        overrides["user"] = user
-    if home:
-        overrides["home"] = Path(home).expanduser()
+    if options.user:
+        overrides["user"] = options.user
+    if options.home:
+        overrides["home"] = Path(options.home).expanduser()
     settings = LocalSettings.from_env(**overrides)
 
     def ready(url: str, token_path: Path | None) -> None:
@@ -171,8 +192,9 @@ def serve(
                 out.message(f"token: {secret}")
         out.write(url + "\n")
 
+    host, port = options.host, options.port
     try:
-        code = run_server(settings, host, port, faults, ready, tls=tls, note=out.message)
+        code = run_server(settings, host, port, faults, ready, tls=options.tls, note=out.message)
     except SkahaError as exc:  # the state folder cannot be used: its message says why
         raise CanfarError(
             exc.message.replace(" (set CANFAR_LOCAL_HOME", " (set --home or CANFAR_LOCAL_HOME")
@@ -182,7 +204,33 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="choose another --port (0 picks a free one) or --host",
         ) from None
-    raise typer.Exit(code)
+    return ExitCode(code)
+
+
+def _serve_token(options: ServeOptions, out: Output) -> str | None:
+    """The token every request must carry: --token-file, CANFAR_LOCAL_TOKEN, or a random one;
+    None under --no-auth (loopback only, with a warning)."""
+    import os
+
+    from canfar_cli import serve_tokens as tokens
+    from canfar_cli.errors import UsageError
+
+    secret = _given_token(options.token_file, os.environ.get("CANFAR_LOCAL_TOKEN"))
+    if not options.no_auth:
+        return secret if secret is not None else tokens.new_token()
+    if secret is not None:
+        raise UsageError("--no-auth and a token (--token-file, CANFAR_LOCAL_TOKEN) conflict")
+    if not _is_loopback(options.host):
+        # Every request runs commands as you: only this machine may ask without a token.
+        raise UsageError(
+            f"refusing to serve on {options.host} without a token",
+            hint="anyone who can reach it could run commands as you; leave out --no-auth",
+        )
+    out.warning(
+        "serving without a token (--no-auth): every user of this machine can run commands"
+        " as you through it"
+    )
+    return None
 
 
 def _given_token(token_file: str | None, env_value: str | None) -> str | None:

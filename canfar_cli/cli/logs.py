@@ -9,7 +9,7 @@ import typer
 
 from canfar_cli.cli.options import json_option
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import JobFailedError, UsageError
+from canfar_cli.errors import ExitCode, JobFailedError, ReportedError, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.cli.state import CliState
@@ -56,7 +56,7 @@ def logs(
         None, "-o", "--output", case_sensitive=False, help="text (default) or json."
     ),
     as_json: bool = json_option(),
-) -> None:
+) -> ExitCode:
     """Print the logs of sessions.
 
     The text exactly as the server sends it, never reformatted.
@@ -84,12 +84,13 @@ def logs(
         if as_json:
             raise UsageError("-f/--follow writes text as it comes; it cannot be JSON")
         _follow(state, ids, tail)
+        return ExitCode.OK
     else:
-        _show(state, ids, tail, as_json)
+        return _show(state, ids, tail, as_json)
 
 
-def _show(state: CliState, ids: list[str], tail: int | None, as_json: bool = False) -> None:
-    from canfar_cli.cli.present import exit_with, report_failures
+def _show(state: CliState, ids: list[str], tail: int | None, as_json: bool = False) -> ExitCode:
+    from canfar_cli.cli.present import report_failures
 
     out = state.out
 
@@ -121,8 +122,7 @@ def _show(state: CliState, ids: list[str], tail: int | None, as_json: bool = Fal
                 if o.ok
             ]
         )
-        exit_with(report_failures(out, outcomes))
-        return
+        return report_failures(out, outcomes)
     first = True
     for outcome in outcomes:
         if not outcome.ok:
@@ -138,29 +138,33 @@ def _show(state: CliState, ids: list[str], tail: int | None, as_json: bool = Fal
         status = (known.get(outcome.key) or {}).get("status")
         if not outcome.value and status == "Pending":
             out.message(_pending_hint(outcome.key))
-    exit_with(report_failures(out, outcomes))
+    return report_failures(out, outcomes)
+
+
+async def _follow_one(
+    out: Output, session: AsyncSession, session_id: str, prefix: str | None, tail: int | None
+) -> None:
+    """One session's log as it is written (the first chunk cut to --tail); with a prefix (several
+    sessions at once), whole lines only, each prefixed with its session's name."""
+    partial = ""
+    first = True
+    async for chunk in session.follow_logs(session_id):
+        if first:
+            chunk = tail_text(chunk, tail)
+            first = False
+        if prefix is None:
+            out.write_log(chunk)
+            continue
+        partial += chunk
+        *lines, partial = partial.split("\n")
+        if lines:
+            out.write_log("".join(f"{prefix}{line}\n" for line in lines))
+    if prefix is not None and partial:
+        out.write_log(f"{prefix}{partial}\n")
 
 
 def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
     out = state.out
-
-    async def follow_one(session: AsyncSession, session_id: str, prefix: str | None) -> None:
-        partial = ""
-        first = True
-        async for chunk in session.follow_logs(session_id):
-            if first:
-                chunk = tail_text(chunk, tail)
-                first = False
-            if prefix is None:
-                out.write_log(chunk)
-                continue
-            # Several sessions at once: whole lines only, each prefixed with its session's name.
-            partial += chunk
-            *lines, partial = partial.split("\n")
-            if lines:
-                out.write_log("".join(f"{prefix}{line}\n" for line in lines))
-        if prefix is not None and partial:
-            out.write_log(f"{prefix}{partial}\n")
 
     async def work(session: AsyncSession) -> list[Any]:
         import anyio
@@ -172,7 +176,7 @@ def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
         ids = [o.key for o in before]
         code = report_failures(out, before)
         if code:
-            raise typer.Exit(code)  # an unknown id: nothing to follow
+            raise ReportedError(code)  # an unknown id: nothing to follow
         sessions = {o.key: o.value for o in before if o.value is not None}
         for session_id, record in sessions.items():
             if record.get("status") == "Pending":
@@ -183,7 +187,7 @@ def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
                 prefix = None
                 if len(ids) > 1:
                     prefix = f"{str(record.get('name') or session_id).ljust(width)} | "
-                group.start_soon(follow_one, session, session_id, prefix)
+                group.start_soon(_follow_one, out, session, session_id, prefix, tail)
         return await session.info_each(ids)
 
     after = state.run(work)
@@ -211,7 +215,7 @@ def _final_verdict(out: Output, outcomes: list[Any]) -> None:
             hint=f"`canfar events {failed[0]}` may say why",
         )
     if gone:
-        raise typer.Exit(1)
+        raise ReportedError(ExitCode.FAILED)  # each gone one was warned about
 
 
 def register(app: typer.Typer) -> None:

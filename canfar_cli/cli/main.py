@@ -5,8 +5,10 @@ rich and the local platform are imported inside the command functions, so `canfa
 TAB completion start fast.
 
 The error wrapper lives in `CanfarGroup.invoke`, so it covers the real program and Typer's
-in-process test runner alike: a CanfarError becomes its one line (+ hint) on stderr and its exit
-code, an interrupt exits 130, and anything unexpected is one line asking for `--verbose`.
+in-process test runner alike, and it is the one route to an exit code: a command either returns
+an `ExitCode` (its failures reported already, e.g. by `present.report_failures`) or raises; a
+CanfarError becomes its one line (+ hint) on stderr and its exit code (`ReportedError`: the code
+alone), an interrupt exits 130, and anything unexpected is one line asking for `--verbose`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
 from canfar_cli import __version__
 from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
-from canfar_cli.errors import ExitCode, failure_of
+from canfar_cli.errors import ExitCode, exit_code_summary, failure_of
 from canfar_cli.output import Output
 
 ROOT_HELP = """Sessions of the CANFAR Science Platform: notebooks, desktops, CARTA, Firefly,
@@ -42,9 +45,8 @@ Examples:
   canfar ps -q | xargs canfar rm -f
 
 \b
-Exit codes: 0 done, 1 refused or failed, 2 usage, 3 credentials,
-4 not found, 5 server unreachable, 130 interrupted.
 """
+ROOT_HELP += "\n".join(textwrap.wrap("Exit codes: " + exit_code_summary(), 65)) + "\n"
 
 
 # Every command and group of `canfar`, in the order `canfar --help` lists them: the module of
@@ -244,7 +246,7 @@ class CanfarGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except NoArgsIsHelpError as exc:  # a group (`canfar config`) given no command
             raise _missing_command_exit(exc) from None
         except ClickUsageError as exc:  # a subcommand's flags and arguments
@@ -266,6 +268,9 @@ class CanfarGroup(TyperGroup):
                 with contextlib.suppress(Exception):  # stderr may be gone too; the code says it
                     _out(ctx).report(failure)
             raise typer.Exit(failure.code) from None
+        if isinstance(result, ExitCode) and result != ExitCode.OK:
+            raise typer.Exit(int(result))  # a command's failures, each reported already
+        return result
 
 
 def _given_state(ctx: click.Context | None) -> CliState | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from canfar_cli.cli.state import state_of
+from canfar_cli.errors import ExitCode
 
 if TYPE_CHECKING:
     from canfar_cli.outcomes import Outcome
@@ -30,7 +31,7 @@ def open_sessions(
         False, "--print", help="Print the URLs instead (also when there is no display)."
     ),
     wait: bool = typer.Option(False, "--wait", help="Wait until each session is Running first."),
-) -> None:
+) -> ExitCode:
     """Open interactive sessions (notebook, desktop, CARTA, …) in the web browser.
 
     The URLs are printed instead, one per line, with --print, when stdout is not a terminal,
@@ -43,7 +44,7 @@ def open_sessions(
       canfar open --wait $(canfar create notebook skaha/astroml)
       canfar open --print x7k2m9qa
     """
-    from canfar_cli.cli.present import exit_with, report_failures, unique
+    from canfar_cli.cli.present import report_failures, unique
 
     state = state_of(ctx)
     out = state.out
@@ -75,7 +76,7 @@ def open_sessions(
             out.message(f"opened {session_id}: {url}")
     else:
         out.ids(urls)
-    exit_with(report_failures(out, outcomes))
+    return report_failures(out, outcomes)
 
 
 def register(app: typer.Typer) -> None:

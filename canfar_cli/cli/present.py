@@ -6,12 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from canfar_cli.models import is_finished
 from canfar_cli.output import Output
 
 if TYPE_CHECKING:
+    from canfar_cli.errors import ExitCode
     from canfar_cli.outcomes import Outcome
 
 TABLE_COLUMNS = ["ID", "NAME", "KIND", "STATUS", "IMAGE", "CPU", "RAM", "GPU", "AGE", "EXPIRES"]
@@ -168,11 +167,13 @@ def unique(ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> int:
-    """Print each failed outcome on stderr and return the exit code of the batch
+def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> ExitCode:
+    """Print each failed outcome on stderr (the same line once: ten replicas refused for one
+    image are one refusal) and return the exit code of the batch
     (canfar_cli.outcomes.batch_exit_code, the rule BatchError follows too)."""
     from canfar_cli.outcomes import batch_exit_code
 
+    shown: set[tuple[str, str | None]] = set()
     for outcome in outcomes:
         error = outcome.error
         if error is None:
@@ -180,10 +181,7 @@ def report_failures(out: Output, outcomes: Sequence[Outcome[Any]]) -> int:
         message = error.message
         if outcome.key and outcome.key not in message:
             message = f"{outcome.key}: {message}"
-        out.error(message, error.hint)
-    return int(batch_exit_code(outcomes))
-
-
-def exit_with(code: int) -> None:
-    if code:
-        raise typer.Exit(code)
+        if (message, error.hint) not in shown:
+            shown.add((message, error.hint))
+            out.error(message, error.hint)
+    return batch_exit_code(outcomes)

@@ -22,6 +22,7 @@ from canfar_cli.cli.options import (
 )
 from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
 from canfar_cli.cli.state import state_of
+from canfar_cli.errors import ExitCode
 
 if TYPE_CHECKING:
     from canfar_cli.session import AsyncSession
@@ -47,7 +48,7 @@ def prune(
     output: Format | None = output_option(),
     as_json: bool = json_option(),
     quiet: bool = quiet_option(),
-) -> None:
+) -> ExitCode:
     """Remove finished sessions.
 
     Completed and Failed (and older servers' Succeeded) by default.
@@ -61,7 +62,7 @@ def prune(
       canfar prune -f --older-than 7d
       canfar prune -y -s Pending -k headless --name 'fit-*'
     """
-    from canfar_cli.cli.present import exit_with, show_sessions
+    from canfar_cli.cli.present import show_sessions
     from canfar_cli.models import FINISHED_STATUSES, select_sessions
 
     state = state_of(ctx)
@@ -70,7 +71,7 @@ def prune(
     age = parse_duration(older_than) if older_than is not None else None
     statuses = status_values(status) or sorted(FINISHED_STATUSES)
 
-    async def work(session: AsyncSession) -> int:
+    async def work(session: AsyncSession) -> ExitCode:
         sessions = select_sessions(
             await session.fetch(),
             kinds=kind_values(kind),
@@ -82,17 +83,17 @@ def prune(
         if dry_run:
             show_sessions(out, sessions, fmt)
             out.message(f"{len(sessions)} {noun} would be removed (dry run: nothing removed)")
-            return 0
+            return ExitCode.OK
         if not sessions:
             out.message("nothing to prune")
-            return 0
+            return ExitCode.OK
         ids = [str(s["id"]) for s in sessions]
         confirm_removal(out, ids, [label(s) for s in sessions], force or yes)
         removed, code = await remove(out, session, ids)
         out.message(f"removed {len(removed)} of {len(ids)} {noun}")
         return code
 
-    exit_with(state.run(work))
+    return state.run(work)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from canfar_cli.errors import UsageError
+from canfar_cli.errors import ExitCode, ReportedError, UsageError
 from canfar_cli.output import Output
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def confirm_removal(out: Output, ids: Sequence[str], labels: Sequence[str], forc
         out.message(f"  … and {count - len(shown)} more")
     if not out.confirm(f"Remove {count} {noun}?"):
         out.message("nothing removed")
-        raise typer.Exit(1)
+        raise ReportedError(ExitCode.FAILED)
 
 
 async def remove(
@@ -50,7 +50,7 @@ async def remove(
     ids: list[str],
     known: Mapping[str, Any] | None = None,
     failed: Sequence[Outcome[Any]] = (),
-) -> tuple[list[str], int]:
+) -> tuple[list[str], ExitCode]:
     """Delete the sessions (`known`: already looked up, not looked up again); print each
     removed id on stdout, each failure on stderr. Returns the removed ids and the exit code of
     the whole batch (`failed`: the look-up's failures, already reported, count too)."""
@@ -61,7 +61,7 @@ async def remove(
     removed = [outcome.key for outcome in outcomes if outcome.ok]
     out.ids(removed)
     code = report_failures(out, outcomes)
-    return removed, int(batch_exit_code([*failed, *outcomes])) if failed else code
+    return removed, batch_exit_code([*failed, *outcomes]) if failed else code
 
 
 def label(session: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ import typer
 
 from canfar_cli.cli.options import Format, json_option, output_option, resolve_format
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import UsageError
+from canfar_cli.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.outcomes import Outcome
@@ -21,7 +21,7 @@ def renew(
     every: bool = typer.Option(False, "--all", help="Every Running interactive session of yours."),
     output: Format | None = output_option(),
     as_json: bool = json_option(),
-) -> None:
+) -> ExitCode:
     """Renew interactive sessions: their expiry moves to now + the server's session lifetime
     (4 days on CANFAR). Prints each renewed session's id (one request per session; `canfar
     info ID` shows the new expiry).
@@ -34,7 +34,7 @@ def renew(
       canfar renew x7k2m9qa
       canfar renew --all
     """
-    from canfar_cli.cli.present import exit_with, report_failures, unique
+    from canfar_cli.cli.present import report_failures, unique
 
     state = state_of(ctx)
     out = state.out
@@ -62,7 +62,7 @@ def renew(
         out.ids(renewed)
     elif every and not outcomes:
         out.message("no Running interactive session to renew")
-    exit_with(report_failures(out, outcomes))
+    return report_failures(out, outcomes)
 
 
 def register(app: typer.Typer) -> None:

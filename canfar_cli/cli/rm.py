@@ -8,7 +8,7 @@ import typer
 
 from canfar_cli.cli.removal import confirm_removal, force_option, label, remove, yes_option
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import NotFoundError, UsageError
+from canfar_cli.errors import ExitCode, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.outcomes import Outcome
@@ -28,7 +28,7 @@ def rm(
     ),
     force: bool = force_option(),
     yes: bool = yes_option(),
-) -> None:
+) -> ExitCode:
     """Remove sessions.
 
     By id, by name (a name of several sessions needs --all-named), or by a name pattern with
@@ -45,7 +45,7 @@ def rm(
       canfar rm -f --name 'fit-*'
       canfar ps -q -s Failed | xargs canfar rm -f
     """
-    from canfar_cli.cli.present import exit_with, unique
+    from canfar_cli.cli.present import unique
 
     state = state_of(ctx)
     out = state.out
@@ -56,10 +56,10 @@ def rm(
     if not ids and name is None:
         if forced:  # `canfar ps -q | xargs canfar rm -f` with nothing listed: nothing to do
             out.message("no session ids given; nothing removed")
-            return
+            return ExitCode.OK
         raise UsageError("no session ids given", hint="give ids, or --name PATTERN")
 
-    async def work(session: AsyncSession) -> int:
+    async def work(session: AsyncSession) -> ExitCode:
         from canfar_cli.cli.present import report_failures
 
         targets, labels = ids, ids
@@ -88,7 +88,7 @@ def rm(
         _removed, code = await remove(out, session, targets, known, failed)
         return code
 
-    exit_with(state.run(work))
+    return state.run(work)
 
 
 def register(app: typer.Typer) -> None:

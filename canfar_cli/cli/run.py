@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
-from canfar_cli.cli.launch import registry_secret_option, registry_user_option
+from canfar_cli.cli.launch import (
+    Launch,
+    LaunchCommand,
+    registry_secret_option,
+    registry_user_option,
+)
 from canfar_cli.cli.options import (
     cores_option,
     env_file_option,
@@ -21,19 +26,8 @@ from canfar_cli.cli.state import state_of
 from canfar_cli.errors import JobFailedError
 
 if TYPE_CHECKING:
+    from canfar_cli.output import Output
     from canfar_cli.session import AsyncSession
-
-_EXIT_CODE = re.compile(r"exit(?:ed)?(?: with)? code[ :=]*(\d+)|exitCode[ :=]*(\d+)", re.I)
-
-
-def exit_code_of(events: list[dict[str, Any]]) -> int | None:
-    """The job's exit code, when an event's message gives it (the last one that does)."""
-    code = None
-    for event in events:
-        match = _EXIT_CODE.search(str(event.get("message") or event.get("raw") or ""))
-        if match:
-            code = int(match.group(1) or match.group(2))
-    return code
 
 
 def run(
@@ -65,58 +59,31 @@ def run(
       canfar run skaha/terminal:1.1.1 -- echo hello
       canfar run --rm skaha/astroml -c 4 -m 16 -- python fit.py
     """
-    from canfar_cli.cli.envfile import parse_env
-    from canfar_cli.cli.launch import check_sizes, explain_private_image, registry_auth
+    from canfar_cli.cli.launch import launch_of
 
+    options = RunOptions(
+        launch=launch_of(
+            "headless",
+            image,
+            name=name,
+            cores=cores,
+            ram=ram,
+            gpus=gpus,
+            env=env,
+            env_file=env_file,
+            command=command,
+            registry_user=registry_user,
+            registry_secret_file=registry_secret_file,
+        ),
+        remove=remove,
+    )
     state = state_of(ctx)
     out = state.out
-    variables = parse_env(env or [], env_file)
-    cmd, args = (command[0], command[1:]) if command else (None, None)
-    options: dict[str, Any] = {
-        "kind": "headless",
-        "gpu": gpus,
-        "cmd": cmd,
-        "args": args or None,
-        "env": variables or None,
-        "cores": None if cores is None else int(cores) if cores.is_integer() else cores,
-        "ram": None if ram is None else int(ram) if ram.is_integer() else ram,
-        "registry_auth": registry_auth(registry_user, registry_secret_file),
-    }
     created: list[str] = []
-
-    async def work(session: AsyncSession) -> tuple[str, str, int | None]:
-        from canfar_cli.cli.names import name_from_image, unique_name
-        from canfar_cli.models import check_image, normalize_status
-
-        session.plan_create(name or "x", image, **options)  # refusals before anything is sent
-        await check_sizes(session, options["cores"], options["ram"], gpus)
-        chosen = name
-        if chosen is None:
-            taken = {str(s.get("name", "")) for s in await session.fetch()}
-            chosen = unique_name(name_from_image(check_image(image)), taken, 1)
-        outcomes = await session.create_each(chosen, image, **options)
-        await explain_private_image(session, outcomes, image)
-        if outcomes[0].error is not None:
-            raise outcomes[0].error
-        session_id = str(outcomes[0].value)
-        created.append(session_id)
-        out.message(f"session {session_id} ({chosen})")
-        async for text in session.follow_logs(session_id):
-            out.write_log(text)
-        records = await session.info_each([session_id])
-        status = "gone"
-        code = None
-        if records[0].ok and records[0].value is not None:
-            status = normalize_status(str(records[0].value.get("status", "")))
-        if status == "Failed":
-            events = await session.events(session_id)
-            code = exit_code_of(events[0]["events"]) if events else None
-        if remove:
-            await session.destroy_each([session_id])
-        return session_id, status, code
-
     try:
-        session_id, status, code = state.run(work)
+        session_id, status, code = state.run(
+            lambda session: run_job(options, session, out, created)
+        )
     except KeyboardInterrupt:
         if created and (
             remove or (out.stdin_is_terminal() and out.confirm(f"remove session {created[0]}?"))
@@ -139,5 +106,44 @@ def run(
     raise JobFailedError(f"session {session_id} ended without completing ({status})")
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """A `run` as parsed from its flags."""
+
+    launch: Launch
+    remove: bool = False
+
+
+async def run_job(
+    options: RunOptions, session: AsyncSession, out: Output, created: list[str]
+) -> tuple[str, str, int | None]:
+    """Create the job (checked once, as `create` does), stream its log to stdout, and say how
+    it ended: (id, status, exit code when its events give it). The id goes into `created` as
+    soon as it is known, so an interruption can remove it."""
+    from canfar_cli.cli.launch import checked_launch, explain_private_image
+    from canfar_cli.models import normalize_status
+
+    spec = await checked_launch(session, options.launch)
+    outcomes = await session.create_checked(spec)
+    outcomes = await explain_private_image(session, outcomes, options.launch.image)
+    if outcomes[0].error is not None:
+        raise outcomes[0].error
+    session_id = str(outcomes[0].value)
+    created.append(session_id)
+    out.message(f"session {session_id} ({spec.names[0]})")
+    async for text in session.follow_logs(session_id):
+        out.write_log(text)
+    records = await session.info_each([session_id])
+    status = "gone"
+    code = None
+    if records[0].ok and records[0].value is not None:
+        status = normalize_status(str(records[0].value.get("status", "")))
+    if status == "Failed":
+        code = (await session.exit_codes([session_id])).get(session_id)
+    if options.remove:
+        await session.destroy_each([session_id])
+    return session_id, status, code
+
+
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    app.command("run", cls=LaunchCommand)(run)

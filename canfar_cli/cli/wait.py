@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from canfar_cli.cli.state import state_of
-from canfar_cli.errors import UsageError
+from canfar_cli.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from canfar_cli.session import AsyncSession
@@ -33,7 +33,7 @@ def wait(
     wait_timeout: float | None = typer.Option(
         None, "--timeout", metavar="S", help="Give up after S seconds (exit 1)."
     ),
-) -> None:
+) -> ExitCode:
     """Wait until sessions have ended.
 
     Progress goes to stderr. Exit 0 when every session Completed (with --until running: is
@@ -47,7 +47,7 @@ def wait(
       canfar create headless skaha/terminal:1.1.1 -r 20 -- python3 fit.py | canfar wait
       canfar wait --until running --timeout 600 myfit
     """
-    from canfar_cli.cli.present import exit_with, unique
+    from canfar_cli.cli.present import unique
 
     state = state_of(ctx)
     out = state.out
@@ -60,7 +60,7 @@ def wait(
     if wait_timeout is not None and not wait_timeout > 0:
         raise UsageError("--timeout must be more than 0 seconds")
 
-    async def work(session: AsyncSession) -> int:
+    async def work(session: AsyncSession) -> ExitCode:
         from canfar_cli.cli.present import report_failures
         from canfar_cli.cli.waiting import wait_for
 
@@ -73,7 +73,7 @@ def wait(
         await wait_for(out, session, known, until=until.value, timeout=wait_timeout)
         return code
 
-    exit_with(state.run(work))
+    return state.run(work)
 
 
 def register(app: typer.Typer) -> None:

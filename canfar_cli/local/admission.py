@@ -17,6 +17,8 @@ import asyncio
 import time
 from typing import Any
 
+from canfar_cli.local.asgi import Receive, Scope, Send
+
 # How often the heartbeat looks, and the wait beyond which new requests are turned away.
 TICK = 0.01
 MAX_WAIT = 1.0
@@ -34,7 +36,7 @@ class Admission:
         self.refused = 0
         self._heartbeat: asyncio.Task[None] | None = None
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -54,7 +56,7 @@ class Admission:
             self.lags = (self.lags[1], max(0.0, time.perf_counter() - asked - TICK))
 
 
-async def _refuse(send: Any) -> None:
+async def _refuse(send: Send) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -223,33 +223,46 @@ class LocalApp:
             segments = tail[1:].split("/")
             if len(segments) > 3:
                 raise bad_request(f"Invalid request: {tail}")
-        if method == "GET":
-            if not segments:
-                return self.list_sessions(request, user)
-            if len(segments) == 1:
-                return self.get_session(request, user, segments[0])
-            if len(segments) == 2:
-                return self.list_apps(request, user)
-            return self.get_app(user, segments[0], segments[2])
-        if method == "POST":
-            if not segments:
-                return self.create(request, user)
-            if len(segments) == 1:
-                return self.renew(request, user, segments[0])
-            if len(segments) == 2:
-                return self.create_app_session(request, user, segments[0])
-            raise bad_request("Cannot modify an existing app.")
-        if method == "DELETE":
-            if not segments:
-                raise bad_request("Cannot kill all sessions.")
-            if len(segments) == 1:
-                self.delete(user, segments[0], None)
-            elif len(segments) == 2:
-                raise bad_request("Missing app ID")
-            else:
-                self.delete(user, segments[0], segments[2])
-            return Response(200, b"", None)
-        raise self.unsupported(request.method, SESSION_METHODS)
+        handlers = {
+            "GET": self._session_get,
+            "POST": self._session_post,
+            "DELETE": self._session_delete,
+        }
+        handler = handlers.get(method)
+        if handler is None:
+            raise self.unsupported(request.method, SESSION_METHODS)
+        return handler(request, user, segments)
+
+    # `session[/ID[/app[/APPID]]]`: segments are [], [ID], [ID, "app"] or [ID, "app", APPID].
+
+    def _session_get(self, request: Request, user: str, segments: list[str]) -> Response:
+        if not segments:
+            return self.list_sessions(request, user)
+        if len(segments) == 1:
+            return self.get_session(request, user, segments[0])
+        if len(segments) == 2:
+            return self.list_apps(request, user)
+        return self.get_app(user, segments[0], segments[2])
+
+    def _session_post(self, request: Request, user: str, segments: list[str]) -> Response:
+        if not segments:
+            return self.create(request, user)
+        if len(segments) == 1:
+            return self.renew(request, user, segments[0])
+        if len(segments) == 2:
+            return self.create_app_session(request, user, segments[0])
+        raise bad_request("Cannot modify an existing app.")
+
+    def _session_delete(self, _request: Request, user: str, segments: list[str]) -> Response:
+        if not segments:
+            raise bad_request("Cannot kill all sessions.")
+        if len(segments) == 1:
+            self.delete(user, segments[0], None)
+        elif len(segments) == 2:
+            raise bad_request("Missing app ID")
+        else:
+            self.delete(user, segments[0], segments[2])
+        return Response(200, b"", None)
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -105,55 +105,64 @@ def _scan_double_quoted(text: str, start: int) -> tuple[str, int]:
         if ch == '"':
             return "".join(out), i + 1
         if ch == "\\":
-            if i + 1 >= n:
-                raise JobSpecError("while scanning a quoted scalar: found unexpected end of stream")
-            code = text[i + 1]
-            if code in _SIMPLE_ESCAPES:
-                out.append(_SIMPLE_ESCAPES[code])
-                i += 2
-                continue
-            if code in _HEX_ESCAPES:
-                width = _HEX_ESCAPES[code]
-                digits = text[i + 2 : i + 2 + width]
-                if len(digits) != width or any(c not in "0123456789abcdefABCDEF" for c in digits):
-                    raise JobSpecError(
-                        "while scanning a double-quoted scalar: expected escape sequence of"
-                        f" {width} hexadecimal numbers, but found {digits!r}"
-                    )
-                value = int(digits, 16)
-                if value > 0x10FFFF:
-                    raise JobSpecError(f"found unknown escape character U+{value:X}")
-                out.append(chr(value))
-                i += 2 + width
-                continue
-            if code in _LINE_BREAKS:  # an escaped line break: joined without a space
-                i = _skip_break(text, i + 1)
-                while i < n and text[i] in " \t":
-                    i += 1
-                continue
+            piece, i = _escape(text, i)
+            out.append(piece)
+        elif ch in _LINE_BREAKS:
+            i = _fold(text, i, out)
+        else:
+            out.append(ch)
+            i += 1
+
+
+def _escape(text: str, i: int) -> tuple[str, int]:
+    """The escape sequence at `i` (a backslash): what it stands for and the index after it."""
+    n = len(text)
+    if i + 1 >= n:
+        raise JobSpecError("while scanning a quoted scalar: found unexpected end of stream")
+    code = text[i + 1]
+    if code in _SIMPLE_ESCAPES:
+        return _SIMPLE_ESCAPES[code], i + 2
+    if code in _HEX_ESCAPES:
+        width = _HEX_ESCAPES[code]
+        digits = text[i + 2 : i + 2 + width]
+        if len(digits) != width or any(c not in "0123456789abcdefABCDEF" for c in digits):
             raise JobSpecError(
-                "while scanning a double-quoted scalar: found unknown escape character"
-                f" {code}({ord(code)})"
+                "while scanning a double-quoted scalar: expected escape sequence of"
+                f" {width} hexadecimal numbers, but found {digits!r}"
             )
-        if ch in _LINE_BREAKS:
-            # Folding: trailing blanks dropped, one break becomes a space, each further
-            # (empty) line a newline; the next line's leading blanks dropped.
-            while out and out[-1] in " \t":
-                out.pop()
+        value = int(digits, 16)
+        if value > 0x10FFFF:
+            raise JobSpecError(f"found unknown escape character U+{value:X}")
+        return chr(value), i + 2 + width
+    if code in _LINE_BREAKS:  # an escaped line break: joined without a space
+        i = _skip_break(text, i + 1)
+        while i < n and text[i] in " \t":
+            i += 1
+        return "", i
+    raise JobSpecError(
+        f"while scanning a double-quoted scalar: found unknown escape character {code}({ord(code)})"
+    )
+
+
+def _fold(text: str, i: int, out: list[str]) -> int:
+    """Folding at the line break at `i`: trailing blanks dropped, one break becomes a space,
+    each further (empty) line a newline; the next line's leading blanks dropped. The index
+    after them."""
+    n = len(text)
+    while out and out[-1] in " \t":
+        out.pop()
+    i = _skip_break(text, i)
+    empty = 0
+    while True:
+        while i < n and text[i] in " \t":
+            i += 1
+        if i < n and text[i] in _LINE_BREAKS:
+            empty += 1
             i = _skip_break(text, i)
-            empty = 0
-            while True:
-                while i < n and text[i] in " \t":
-                    i += 1
-                if i < n and text[i] in _LINE_BREAKS:
-                    empty += 1
-                    i = _skip_break(text, i)
-                    continue
-                break
-            out.append("\n" * empty if empty else " ")
             continue
-        out.append(ch)
-        i += 1
+        break
+    out.append("\n" * empty if empty else " ")
+    return i
 
 
 def _skip_break(text: str, i: int) -> int:

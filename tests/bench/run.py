@@ -248,11 +248,13 @@ def seed_finished(home: Path, count: int, url: str) -> list[str]:
     first = response.text.strip()
     store = Store(home / "local")
     deadline = time.monotonic() + 60
-    while store.get(first)["status"] not in ("Completed", "Failed"):
+    while (store.get(first) or {"status": "gone"})["status"] not in ("Completed", "Failed"):
         if time.monotonic() > deadline:
             raise SystemExit("the seed job did not finish")
         time.sleep(0.05)
-    template = dict(store.get(first))
+    seed = store.get(first)
+    assert seed is not None, "the seed job's row is gone"
+    template = dict(seed)
     ids = [first]
     with store.transaction() as db:
         for n in range(count - 1):

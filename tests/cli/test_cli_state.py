@@ -108,7 +108,7 @@ class RecordingCore:
 
 def test_the_given_session_factory_is_the_core_and_flags_still_apply(cli) -> None:
     core = RecordingCore()
-    state = CliState(session_factory=core)
+    state = CliState(session_factory=core)  # type: ignore[arg-type]  # only what ps asks
     result = cli("--timeout", "7", "ps", "-q", obj=state)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "abc123\n"

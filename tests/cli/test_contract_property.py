@@ -70,7 +70,7 @@ WORDS = [
 ]
 token = st.one_of(
     st.sampled_from(WORDS),
-    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
     st.text(alphabet="\udcff\x00\x1b\n -a", max_size=4),
 )
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from canfar_cli import models
+from canfar_cli import cmdline
 from canfar_cli.cli.envfile import parse_env
 from canfar_cli.errors import ExitCode, UsageError
 from tests.support import IMAGE
@@ -106,7 +106,7 @@ def test_an_empty_env_value_is_refused_not_dropped(cli, tmp_path: Path) -> None:
     # The server splits KEY=VALUE on '=' the Java way ("A=".split("=") is ["A"]), so an empty
     # value dropped the variable without a word: the job ran without it.
     with pytest.raises(UsageError, match="EMPTY"):
-        models.check_env({"EMPTY": ""})
+        cmdline.check_env({"EMPTY": ""})
     result = cli("create", "headless", IMAGE, "-e", "EMPTY=", "--dry-run", "--", "true")
     assert result.exit_code == ExitCode.USAGE, result.stderr
     assert "EMPTY" in result.stderr and "drop" in result.stderr

@@ -3,6 +3,7 @@ core stands in for them)."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 
 from canfar_cli.cli.state import CliState
 from canfar_cli.errors import AuthError, NotFoundError, UnreachableError
-from canfar_cli.output import Output, color_allowed, format_table
-from canfar_cli.session import Outcome
+from canfar_cli.models import CreateRequest
+from canfar_cli.outcomes import Outcome
+from canfar_cli.output import Output, color_allowed
 
 
 class FakeCore:
@@ -34,15 +36,19 @@ class FakeCore:
                 return list(dict.fromkeys(ids))  # ids stay ids (names: tests/cli/test_batch_day)
 
             return as_given
-        if name == "plan_create":  # synchronous on AsyncSession: answered at once, not awaited
+        if name in ("check_create", "plan_checked"):  # synchronous on AsyncSession
 
-            def plan(*args: Any, **kwargs: Any) -> Any:
-                value = self.results.get(name, [])  # unset: nothing refused, nothing to show
+            def direct(*args: Any, **kwargs: Any) -> Any:
+                value = self.results.get(name)
                 if isinstance(value, BaseException):
                     raise value
-                return value(*args, **kwargs) if callable(value) else value
+                if callable(value):
+                    return value(*args, **kwargs)
+                if value is None and name == "check_create":  # unset: the real rules
+                    return CreateRequest(*args, **kwargs).check()
+                return [] if value is None else value
 
-            return plan
+            return direct
 
         async def method(*args: Any, **kwargs: Any) -> Any:
             value = self.results[name]
@@ -63,7 +69,7 @@ def fake_core(given):
 
     def install(**results: Any) -> FakeCore:
         core = FakeCore(results)
-        given.state = CliState(session_factory=lambda **kwargs: core)
+        given.state = CliState(session_factory=lambda **kwargs: core)  # type: ignore[arg-type]
         return core
 
     return install
@@ -193,7 +199,7 @@ def test_create_partial_failure_prints_what_was_made_and_exits_1(cli, fake_core)
     from canfar_cli.errors import ServerError
 
     fake_core(
-        create_each=[
+        create_checked=[
             Outcome("x-1", value="aaaaaaaa"),
             Outcome("x-2", error=ServerError("quota exceeded", status=400)),
         ]
@@ -208,7 +214,7 @@ def test_create_partial_failure_prints_what_was_made_and_exits_1(cli, fake_core)
 
 
 def test_color_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Tty:
+    class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
@@ -230,7 +236,7 @@ def test_json_is_valid_whatever_the_width(cli, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_table_cells_never_break_a_row() -> None:
-    text = format_table(["A", "B"], [["x\ny", "[b]z[/b]"], "raw line"])
+    text = _plain_table(["A", "B"], [["x\ny", "[b]z[/b]"], "raw line"])
     assert text.splitlines() == ["A      B", "x\\ny   [b]z[/b]", "raw line"]
 
 
@@ -282,3 +288,8 @@ def test_json_lists_are_one_element_per_line_and_round_trip(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "[" and lines[-1] == "]" and len(lines) == 2 + len(sessions)
     assert json.loads(lines[1].strip().rstrip(",")) == sessions[0]
+
+
+def _plain_table(columns: list[str], rows: list[Any]) -> str:
+    """The table as `ps` writes it when stdout is not a terminal."""
+    return Output().render_table(columns, rows, color=False)

@@ -13,7 +13,7 @@ from tests.cli.fakes import RECORD, healthy, state_with
 from tests.support import IMAGE
 
 
-def raising(exc: type[httpx.HTTPError]) -> Callable[[httpx.Request], httpx.Response]:
+def raising(exc: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc("injected", request=request)
 

@@ -301,8 +301,8 @@ def _job_done(text: str) -> str:
 def test_refresh_revoked_mid_batch_keeps_the_other_results(
     services: SigninPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from canfar_cli import AsyncSession, Session
     from canfar_cli.errors import CanfarError
-    from canfar_cli.session import AsyncSession, Session
 
     assert srcnet_login(services).exit_code == 0
     ids = [_job_done(f"log of {name}") for name in ("a1", "revoke", "b2")]
@@ -439,7 +439,7 @@ def test_official_config_of_unknown_version_is_ignored_with_one_warning(
 
 
 def test_session_takes_a_platform_name(services: SigninPlatform) -> None:
-    from canfar_cli.session import Session
+    from canfar_cli import Session
 
     assert srcnet_login(services).exit_code == 0
     with Session(platform="canSRC") as session:

@@ -17,10 +17,11 @@ from urllib.parse import parse_qsl
 import anyio
 import pytest
 
+from canfar_cli import AsyncSession, Session
 from canfar_cli.errors import AuthError, NotFoundError, ServerError, UnreachableError, UsageError
 from canfar_cli.http import RetryPolicy
 from canfar_cli.models import is_finished
-from canfar_cli.session import AsyncSession, BatchError, Session
+from canfar_cli.outcomes import BatchError
 from tests.support import IMAGE
 
 # Quick retries for servers that fail on purpose (the default policy waits longer between tries).

@@ -15,5 +15,7 @@ def test_the_library_gives_undecodable_log_bytes_back_as_surrogates(tmp_path: Pa
     with Session(server="local") as session:
         ids = session.create("raw", IMAGE, cmd="sh", args=[str(script)])
         session.wait(ids)
-        text = session.logs(ids)[ids[0]]
+        texts = session.logs(ids)
+        assert texts is not None
+        text = texts[ids[0]]
     assert text.encode("utf-8", "surrogateescape") == RAW_LOG

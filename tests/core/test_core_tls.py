@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from canfar_cli import Session
 from canfar_cli.errors import UnreachableError
 from canfar_cli.http import RetryPolicy
-from canfar_cli.session import Session
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is missing")
 QUICK = RetryPolicy(attempts=2, backoff=0.01, max_backoff=0.01)

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -19,8 +19,10 @@ import anyio
 import httpx
 import pytest
 
+from canfar_cli import AsyncSession, Session
 from canfar_cli.errors import (
     AuthError,
+    CanfarError,
     ConfigError,
     NotFoundError,
     ServerError,
@@ -28,13 +30,15 @@ from canfar_cli.errors import (
     UsageError,
 )
 from canfar_cli.http import RetryPolicy, retry_after_seconds
-from canfar_cli.session import AsyncSession, BatchError, Session, resolve_server
+from canfar_cli.outcomes import BatchError
+from canfar_cli.servers import resolve_server
 from tests.support import IMAGE
 
 TOKEN = "tok-SECRET-1234567890"
 FAST = RetryPolicy(attempts=4, backoff=0.001, max_backoff=0.005, retry_after_cap=0.01)
 
-Handler = Callable[[httpx.Request], httpx.Response]
+# MockTransport takes a plain or an async handler.
+Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 
 
 def session_with(handler: Handler, **options: object) -> AsyncSession:
@@ -155,7 +159,7 @@ def test_registry_auth_that_the_server_would_split_is_refused() -> None:
     session = session_with(lambda r: text(200, "x\n"))
     for bad in ("nocolon", "a:b:c", ":s", ("u", "s:x")):
         with pytest.raises(UsageError):
-            session.plan_create("j", IMAGE, registry_auth=bad)  # type: ignore[arg-type]
+            session.plan_create("j", IMAGE, registry_auth=bad)
 
 
 @pytest.mark.anyio
@@ -326,7 +330,7 @@ def test_retry_after_is_honoured_up_to_the_cap() -> None:
     ],
 )
 async def test_errors_carry_the_server_text_and_exit_code(
-    status: int, body: str, kind: type, code: int
+    status: int, body: str, kind: type[CanfarError], code: int
 ) -> None:
     async with session_with(lambda r: text(status, body)) as session:
         with pytest.raises(kind) as caught:
@@ -458,7 +462,7 @@ def test_blocking_twin_runs_inside_a_running_event_loop() -> None:
 
 @pytest.mark.anyio
 async def test_wait_times_out_with_a_clear_message() -> None:
-    from canfar_cli.session import WaitTimeoutError
+    from canfar_cli.outcomes import WaitTimeoutError
 
     rounds: list[list[dict]] = []
 
@@ -501,7 +505,7 @@ async def test_wait_counts_a_vanished_session_as_ended() -> None:
 
 @pytest.mark.parametrize("concurrency", [1, 7, 8, 9, 32, 100, 1000])
 def test_connection_pools_together_match_the_bound(concurrency: int) -> None:
-    from canfar_cli.http import SHARD_SIZE, ShardedTransport
+    from canfar_cli.transports import SHARD_SIZE, ShardedTransport
 
     transport = ShardedTransport(concurrency, verify=False, trust_env=False)
     sizes = [shard._max_connections for shard in transport._shards]

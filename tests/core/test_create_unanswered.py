@@ -12,10 +12,10 @@ import anyio
 import httpx
 import pytest
 
+from canfar_cli import AsyncSession, Session
 from canfar_cli.errors import ServerError, UnreachableError
 from canfar_cli.outcomes import CreateInterrupted
 from canfar_cli.servers import resolve_server
-from canfar_cli.session import AsyncSession, Session
 from tests.support import IMAGE
 from tests.support.api import api, wait_until
 from tests.support.loopback import LocalServer
@@ -25,7 +25,7 @@ class Unanswered(httpx.AsyncBaseTransport):
     """The in-process local platform, with chosen creates left unanswered: `after` the server
     made the session (the answer is lost) or `before` it saw the request (nothing made)."""
 
-    def __init__(self, lose: dict[str, str], failure: type[httpx.HTTPError]) -> None:
+    def __init__(self, lose: dict[str, str], failure: type[httpx.TransportError]) -> None:
         _base, inner = resolve_server("local", "v1")
         assert inner is not None
         self.inner = inner
@@ -55,7 +55,7 @@ class Unanswered(httpx.AsyncBaseTransport):
 @pytest.mark.anyio
 @pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.RemoteProtocolError])
 async def test_unanswered_creates_are_found_or_said_not_made(
-    failure: type[httpx.HTTPError],
+    failure: type[httpx.TransportError],
 ) -> None:
     transport = Unanswered({"lost-2": "after", "lost-3": "before"}, failure)
     async with AsyncSession(server="local", transport=transport) as session:

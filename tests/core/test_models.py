@@ -14,7 +14,7 @@ from tests.support import IMAGE
 def refused(**overrides: object) -> UsageError:
     arguments: dict = {"name": "job", "image": IMAGE, **overrides}
     with pytest.raises(UsageError) as caught:
-        models.check_create(**arguments)
+        models.CreateRequest(**arguments).check()
     assert caught.value.exit_code == 2
     assert caught.value.message
     return caught.value
@@ -38,16 +38,16 @@ def test_upper_case_names_are_refused_with_the_lowercase_suggested() -> None:
 
 
 def test_the_replica_suffix_counts_toward_the_63_characters() -> None:
-    models.check_create(name="a" * 63, image=IMAGE)  # fits alone
+    models.CreateRequest(name="a" * 63, image=IMAGE).check()  # fits alone
     error = refused(name="a" * 61, replicas=10)  # a...-10 is 64 long
     assert "64" in error.message and "-10" in error.message
-    spec = models.check_create(name="a" * 60, image=IMAGE, replicas=10)
+    spec = models.CreateRequest(name="a" * 60, image=IMAGE, replicas=10).check()
     assert spec.names[-1] == "a" * 60 + "-10"
 
 
 def test_valid_names_pass_unchanged() -> None:
     for name in ("a", "job-1", "x" * 63, "0abc9"):
-        assert models.check_create(name=name, image=IMAGE).names == [name]
+        assert models.CreateRequest(name=name, image=IMAGE).check().names == [name]
 
 
 @pytest.mark.parametrize("env", [{"A": "x=y"}, {"A": "=", "B": "1"}])
@@ -72,7 +72,7 @@ def test_args_the_server_would_mangle_are_refused(args: list[str]) -> None:
 
 
 def test_args_as_text_are_split_on_whitespace() -> None:
-    spec = models.check_create(name="j", image=IMAGE, cmd="python", args="fit.py  --n 3")
+    spec = models.CreateRequest(name="j", image=IMAGE, cmd="python", args="fit.py  --n 3").check()
     assert spec.args == ["fit.py", "--n", "3"]
     assert ("args", "fit.py --n 3") in spec.form(0)
 
@@ -94,7 +94,7 @@ def test_cmd_args_env_for_interactive_kinds_are_refused(kind: str, extra: dict) 
 def test_gpu_zero_is_refused() -> None:
     error = refused(gpu=0)
     assert "gpu" in error.message.lower()
-    assert models.check_create(name="j", image=IMAGE, gpu=2).form(0)[5] == ("gpus", "2")
+    assert models.CreateRequest(name="j", image=IMAGE, gpu=2).check().form(0)[5] == ("gpus", "2")
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_unknown_kinds_are_refused(kind: str) -> None:
 
 
 def test_kind_is_case_insensitive() -> None:
-    assert models.check_create(name="j", image=IMAGE, kind=" Notebook ").kind == "notebook"
+    assert models.CreateRequest(name="j", image=IMAGE, kind=" Notebook ").check().kind == "notebook"
 
 
 @pytest.mark.parametrize("image", ["terminal", "ubuntu:22.04", "", "  ", "images.canfar.net/a b"])
@@ -133,7 +133,7 @@ def test_images_without_registry_host_are_refused(image: str) -> None:
 
 
 def test_default_registry_is_prefixed_to_project_paths() -> None:
-    spec = models.check_create(name="j", image="skaha/terminal:1.1.1")
+    spec = models.CreateRequest(name="j", image="skaha/terminal:1.1.1").check()
     assert spec.image == IMAGE
     for full in (IMAGE, "localhost:5000/x/y:1", "harbor.example.org/p/r:t"):
         assert models.check_image(full) == full
@@ -143,9 +143,9 @@ def test_default_registry_is_prefixed_to_project_paths() -> None:
 
 
 def test_replicas_get_numbered_names_and_replica_env_in_order() -> None:
-    spec = models.check_create(
+    spec = models.CreateRequest(
         name="fit", image=IMAGE, cmd="python", args=["run.py"], env={"A": "1"}, replicas=3
-    )
+    ).check()
     assert spec.names == ["fit-1", "fit-2", "fit-3"]
     form = spec.form(1)
     assert form[:5] == [
@@ -160,7 +160,7 @@ def test_replicas_get_numbered_names_and_replica_env_in_order() -> None:
 
 
 def test_interactive_forms_carry_no_env() -> None:
-    form = models.check_create(name="nb", image=IMAGE, kind="notebook", cores=3).form(0)
+    form = models.CreateRequest(name="nb", image=IMAGE, kind="notebook", cores=3).check().form(0)
     assert ("type", "notebook") in form and ("cores", "3") in form
     assert not [k for k, _ in form if k in ("env", "cmd", "args")]
 
@@ -313,5 +313,7 @@ def test_select_combines_filters_and_keeps_order() -> None:
 def test_absurd_replica_counts_are_refused_before_any_name_is_made() -> None:
     # It used to build 10**23 default names in memory (the process was killed by the OOM killer).
     with pytest.raises(UsageError, match="at most"):
-        models.check_create("x", IMAGE, replicas=models.MAX_REPLICAS + 1)
-    assert len(models.check_create("x", IMAGE, replicas=models.MAX_REPLICAS).names) == 10_000
+        models.CreateRequest("x", IMAGE, replicas=models.MAX_REPLICAS + 1).check()
+    assert (
+        len(models.CreateRequest("x", IMAGE, replicas=models.MAX_REPLICAS).check().names) == 10_000
+    )

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from canfar_cli import AsyncSession, Session
 from canfar_cli.config import MAX_CONCURRENCY, load_settings
 from canfar_cli.errors import ConfigError, UsageError
-from canfar_cli.session import AsyncSession, Session
 from tests.support import IMAGE
 from tests.support.loopback import LocalServer
 

@@ -13,7 +13,7 @@ import anyio
 import httpx
 import pytest
 
-from canfar_cli import models
+from canfar_cli import AsyncSession, Session, models
 from canfar_cli.config import DEFAULT_POLL_INTERVAL, load_settings
 from canfar_cli.errors import (
     BROKEN_PIPE_EXIT,
@@ -28,7 +28,6 @@ from canfar_cli.errors import (
 from canfar_cli.http import HttpClient, RetryPolicy
 from canfar_cli.models import CreateRequest
 from canfar_cli.outcomes import BatchError, Outcome, batch_exit_code
-from canfar_cli.session import AsyncSession, Session
 from canfar_cli.transports import ShardedTransport, pooled_transport, sharding_enabled
 
 PACKAGE = Path(models.__file__).resolve().parent
@@ -88,9 +87,9 @@ def test_create_arguments_positional_keyword_and_checked() -> None:
     assert by_position == by_keyword
     assert dict(by_keyword[0].form)["cores"] == "4"
     with pytest.raises(TypeError, match="colour"):
-        session.plan_create("fit", IMAGE, colour="red")
+        session.plan_create("fit", IMAGE, colour="red")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="image"):
-        session.plan_create("fit")
+        session.plan_create("fit")  # type: ignore[call-arg]
     with pytest.raises(UsageError):
         session.plan_create("Fit", IMAGE)
     assert "secret" not in repr(CreateRequest("a", IMAGE, registry_auth="u:secret"))
@@ -151,7 +150,8 @@ def test_failure_of_is_the_one_translation_of_an_exception() -> None:
 def test_kinds_and_statuses_are_defined_once() -> None:
     from canfar_cli.cli import options
 
-    assert options.KINDS is models.KINDS and options.STATUSES is models.STATUSES
+    assert options.KINDS is models.KINDS  # type: ignore[attr-defined]
+    assert options.STATUSES is models.STATUSES  # type: ignore[attr-defined]
     assert [kind.value for kind in options.Kind] == list(models.KINDS)
     assert [status.value for status in options.Status] == list(models.STATUSES)
 
@@ -182,21 +182,23 @@ def test_removed_dead_names_stay_gone() -> None:
     assert "log" not in vars(session_module)
 
 
-def test_old_import_paths_still_work() -> None:
-    from canfar_cli import AsyncSession as RootAsync
-    from canfar_cli import Session as RootSession
+def test_each_name_is_imported_from_where_it_is_defined() -> None:
+    """The root gives the two session classes; the compatibility re-exports of the split
+    (session.py, http.py) are gone, and so are the dead names."""
+    import canfar_cli
+    import canfar_cli.http as http_module
+    import canfar_cli.session as session_module
+    from canfar_cli import output
+    from canfar_cli.auth import cadc
     from canfar_cli.blocking import Session as TwinSession
-    from canfar_cli.session import (
-        LOCAL_BASE,
-        SERVER_URL_HINT,
-        PlannedRequest,
-        WaitTimeoutError,
-        resolve_server,
-    )
 
-    assert RootAsync is AsyncSession and RootSession is Session is TwinSession
-    assert resolve_server("local", "v1")[0] == f"{LOCAL_BASE}/v1"
-    assert SERVER_URL_HINT and PlannedRequest and WaitTimeoutError
+    assert canfar_cli.AsyncSession is AsyncSession and canfar_cli.Session is TwinSession
+    assert session_module.__all__ == ["AsyncSession"]
+    assert not hasattr(session_module, "Session")
+    for name in ("SHARD_SIZE", "ShardedTransport"):
+        assert name not in http_module.__all__
+    assert not hasattr(output, "format_table") and not hasattr(cadc, "BASIC_AA")
+    assert not hasattr(models, "check_create")
 
 
 # --- the poll interval setting ----------------------------------------------------------------
@@ -237,14 +239,13 @@ def listing_server(statuses: list[str]) -> httpx.MockTransport:
 
 @pytest.mark.anyio
 async def test_wait_pauses_for_the_poll_interval_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    import canfar_cli.session as session_module
 
     pauses: list[float] = []
 
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
 
-    monkeypatch.setattr(session_module.anyio, "sleep", sleep)
+    monkeypatch.setattr(anyio, "sleep", sleep)
     monkeypatch.setenv("CANFAR_POLL_INTERVAL", "0.125")
     transport = listing_server(["Pending", "Pending", "Running"])
     async with AsyncSession(server="https://example.org/skaha", transport=transport) as session:

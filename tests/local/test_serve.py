@@ -144,7 +144,7 @@ def test_drop_rate_closes_connections_without_response(serve_local: Any) -> None
             with pytest.raises(httpx.TransportError):
                 http.get("/context")
     partial = serve_local(drop_rate=0.5)
-    outcomes = []
+    outcomes: list[int | str] = []
     with api(partial) as http:
         for _ in range(40):
             try:

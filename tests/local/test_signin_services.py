@@ -96,11 +96,12 @@ def test_registries_and_capabilities_name_the_agreed_urls(
         cadc = http.get(f"{base}/reg/cadc/resource-caps")
         assert cadc.status_code == 200
         assert cadc.headers["content-type"].startswith("text/plain")
-        pairs = dict(
-            (part.strip() for part in line.split("=", 1))
+        entries = [
+            line.split("=", 1)
             for line in cadc.text.splitlines()
             if line.strip() and not line.startswith("#")
-        )
+        ]
+        pairs = {key.strip(): value.strip() for key, value in entries}
         assert pairs == {
             "ivo://cadc.nrc.ca/cred": f"{base}/cred/capabilities",
             "ivo://cadc.nrc.ca/skaha": f"{base}/skaha/capabilities",
@@ -228,7 +229,9 @@ def test_credential_service_issues_a_certificate_of_the_local_ca(
     assert ca_pem == (local_server.home / "ca" / "ca.pem").read_bytes()
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
-    assert key.public_key().public_numbers() == certificate.public_key().public_numbers()
+    certificate_key = certificate.public_key()
+    assert isinstance(certificate_key, rsa.RSAPublicKey)
+    assert key.public_key().public_numbers() == certificate_key.public_numbers()
     now = dt.datetime.now(dt.timezone.utc)
     left = certificate.not_valid_after_utc - now
     assert dt.timedelta(days=1, hours=23) < left <= dt.timedelta(days=2)
@@ -432,7 +435,7 @@ def test_expired_access_token_is_401_and_refresh_gives_a_working_one(
         lambda: (r := device.http.get(url, headers=bearer)).status_code == 401 and r,
         what="the access token to expire",
     )
-    assert "expired" in expired.text
+    assert expired and "expired" in expired.text
     fresh = device.refresh(tokens["refresh_token"]).json()
     answer = device.http.get(url, headers={"Authorization": f"Bearer {fresh['access_token']}"})
     assert answer.status_code == 200

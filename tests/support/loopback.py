@@ -165,14 +165,13 @@ def start_local_server(
     child_env = dict(os.environ)
     for name, value in TEST_SETTINGS.items():
         child_env.setdefault(name, value)
-    if cleanup_seconds is not None:
-        child_env["CANFAR_LOCAL_CLEANUP"] = str(cleanup_seconds)
-    if grace_seconds is not None:
-        child_env["CANFAR_LOCAL_GRACE"] = str(grace_seconds)
-    if expiry_seconds is not None:
-        child_env["CANFAR_LOCAL_EXPIRY"] = str(expiry_seconds)
-    if idle_seconds is not None:
-        child_env["CANFAR_LOCAL_SUPERVISOR_IDLE"] = str(idle_seconds)
+    timings = {
+        "CANFAR_LOCAL_CLEANUP": cleanup_seconds,
+        "CANFAR_LOCAL_GRACE": grace_seconds,
+        "CANFAR_LOCAL_EXPIRY": expiry_seconds,
+        "CANFAR_LOCAL_SUPERVISOR_IDLE": idle_seconds,
+    }
+    child_env.update({name: str(value) for name, value in timings.items() if value is not None})
     child_env.update(env or {})
     stderr_path = tmp_path / f"server-{time.monotonic_ns()}.err"
     with open(stderr_path, "wb") as stderr:

@@ -189,6 +189,10 @@ def add_global_options(command: Any) -> None:
         )
 
 
+# The commands built so far, by module (see CanfarGroup._load).
+_BUILT: dict[str, dict[str, Any]] = {}
+
+
 class CanfarGroup(TyperGroup):
     """The root group: every command runs inside this error wrapper. Its commands are built on
     demand, from COMMANDS: `canfar ps` imports and builds `ps` only, and `canfar --help` none."""
@@ -210,18 +214,23 @@ class CanfarGroup(TyperGroup):
         return self.commands.get(cmd_name)
 
     def _load(self, module_name: str) -> None:
-        """Import canfar_cli.cli.<module_name> and build what its `register(app)` adds."""
-        import importlib
+        """The commands canfar_cli.cli.<module_name>'s `register(app)` adds, built once per
+        process (a module registers on its own Typer groups: twice would register twice)."""
+        if module_name not in _BUILT:
+            import importlib
 
-        from typer.main import get_group
+            from typer.main import get_group
 
-        module = importlib.import_module(f"canfar_cli.cli.{module_name}")
-        staging = typer.Typer(
-            rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False
-        )
-        module.register(staging)
-        for name, command in get_group(staging).commands.items():
-            add_global_options(command)
+            module = importlib.import_module(f"canfar_cli.cli.{module_name}")
+            staging = typer.Typer(
+                rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False
+            )
+            module.register(staging)
+            built = dict(get_group(staging).commands)
+            for command in built.values():
+                add_global_options(command)
+            _BUILT[module_name] = built
+        for name, command in _BUILT[module_name].items():
             self.commands.setdefault(name, command)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:

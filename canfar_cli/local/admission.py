@@ -22,6 +22,8 @@ from canfar_cli.local.asgi import Receive, Scope, Send
 # How often the heartbeat looks, and the wait beyond which new requests are turned away.
 TICK = 0.01
 MAX_WAIT = 1.0
+# The paths guarded: the skaha API (sessions, images, context).
+GUARDED = "/skaha/v1/"
 
 _BUSY = b"temporarily unavailable: too many requests at once; try again in a second\n"
 
@@ -37,7 +39,9 @@ class Admission:
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(GUARDED):
+            # Only the sessions API is turned away: the sign-in services (a device login's
+            # polls, a password check) always get their answer.
             await self.app(scope, receive, send)
             return
         if self._heartbeat is None:

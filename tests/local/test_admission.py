@@ -36,7 +36,7 @@ async def test_a_sustained_queue_is_answered_503_at_once_and_the_app_never_sees_
         async def sender() -> None:
             for _ in range(20):
                 await anyio.sleep(0)  # the next request comes over the network: the loop turns
-                response = await client.get("/")
+                response = await client.get("/skaha/v1/session")
                 statuses.append(response.status_code)
                 if response.status_code == 503:
                     assert response.headers["retry-after"] == "1"
@@ -58,6 +58,6 @@ async def test_a_loop_on_time_serves_every_request() -> None:
     transport = httpx.ASGITransport(app=admission)
     async with httpx.AsyncClient(transport=transport, base_url="http://local") as client:
         for _ in range(5):
-            assert (await client.get("/")).status_code == 200
+            assert (await client.get("/skaha/v1/session")).status_code == 200
             await anyio.sleep(0.03)  # the heartbeat runs between requests: no queue
     assert admission.refused == 0

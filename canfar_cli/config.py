@@ -123,6 +123,13 @@ def _coerce_text(key: str, raw: Any, source: str) -> str:
     """A text setting, stripped; ValueError when it is empty or not text."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # bytes from argv that are not UTF-8 (surrogateescape)
+        raise ConfigError(
+            f"{key} from {source} is not UTF-8 text",
+            hint="give it as UTF-8 text (a file name in another encoding: rename it)",
+        ) from None
     if key == "token":
         return check_token(raw.strip(), source)
     if key == "server" and not _is_server(raw.strip()):
@@ -209,11 +216,14 @@ def redacted(values: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Settings:
-    server: str
+    server: str  # "" until chosen: see canfar_cli.auth.servers.choose_server
     token: str | None
     certificate: str | None
     timeout: float
     concurrency: int
+    # Where the token came from: "flag", "environment", "config file", "serve" (the token a
+    # `canfar local serve` of this state folder recorded, found by itself) or None.
+    token_source: str | None = None
     # Seconds between two looks at the server while waiting for or following sessions.
     poll_interval: float = DEFAULT_POLL_INTERVAL
     # Where the credentials came from: True when given on purpose (flag, environment, config or
@@ -222,6 +232,9 @@ class Settings:
     platform: str | None = None
     ca_bundle: str | None = None
     services: dict[str, str] = field(default_factory=dict)
+    # The sign-in state read while choosing the server, handed down so that the credential is
+    # chosen without reading auth.json again (canfar_cli.auth.state.SigninState; opaque here).
+    signin: object | None = field(default=None, repr=False, compare=False)
 
     def service(self, key: str) -> str:
         """A sign-in service URL (registry_cadc, registry_srcnet, oidc_issuer_srcnet)."""
@@ -261,7 +274,7 @@ def _read_token_file(path: str, source: str) -> str:
     return check_token(token, f"token file {path} ({source})")
 
 
-def _pick(key: str, flag: Any, file_values: dict[str, Any]) -> tuple[Any, str] | None:
+def pick(key: str, flag: Any, file_values: dict[str, Any]) -> tuple[Any, str] | None:
     """The first of flag, environment, config file that is set, with its source."""
     if flag is not None:
         return flag, "the command line"
@@ -291,10 +304,10 @@ def load_settings(
     file_values = read_config()
     services = {}
     for key in ("registry_cadc", "registry_srcnet", "oidc_issuer_srcnet"):
-        picked = _pick(key, None, file_values)
+        picked = pick(key, None, file_values)
         if picked:
             services[key] = coerce(key, *picked)
-    picked = _pick("ca_bundle", None, file_values)
+    picked = pick("ca_bundle", None, file_values)
     ca_bundle = str(Path(coerce("ca_bundle", *picked)).expanduser()) if picked else None
     if ca_bundle is not None and not Path(ca_bundle).is_file():
         raise ConfigError(f"CA bundle {ca_bundle} (from {picked[1]}) does not exist")  # type: ignore[index]
@@ -320,24 +333,22 @@ def load_settings(
                 platform_value = coerce(
                     "platform", file_values["platform"], f"config file {config_path()}"
                 )
-    if server_value is None:
-        from canfar_cli.auth.discovery import platform_server
-
-        platform_value, server_value = platform_server(platform_value, services, ca_bundle)
-
-    token_value = _token_setting(token, token_file, file_values, server_value)
+    # No server named: a platform (named, or the active one) is resolved where the server is
+    # chosen (canfar_cli.auth.servers.choose_server), which reads the sign-in state; "" until then.
+    token_value, token_source = _token_setting(token, token_file, file_values)
     certificate_value, certificate_explicit = _certificate_setting(certificate, file_values)
 
-    picked = _pick("timeout", timeout, file_values)
+    picked = pick("timeout", timeout, file_values)
     timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
-    picked = _pick("concurrency", concurrency, file_values)
+    picked = pick("concurrency", concurrency, file_values)
     concurrency_value = coerce("concurrency", *picked) if picked else DEFAULT_CONCURRENCY
-    picked = _pick("poll_interval", poll_interval, file_values)
+    picked = pick("poll_interval", poll_interval, file_values)
     interval_value = coerce("poll_interval", *picked) if picked else DEFAULT_POLL_INTERVAL
 
-    return Settings(
-        server=server_value,
+    settings = Settings(
+        server=server_value or "",
         token=token_value,
+        token_source=token_source,
         certificate=certificate_value,
         timeout=timeout_value,
         concurrency=concurrency_value,
@@ -347,30 +358,49 @@ def load_settings(
         ca_bundle=ca_bundle,
         services=services,
     )
+    return with_local_server(settings) if settings.server else settings
+
+
+def with_local_server(settings: Settings) -> Settings:
+    """For a `canfar local serve` of this state folder on loopback: the token it recorded
+    (unless one was given) and, over https, its CA (unless a bundle was given), so that it
+    needs no setting at all. Unchanged for any other server."""
+    import dataclasses
+
+    from canfar_cli.serve_tokens import find_ca, find_token, loopback_port
+
+    if loopback_port(settings.server) is None:
+        return settings
+    changes: dict[str, Any] = {}
+    if settings.token is None:
+        token = find_token(settings.server)
+        if token is not None:
+            changes.update(token=token, token_source="serve")
+    if settings.ca_bundle is None and settings.server.startswith("https:"):
+        ca = find_ca(settings.server)
+        if ca is not None:
+            changes["ca_bundle"] = ca
+    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def _token_setting(
-    token: str | None, token_file: str | None, file_values: dict[str, Any], server: str
-) -> str | None:
-    """The bearer token: a token given directly beats a token file at the same level; a flag
-    beats everything; else the token a `canfar local serve` on loopback wrote for `server`."""
-    token_value: str | None = None
+    token: str | None, token_file: str | None, file_values: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The bearer token given and where from ("flag", "environment", "config file"): a token
+    given directly beats a token file at the same level; a flag beats everything. (The token a
+    `canfar local serve` recorded is found once the server is chosen: with_local_server.)"""
     if token is not None:
-        token_value = coerce("token", token, "the command line")
-    elif token_file is not None:
-        token_value = _read_token_file(token_file, "--token-file")
-    elif os.environ.get("CANFAR_TOKEN", "").strip():
-        token_value = check_token(os.environ["CANFAR_TOKEN"].strip(), "$CANFAR_TOKEN")
-    elif "token" in file_values:
-        token_value = coerce("token", file_values["token"], f"config file {config_path()}")
-    elif "token_file" in file_values:
+        return coerce("token", token, "the command line"), "flag"
+    if token_file is not None:
+        return _read_token_file(token_file, "--token-file"), "flag"
+    if os.environ.get("CANFAR_TOKEN", "").strip():
+        return check_token(os.environ["CANFAR_TOKEN"].strip(), "$CANFAR_TOKEN"), "environment"
+    if "token" in file_values:
+        return coerce("token", file_values["token"], f"config file {config_path()}"), "config file"
+    if "token_file" in file_values:
         path = coerce("token_file", file_values["token_file"], "config file")
-        token_value = _read_token_file(path, f"config file {config_path()}")
-    if token_value is None and server != "local":
-        from canfar_cli.serve_tokens import find_token
-
-        token_value = find_token(server)
-    return token_value
+        return _read_token_file(path, f"config file {config_path()}"), "config file"
+    return None, None
 
 
 def _certificate_setting(
@@ -378,7 +408,7 @@ def _certificate_setting(
 ) -> tuple[str | None, bool]:
     """The client certificate (PEM) and whether it was given (flag, environment, file) rather
     than found at the default ~/.ssl/cadcproxy.pem."""
-    picked = _pick("certificate", certificate, file_values)
+    picked = pick("certificate", certificate, file_values)
     if not picked:
         default_pem = Path.home() / ".ssl" / "cadcproxy.pem"
         return (str(default_pem) if default_pem.is_file() else None), False
@@ -397,7 +427,7 @@ def registry_credentials(
     flag's file, $CANFAR_REGISTRY_SECRET (the secret itself), the config's registry_secret_file.
     A user with no secret (or a secret file with no user) is a setting error."""
     file_values = read_config()
-    picked = _pick("registry_user", user, file_values)
+    picked = pick("registry_user", user, file_values)
     if picked is None:
         if secret_file is not None:
             raise ConfigError(

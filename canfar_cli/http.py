@@ -13,20 +13,17 @@ made, or the pool never handed one out): a retry must never make a second sessio
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 import anyio
 import httpx
 
-from canfar_cli import __version__
 from canfar_cli.config import check_token
 from canfar_cli.errors import (
     AuthError,
@@ -37,6 +34,16 @@ from canfar_cli.errors import (
     UnreachableError,
 )
 from canfar_cli.transports import pooled_transport
+from canfar_cli.wire import (
+    HIDDEN,
+    USER_AGENT,
+    describe,
+    public_url,
+    redact_headers,
+    retry_after_seconds,
+    tls_hint,
+    tls_verification_failed,
+)
 
 log = logging.getLogger("canfar_cli.http")
 
@@ -49,10 +56,6 @@ __all__ = [
     "retry_after_seconds",
 ]
 
-USER_AGENT = f"canfar-cli/{__version__}"
-HIDDEN = "<hidden>"
-# Headers whose values are credentials: never logged, never shown.
-SECRET_HEADERS = frozenset({"authorization", "x-skaha-registry-auth", "x-client-certificate"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
 # Transport failures worth another try: the network, a timeout, a connection closed mid-way.
@@ -89,37 +92,6 @@ class RetryPolicy:
         ceiling = min(self.max_backoff, self.backoff * (2.0 ** (retry - 1)))
         # Full jitter, with a floor so a burst of retries never lands all at once on a sick server.
         return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def redact_headers(headers: Any) -> dict[str, str]:
-    """A copy of the headers safe to log or show."""
-    return {
-        key: (HIDDEN if key.lower() in SECRET_HEADERS else value) for key, value in headers.items()
-    }
-
-
-def public_url(url: httpx.URL | str) -> str:
-    """The URL as we may show it: no user:password part, ever."""
-    parsed = httpx.URL(str(url))
-    if parsed.userinfo:
-        parsed = parsed.copy_with(username=None, password=None)
-    return str(parsed)
 
 
 def _check_certificate(certificate: str) -> None:
@@ -388,6 +360,8 @@ class HttpClient:
     def _may_retry(
         method: str, response: httpx.Response | None, failure: httpx.HTTPError | None
     ) -> bool:
+        if tls_verification_failed(failure):
+            return False  # the same certificate will not be trusted on the next try either
         if method in IDEMPOTENT:
             if response is not None:
                 return response.status_code in RETRY_STATUSES
@@ -452,6 +426,11 @@ class HttpClient:
         self, method: str, shown: str, failure: httpx.HTTPError, retries: int
     ) -> UnreachableError:
         tried = f" after {retries + 1} attempts" if retries else ""
+        if tls_verification_failed(failure):
+            return UnreachableError(
+                f"cannot reach {shown}: the server's certificate could not be verified",
+                hint=tls_hint(self.base_url),
+            )
         never_sent = isinstance(failure, (httpx.ConnectError, httpx.ConnectTimeout))
         if method not in IDEMPOTENT and not never_sent:
             # Not retried, and it may have done its work: say so rather than invite a repeat.
@@ -485,20 +464,6 @@ def _current_loop() -> object | None:
     import asyncio
 
     return asyncio.get_running_loop()
-
-
-def describe(failure: BaseException | None) -> str:
-    """A short reason for a transport failure, never holding a header."""
-    if failure is None:
-        return "no response"
-    if isinstance(failure, httpx.ConnectError):
-        text = str(failure) or "connection failed"
-        return f"connection failed ({text})" if "connect" not in text.lower() else text
-    if isinstance(failure, httpx.RemoteProtocolError):
-        return "the connection was closed without a response"
-    if isinstance(failure, httpx.TimeoutException):
-        return "timed out"
-    return str(failure) or type(failure).__name__
 
 
 def server_text(response: httpx.Response) -> str:

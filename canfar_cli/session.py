@@ -178,6 +178,10 @@ class AsyncSession:
                 settings = dataclasses.replace(settings, certificate_explicit=True)
             if server is not None:
                 settings = dataclasses.replace(settings, platform=None)
+        if not settings.server:  # no server named: the platform's (canfar_cli.auth.servers)
+            from canfar_cli.auth.servers import choose_server
+
+            settings = choose_server(settings)
         self.settings = settings
         _set_loglevel(loglevel)
         base_url, local_transport = resolve_server(settings.server, version)

@@ -368,7 +368,7 @@ _canfar() {
         "config unset") ((npos == 0)) && compadd -- server token token_file certificate timeout concurrency poll_interval platform ca_bundle registry_cadc registry_srcnet oidc_issuer_srcnet registry_user registry_secret_file || _files ;;
         "local") candidates=('serve\:Serve the local platform on loopback until interrupted' 'approve\:Approve (or deny) a pending device login of the local OIDC provider, as its' 'ca-path\:Print the path of the local CA certificate (made if missing), for CANFAR_CA_BUNDLE' 'home\:Print the path of your persistent home (made if missing), HOME of every local job' 'users\:Users of the local sign-in services'); _describe 'command' candidates ;;
         "local users") candidates=('add\:Add a user (or set a user'\''s password) for the local credential service and OIDC provider'); _describe 'command' candidates ;;
-        "auth") candidates=('status\:Who is signed in, with which credential, until when, and the platform in use' 'logout\:Forget stored tokens (and, with --certificate, remove the certificate file)'); _describe 'command' candidates ;;
+        "auth") candidates=('status\:Who is signed in, with which credential, until when, and the platform in use' 'logout\:Sign out\: forget the stored tokens and remove the certificate canfar wrote'); _describe 'command' candidates ;;
         "platform") candidates=('ls\:The platforms you may use (found at sign-in; asked for now when none is known)' 'use\:Make NAME the active platform (used when no --server or --platform is given)'); _describe 'command' candidates ;;
         *) _files ;;
     esac

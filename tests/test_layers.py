@@ -78,3 +78,13 @@ def test_only_the_two_doors_import_the_local_platform() -> None:
 def test_the_local_platform_never_imports_the_core_or_the_command_line() -> None:
     for forbidden in ("canfar_cli.cli", "canfar_cli.session", "canfar_cli.http"):
         assert crossing(forbidden, "local/") == {}, forbidden
+
+
+def test_configuration_and_sign_in_import_no_cycle() -> None:
+    # Issue 17: config never reaches into sign-in (sign-in has its own settings object and the
+    # platform is resolved where the server is chosen), and sign-in never reaches into the core's
+    # HTTP client (what the two share is canfar_cli/wire.py).
+    assert crossing("canfar_cli.auth", "config.py") == {}
+    for core in ("canfar_cli.http", "canfar_cli.session"):
+        assert crossing(core, "auth/") == {}, core
+    assert crossing("canfar_cli.auth", "wire.py") == {}

@@ -7,7 +7,11 @@ the functions that need them):
     auth.login_cadc("alice", password, days=30)       # ~/.ssl/cadcproxy.pem
     login = auth.start_device_login()                 # SRCNet: show login.verification_uri and
     login.wait()                                      #   login.user_code, then wait
-    auth.status(); auth.platforms(); auth.use_platform("ukCAM")
+    auth.status(settings); auth.platforms(); auth.use_platform("ukCAM")
+
+The sign-in state (`auth.SigninState.load()`) is the one reader and writer of the sign-in store.
+For other services of an identity (storage): `auth.registry_of_identity("cadc")`, and
+`auth.registry_of_server(settings, "cadc")` for the server in use.
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ from typing import Any
 __all__ = [
     "Credentials",
     "DeviceLogin",
+    "SigninSettings",
+    "SigninState",
+    "choose_server",
     "credentials_for",
     "discover",
     "login_cadc",
     "logout",
     "platforms",
+    "registry_of_identity",
+    "registry_of_server",
+    "signin_settings",
     "start_device_login",
     "status",
     "use_platform",
@@ -38,6 +48,12 @@ _WHERE = {
     "platforms": "discovery",
     "use_platform": "discovery",
     "logout": "signout",
+    "SigninState": "state",
+    "SigninSettings": "settings",
+    "signin_settings": "settings",
+    "choose_server": "servers",
+    "registry_of_identity": "servers",
+    "registry_of_server": "servers",
 }
 
 

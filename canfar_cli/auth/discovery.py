@@ -10,13 +10,16 @@ canfar has none of its own.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from canfar_cli.auth.state import Platform, find
 from canfar_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from canfar_cli.config import Settings
+    from canfar_cli.auth.settings import SigninSettings
+    from canfar_cli.auth.state import SigninState
+
+__all__ = ["KNOWN", "Platform", "discover", "listed", "platforms", "use_platform"]
 
 SESSION_STANDARD = "http://www.opencadc.org/std/platform#session-"
 DEFAULT_DISCOVERY_TIMEOUT = 10.0
@@ -49,104 +52,35 @@ def name_of(uri: str) -> str:
     return rest.removesuffix("/skaha") or rest
 
 
-@dataclass
-class Platform:
-    name: str
-    url: str  # the unversioned base, e.g. https://host/skaha
-    identity: str  # the identity provider whose registry lists it: cadc or srcnet
-    uri: str = ""
-    status: str = "unknown"  # reachable, timed out, refused, unknown (not asked)
-    detail: str = ""
-    version: str = "v1"
-    auth: list[str] = field(default_factory=list)  # certificate, token
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 # --- remembered ---------------------------------------------------------------------------------
 
 
-def remembered(values: dict[str, Any] | None = None) -> list[Platform]:
+def _state(state: SigninState | None) -> SigninState:
+    from canfar_cli.auth.state import SigninState
+
+    return state if state is not None else SigninState.load()
+
+
+def remembered(state: SigninState | None = None) -> list[Platform]:
     """The platforms canfar knows: from its last discovery, else the official client's servers."""
-    from canfar_cli.auth import official, store
-
-    values = store.read_store() if values is None else values
-    found = []
-    for name, entry in (values.get("platforms") or {}).items():
-        if isinstance(entry, dict) and isinstance(entry.get("url"), str):
-            known = {k: v for k, v in entry.items() if k in Platform.__dataclass_fields__}
-            found.append(Platform(**{"identity": "", **known, "name": name}))
-    if not found:
-        for name, url in official.servers().items():
-            found.append(
-                Platform(
-                    name=name,
-                    url=url,
-                    identity="",
-                    status="unknown",
-                    detail="from ~/.canfar/config.yaml",
-                )
-            )
-    return found
+    return _state(state).platform_list()
 
 
-def _find(name: str, platforms: list[Platform]) -> Platform | None:
-    exact = [p for p in platforms if p.name == name]
-    if exact:
-        return exact[0]
-    folded = [p for p in platforms if p.name.lower() == name.lower()]
-    return folded[0] if len(folded) == 1 else None
+def active_name(state: SigninState | None = None) -> str | None:
+    return _state(state).active_platform_name()
 
 
-def active_name(values: dict[str, Any] | None = None) -> str | None:
-    from canfar_cli.auth import official, store
-
-    values = store.read_store() if values is None else values
-    name = (values.get("active") or {}).get("platform")
-    return name if isinstance(name, str) and name else official.active_server()
-
-
-def platform_server(
-    name: str | None, services: dict[str, str], ca_bundle: str | None
-) -> tuple[str | None, str]:
-    """(platform name, base URL) for a named platform, or for the active one when `name` is None
-    (the production URL when there is none). An unknown name is looked up in the registries."""
-    from canfar_cli.config import PRODUCTION_URL
-
-    known = remembered()
-    if name is None:
-        name = active_name()
-        if name is None:
-            return None, PRODUCTION_URL
-        found = _find(name, known)
-        return (found.name, found.url) if found else (None, PRODUCTION_URL)
-    found = _find(name, known)
-    if found is None:
-        found = _lookup(name, services, ca_bundle)
-    return found.name, found.url
-
-
-def _lookup(name: str, services: dict[str, str], ca_bundle: str | None) -> Platform:
+def _lookup(name: str, settings: SigninSettings) -> Platform:
     """A platform by name straight from the registries (no capabilities asked)."""
-    from canfar_cli.config import Settings
+    from canfar_cli.errors import CanfarError
 
-    settings = Settings(
-        server="local",
-        token=None,
-        certificate=None,
-        timeout=10.0,
-        concurrency=1,
-        ca_bundle=ca_bundle,
-        services=services,
-    )
     candidates = []
     for identity in IDENTITIES:
         try:
             candidates += listed(identity, settings)
-        except Exception:  # a registry down: the other may still know it
+        except CanfarError:  # a registry down: the other may still know it
             continue
-    found = _find(name, candidates)
+    found = find(name, candidates)
     if found is None:
         raise UsageError(
             f"unknown platform {name!r}",
@@ -155,77 +89,88 @@ def _lookup(name: str, services: dict[str, str], ca_bundle: str | None) -> Platf
     return found
 
 
-def identity_of(platform_name: str | None) -> str | None:
-    """Which identity provider's credential a platform takes (None when not known)."""
-    if not platform_name:
-        return None
-    found = _find(platform_name, remembered())
-    if found and found.identity:
-        return found.identity
-    uri = KNOWN.get(platform_name)
-    if uri == KNOWN["canfar"]:
-        return "cadc"
-    return "srcnet" if uri else None
-
-
-def use_platform(name: str, settings: Settings | None = None) -> Platform:
+def use_platform(
+    name: str, settings: SigninSettings | None = None, state: SigninState | None = None
+) -> Platform:
     """Make `name` the active platform (it must be known, or listed by a registry)."""
-    from canfar_cli.auth import store
+    from canfar_cli.auth.settings import signin_settings
 
-    found = _find(name, remembered())
+    state = _state(state)
+    found = state.find_platform(name)
     if found is None:
-        services = settings.services if settings else {}
-        found = _lookup(name, services, settings.ca_bundle if settings else None)
+        found = _lookup(name, settings or signin_settings())
+    chosen = found
 
-    def change(values: dict[str, Any]) -> None:
-        values.setdefault("platforms", {}).setdefault(found.name, _entry(found))
-        values.setdefault("active", {})["platform"] = found.name
+    def change(fresh: SigninState) -> None:
+        fresh.platforms.setdefault(chosen.name, chosen)
+        fresh.active_platform = chosen.name
 
-    store.update_store(change)
-    return found
+    state.update(change)
+    return chosen
 
 
-def _entry(platform: Platform) -> dict[str, Any]:
-    entry = platform.as_dict()
-    entry.pop("name")
-    return entry
+def after_login(
+    state: SigninState, found: list[Platform], wanted: str | None
+) -> tuple[Platform | None, str]:
+    """The platform to make active after a sign-in, and why (None: keep the active one).
+    The active platform changes only when the user names one, there is none, or it is gone."""
+    reachable = [p for p in found if p.status == "reachable"]
+    if wanted is not None:
+        chosen = find(wanted, found)
+        if chosen is None:
+            raise UsageError(
+                f"platform {wanted!r} is not one of this sign-in's",
+                hint="`canfar platform ls` lists them",
+            )
+        return chosen, "as asked"
+    active = state.active_platform_name()
+    if active is not None and state.find_platform(active) is not None:
+        return None, "kept"
+    chosen = reachable[0] if reachable else None
+    if chosen is None:
+        return None, "none answered"
+    return chosen, "none was active" if active is None else f"{active} is gone"
 
 
 # --- discovery ----------------------------------------------------------------------------------
 
 
-def listed(identity: str, settings: Settings) -> list[Platform]:
+def listed(identity: str, settings: SigninSettings) -> list[Platform]:
     """The platforms in an identity provider's registry (nothing asked of them yet)."""
     from canfar_cli.auth import net
 
     key = f"registry_{identity}"
-    caps = net.resource_caps(settings.service(key), settings, key)
+    registry = settings.service(key)
+    caps = net.resource_caps(registry, settings, key)
+    # A local platform's registry names its platform as CANFAR's and SRCNet's do: "local-"
+    # before the name keeps the real ones (`canfar`, `canSRC`) as they were.
+    local = settings.local_base()
+    prefix = "local-" if local is not None and registry.startswith(local + "/") else ""
     found = []
     for uri, url in caps.items():
         if uri.endswith("/skaha"):
             base = url.rstrip("/").removesuffix("/capabilities")
-            found.append(Platform(name=name_of(uri), url=base, identity=identity, uri=uri))
+            name = prefix + name_of(uri)
+            found.append(Platform(name=name, url=base, identity=identity, uri=uri))
     return found
 
 
-def _credential(identity: str, settings: Settings) -> dict[str, str]:
+def _credential(identity: str, settings: SigninSettings, state: SigninState) -> dict[str, str]:
     """The identity's credential for asking its platforms ({} when there is none usable)."""
-    from canfar_cli.auth import oidc, store
-    from canfar_cli.auth.certificates import usable_certificate
-    from canfar_cli.auth.credentials import certificate_path
+    from canfar_cli.auth import oidc
+    from canfar_cli.auth.credentials import usable_certificate_of
     from canfar_cli.errors import CanfarError
 
     try:
         if identity == "cadc":
-            path = certificate_path(store.read_store())
-            return {"certificate": usable_certificate(path).path} if path.is_file() else {}
-        return {"token": oidc.access_token(settings)}
+            return {"certificate": str(usable_certificate_of(state))}
+        return {"token": oidc.access_token(settings, state=state)}
     except CanfarError:
         return {}
 
 
 def _probe(
-    platform: Platform, settings: Settings, timeout: float, credential: dict[str, str]
+    platform: Platform, settings: SigninSettings, timeout: float, credential: dict[str, str]
 ) -> None:
     """Ask one platform for its capabilities; set its status, version and auth methods."""
     import httpx
@@ -262,23 +207,24 @@ def _probe(
 
 def discover(
     identities: list[str] | None = None,
-    settings: Settings | None = None,
+    settings: SigninSettings | None = None,
     timeout: float = DEFAULT_DISCOVERY_TIMEOUT,
+    state: SigninState | None = None,
 ) -> list[Platform]:
     """Every platform of the identities' registries, each asked at once, within `timeout`
-    seconds in all; remembered in the store (the active choice is kept)."""
+    seconds in all; remembered in the sign-in state (the active choice is kept)."""
     import threading
 
-    from canfar_cli.auth import store
-    from canfar_cli.config import load_settings
+    from canfar_cli.auth.settings import signin_settings
 
-    settings = settings or load_settings(server="local")
+    settings = settings or signin_settings()
+    state = _state(state)
     found: list[Platform] = []
     for identity in identities or list(IDENTITIES):
         found += listed(identity, settings)
     deadline = time.monotonic() + timeout
     credentials = {
-        identity: _credential(identity, settings) for identity in {p.identity for p in found}
+        identity: _credential(identity, settings, state) for identity in {p.identity for p in found}
     }
     threads = []
     for platform in found:
@@ -292,16 +238,21 @@ def discover(
         if thread.is_alive() or platform.status == "unknown":
             platform.status, platform.detail = "timed out", f"no answer within {timeout:g} s"
 
-    def change(values: dict[str, Any]) -> None:
-        entries = values.setdefault("platforms", {})
+    def change(fresh: SigninState) -> None:
         for platform in found:
-            entries[platform.name] = _entry(platform)
+            fresh.platforms[platform.name] = platform
 
-    store.update_store(change)
+    state.update(change)
     return found
 
 
-def platforms(settings: Settings | None = None, *, refresh: bool = False) -> list[Platform]:
+def platforms(
+    settings: SigninSettings | None = None,
+    *,
+    refresh: bool = False,
+    state: SigninState | None = None,
+) -> list[Platform]:
     """The known platforms (discovered now when none is known, or when `refresh`)."""
-    known = [] if refresh else remembered()
-    return known or discover(settings=settings)
+    state = _state(state)
+    known = [] if refresh else state.platform_list()
+    return known or discover(settings=settings, state=state)

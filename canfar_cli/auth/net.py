@@ -1,13 +1,17 @@
 """The sign-in services over HTTP: registries, VOSI capabilities, and plain requests.
 
 Blocking httpx (a sign-in is a handful of requests, one after another), imported inside the
-functions so that commands needing no network never load it. Every failure becomes a CanfarError
-whose message and hint name the URL (never with a secret in it): unreachable or 5xx → exit 5,
-an answer that is not what the service should send → exit 1.
+functions so that commands needing no network never load it. What it shares with the core's
+client (User-Agent, how URLs and failures are shown, TLS failures) is in canfar_cli.wire; each
+request is logged as the core's are (`-v`), credentials hidden. Every failure becomes a
+CanfarError whose message and hint name the URL (never with a secret in it): unreachable or
+5xx → exit 5, an answer that is not what the service should send → exit 1.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from canfar_cli.errors import ServerError, UnreachableError
@@ -15,7 +19,9 @@ from canfar_cli.errors import ServerError, UnreachableError
 if TYPE_CHECKING:
     import httpx
 
-    from canfar_cli.config import Settings
+    from canfar_cli.auth.settings import SigninSettings
+
+log = logging.getLogger("canfar_cli.auth")
 
 SETTING_OF = {
     "registry_cadc": "CANFAR_REGISTRY_CADC or config key registry_cadc",
@@ -41,9 +47,9 @@ def request(
     method: str,
     url: str,
     *,
-    ca_bundle: str | None,
-    timeout: float,
+    settings: SigninSettings,
     what: str,
+    timeout: float | None = None,
     certificate: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
@@ -51,18 +57,39 @@ def request(
     a timeout or a 5xx is an UnreachableError naming `what` and the URL."""
     import httpx
 
-    from canfar_cli.http import USER_AGENT, describe, public_url
+    from canfar_cli.wire import USER_AGENT, describe, public_url, redact_headers, tls_hint
+    from canfar_cli.wire import tls_verification_failed as untrusted
 
     shown = public_url(url)
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
+    if kwargs.get("auth") is not None:  # as a header, so that the log can hide it
+        headers["Authorization"] = basic(*kwargs.pop("auth"))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s headers=%s", method, shown, redact_headers(headers))
+    started = time.perf_counter()
     try:
-        verify = verify_of(ca_bundle, certificate)
-        with httpx.Client(verify=verify, timeout=timeout, trust_env=True) as client:
+        verify = verify_of(settings.ca_for(url), certificate)
+        with httpx.Client(
+            verify=verify, timeout=timeout or settings.timeout, trust_env=True
+        ) as client:
             response = client.request(method, url, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
+        log.info("%s %s %s", method, shown, describe(exc))
+        if untrusted(exc):
+            raise UnreachableError(
+                f"cannot reach the {what} at {shown}: its certificate could not be verified",
+                hint=tls_hint(url),
+            ) from None
         raise UnreachableError(
             f"cannot reach the {what}: {describe(exc)}", hint=f"is {shown} right and up?"
         ) from None
+    log.info(
+        "%s %s %d %.3fs retries=0",
+        method,
+        shown,
+        response.status_code,
+        time.perf_counter() - started,
+    )
     if response.status_code >= 500:
         raise UnreachableError(
             f"the {what} failed: HTTP {response.status_code}",
@@ -71,8 +98,15 @@ def request(
     return response
 
 
+def basic(user: str, password: str) -> str:
+    """HTTP Basic credentials (RFC 7617, UTF-8)."""
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
 def garbage(what: str, url: str, detail: str, setting: str | None = None) -> ServerError:
-    from canfar_cli.http import public_url
+    from canfar_cli.wire import public_url
 
     where = f" (set by {SETTING_OF[setting]})" if setting in SETTING_OF else ""
     return ServerError(
@@ -82,11 +116,9 @@ def garbage(what: str, url: str, detail: str, setting: str | None = None) -> Ser
     )
 
 
-def resource_caps(url: str, settings: Settings, setting: str | None = None) -> dict[str, str]:
+def resource_caps(url: str, settings: SigninSettings, setting: str | None = None) -> dict[str, str]:
     """A registry's `resource-caps`: {URI: capabilities URL}."""
-    response = request(
-        "GET", url, ca_bundle=settings.ca_bundle, timeout=settings.timeout, what="registry"
-    )
+    response = request("GET", url, settings=settings, what="registry")
     if response.status_code != 200:
         raise garbage("registry", url, f"HTTP {response.status_code}", setting)
     entries: dict[str, str] = {}
@@ -108,7 +140,7 @@ def _local(tag: str) -> str:
 
 def capabilities(
     url: str,
-    settings: Settings,
+    settings: SigninSettings,
     *,
     timeout: float | None = None,
     certificate: str | None = None,
@@ -120,8 +152,8 @@ def capabilities(
     response = request(
         "GET",
         url,
-        ca_bundle=settings.ca_bundle,
-        timeout=timeout or settings.timeout,
+        settings=settings,
+        timeout=timeout,
         what="capabilities service",
         certificate=certificate,
         headers={"Authorization": f"Bearer {token}"} if token else {},

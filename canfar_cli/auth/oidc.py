@@ -14,13 +14,17 @@ refreshing at once both end with the newest tokens and neither overwrites the ot
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from canfar_cli.config import Settings
 from canfar_cli.errors import CredentialError, ServerError
+
+if TYPE_CHECKING:
+    from canfar_cli.auth.settings import SigninSettings
+    from canfar_cli.auth.state import SigninState, SrcnetSignin
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SCOPE = "openid profile email offline_access"
@@ -28,12 +32,12 @@ LOGIN_HINT = "sign in again: `canfar login srcnet`"
 REFRESH_MARGIN = 60.0  # refresh when the access token has less than this left
 
 
-def _settings(settings: Settings | None) -> Settings:
+def _settings(settings: SigninSettings | None) -> SigninSettings:
     if settings is not None:
         return settings
-    from canfar_cli.config import load_settings
+    from canfar_cli.auth.settings import signin_settings
 
-    return load_settings(server="local")  # the server plays no part in signing in
+    return signin_settings()
 
 
 def _json(response: Any, what: str, url: str) -> dict[str, Any]:
@@ -48,7 +52,7 @@ def _json(response: Any, what: str, url: str) -> dict[str, Any]:
     return body
 
 
-def discover(settings: Settings) -> dict[str, Any]:
+def discover(settings: SigninSettings) -> dict[str, Any]:
     """The issuer's OpenID configuration, its `issuer` checked against the one asked for."""
     from canfar_cli.auth import net
 
@@ -57,8 +61,7 @@ def discover(settings: Settings) -> dict[str, Any]:
     response = net.request(
         "GET",
         url,
-        ca_bundle=settings.ca_bundle,
-        timeout=settings.timeout,
+        settings=settings,
         what="sign-in service (OIDC discovery)",
     )
     if response.status_code != 200:
@@ -92,7 +95,8 @@ class DeviceLogin:
     client_id: str = field(repr=False)
     client_secret: str = field(repr=False)
     device_code: str = field(repr=False)
-    settings: Settings = field(repr=False)
+    settings: SigninSettings = field(repr=False)
+    revocation_endpoint: str | None = None
 
     @property
     def seconds_left(self) -> float:
@@ -108,8 +112,7 @@ class DeviceLogin:
             self.token_endpoint,
             data={"grant_type": DEVICE_GRANT, "device_code": self.device_code},
             auth=(self.client_id, self.client_secret),
-            ca_bundle=self.settings.ca_bundle,
-            timeout=self.settings.timeout,
+            settings=self.settings,
             what="sign-in service (token)",
         )
         body = _json(response, "sign-in service", self.token_endpoint)
@@ -132,13 +135,45 @@ class DeviceLogin:
             )
         raise net.garbage("sign-in service", self.token_endpoint, f"error {error!r}")
 
+    def cancel(self) -> None:
+        """Tell the service this login is abandoned (Ctrl-C), so that no pending code is left
+        behind: the device code is revoked (RFC 7009) where the service offers revocation.
+        Best effort: nothing is raised."""
+        from canfar_cli.auth import net
+        from canfar_cli.errors import CanfarError
+
+        if not self.revocation_endpoint:
+            return
+        with contextlib.suppress(CanfarError):
+            net.request(
+                "POST",
+                self.revocation_endpoint,
+                data={"token": self.device_code, "token_type_hint": "device_code"},
+                auth=(self.client_id, self.client_secret),
+                settings=self.settings,
+                timeout=min(self.settings.timeout, 5.0),
+                what="sign-in service (revocation)",
+            )
+
     def wait(
         self,
         on_tick: Callable[[float], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> str:
         """Poll every `interval` seconds until approved; store the tokens; the user name.
-        `on_tick(seconds_left)` is called about once a second (for a countdown)."""
+        `on_tick(seconds_left)` is called about once a second (for a countdown). Interrupted
+        (Ctrl-C), the login is cancelled at the service before the interrupt goes on."""
+        try:
+            return self._wait(on_tick, sleep)
+        except KeyboardInterrupt:
+            self.cancel()
+            raise
+
+    def _wait(
+        self,
+        on_tick: Callable[[float], None] | None,
+        sleep: Callable[[float], None],
+    ) -> str:
         while True:
             if self.seconds_left <= 0:
                 raise CredentialError(
@@ -159,25 +194,28 @@ class DeviceLogin:
                 on_tick(self.seconds_left)
 
     def _finish(self, tokens: dict[str, Any]) -> str:
-        from canfar_cli.auth import store
+        from canfar_cli.auth.state import SigninState, srcnet_of
 
         user = userinfo(self.userinfo_endpoint, tokens["access_token"], self.settings)
-        record = {
-            "issuer": self.issuer,
-            "token_endpoint": self.token_endpoint,
-            "userinfo_endpoint": self.userinfo_endpoint,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "user": user,
-            "source": "canfar",
-            **_token_fields(tokens, None),
-        }
+        record = srcnet_of(
+            {
+                "issuer": self.issuer,
+                "token_endpoint": self.token_endpoint,
+                "userinfo_endpoint": self.userinfo_endpoint,
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "user": user,
+                "registry": self.settings.service("registry_srcnet"),
+                **_token_fields(tokens, None),
+            },
+            "canfar",
+        )
 
-        def activate(values: dict[str, Any]) -> None:
-            values.setdefault("identities", {})["srcnet"] = record
-            values.setdefault("active", {})["identity"] = "srcnet"
+        def activate(fresh: SigninState) -> None:
+            fresh.srcnet, fresh.srcnet_signed_out = record, False
+            fresh.active_identity = "srcnet"
 
-        store.update_store(activate)
+        SigninState.load(official=False).update(activate)
         return user
 
 
@@ -194,7 +232,7 @@ def _token_fields(tokens: dict[str, Any], old_refresh: str | None) -> dict[str, 
     }
 
 
-def userinfo(url: str | None, access_token: str, settings: Settings) -> str:
+def userinfo(url: str | None, access_token: str, settings: SigninSettings) -> str:
     """preferred_username (or sub) of the token's user; "" when there is no userinfo service."""
     from canfar_cli.auth import net
 
@@ -204,8 +242,7 @@ def userinfo(url: str | None, access_token: str, settings: Settings) -> str:
         "GET",
         url,
         headers={"Authorization": f"Bearer {access_token}"},
-        ca_bundle=settings.ca_bundle,
-        timeout=settings.timeout,
+        settings=settings,
         what="sign-in service (userinfo)",
     )
     if response.status_code != 200:
@@ -214,7 +251,7 @@ def userinfo(url: str | None, access_token: str, settings: Settings) -> str:
     return str(body.get("preferred_username") or body.get("sub") or "")
 
 
-def start_device_login(settings: Settings | None = None) -> DeviceLogin:
+def start_device_login(settings: SigninSettings | None = None) -> DeviceLogin:
     """Discovery, client registration and device authorization: a DeviceLogin to show and wait."""
     from canfar_cli.auth import net
 
@@ -232,8 +269,7 @@ def start_device_login(settings: Settings | None = None) -> DeviceLogin:
             "token_endpoint_auth_method": "client_secret_basic",
             "scope": SCOPE,
         },
-        ca_bundle=settings.ca_bundle,
-        timeout=settings.timeout,
+        settings=settings,
         what="sign-in service (registration)",
     )
     client = _json(response, "sign-in service", registration)
@@ -246,8 +282,7 @@ def start_device_login(settings: Settings | None = None) -> DeviceLogin:
         device_url,
         data={"client_id": client_id, "scope": SCOPE},
         auth=(client_id, client_secret),
-        ca_bundle=settings.ca_bundle,
-        timeout=settings.timeout,
+        settings=settings,
         what="sign-in service (device authorization)",
     )
     body = _json(response, "sign-in service", device_url)
@@ -272,64 +307,62 @@ def start_device_login(settings: Settings | None = None) -> DeviceLogin:
         client_secret=client_secret,
         device_code=body["device_code"],
         settings=settings,
+        revocation_endpoint=doc.get("revocation_endpoint")
+        if isinstance(doc.get("revocation_endpoint"), str)
+        else None,
     )
 
 
 # --- using the tokens -------------------------------------------------------------------------
 
 
-def stored_identity(values: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The SRCNet record: canfar's own, else the official client's (read, never written)."""
-    from canfar_cli.auth import official, store
-
-    values = store.read_store() if values is None else values
-    record = (values.get("identities") or {}).get("srcnet")
-    if isinstance(record, dict) and record.get("signed_out"):
-        return None  # signed out: the official client's tokens are not picked up either
-    if isinstance(record, dict) and record.get("access_token"):
-        return record
-    return official.srcnet_identity()
-
-
-def _fresh(record: dict[str, Any]) -> bool:
-    try:
-        return float(record.get("expires_at", 0)) - time.time() > REFRESH_MARGIN
-    except (TypeError, ValueError):
-        return False
-
-
-def access_token(settings: Settings, rejected: str | None = None) -> str:
+def access_token(
+    settings: SigninSettings, rejected: str | None = None, *, state: SigninState | None = None
+) -> str:
     """A current access token, refreshed first when expired or within a minute of it (or when
     the server refused `rejected`). CredentialError (exit 3) when there is none or it cannot be
-    refreshed."""
-    from canfar_cli.auth import store
+    refreshed. `state`: the sign-in state already read (the store is read again only under the
+    lock, to refresh)."""
+    from canfar_cli.auth.state import SigninState, locked
 
-    record = stored_identity()
+    if state is None:
+        state = SigninState.load()
+    record = state.tokens()
     if record is None:
         raise CredentialError("not signed in to SRCNet", hint="`canfar login srcnet`")
-    if rejected is None and _fresh(record):
-        return str(record["access_token"])
-    with store.locked():
-        values = store.read_store()  # re-read under the lock: another process may have refreshed
-        record = stored_identity(values)
+    if rejected is None and record.fresh(REFRESH_MARGIN):
+        return record.access_token
+    with locked(state.path):
+        fresh = SigninState.load(state.path)  # another process may have refreshed meanwhile
+        record = fresh.tokens()
         if record is None:
             raise CredentialError("not signed in to SRCNet", hint="`canfar login srcnet`")
-        if rejected is None and _fresh(record):
-            return str(record["access_token"])
-        if rejected is not None and record.get("access_token") != rejected and _fresh(record):
-            return str(record["access_token"])
+        if record.fresh(REFRESH_MARGIN) and (rejected is None or record.access_token != rejected):
+            return record.access_token
         new = _refresh(record, settings)
-        values.setdefault("identities", {})["srcnet"] = new
-        values.setdefault("active", {}).setdefault("identity", "srcnet")
-        store.write_store(values)
-    return str(new["access_token"])
+        fresh.srcnet, fresh.srcnet_signed_out = new, False
+        fresh.active_identity = fresh.active_identity or "srcnet"
+        _write(fresh)
+    state.srcnet = new
+    return new.access_token
 
 
-def _refresh(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def _write(state: SigninState) -> None:
+    import json
+
+    from canfar_cli import files
+    from canfar_cli.auth.state import store_path
+
+    path = state.path or store_path()
+    files.write_private(path, json.dumps(state.as_json(), indent=2, sort_keys=True) + "\n")
+
+
+def _refresh(record: SrcnetSignin, settings: SigninSettings) -> SrcnetSignin:
+    import dataclasses
+
     from canfar_cli.auth import net
 
-    refresh = record.get("refresh_token")
-    endpoint = record.get("token_endpoint")
+    refresh, endpoint = record.refresh_token, record.token_endpoint
     if not refresh or not endpoint:
         raise CredentialError(
             "the SRCNet sign-in has expired and cannot be renewed", hint=LOGIN_HINT
@@ -338,9 +371,8 @@ def _refresh(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "POST",
         endpoint,
         data={"grant_type": "refresh_token", "refresh_token": refresh},
-        auth=(str(record.get("client_id", "")), str(record.get("client_secret", ""))),
-        ca_bundle=settings.ca_bundle,
-        timeout=settings.timeout,
+        auth=(record.client_id, record.client_secret),
+        settings=settings,
         what="sign-in service (token refresh)",
     )
     body = _json(response, "sign-in service", endpoint)
@@ -358,4 +390,5 @@ def _refresh(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
         )
     if not isinstance(body.get("access_token"), str):
         raise net.garbage("sign-in service", endpoint, "no access_token")
-    return {**record, "source": "canfar", **_token_fields(body, refresh)}
+    fields = _token_fields(body, refresh)
+    return dataclasses.replace(record, source="canfar", **fields)

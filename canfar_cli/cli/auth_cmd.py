@@ -19,8 +19,8 @@ from canfar_cli.cli.state import CliState, state_of
 from canfar_cli.errors import CredentialError, UsageError
 
 if TYPE_CHECKING:
-    from canfar_cli.auth.discovery import Platform
-    from canfar_cli.config import Settings
+    from canfar_cli.auth.settings import SigninSettings
+    from canfar_cli.auth.state import SigninState
 
 IDPS = ("cadc", "srcnet")
 auth_app = typer.Typer(help="Who is signed in, and signing out.", no_args_is_help=True)
@@ -29,19 +29,52 @@ platform_app = typer.Typer(
 )
 
 
-def _signin_settings(state: CliState) -> Settings:
-    """Settings for talking to the sign-in services (the skaha server plays no part)."""
-    from canfar_cli.config import load_settings
+def _signin_settings(state: CliState, signin: SigninState | None = None) -> SigninSettings:
+    """What talking to the sign-in services needs: for a local server in use (--server,
+    CANFAR_URL, the config's server, else the active platform), its own sign-in services."""
+    from canfar_cli.auth.settings import signin_settings
 
-    settings = load_settings(server="local", timeout=state.timeout)
+    active = None
+    if signin is not None and state.platform is None:
+        found = signin.find_platform(signin.active_platform_name() or "")
+        active = found.url if found else None
+    return signin_settings(server=state.server, timeout=state.timeout, active=active)
+
+
+def _signin_state(state: CliState) -> SigninState:
+    from canfar_cli.auth.state import SigninState
+
+    signin = SigninState.load()
     state.show_notices()
-    return settings
+    return signin
+
+
+def _stdin_line(what: str) -> str:
+    """The first line of stdin; text that is not UTF-8 is a usage error (exit 2)."""
+    try:
+        return sys.stdin.readline().rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{what} on stdin is not UTF-8 text", hint="give it as one line of UTF-8 text"
+        ) from None
+
+
+def _text_arg(value: str, what: str) -> str:
+    """An argument as the services can take it: bytes that are not UTF-8 are refused."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} is not UTF-8 text", hint="give it as UTF-8 text") from None
+    return value
 
 
 def _ask(out: Any, question: str) -> str:
     out.stderr.write(question)
     out.stderr.flush()
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except UnicodeDecodeError:
+        raise UsageError("the answer is not UTF-8 text") from None
     if not line:
         raise UsageError("no answer (end of input)")
     return line.strip()
@@ -90,11 +123,17 @@ def login(
 ) -> None:
     """Sign in: a CADC certificate, or an SRCNet device login; then find your platforms.
 
+    The sign-in services are those of the server in use when it is a local platform
+    (--server local, or its https://127.0.0.1:PORT/skaha URL), else the public ones. The
+    certificate goes to --cert PATH when given (default ~/.ssl/cadcproxy.pem). The active
+    platform changes only with --platform, or when none is active (or it is gone).
+
     \b
     Examples:
       canfar login cadc --username alice
       echo "$PW" | canfar login cadc -u alice --password-stdin
       canfar login srcnet --platform ukCAM
+      canfar --server local login cadc -u alice
     """
     state = state_of(ctx)
     out = state.out
@@ -111,48 +150,78 @@ def login(
         raise UsageError(f"unknown identity provider {idp!r}", hint="cadc or srcnet")
     if idp == "srcnet" and (username or password_stdin):
         raise UsageError("--username and --password-stdin are for `canfar login cadc`")
-    settings = _signin_settings(state)
+    if username is not None:
+        _text_arg(username, "--username")
+    signin = _signin_state(state)
+    settings = _signin_settings(state, signin)
+    if platform is not None:
+        _check_platform(signin, settings, idp, platform)  # before anything is signed
     if idp == "cadc":
-        _login_cadc(state, settings, username, password_stdin, days, force)
+        _login_cadc(state, settings, signin, username, password_stdin, days, force)
     else:
         _login_srcnet(state, settings)
-    _after_login(state, settings, idp, platform, discovery_timeout)
+        signin = _signin_state(state)
+    _after_login(state, settings, signin, idp, platform, discovery_timeout)
+
+
+def _check_platform(signin: SigninState, settings: SigninSettings, idp: str, name: str) -> None:
+    """--platform must name a platform of this identity: one known, or in its registry."""
+    from canfar_cli.auth.discovery import listed
+    from canfar_cli.auth.state import find
+
+    known = signin.find_platform(name)
+    if known is not None and known.identity in ("", idp):
+        return
+    if find(name, listed(idp, settings)) is None:
+        raise UsageError(
+            f"platform {name!r} is not one of {idp}'s",
+            hint="`canfar platform ls` lists them; nothing was signed in",
+        )
 
 
 def _login_cadc(
     state: CliState,
-    settings: Settings,
+    settings: SigninSettings,
+    signin: SigninState,
     username: str | None,
     password_stdin: bool,
     days: int,
     force: bool,
 ) -> None:
-    from canfar_cli.auth import store
     from canfar_cli.auth.cadc import login_cadc
     from canfar_cli.auth.certificates import read_certificate
-    from canfar_cli.auth.credentials import certificate_path
     from canfar_cli.errors import CanfarError
 
     out = state.out
-    path = certificate_path(store.read_store())
-    if not force and path.is_file():
+    stored = signin.certificate()
+    path = signin.certificate_path()
+    # A valid certificate is kept only when nothing asks for a new sign-in: no user name, no
+    # password, no --cert, no --force, and it came from the same sign-in services.
+    same_services = (
+        stored is None
+        or not stored.registry
+        or (stored.registry == settings.service("registry_cadc"))
+    )
+    ask_nothing = username is None and not password_stdin and state.certificate is None
+    if not force and ask_nothing and same_services and path.is_file():
         try:
             info = read_certificate(path)
         except CanfarError:
             info = None
         if info is not None and info.seconds_left > 0:
-            store.update_store(lambda v: v.setdefault("active", {}).update(identity="cadc"))
-            out.write(
+            if signin.active_identity != "cadc":
+                signin.update(lambda fresh: setattr(fresh, "active_identity", "cadc"))
+            out.message(
                 f"signed in as {info.user}: certificate {info.path}, valid until"
-                f" {_until(info.not_after)} (kept; --force for a new one)\n"
+                f" {_until(info.not_after)} (kept; --force or --username for a new one)"
             )
             return
     if username is None:
         if not out.stdin_is_terminal() or password_stdin:
             raise UsageError("--username is needed when not on a terminal")
-        username = _ask(out, "Username: ")
+        username = _text_arg(_ask(out, "Username: "), "the user name")
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        password = _stdin_line("the password")
         if not password:
             raise UsageError("--password-stdin: the first line of stdin is empty")
     else:
@@ -161,14 +230,20 @@ def _login_cadc(
         import getpass
 
         # getpass only writes to and flushes it: typeshed wants a TextIO, Output has IO[str].
-        password = getpass.getpass("Password: ", stream=cast("TextIO", out.stderr))
-    info = login_cadc(username, password, days, settings=settings)
-    out.write(
-        f"signed in as {info.user}: certificate {info.path}, valid until {_until(info.not_after)}\n"
+        try:
+            password = getpass.getpass("Password: ", stream=cast("TextIO", out.stderr))
+        except UnicodeDecodeError:
+            raise UsageError("the password is not UTF-8 text") from None
+    _text_arg(password, "the password")
+    info = login_cadc(
+        username, password, days, settings=settings, path=state.certificate, state=signin
+    )
+    out.message(
+        f"signed in as {info.user}: certificate {info.path}, valid until {_until(info.not_after)}"
     )
 
 
-def _login_srcnet(state: CliState, settings: Settings) -> None:
+def _login_srcnet(state: CliState, settings: SigninSettings) -> None:
     from canfar_cli.auth.oidc import start_device_login
 
     out = state.out
@@ -186,19 +261,25 @@ def _login_srcnet(state: CliState, settings: Settings) -> None:
             update(f"waiting for approval … {minutes}:{seconds:02d} left (Ctrl-C to stop)")
 
         user = login.wait(on_tick=tick)
-    out.write(f"signed in to SRCNet as {user or 'an unnamed user'}\n")
+    out.message(f"signed in to SRCNet as {user or 'an unnamed user'}")
 
 
 def _after_login(
-    state: CliState, settings: Settings, idp: str, wanted: str | None, timeout: float
+    state: CliState,
+    settings: SigninSettings,
+    signin: SigninState,
+    idp: str,
+    wanted: str | None,
+    timeout: float,
 ) -> None:
-    """Discovery, reported platform by platform, and the choice of the active one."""
-    from canfar_cli.auth import discovery as platforms_mod
+    """Discovery, reported platform by platform; the active platform changes only when asked,
+    or when there is none (or it is gone), and the line says so."""
+    from canfar_cli.auth import discovery
     from canfar_cli.errors import CanfarError
 
     out = state.out
     try:
-        found = platforms_mod.discover([idp], settings, timeout)
+        found = discovery.discover([idp], settings, timeout, state=signin)
     except CanfarError as exc:
         out.warning(f"signed in, but the platforms could not be found: {exc.message}")
         if exc.hint:
@@ -207,28 +288,22 @@ def _after_login(
     for p in found:
         detail = f" ({p.detail})" if p.detail and p.status != "reachable" else ""
         out.message(f"  {p.name:<10} {p.status}{detail}  {p.url}")
-    reachable = [p for p in found if p.status == "reachable"]
-    chosen: Platform | None = None
-    if wanted is not None:
-        chosen = platforms_mod._find(wanted, found)
-        if chosen is None:
-            raise UsageError(
-                f"platform {wanted!r} is not one of {idp}'s", hint="`canfar platform ls` lists them"
-            )
-    elif len(reachable) == 1:
-        chosen = reachable[0]
-    elif len(reachable) > 1:
-        active = platforms_mod.active_name()
-        if out.stdin_is_terminal():
-            index = _choose(out, "Platforms:", [f"{p.name}  {p.url}" for p in reachable])
-            chosen = reachable[index]
-        else:
-            chosen = next((p for p in reachable if p.name == active), reachable[0])
+    chosen, why = discovery.after_login(signin, found, wanted)
     if chosen is None:
-        out.warning("no platform answered; choose one later with `canfar platform use NAME`")
+        active = signin.active_platform_name()
+        if why == "kept" and active is not None:
+            out.message(
+                f"active platform: {active} (unchanged; `canfar platform use NAME` to change it)"
+            )
+        else:
+            out.warning("no platform answered; choose one later with `canfar platform use NAME`")
         return
-    platforms_mod.use_platform(chosen.name, settings)
-    out.message(f"active platform: {chosen.name} ({chosen.url})")
+    reachable = [p for p in found if p.status == "reachable"]
+    if wanted is None and len(reachable) > 1 and out.stdin_is_terminal():
+        index = _choose(out, "Platforms:", [f"{p.name}  {p.url}" for p in reachable])
+        chosen = reachable[index]
+    discovery.use_platform(chosen.name, settings, signin)
+    out.message(f"active platform: {chosen.name} ({chosen.url}), {why}")
 
 
 # --- auth status / logout -------------------------------------------------------------------
@@ -247,7 +322,8 @@ def auth_status(
 
     state = state_of(ctx)
     out = state.out
-    report = status(state.settings())
+    settings = state.settings()
+    report = status(settings)
     if resolve_format(output, as_json) == "json":
         out.json(report)
     else:
@@ -257,8 +333,7 @@ def auth_status(
             ("active identity", report["active"] or "-"),
             ("platform", f"{platform['name'] or '-'} ({platform['url']})"),
         ]
-        if report["explicit"]:
-            head.append(("in use", f"the {report['explicit']} you gave (flag or environment)"))
+        head.append(("in use", report["in_use"]["says"]))
         blocks.append(head)
         for entry in report["identities"]:
             block = [
@@ -300,15 +375,23 @@ def auth_logout(
     ctx: typer.Context,
     idp: str | None = typer.Argument(None, metavar="[cadc|srcnet]", help="Only this one."),
     certificate: bool = typer.Option(
-        False, "--certificate", help="Also remove the CADC certificate file."
+        False,
+        "--certificate",
+        help="Also remove a certificate canfar did not write (e.g. from cadc-get-cert).",
     ),
 ) -> None:
-    """Forget stored tokens (and, with --certificate, remove the certificate file)."""
+    """Sign out: forget the stored tokens and remove the certificate canfar wrote.
+
+    A certificate canfar did not write is kept (and named) unless --certificate is given. The
+    message says what was removed and what was kept.
+    """
     from canfar_cli.auth.signout import logout
 
-    out = state_of(ctx).out
+    state = state_of(ctx)
     done = logout(idp.lower() if idp else None, certificate=certificate)
-    out.message("; ".join(done) if done else "nothing to forget")
+    state.show_notices()
+    for line in done or ["nothing to sign out of"]:
+        state.out.message(line)
 
 
 # --- platform ls / use ----------------------------------------------------------------------
@@ -327,12 +410,13 @@ def platform_ls(
       canfar platform ls
       canfar platform ls --refresh -o json
     """
-    from canfar_cli.auth.discovery import active_name, platforms
+    from canfar_cli.auth.discovery import platforms
 
     state = state_of(ctx)
     out = state.out
-    found = platforms(_signin_settings(state), refresh=refresh)
-    active = active_name()
+    signin = _signin_state(state)
+    found = platforms(_signin_settings(state, signin), refresh=refresh, state=signin)
+    active = signin.active_platform_name()
     if resolve_format(output, as_json) == "json":
         out.json([{**p.as_dict(), "active": p.name == active} for p in found])
         return
@@ -350,7 +434,8 @@ def platform_use(
     from canfar_cli.auth.discovery import use_platform
 
     state = state_of(ctx)
-    chosen = use_platform(name, _signin_settings(state))
+    signin = _signin_state(state)
+    chosen = use_platform(name, _signin_settings(state, signin), signin)
     state.out.message(f"active platform: {chosen.name} ({chosen.url})")
 
 

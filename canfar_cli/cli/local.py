@@ -49,8 +49,11 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on."
     ),
-    port: int = typer.Option(
-        0, "--port", metavar="PORT", help="Port to listen on (0: any free port)."
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        metavar="PORT",
+        help="Port to listen on (0: any free port) [the last one of this state folder, else any].",
     ),
     token_file: str | None = typer.Option(
         None,
@@ -116,7 +119,7 @@ def serve(
             " of this machine (ps, /proc)",
             hint="use --token-file PATH or CANFAR_LOCAL_TOKEN, or leave it out for a random one",
         )
-    if not 0 <= port <= 65535:
+    if port is not None and not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {port}")
     if latency < 0:
         raise UsageError(f"--latency must be >= 0, got {latency:g}")
@@ -140,6 +143,11 @@ def serve(
         retry_after=retry_after,
         tls=tls,
     )
+    from canfar_cli import serve_tokens
+
+    starting = serve_tokens.mark_starting(_home(home))  # a `--server local` login waits for it
+    if starting is not None:
+        ctx.call_on_close(lambda: starting.unlink(missing_ok=True))
     return run_serve(options, state_of(ctx).out)
 
 
@@ -148,7 +156,7 @@ class ServeOptions:
     """A `local serve` as parsed (and checked) from its flags."""
 
     host: str
-    port: int
+    port: int | None  # None: the port this state folder's server had last time, else any
     token_file: str | None = None
     no_auth: bool = False
     user: str | None = None
@@ -190,6 +198,10 @@ def run_serve(options: ServeOptions, out: Output) -> ExitCode:
             out.message(f"token: in {token_path} (canfar finds it for {url}; mode 0600)")
             if out.is_terminal(out.stderr):
                 out.message(f"token: {secret}")
+        if out.is_terminal(out.stderr):
+            # The one setting to export; canfar finds the token, the CA and the sign-in
+            # services of this server by itself (`--server local` signs in to it too).
+            out.message(f"to use it: export CANFAR_URL={url}  (nothing else is needed)")
         out.write(url + "\n")
 
     host, port = options.host, options.port
@@ -252,6 +264,26 @@ def _given_token(token_file: str | None, env_value: str | None) -> str | None:
     if env_value is not None and env_value.strip():
         return check_token(env_value.strip(), "$CANFAR_LOCAL_TOKEN")
     return None
+
+
+def _user_in_use(ctx: typer.Context) -> str:
+    """The user the local platform in use runs jobs as, given the credentials in use: the
+    signed-in user for a served platform that takes the sign-in, else the OS user."""
+    from canfar_cli.cli.state import state_of
+    from canfar_cli.errors import CanfarError
+    from canfar_cli.local.settings import default_user
+    from canfar_cli.serve_tokens import loopback_port
+
+    state = state_of(ctx)
+    try:
+        settings = state.settings()
+        if loopback_port(settings.server) is not None:
+            from canfar_cli.auth.credentials import user_in_use
+
+            return user_in_use(settings) or default_user()
+    except CanfarError:
+        pass
+    return default_user()
 
 
 def _home(home: str | None) -> Path:
@@ -374,6 +406,9 @@ def home_path(
 ) -> None:
     """Print the path of your persistent home (made if missing), HOME of every local job.
 
+    Whose: the user your jobs run as on the server in use: the signed-in user (certificate or
+    SRCNet sign-in) when a `canfar local serve` takes that sign-in, else you (your OS user).
+
     `<state folder>/home/<user>`, or `<ARC>/home/<user>` with CANFAR_LOCAL_ARC=ARC. Every
     session of the user shares it, as /arc/home/<user> on CANFAR; rm, prune and the hourly
     cleanup never delete it.
@@ -388,10 +423,10 @@ def home_path(
     from canfar_cli.cli.state import state_of
     from canfar_cli.errors import UsageError
     from canfar_cli.local import statedir
-    from canfar_cli.local.settings import LocalSettings, arc_root, default_user, user_home
+    from canfar_cli.local.settings import LocalSettings, arc_root, user_home
 
     state = _home(home)
-    name = user or os.environ.get("CANFAR_LOCAL_USER", "").strip() or default_user()
+    name = user or os.environ.get("CANFAR_LOCAL_USER", "").strip() or _user_in_use(ctx)
     try:
         LocalSettings(home=state, user=name)  # the same rule for user names as the platform
     except Exception as exc:

@@ -53,9 +53,10 @@ class CliState:
 
     def settings(self) -> Settings:
         if self._settings is None:
+            from canfar_cli.auth.servers import choose_server
             from canfar_cli.config import load_settings
 
-            self._settings = load_settings(
+            settings = load_settings(
                 server=self.server,
                 token_file=self.token_file,
                 certificate=self.certificate,
@@ -63,16 +64,19 @@ class CliState:
                 concurrency=self.concurrency,
                 platform=self.platform,
             )
+            # The sign-in state is read here (once) when no server is named, and handed down.
+            self._settings = choose_server(settings)
             self.show_notices()
         return self._settings
 
     def show_notices(self) -> None:
-        """Warnings the core gathered (e.g. an official config.yaml it could not read)."""
+        """Notices the sign-in code gathered (an official config.yaml it could not read, a
+        credential file's mode it tightened)."""
         import sys
 
-        official = sys.modules.get("canfar_cli.auth.official")
-        if official is not None:
-            for text in official.take_warnings():
+        guard = sys.modules.get("canfar_cli.auth.guard")
+        if guard is not None:
+            for text in guard.take_notices():
                 self.out.warning(text)
 
     def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -104,6 +108,8 @@ class CliState:
             if inner is exc:
                 raise
             raise inner from None
+        finally:
+            self.show_notices()  # e.g. a credential file's mode tightened while choosing it
 
 
 def _is_cancellation(exc: BaseException) -> bool:

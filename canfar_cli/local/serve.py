@@ -9,6 +9,7 @@ SIGINT and SIGTERM shut the server down gracefully and the process exits 0.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -48,7 +49,7 @@ def base_url(sock: socket.socket, scheme: str = "http") -> str:
 def serve(
     settings: LocalSettings,
     host: str,
-    port: int,
+    port: int | None,
     faults: Faults,
     ready: Callable[[str, Path | None], None],
     *,
@@ -97,13 +98,16 @@ def serve(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    sock = bind(host, port)
+    sock = _bind_remembered(settings.home, host) if port is None else bind(host, port)
     url = base_url(sock, "https" if tls else "http")
     bound_port = sock.getsockname()[1]
-    token_file = None
-    if settings.token is not None:
-        # Before the URL is shown: a client that reads the URL finds the token already there.
-        token_file = tokens.write_token(settings.home, bound_port, url, settings.token)
+    tokens.remember_port(settings.home, bound_port)
+    # Before the URL is shown: a client that reads the URL finds the token (and CA) already
+    # there. Recorded under --no-auth too, so `--server local` sign-ins find the server.
+    record = tokens.write_token(settings.home, bound_port, url, settings.token, ca_path)
+    token_file = record if settings.token is not None else None
+    with contextlib.suppress(OSError):  # recorded: no longer "starting" (cli/local.py)
+        (settings.home / tokens.SERVE_DIR / f"starting-{os.getpid()}").unlink(missing_ok=True)
     # The CA line too: whoever reads the URL line may look for it at once.
     if ca_path is not None and note is not None:
         note(f"local CA certificate (for CANFAR_CA_BUNDLE): {ca_path}")
@@ -113,9 +117,18 @@ def serve(
             server.run(sockets=[sock])
     finally:
         sock.close()
-        if token_file is not None:
-            tokens.remove_token(settings.home, bound_port)
+        tokens.remove_token(settings.home, bound_port)
     return 0
+
+
+def _bind_remembered(home: Path, host: str) -> socket.socket:
+    """The port this state folder's server had last time (URLs, stored platforms and settings
+    stay right across restarts); any free one when there is none or it is taken."""
+    remembered = tokens.remembered_port(home)
+    if remembered is not None:
+        with contextlib.suppress(OSError):
+            return bind(host, remembered)
+    return bind(host, 0)
 
 
 def _use_tls(config: Any, local_app: Any) -> Any:

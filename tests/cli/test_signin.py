@@ -64,7 +64,7 @@ def pem_path() -> Path:
 
 
 def store() -> dict:
-    from canfar_cli.auth.store import store_path
+    from canfar_cli.auth.state import store_path
 
     return json.loads(store_path().read_text())
 
@@ -81,7 +81,7 @@ def closed_port() -> int:
 def test_cadc_login_stores_a_0600_certificate_and_status_shows_it(services: SigninPlatform) -> None:
     result = canfar("login", "cadc", "-u", "alice", "--password-stdin", input="wonderland\n")
     assert result.exit_code == 0, result.output
-    assert "signed in as alice" in result.stdout
+    assert "signed in as alice" in result.stderr and result.stdout == ""  # messages: stderr
     assert "wonderland" not in result.output
     mode = stat.S_IMODE(pem_path().stat().st_mode)
     assert mode == 0o600
@@ -112,14 +112,15 @@ def test_a_valid_certificate_is_kept_unless_forced(
     first = canfar("login", "cadc", "-u", "alice", "--password-stdin", input="wonderland\n")
     assert first.exit_code == 0
     before = pem_path().read_bytes()
-    # Kept without asking the credential service: with the server stopped it is still kept.
+    # Kept without asking the credential service (no user name or password given): with the
+    # server stopped it is still kept.
     services.server.stop()
-    again = canfar("login", "cadc", "-u", "alice", "--password-stdin", input="wonderland\n")
-    assert again.exit_code == 0 and "kept" in again.stdout
+    again = canfar("login", "cadc")
+    assert again.exit_code == 0 and "kept" in again.stderr
     assert pem_path().read_bytes() == before
     point_canfar_at(start(), monkeypatch)  # a fresh server for the forced sign-in
     forced = canfar("login", "cadc", "-u", "bob", "--password-stdin", "--force", input="builder\n")
-    assert forced.exit_code == 0 and "signed in as bob" in forced.stdout
+    assert forced.exit_code == 0 and "signed in as bob" in forced.stderr
     assert pem_path().read_bytes() != before
 
 
@@ -216,11 +217,11 @@ def srcnet_login(services: SigninPlatform, *args: str) -> Result:
 def test_device_login_then_ps_then_a_silent_refresh(services: SigninPlatform) -> None:
     result = srcnet_login(services)
     assert result.exit_code == 0, result.output
-    assert "signed in to SRCNet as alice" in result.stdout
+    assert "signed in to SRCNet as alice" in result.stderr
     assert f"{services.base}/oidc/verify" in result.stderr and "code" in result.stderr
     saved = store()["identities"]["srcnet"]
     assert saved["user"] == "alice"
-    from canfar_cli.auth.store import store_path
+    from canfar_cli.auth.state import store_path
 
     assert stat.S_IMODE(store_path().stat().st_mode) == 0o600
     for secret in (saved["access_token"], saved["refresh_token"], saved["client_secret"]):
@@ -255,7 +256,7 @@ def test_device_login_denied(services: SigninPlatform) -> None:
     result = canfar("login", "srcnet")
     approver.join(timeout=30)
     assert result.exit_code == 3 and "denied" in result.stderr
-    from canfar_cli.auth.store import store_path
+    from canfar_cli.auth.state import store_path
 
     assert not store_path().exists()
 
@@ -277,7 +278,7 @@ def test_interrupted_wait_stores_nothing(
     monkeypatch.setattr(oidc.DeviceLogin, "wait", interrupted)
     result = canfar("login", "srcnet")
     assert result.exit_code == 130
-    from canfar_cli.auth.store import store_path
+    from canfar_cli.auth.state import store_path
 
     assert not store_path().exists()
 
@@ -330,7 +331,7 @@ def test_refresh_revoked_mid_batch_keeps_the_other_results(
 
 
 def test_corrupt_token_file_is_a_clear_message(services: SigninPlatform) -> None:
-    from canfar_cli.auth.store import store_path
+    from canfar_cli.auth.state import store_path
 
     store_path().parent.mkdir(parents=True, exist_ok=True)
     store_path().write_text('{"identities": {"srcnet": {"access_tok')
@@ -398,14 +399,18 @@ def _official(text: str) -> None:
     path.write_text(text)
 
 
-def test_official_config_sign_in_and_platform_are_picked_up(services: SigninPlatform) -> None:
+@pytest.mark.parametrize("version", [1, 2])  # 1: the official client's 1.4 line (issue 17 #16)
+def test_official_config_sign_in_and_platform_are_picked_up(
+    services: SigninPlatform, version: int
+) -> None:
     tokens = services.tokens("alice")  # of a client of the official client's own
-    _official(f"""version: 2
+    v1 = "\n    mode: oidc\n    idp: srcnet" if version == 1 else ""
+    _official(f"""version: {version}
 active:
   authentication: srcnet
   server: canSRC
 authentication:
-  srcnet:
+  srcnet:{v1}
     endpoints:
       token: {services.base}/oidc/token
     client:
@@ -419,7 +424,7 @@ authentication:
 servers:
   canSRC:
     url: {services.base}/skaha
-    version: v1
+    version: v1{v1.replace("mode: oidc", "auths: [oidc]")}
 """)
     before = (Path.home() / ".canfar" / "config.yaml").read_bytes()
     result = canfar("ps", "-o", "json")

@@ -117,8 +117,8 @@ def test_device_login_then_ps_then_silent_refresh(serve: Callable) -> None:
     add_user(env)
     login = _device_login(env)
     assert login.returncode == 0, login.stderr
-    assert "alice" in login.stdout
-    from canfar_cli.auth.store import read_store
+    assert "alice" in login.stderr
+    from tests.support.signin import read_auth as read_store
 
     first = read_store()["identities"]["srcnet"]["access_token"]
     assert first not in login.stdout + login.stderr

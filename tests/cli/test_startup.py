@@ -88,7 +88,7 @@ def test_a_real_command_does_use_the_core() -> None:
 
 def test_platform_commands_that_need_no_network_import_nothing_heavy() -> None:
     # A platform known from an earlier sign-in: listing and choosing it need no HTTP stack.
-    from canfar_cli.auth.store import write_store
+    from tests.support.signin import write_auth as write_store
 
     write_store(
         {"platforms": {"canSRC": {"url": "https://src.example/skaha", "identity": "srcnet"}}}
@@ -146,3 +146,33 @@ def test_every_command_is_reachable_through_the_root(cli: Any) -> None:
         result = cli(name, "--help", server=None)
         assert result.exit_code == 0, (name, result.stderr)
         assert f"canfar {name}" in result.stdout
+
+
+def test_an_explicit_token_is_chosen_without_the_sign_in_package() -> None:
+    # Issue 19 cause 4: nothing of the sign-in state is imported (or read) for a given token.
+    probe = (
+        "import sys\n"
+        "from canfar_cli.auth.credentials import credentials_for\n"
+        "from canfar_cli.config import load_settings\n"
+        "c = credentials_for(load_settings(server='https://x.example/skaha', token='t'))\n"
+        "assert c.token == 't' and c.source == 'flag'\n"
+        "print(sorted(m for m in sys.modules if m.startswith('canfar_cli.auth')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env=canfar_env(), timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['canfar_cli.auth', 'canfar_cli.auth.credentials']"
+
+
+def test_the_official_clients_file_is_read_without_yaml() -> None:
+    # Issue 19 cause 5: its users pay no pyyaml import on every command.
+    from pathlib import Path
+
+    path = Path.home() / ".canfar" / "config.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "version: 2\nactive:\n  authentication: cadc\n  server: canfar\n"
+        "servers:\n  canfar:\n    url: https://ws-uv.canfar.net/skaha  # production\n"
+        "    version: v1\n"
+    )
+    assert loaded_modules(["platform", "ls"], heavy=("yaml", "httpx")) == []

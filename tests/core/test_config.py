@@ -13,8 +13,11 @@ from canfar_cli.errors import ConfigError
 
 
 def test_defaults_with_nothing_set() -> None:
+    from canfar_cli.auth.servers import choose_server
+
     settings = config.load_settings()
-    assert settings.server == config.PRODUCTION_URL
+    assert settings.server == ""  # not chosen yet: no platform is active, so production
+    assert choose_server(settings).server == config.PRODUCTION_URL
     assert settings.token is None and settings.certificate is None
     assert settings.timeout == 30.0 and settings.concurrency == 32
 

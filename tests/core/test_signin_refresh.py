@@ -31,8 +31,8 @@ go = sys.argv[1]
 while not os.path.exists(go):
     time.sleep(0.005)
 from canfar_cli.auth.oidc import access_token
-from canfar_cli.config import load_settings
-print(access_token(load_settings(server="local")))
+from canfar_cli.auth.settings import signin_settings
+print(access_token(signin_settings()))
 """
 
 
@@ -45,7 +45,7 @@ def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Signin
 
 
 def _signed_in_with_expired_access(services: SigninPlatform) -> dict:
-    from canfar_cli.auth.store import write_store
+    from tests.support.signin import write_auth as write_store
 
     tokens = services.tokens("alice")  # a client registered, and a device login through it
     record = {
@@ -68,7 +68,7 @@ def _signed_in_with_expired_access(services: SigninPlatform) -> dict:
 def test_processes_refreshing_at_once_never_lose_the_newer_token(
     services: SigninPlatform, tmp_path: Path, processes: int
 ) -> None:
-    from canfar_cli.auth.store import read_store
+    from tests.support.signin import read_auth as read_store
 
     old = _signed_in_with_expired_access(services)
     go = tmp_path / "go"
@@ -96,11 +96,11 @@ def test_processes_refreshing_at_once_never_lose_the_newer_token(
 
 def test_a_refused_refresh_is_exit_3_with_the_fix(services: SigninPlatform) -> None:
     from canfar_cli.auth.oidc import access_token
-    from canfar_cli.config import load_settings
+    from canfar_cli.auth.settings import signin_settings
     from canfar_cli.errors import CredentialError
 
     record = _signed_in_with_expired_access(services)
     services.revoke(record["refresh_token"], record["client_id"], record["client_secret"])
     with pytest.raises(CredentialError) as caught:
-        access_token(load_settings(server="local"))
+        access_token(signin_settings())
     assert caught.value.exit_code == 3 and "canfar login srcnet" in (caught.value.hint or "")

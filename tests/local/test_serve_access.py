@@ -101,7 +101,8 @@ def test_no_auth_warns_and_is_loopback_only(serve_local: Any) -> None:
     assert server.token is None
     assert httpx.get(server.url + "/v1/session").status_code == 200
     assert "warning: serving without a token" in server.stderr_path.read_text()
-    assert not tokens.token_path(server.home, _port(server.url)).exists()
+    # recorded (so `--server local` sign-ins find it) but with no token for clients to send
+    assert tokens.find_token(server.url, server.home) is None
 
 
 @pytest.mark.parametrize(

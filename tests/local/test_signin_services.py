@@ -376,6 +376,23 @@ def test_device_flow_with_the_verification_page(serve_local: Callable[..., Any])
         assert secret.encode() not in stored
 
 
+def test_a_replayed_refresh_token_revokes_the_whole_grant(
+    serve_local: Callable[..., Any],
+) -> None:
+    # Issue 17 item 14: a rotated refresh token presented again means someone else may hold
+    # it: the grant ends, the newest refresh and access tokens with it.
+    server = serve_local(env=FAST)
+    add_user(server.home, "alice", "pw")
+    device = Device(base_of(server))
+    first = device.sign_in("alice", "pw")
+    newest = device.refresh(first["refresh_token"]).json()
+    bearer = {"Authorization": f"Bearer {newest['access_token']}"}
+    assert device.http.get(f"{server.url}/v1/session", headers=bearer).status_code == 200
+    assert error_of(device.refresh(first["refresh_token"])) == "invalid_grant"
+    assert error_of(device.refresh(newest["refresh_token"])) == "invalid_grant"
+    assert device.http.get(f"{server.url}/v1/session", headers=bearer).status_code == 401
+
+
 def test_refresh_rotates_and_a_used_or_revoked_refresh_token_is_invalid_grant(
     serve_local: Callable[..., Any],
 ) -> None:
@@ -389,7 +406,6 @@ def test_refresh_rotates_and_a_used_or_revoked_refresh_token_is_invalid_grant(
     rotated = second.json()
     assert rotated["refresh_token"] != first["refresh_token"]
     assert rotated["access_token"] != first["access_token"]
-    assert error_of(device.refresh(first["refresh_token"])) == "invalid_grant"
     third = device.refresh(rotated["refresh_token"])
     assert third.status_code == 200
     latest = third.json()

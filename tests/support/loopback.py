@@ -138,9 +138,12 @@ def start_local_server(
     idle_seconds: float | None = None,
     env: dict[str, str] | None = None,
     tls: bool = False,
+    same_port: bool = False,
 ) -> LocalServer:
+    """`same_port=True`: no --port, so the server takes the port its state folder remembers."""
     home = home or Path(os.environ.get("CANFAR_LOCAL_HOME") or tmp_path / "local")
-    args = [sys.executable, "-m", "canfar_cli", "local", "serve", "--port", "0"]
+    args = [sys.executable, "-m", "canfar_cli", "local", "serve"]
+    args += [] if same_port else ["--port", "0"]
     args += ["--home", str(home)]
     if token is not None:  # never on argv: a file of its own, 0600
         token_file = tmp_path / f"token-{time.monotonic_ns()}"

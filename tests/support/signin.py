@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import sqlite3
 import ssl
 import time
@@ -148,11 +149,18 @@ class SigninPlatform:
 
 
 def start_signin_platform(
-    tmp_path: Path, *, tls: bool = False, env: dict[str, str] | None = None
+    tmp_path: Path,
+    *,
+    tls: bool = False,
+    env: dict[str, str] | None = None,
+    home: Path | None = None,
+    same_port: bool = False,
 ) -> SigninPlatform:
-    home = tmp_path / "signin-platform"
+    """`home`: its state folder (default one canfar does not look in); `same_port`: the port
+    that state folder's last server had (see start_local_server)."""
+    home = home or tmp_path / "signin-platform"
     settings = {"CANFAR_LOCAL_DEVICE_INTERVAL": "0", **(env or {})}
-    server = start_local_server(tmp_path, home=home, tls=tls, env=settings)
+    server = start_local_server(tmp_path, home=home, tls=tls, env=settings, same_port=same_port)
     for name, password in USERS.items():
         _local("users", "add", name, "--password-stdin", "--home", str(home),
                input=password + "\n")  # fmt: skip
@@ -171,3 +179,18 @@ def point_canfar_at(platform: SigninPlatform, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("CANFAR_REGISTRY_SRCNET", f"{base}/reg/srcnet/resource-caps")
     monkeypatch.setenv("CANFAR_OIDC_ISSUER_SRCNET", f"{base}/oidc")
     monkeypatch.setenv("CANFAR_CA_BUNDLE", str(platform.ca_path))
+
+
+def read_auth() -> dict[str, Any]:
+    """The sign-in store (auth.json) as JSON: what tests look at."""
+    from canfar_cli.auth.state import store_path
+
+    return dict(json.loads(store_path().read_text()))
+
+
+def write_auth(values: dict[str, Any]) -> None:
+    """Write the sign-in store (auth.json, 0600) as a test's starting point."""
+    from canfar_cli import files
+    from canfar_cli.auth.state import store_path
+
+    files.write_private(store_path(), json.dumps({"version": 1, **values}))

@@ -8,7 +8,9 @@ digest is enough); user codes are short and stored as they are, only while pendi
 
 Tokens are opaque random strings. A refresh grant rotates the refresh token: the old one is
 marked used, and presenting it again is `invalid_grant`. Revoking a refresh token (RFC 7009,
-`/oidc/revoke`) revokes its whole grant, access tokens included.
+`/oidc/revoke`) revokes its whole grant, access tokens included, and so does presenting a
+rotated (used) refresh token again. Revoking a pending device code removes it (a client that
+gives up, e.g. on Ctrl-C, leaves no code behind).
 """
 
 from __future__ import annotations
@@ -168,7 +170,11 @@ class Provider:
         if not isinstance(request, dict):
             raise OAuthError("invalid_client_metadata", "the body is not a JSON object")
         grants = request.get("grant_types", [DEVICE_GRANT, "refresh_token"])
-        if not isinstance(grants, list) or not set(grants) <= {DEVICE_GRANT, "refresh_token"}:
+        if (
+            not isinstance(grants, list)
+            or not all(isinstance(grant, str) for grant in grants)
+            or not set(grants) <= {DEVICE_GRANT, "refresh_token"}
+        ):
             raise OAuthError(
                 "invalid_client_metadata", "grant_types: only the device code and refresh_token"
             )
@@ -347,15 +353,26 @@ class Provider:
             if row is None or row["client_id"] != client_id:
                 raise OAuthError("invalid_grant", "unknown refresh token")
             if row["state"] == "used":
-                raise OAuthError("invalid_grant", "the refresh token was already used (rotated)")
-            if row["state"] != "active":
+                # Replayed: someone else may hold it. The whole grant ends, the newest tokens
+                # too (OAuth 2.0 Security BCP, refresh token rotation).
+                db.execute(
+                    "UPDATE tokens SET state = 'revoked' WHERE grant_id = ?", (row["grant_id"],)
+                )
+                replayed = True
+            elif row["state"] != "active":
                 raise OAuthError("invalid_grant", "the refresh token was revoked")
-            if time.time() > row["expires"]:
-                raise OAuthError("invalid_grant", "the refresh token has expired")
-            db.execute(
-                "UPDATE tokens SET state = 'used' WHERE token_hash = ?", (row["token_hash"],)
-            )
-            return self._issue(db, client_id, row["user"], row["scope"], row["grant_id"])
+            else:
+                replayed = False
+            if not replayed:
+                if time.time() > row["expires"]:
+                    raise OAuthError("invalid_grant", "the refresh token has expired")
+                db.execute(
+                    "UPDATE tokens SET state = 'used' WHERE token_hash = ?", (row["token_hash"],)
+                )
+                return self._issue(db, client_id, row["user"], row["scope"], row["grant_id"])
+        raise OAuthError(
+            "invalid_grant", "the refresh token was already used: its whole grant is revoked"
+        )
 
     def _issue(
         self, db: sqlite3.Connection, client_id: str, user: str, scope: str, grant_id: str
@@ -383,6 +400,12 @@ class Provider:
         """RFC 7009: a refresh token revokes its whole grant; an access token only itself.
         Unknown tokens (or another client's) are ignored, as the RFC asks."""
         with self.db(write=True) as db:
+            # A device code (token_type_hint=device_code): the client abandons that sign-in.
+            db.execute(
+                "DELETE FROM devices"
+                " WHERE device_hash = ? AND client_id = ? AND status = 'pending'",
+                (digest(token), client_id),
+            )
             row = db.execute(
                 "SELECT * FROM tokens WHERE token_hash = ?", (digest(token),)
             ).fetchone()

@@ -26,7 +26,7 @@ import anyio.to_thread
 
 from canfar_cli.local.asgi import JSON, Params, Request, Response, parse_query, text
 from canfar_cli.local.signin import registry
-from canfar_cli.local.signin.settings import MAX_DAYS_VALID, SigninSettings
+from canfar_cli.local.signin.settings import MAX_DAYS_VALID, MIN_SECONDS_VALID, SigninSettings
 from canfar_cli.local.skaha import SkahaError
 
 PREFIXES = ("/reg/", "/cred/", "/oidc/", "/slow/", "/arc/")
@@ -52,6 +52,29 @@ class SigninServices:
         # Set by `canfar local serve --tls`: the skaha API then needs a client certificate or a
         # token (the serve token or one of the local OIDC provider's).
         self.require_credentials = False
+        from canfar_cli.local.signin.throttle import Throttle
+
+        self.throttle = Throttle()
+
+    def check_password(self, user: str, password: str) -> bool:
+        """The user's password, within the limits of throttle.py: SkahaError 429 when too many
+        wrong ones were tried; a wrong one is answered slower and slower."""
+        wait = self.throttle.password_wait(user)
+        if wait is not None:
+            raise SkahaError(
+                429,
+                "TooManyRequests: too many wrong passwords for this user; try again later",
+                {"Retry-After": str(int(wait + 0.999))},
+            )
+        if self.users.check(user, password):
+            self.throttle.succeeded(user)
+            return True
+        delay = self.throttle.failed(user)
+        if delay:
+            import time
+
+            time.sleep(delay)  # a worker thread (see handle): the event loop goes on
+        return False
 
     # --- lazily made parts (nothing heavy until a sign-in request comes) ------------------
 
@@ -173,7 +196,7 @@ class SigninServices:
         if credentials is None:
             raise SkahaError(401, "Unauthorized: a user name and password are required", challenge)
         user, password = credentials
-        if not self.users.check(user, password):
+        if not self.check_password(user, password):
             raise SkahaError(401, "Unauthorized: wrong user name or password", challenge)
         raw = request.params.get("daysValid")
         days = float(MAX_DAYS_VALID)
@@ -184,7 +207,8 @@ class SigninServices:
                 days = float("nan")
             if not days > 0 or days == float("inf"):
                 raise SkahaError(400, f"BadRequest: daysValid must be a positive number: {raw}")
-        seconds = min(days, MAX_DAYS_VALID) * 86400.0
+        # As the real service: capped at its maximum, raised to its minimum.
+        seconds = max(MIN_SECONDS_VALID, min(days, MAX_DAYS_VALID) * 86400.0)
         if self.settings.cert_seconds is not None:
             seconds = self.settings.cert_seconds
         pem = self.ca.issue_client(user, seconds)
@@ -210,6 +234,19 @@ class SigninServices:
             return _json(200, provider.discovery(issuer), {"Cache-Control": "max-age=60"})
         if rest == "/register":
             self._only(method, "POST")
+            from canfar_cli.local.signin.throttle import MAX_REGISTRATION
+
+            if len(request.body) > MAX_REGISTRATION:
+                raise OAuthError(
+                    "invalid_client_metadata", f"the body is over {MAX_REGISTRATION} bytes"
+                )
+            wait = self.throttle.registration_wait()
+            if wait is not None:
+                return _json(
+                    429,
+                    {"error": "too_many_requests", "error_description": "too many clients"},
+                    {"Retry-After": str(int(wait + 0.999))},
+                )
             return _json(201, provider.register(request.body))
         if rest == "/verify":
             self._only(method, "GET, POST")
@@ -260,7 +297,11 @@ class SigninServices:
         approve = (params.get("action") or "approve").lower() != "deny"
         if not code or not user:
             return _page(400, "Missing fields", _form_html(code, "Enter the code and your name."))
-        if not self.users.check(user, password):
+        try:
+            right = self.check_password(user, password)
+        except SkahaError as exc:
+            return _page(429, "Too many tries", f"<p>{html.escape(exc.message)}</p>")
+        if not right:
             return _page(401, "Wrong user name or password", _form_html(code, "Try again."))
         try:
             self.provider.decide(code, user, approve=approve)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from canfar_cli.errors import ConfigError
 
 MAX_DAYS_VALID = 30
+MIN_SECONDS_VALID = 3600.0  # the credential service's shortest certificate (1 hour)
 
 
 def _seconds(name: str, default: float, minimum: float) -> float:

@@ -15,7 +15,7 @@ import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import httpx
 
@@ -23,7 +23,7 @@ from canfar_cli.config import Settings
 from canfar_cli.http import RetryPolicy
 from canfar_cli.session import AsyncSession
 
-__all__ = ["Session"]
+__all__ = ["BlockingTwin", "PortalHost", "Session", "blocking", "blocking_iterator", "direct"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -34,10 +34,23 @@ async def _next(iterator: AsyncIterator[T]) -> T:
     return await iterator.__anext__()
 
 
-class _Runner:
-    """The portal thread of a Session and the AsyncSession living on it."""
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
 
-    def __init__(self, session: AsyncSession) -> None:
+
+class BlockingTwin(Protocol):
+    """What `blocking` needs of a blocking twin (Session, and Storage in canfar_cli.storage):
+    the async object it wraps, and the portal it runs on."""
+
+    _async: Any
+
+    def _portal(self) -> Any: ...
+
+
+class _Runner:
+    """The portal thread of a blocking twin and the async object living on it."""
+
+    def __init__(self, session: _Closable) -> None:
         # Imported here: only the blocking twin needs a portal, and the CLI (one anyio.run per
         # command) should not pay for importing it on every start.
         from anyio.from_thread import start_blocking_portal
@@ -57,18 +70,21 @@ def _close_runner(runner: _Runner) -> None:
     runner.close()
 
 
-def _blocking(
-    method: Callable[Concatenate[AsyncSession, P], Awaitable[T]],
-) -> Callable[Concatenate[Session, P], T]:
-    """The blocking twin of an async method: runs it on the session's portal."""
+def blocking(
+    method: Callable[Concatenate[Any, P], Awaitable[T]], owner: str = "Session"
+) -> Callable[Concatenate[BlockingTwin, P], T]:
+    """The blocking twin of an async method: runs it on the twin's portal."""
     name = method.__name__
 
     @functools.wraps(method)
-    def call(self: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
+    def call(self: BlockingTwin, /, *args: P.args, **kwargs: P.kwargs) -> T:
         bound = getattr(self._async, name)
         return _interruptible(self._portal(), functools.partial(bound, *args, **kwargs))  # type: ignore[no-any-return]
 
-    return _as_member(call)
+    return _as_member(call, owner)
+
+
+_blocking = blocking
 
 
 class _Cancel:
@@ -117,21 +133,21 @@ def _interruptible(portal: Any, work: Callable[[], Awaitable[T]]) -> T:
     return value  # type: ignore[no-any-return]
 
 
-def _as_member(call: F) -> F:
+def _as_member(call: F, owner: str = "Session") -> F:
     # functools.wraps copied the async method's names: say where this one lives.
-    call.__module__ = __name__
-    call.__qualname__ = f"Session.{call.__name__}"
+    call.__module__ = __name__ if owner == "Session" else "canfar_cli.storage.blocking"
+    call.__qualname__ = f"{owner}.{call.__name__}"
     return call
 
 
-def _blocking_iterator(
-    method: Callable[Concatenate[AsyncSession, P], AsyncIterator[T]],
-) -> Callable[Concatenate[Session, P], Iterator[T]]:
+def blocking_iterator(
+    method: Callable[Concatenate[Any, P], AsyncIterator[T]], owner: str = "Session"
+) -> Callable[Concatenate[BlockingTwin, P], Iterator[T]]:
     """The blocking twin of an async iterator method: a plain iterator over the same items."""
     name = method.__name__
 
     @functools.wraps(method)
-    def call(self: Session, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+    def call(self: BlockingTwin, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
         portal = self._portal()
         iterator = getattr(self._async, name)(*args, **kwargs)
         try:
@@ -146,28 +162,66 @@ def _blocking_iterator(
     signature = inspect.signature(method)
     returns = str(signature.return_annotation).replace("AsyncIterator", "Iterator")
     call.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
-    return _as_member(call)
+    return _as_member(call, owner)
 
 
-def _direct(
-    method: Callable[Concatenate[AsyncSession, P], T],
-) -> Callable[Concatenate[Session, P], T]:
+_blocking_iterator = blocking_iterator
+
+
+def direct(
+    method: Callable[Concatenate[Any, P], T], owner: str = "Session"
+) -> Callable[Concatenate[BlockingTwin, P], T]:
     """A method that does no I/O (plan_create): called as it is."""
     name = method.__name__
 
     @functools.wraps(method)
-    def call(self: Session, /, *args: P.args, **kwargs: P.kwargs) -> T:
+    def call(self: BlockingTwin, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return getattr(self._async, name)(*args, **kwargs)  # type: ignore[no-any-return]
 
-    return _as_member(call)
+    return _as_member(call, owner)
 
 
-class Session:
+_direct = direct
+
+
+class PortalHost:
+    """The portal thread of a blocking twin: started on first use, stopped by `close()` (or with
+    the object, or at interpreter exit). Subclasses set `self._async` before any call."""
+
+    _async: Any
+
+    def __init__(self) -> None:
+        self._runner: _Runner | None = None
+        self._finalizer: weakref.finalize[[_Runner], PortalHost] | None = None
+        # One runner per object whatever the threads calling it: the first call of each of
+        # several racing threads must not start a portal of its own.
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the connections and stop the portal thread (a new one starts if used again)."""
+        with self._lock:
+            finalizer, self._finalizer = self._finalizer, None
+            self._runner = None
+            if finalizer is not None:
+                finalizer()
+
+    def _portal(self) -> Any:
+        with self._lock:
+            if self._runner is None:
+                self._runner = _Runner(self._async)
+                # Closed with the object, or at interpreter exit, if the caller forgets.
+                self._finalizer = weakref.finalize(self, _close_runner, self._runner)
+            return self._runner.portal
+
+
+class Session(PortalHost):
     """The blocking twin of AsyncSession: the same methods, arguments and results.
 
     Use as `with Session() as s:`, or keep one around and `close()` it. The async implementation
     runs on a blocking portal in a thread of its own (started on first use), so this also works
     inside a running event loop, as in Jupyter. The arguments are those of AsyncSession."""
+
+    _async: AsyncSession
 
     def __init__(
         self,
@@ -199,11 +253,7 @@ class Session:
             poll_interval=poll_interval,
             platform=platform,
         )
-        self._runner: _Runner | None = None
-        self._finalizer: weakref.finalize[[_Runner], Session] | None = None
-        # One runner per Session whatever the threads calling it: the first call of each of
-        # several racing threads must not start a portal of its own.
-        self._lock = threading.Lock()
+        super().__init__()
 
     def __repr__(self) -> str:
         return (
@@ -225,22 +275,6 @@ class Session:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def close(self) -> None:
-        """Close the connections and stop the portal thread (a new one starts if used again)."""
-        with self._lock:
-            finalizer, self._finalizer = self._finalizer, None
-            self._runner = None
-            if finalizer is not None:
-                finalizer()
-
-    def _portal(self) -> Any:
-        with self._lock:
-            if self._runner is None:
-                self._runner = _Runner(self._async)
-                # Closed with the object, or at interpreter exit, if the caller forgets.
-                self._finalizer = weakref.finalize(self, _close_runner, self._runner)
-            return self._runner.portal
 
     check_create = _direct(AsyncSession.check_create)
     plan_create = _direct(AsyncSession.plan_create)

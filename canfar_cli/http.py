@@ -17,7 +17,8 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -49,7 +50,9 @@ log = logging.getLogger("canfar_cli.http")
 
 __all__ = [
     "HIDDEN",
+    "Body",
     "HttpClient",
+    "Refusal",
     "RetryPolicy",
     "public_url",
     "redact_headers",
@@ -71,6 +74,14 @@ AUTH_HINT = (
     "check your credentials: a token (CANFAR_TOKEN or --token-file) or a current proxy certificate"
     " (--cert, CANFAR_CERTIFICATE or ~/.ssl/cadcproxy.pem; renew it with `canfar login cadc`)"
 )
+
+
+# A request body: bytes, or a factory of a fresh async iterable of chunks for each attempt (so a
+# retried upload sends its body again from the start, streamed, never held in memory).
+Body = bytes | Callable[[], AsyncIterable[bytes]] | None
+# A caller's own translation of a refused response (method, URL as shown, response with its body
+# read, retries so far) into an error; None lets the client's own rules answer.
+Refusal = Callable[[str, str, httpx.Response, int], "CanfarError | None"]
 
 
 @dataclass(frozen=True)
@@ -136,8 +147,14 @@ class HttpClient:
         sharded_pools: bool | None = None,
         ca_bundle: str | None = None,
         refresh_token: Callable[[str], str] | None = None,
+        tls: bool | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Whether to build the TLS context: None → when the base URL is https. A client that
+        # sends to absolute URLs of several hosts (storage) says True.
+        self._tls = tls
+        self._refusal_hook = refusal
         self._ca_bundle = ca_bundle
         # A stored SRCNet token: on a 401, renewed once (blocking call, run in a thread).
         self._refresh_token = refresh_token
@@ -169,7 +186,8 @@ class HttpClient:
         transport = self._transport
         # One TLS context for every pool (loading the CA bundle takes a while); none is needed
         # for plain http (the local platform on loopback), so none is loaded then.
-        needs_tls = self.base_url.startswith("https:") and transport is None
+        wants_tls = self.base_url.startswith("https:") if self._tls is None else self._tls
+        needs_tls = wants_tls and transport is None
         verify: ssl.SSLContext | bool = (
             _ssl_context(self._certificate, self._ca_bundle) if needs_tls else False
         )
@@ -220,6 +238,19 @@ class HttpClient:
             self._refresh_lock = None
             self._loop = loop
         return self._client
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of the `concurrency` slots for one request. Held on behalf of the request, not
+        of the task, so that one task may hold two (a remote-to-remote copy reads a body while
+        it sends it)."""
+        limiter = self._bound()
+        borrower = object()
+        await limiter.acquire_on_behalf_of(borrower)
+        try:
+            yield
+        finally:
+            limiter.release_on_behalf_of(borrower)
 
     def _bound(self) -> anyio.CapacityLimiter:
         # Made on first use, inside the event loop that will use it.
@@ -293,7 +324,7 @@ class HttpClient:
             response: httpx.Response | None = None
             failure: httpx.HTTPError | None = None
             try:
-                async with self._bound():
+                async with self._slot():
                     if before_send is not None:
                         before_send()
                     if self._sender is not None:
@@ -352,9 +383,122 @@ class HttpClient:
             status = response.status_code if response is not None else describe(failure)
             log.info("%s %s %s %.3fs retries=%d", method, shown, status, elapsed, retries)
             if response is not None:
-                raise self._refusal(method, shown, response, retries)
+                raise self._refused(method, shown, response, retries)
             assert failure is not None
             raise self._unreachable(method, shown, failure, retries)
+
+    def _refused(
+        self, method: str, shown: str, response: httpx.Response, retries: int
+    ) -> CanfarError:
+        if self._refusal_hook is not None:
+            mine = self._refusal_hook(method, shown, response, retries)
+            if mine is not None:
+                return mine
+        return self._refusal(method, shown, response, retries)
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        content: Body = None,
+        headers: dict[str, str] | None = None,
+        shown: str | None = None,
+        idempotent: bool | None = None,
+        credentials: bool = True,
+        ok: Callable[[httpx.Response], bool] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """One request whose response body is left to read (`aiter_bytes`) inside the block,
+        with the same in-flight bound (held until the block ends), retries, 401 renewal,
+        logging and error mapping as `request`; the retries cover getting the answer, not the
+        reading of its body (the caller starts again when that breaks).
+
+        `content` may be a factory of a fresh async iterable per attempt (a streamed upload);
+        `shown` is the URL for logs and errors when the real one must not be shown (a
+        pre-authorized one); `idempotent` overrides the method's rule (a whole-file PUT is);
+        `credentials=False` sends no Authorization header (a pre-authorized URL needs none);
+        `ok(response)` says which answers are not refusals (default: status < 400)."""
+        method = method.upper()
+        client = self._client_here()
+        shown = shown or public_url(url)
+        may_repeat = method in IDEMPOTENT if idempotent is None else idempotent
+        accept = ok or (lambda r: r.status_code < 400)
+        retries = 0
+        renewed = False
+        started = time.perf_counter()
+        extra = dict(headers or {})
+        while True:
+            body = content() if callable(content) else content
+            request = client.build_request(method, url, params=params, content=body, headers=extra)
+            if not credentials:
+                request.headers.pop("Authorization", None)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s headers=%s", method, shown, redact_headers(request.headers))
+            response: httpx.Response | None = None
+            failure: httpx.HTTPError | None = None
+            async with self._slot():
+                try:
+                    response = await client.send(request, stream=True)
+                except httpx.HTTPError as exc:
+                    failure = exc
+                if response is not None and accept(response):
+                    log.info(
+                        "%s %s %d %.3fs retries=%d",
+                        method,
+                        shown,
+                        response.status_code,
+                        time.perf_counter() - started,
+                        retries,
+                    )
+                    try:
+                        yield response
+                    finally:
+                        await response.aclose()
+                    return
+                if response is not None:
+                    try:
+                        await response.aread()
+                    except httpx.HTTPError as exc:
+                        failure, response = exc, None
+                    finally:
+                        await response.aclose() if response is not None else None
+            if (
+                response is not None
+                and response.status_code == 401
+                and self._refresh_token is not None
+                and credentials
+                and not renewed
+            ):
+                renewed = True
+                extra["Authorization"] = await self._renewed(request)
+                continue
+            repeatable = may_repeat or isinstance(
+                failure, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+            )
+            if retries + 1 < self.retry.attempts and self._may_retry(
+                "GET" if repeatable else "POST", response, failure
+            ):
+                retries += 1
+                wait = self.retry.delay(retries, response)
+                log.info(
+                    "%s %s %s; retry %d in %.2fs",
+                    method,
+                    shown,
+                    response.status_code if response is not None else describe(failure),
+                    retries,
+                    wait,
+                )
+                await anyio.sleep(wait)
+                continue
+            elapsed = time.perf_counter() - started
+            status = response.status_code if response is not None else describe(failure)
+            log.info("%s %s %s %.3fs retries=%d", method, shown, status, elapsed, retries)
+            if response is not None:
+                raise self._refused(method, shown, response, retries)
+            assert failure is not None
+            raise self._unreachable(method, shown, failure, retries, idempotent=may_repeat)
 
     @staticmethod
     def _may_retry(
@@ -423,7 +567,13 @@ class HttpClient:
         return ServerError(message, status=status, reason=reason)
 
     def _unreachable(
-        self, method: str, shown: str, failure: httpx.HTTPError, retries: int
+        self,
+        method: str,
+        shown: str,
+        failure: httpx.HTTPError,
+        retries: int,
+        *,
+        idempotent: bool | None = None,
     ) -> UnreachableError:
         tried = f" after {retries + 1} attempts" if retries else ""
         if tls_verification_failed(failure):
@@ -432,7 +582,8 @@ class HttpClient:
                 hint=tls_hint(self.base_url),
             )
         never_sent = isinstance(failure, (httpx.ConnectError, httpx.ConnectTimeout))
-        if method not in IDEMPOTENT and not never_sent:
+        repeatable = method in IDEMPOTENT if idempotent is None else idempotent
+        if not repeatable and not never_sent:
             # Not retried, and it may have done its work: say so rather than invite a repeat.
             return UnreachableError(
                 f"{method} {shown}: no answer ({describe(failure)})",

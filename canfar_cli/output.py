@@ -249,6 +249,22 @@ class Output:
         buffer.flush()
         write_all(fd, data)
 
+    def write_bytes(self, data: bytes) -> None:
+        """Bytes exactly as given (a file's content, `canfar data cat`): straight to the byte
+        stream, no decoding, no newline translation. A reader gone is BrokenPipeError (141)."""
+        stream = self.stdout
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:  # a text-only stream (a test's StringIO): the bytes as Latin-1
+            stream.write(data.decode("latin-1"))
+            stream.flush()
+            return
+        fd = _raw_fd(stream)
+        if fd is None:
+            buffer.write(data)
+            buffer.flush()
+            return
+        write_all(fd, data)
+
     def json(self, value: Any) -> None:
         """JSON with a plain write: no console, no wrapping, valid whatever the terminal width."""
         text = _pretty_json(value, ensure_ascii=False) + "\n"
@@ -383,6 +399,60 @@ class Output:
                 live.update(frame, refresh=True)
 
             yield update
+
+    @contextmanager
+    def transfer_bar(self) -> Iterator[TransferBar | None]:
+        """A progress bar of a transfer on stderr (bytes, files, rate, time left), or None where
+        no live display is allowed (not a terminal, --no-color, NO_COLOR, TERM=dumb)."""
+        if not self.live_allowed(self.stderr):
+            yield None
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        console = Console(
+            file=self.stderr, force_terminal=True, highlight=False, markup=False, emoji=False
+        )
+        columns = (
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TextColumn("{task.fields[files]}", markup=False),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as progress:
+            yield TransferBar(progress)
+
+
+class TransferBar:
+    """The live bar of `Output.transfer_bar`: told the totals, then each chunk and each file."""
+
+    def __init__(self, progress: Any) -> None:
+        self._progress = progress
+        self._task = progress.add_task("", total=None, files="")
+        self._files = 0
+        self._done = 0
+
+    def start(self, files: int, total_bytes: int | None) -> None:
+        self._files = files
+        self._progress.update(self._task, total=total_bytes, files=self._files_text())
+
+    def advance(self, count: int) -> None:
+        self._progress.advance(self._task, count)
+
+    def file_done(self) -> None:
+        self._done += 1
+        self._progress.update(self._task, files=self._files_text())
+
+    def _files_text(self) -> str:
+        return f"{self._done}/{self._files} files"
 
 
 def _encodable(text: str, stream: IO[str]) -> bool:

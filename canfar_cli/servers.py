@@ -25,9 +25,11 @@ def resolve_server(server: str, version: str) -> tuple[str, httpx.AsyncBaseTrans
     if server.strip().lower() == "local":
         try:
             from canfar_cli.local.app import create_app
+            from canfar_cli.local.transport import StreamingASGITransport
         except ImportError as exc:  # pragma: no cover - only when the package is broken
             raise ConfigError(f"the local platform cannot be loaded: {exc}") from None
-        transport = httpx.ASGITransport(app=create_app(), raise_app_exceptions=False)
+        # Streaming both ways (httpx.ASGITransport would collect a whole response body first).
+        transport: httpx.AsyncBaseTransport = StreamingASGITransport(create_app())
         return f"{LOCAL_BASE}/{version}", transport
     try:
         url: httpx.URL | None = httpx.URL(server.strip())

@@ -7,6 +7,7 @@ loaded only by the functions that are handed its objects (which means it is load
 from __future__ import annotations
 
 import email.utils
+import re
 import ssl
 import time
 from typing import Any
@@ -26,14 +27,22 @@ def redact_headers(headers: Any) -> dict[str, str]:
     }
 
 
+# A pre-authorization token in a URL: `/preauth:TOKEN` (cavern), `token=`/`signature=` values.
+_PREAUTH = re.compile(r"(preauth:|[?&](?:token|signature)=)[^/?&#]*")
+
+
 def public_url(url: Any) -> str:
-    """The URL as we may show it: no user:password part, ever."""
+    """The URL as we may show it: no user:password part, ever, and no pre-authorization token
+    (a storage URL's `preauth:TOKEN` segment, or a `token=` / `signature=` query value)."""
     import httpx
 
     parsed = httpx.URL(str(url))
     if parsed.userinfo:
         parsed = parsed.copy_with(username=None, password=None)
-    return str(parsed)
+    shown = str(parsed)
+    if "preauth:" in shown or "token=" in shown or "signature=" in shown:
+        shown = _PREAUTH.sub(r"\1" + HIDDEN, shown)
+    return shown
 
 
 def describe(failure: BaseException | None) -> str:

@@ -24,8 +24,8 @@ _canfar() {
         if ((skip)); then skip=0; continue; fi
         [[ "$word" == "--" ]] && return 0
         case "$cpath|$word" in
-            "|--server"|"|--platform"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|--registry-user"|"create|--registry-secret-file"|"create|-o"|"create|--output"|"create|--server"|"create|--platform"|"create|--token-file"|"create|--cert"|"create|--timeout"|"create|--concurrency"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"ps|--server"|"ps|--platform"|"ps|--token-file"|"ps|--cert"|"ps|--timeout"|"ps|--concurrency"|"info|-o"|"info|--output"|"info|--server"|"info|--platform"|"info|--token-file"|"info|--cert"|"info|--timeout"|"info|--concurrency"|"logs|--tail"|"logs|-o"|"logs|--output"|"logs|--server"|"logs|--platform"|"logs|--token-file"|"logs|--cert"|"logs|--timeout"|"logs|--concurrency"|"events|-o"|"events|--output"|"events|--server"|"events|--platform"|"events|--token-file"|"events|--cert"|"events|--timeout"|"events|--concurrency"|"stats|-o"|"stats|--output"|"stats|--server"|"stats|--platform"|"stats|--token-file"|"stats|--cert"|"stats|--timeout"|"stats|--concurrency"|"rm|--name"|"rm|--server"|"rm|--platform"|"rm|--token-file"|"rm|--cert"|"rm|--timeout"|"rm|--concurrency"|"wait|--until"|"wait|--timeout"|"wait|--server"|"wait|--platform"|"wait|--token-file"|"wait|--cert"|"wait|--concurrency"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"prune|--server"|"prune|--platform"|"prune|--token-file"|"prune|--cert"|"prune|--timeout"|"prune|--concurrency"|"run|-n"|"run|--name"|"run|-c"|"run|--cores"|"run|-m"|"run|--ram"|"run|-g"|"run|--gpus"|"run|-e"|"run|--env"|"run|--env-file"|"run|--registry-user"|"run|--registry-secret-file"|"run|--server"|"run|--platform"|"run|--token-file"|"run|--cert"|"run|--timeout"|"run|--concurrency"|"open|--server"|"open|--platform"|"open|--token-file"|"open|--cert"|"open|--timeout"|"open|--concurrency"|"renew|-o"|"renew|--output"|"renew|--server"|"renew|--platform"|"renew|--token-file"|"renew|--cert"|"renew|--timeout"|"renew|--concurrency"|"images|-k"|"images|--kind"|"images|-o"|"images|--output"|"images|--server"|"images|--platform"|"images|--token-file"|"images|--cert"|"images|--timeout"|"images|--concurrency"|"limits|-o"|"limits|--output"|"limits|--server"|"limits|--platform"|"limits|--token-file"|"limits|--cert"|"limits|--timeout"|"limits|--concurrency"|"completion|--server"|"completion|--platform"|"completion|--token-file"|"completion|--cert"|"completion|--timeout"|"completion|--concurrency"|"login|--username"|"login|-u"|"login|--days"|"login|--platform"|"login|--timeout"|"login|--server"|"login|--token-file"|"login|--cert"|"login|--concurrency"|"config path|--server"|"config path|--platform"|"config path|--token-file"|"config path|--cert"|"config path|--timeout"|"config path|--concurrency"|"config show|-o"|"config show|--output"|"config show|--server"|"config show|--platform"|"config show|--token-file"|"config show|--cert"|"config show|--timeout"|"config show|--concurrency"|"config get|--server"|"config get|--platform"|"config get|--token-file"|"config get|--cert"|"config get|--timeout"|"config get|--concurrency"|"config set|--server"|"config set|--platform"|"config set|--token-file"|"config set|--cert"|"config set|--timeout"|"config set|--concurrency"|"config unset|--server"|"config unset|--platform"|"config unset|--token-file"|"config unset|--cert"|"config unset|--timeout"|"config unset|--concurrency"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local serve|--server"|"local serve|--platform"|"local serve|--cert"|"local serve|--timeout"|"local serve|--concurrency"|"local approve|--user"|"local approve|--home"|"local approve|--server"|"local approve|--platform"|"local approve|--token-file"|"local approve|--cert"|"local approve|--timeout"|"local approve|--concurrency"|"local ca-path|--home"|"local ca-path|--server"|"local ca-path|--platform"|"local ca-path|--token-file"|"local ca-path|--cert"|"local ca-path|--timeout"|"local ca-path|--concurrency"|"local home|--home"|"local home|--user"|"local home|--server"|"local home|--platform"|"local home|--token-file"|"local home|--cert"|"local home|--timeout"|"local home|--concurrency"|"local users add|--home"|"local users add|--server"|"local users add|--platform"|"local users add|--token-file"|"local users add|--cert"|"local users add|--timeout"|"local users add|--concurrency"|"auth status|-o"|"auth status|--output"|"auth status|--server"|"auth status|--platform"|"auth status|--token-file"|"auth status|--cert"|"auth status|--timeout"|"auth status|--concurrency"|"auth logout|--server"|"auth logout|--platform"|"auth logout|--token-file"|"auth logout|--cert"|"auth logout|--timeout"|"auth logout|--concurrency"|"platform ls|-o"|"platform ls|--output"|"platform ls|--server"|"platform ls|--platform"|"platform ls|--token-file"|"platform ls|--cert"|"platform ls|--timeout"|"platform ls|--concurrency"|"platform use|--server"|"platform use|--platform"|"platform use|--token-file"|"platform use|--cert"|"platform use|--timeout"|"platform use|--concurrency") skip=1; continue ;;
-            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|wait"|"|prune"|"|run"|"|open"|"|renew"|"|images"|"|limits"|"|completion"|"|login"|"|config"|"|local"|"|auth"|"|platform"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|home"|"local|users"|"local users|add"|"auth|status"|"auth|logout"|"platform|ls"|"platform|use") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
+            "|--server"|"|--platform"|"|--token-file"|"|--cert"|"|--timeout"|"|--concurrency"|"create|-n"|"create|--name"|"create|-c"|"create|--cores"|"create|-m"|"create|--ram"|"create|-g"|"create|--gpus"|"create|-e"|"create|--env"|"create|--env-file"|"create|-r"|"create|--replicas"|"create|--wait-timeout"|"create|--registry-user"|"create|--registry-secret-file"|"create|-o"|"create|--output"|"create|--server"|"create|--platform"|"create|--token-file"|"create|--cert"|"create|--timeout"|"create|--concurrency"|"ps|-k"|"ps|--kind"|"ps|-s"|"ps|--status"|"ps|--name"|"ps|-o"|"ps|--output"|"ps|--server"|"ps|--platform"|"ps|--token-file"|"ps|--cert"|"ps|--timeout"|"ps|--concurrency"|"info|-o"|"info|--output"|"info|--server"|"info|--platform"|"info|--token-file"|"info|--cert"|"info|--timeout"|"info|--concurrency"|"logs|--tail"|"logs|-o"|"logs|--output"|"logs|--server"|"logs|--platform"|"logs|--token-file"|"logs|--cert"|"logs|--timeout"|"logs|--concurrency"|"events|-o"|"events|--output"|"events|--server"|"events|--platform"|"events|--token-file"|"events|--cert"|"events|--timeout"|"events|--concurrency"|"stats|-o"|"stats|--output"|"stats|--server"|"stats|--platform"|"stats|--token-file"|"stats|--cert"|"stats|--timeout"|"stats|--concurrency"|"rm|--name"|"rm|--server"|"rm|--platform"|"rm|--token-file"|"rm|--cert"|"rm|--timeout"|"rm|--concurrency"|"wait|--until"|"wait|--timeout"|"wait|--server"|"wait|--platform"|"wait|--token-file"|"wait|--cert"|"wait|--concurrency"|"prune|-k"|"prune|--kind"|"prune|-s"|"prune|--status"|"prune|--name"|"prune|--older-than"|"prune|-o"|"prune|--output"|"prune|--server"|"prune|--platform"|"prune|--token-file"|"prune|--cert"|"prune|--timeout"|"prune|--concurrency"|"run|-n"|"run|--name"|"run|-c"|"run|--cores"|"run|-m"|"run|--ram"|"run|-g"|"run|--gpus"|"run|-e"|"run|--env"|"run|--env-file"|"run|--registry-user"|"run|--registry-secret-file"|"run|--server"|"run|--platform"|"run|--token-file"|"run|--cert"|"run|--timeout"|"run|--concurrency"|"open|--server"|"open|--platform"|"open|--token-file"|"open|--cert"|"open|--timeout"|"open|--concurrency"|"renew|-o"|"renew|--output"|"renew|--server"|"renew|--platform"|"renew|--token-file"|"renew|--cert"|"renew|--timeout"|"renew|--concurrency"|"images|-k"|"images|--kind"|"images|-o"|"images|--output"|"images|--server"|"images|--platform"|"images|--token-file"|"images|--cert"|"images|--timeout"|"images|--concurrency"|"limits|-o"|"limits|--output"|"limits|--server"|"limits|--platform"|"limits|--token-file"|"limits|--cert"|"limits|--timeout"|"limits|--concurrency"|"completion|--server"|"completion|--platform"|"completion|--token-file"|"completion|--cert"|"completion|--timeout"|"completion|--concurrency"|"login|--username"|"login|-u"|"login|--days"|"login|--platform"|"login|--timeout"|"login|--server"|"login|--token-file"|"login|--cert"|"login|--concurrency"|"config path|--server"|"config path|--platform"|"config path|--token-file"|"config path|--cert"|"config path|--timeout"|"config path|--concurrency"|"config show|-o"|"config show|--output"|"config show|--server"|"config show|--platform"|"config show|--token-file"|"config show|--cert"|"config show|--timeout"|"config show|--concurrency"|"config get|--server"|"config get|--platform"|"config get|--token-file"|"config get|--cert"|"config get|--timeout"|"config get|--concurrency"|"config set|--server"|"config set|--platform"|"config set|--token-file"|"config set|--cert"|"config set|--timeout"|"config set|--concurrency"|"config unset|--server"|"config unset|--platform"|"config unset|--token-file"|"config unset|--cert"|"config unset|--timeout"|"config unset|--concurrency"|"local serve|--host"|"local serve|--port"|"local serve|--token-file"|"local serve|--token"|"local serve|--user"|"local serve|--home"|"local serve|--latency"|"local serve|--fail-rate"|"local serve|--fail-status"|"local serve|--drop-rate"|"local serve|--retry-after"|"local serve|--server"|"local serve|--platform"|"local serve|--cert"|"local serve|--timeout"|"local serve|--concurrency"|"local approve|--user"|"local approve|--home"|"local approve|--server"|"local approve|--platform"|"local approve|--token-file"|"local approve|--cert"|"local approve|--timeout"|"local approve|--concurrency"|"local ca-path|--home"|"local ca-path|--server"|"local ca-path|--platform"|"local ca-path|--token-file"|"local ca-path|--cert"|"local ca-path|--timeout"|"local ca-path|--concurrency"|"local home|--home"|"local home|--user"|"local home|--server"|"local home|--platform"|"local home|--token-file"|"local home|--cert"|"local home|--timeout"|"local home|--concurrency"|"local users add|--home"|"local users add|--server"|"local users add|--platform"|"local users add|--token-file"|"local users add|--cert"|"local users add|--timeout"|"local users add|--concurrency"|"auth status|-o"|"auth status|--output"|"auth status|--server"|"auth status|--platform"|"auth status|--token-file"|"auth status|--cert"|"auth status|--timeout"|"auth status|--concurrency"|"auth logout|--server"|"auth logout|--platform"|"auth logout|--token-file"|"auth logout|--cert"|"auth logout|--timeout"|"auth logout|--concurrency"|"platform ls|-o"|"platform ls|--output"|"platform ls|--server"|"platform ls|--platform"|"platform ls|--token-file"|"platform ls|--cert"|"platform ls|--timeout"|"platform ls|--concurrency"|"platform use|--server"|"platform use|--platform"|"platform use|--token-file"|"platform use|--cert"|"platform use|--timeout"|"platform use|--concurrency"|"data ls|-o"|"data ls|--output"|"data ls|--server"|"data ls|--platform"|"data ls|--token-file"|"data ls|--cert"|"data ls|--timeout"|"data ls|--concurrency"|"data stat|-o"|"data stat|--output"|"data stat|--server"|"data stat|--platform"|"data stat|--token-file"|"data stat|--cert"|"data stat|--timeout"|"data stat|--concurrency"|"data du|--server"|"data du|--platform"|"data du|--token-file"|"data du|--cert"|"data du|--timeout"|"data du|--concurrency"|"data cat|--server"|"data cat|--platform"|"data cat|--token-file"|"data cat|--cert"|"data cat|--timeout"|"data cat|--concurrency"|"data mkdir|--server"|"data mkdir|--platform"|"data mkdir|--token-file"|"data mkdir|--cert"|"data mkdir|--timeout"|"data mkdir|--concurrency"|"data rm|--server"|"data rm|--platform"|"data rm|--token-file"|"data rm|--cert"|"data rm|--timeout"|"data rm|--concurrency"|"data url|--server"|"data url|--platform"|"data url|--token-file"|"data url|--cert"|"data url|--timeout"|"data url|--concurrency"|"data cp|--server"|"data cp|--platform"|"data cp|--token-file"|"data cp|--cert"|"data cp|--timeout"|"data cp|--concurrency"|"data sync|--server"|"data sync|--platform"|"data sync|--token-file"|"data sync|--cert"|"data sync|--timeout"|"data sync|--concurrency"|"data mv|--server"|"data mv|--platform"|"data mv|--token-file"|"data mv|--cert"|"data mv|--timeout"|"data mv|--concurrency") skip=1; continue ;;
+            "|create"|"|ps"|"|info"|"|logs"|"|events"|"|stats"|"|rm"|"|wait"|"|prune"|"|run"|"|open"|"|renew"|"|images"|"|limits"|"|completion"|"|login"|"|config"|"|local"|"|auth"|"|platform"|"|data"|"config|path"|"config|show"|"config|get"|"config|set"|"config|unset"|"local|serve"|"local|approve"|"local|ca-path"|"local|home"|"local|users"|"local users|add"|"auth|status"|"auth|logout"|"platform|ls"|"platform|use"|"data|ls"|"data|stat"|"data|du"|"data|cat"|"data|mkdir"|"data|rm"|"data|url"|"data|cp"|"data|sync"|"data|mv") cpath="${cpath:+$cpath }$word"; npos=0; continue ;;
         esac
         [[ "$word" != -* ]] && ((npos++))
     done
@@ -306,6 +306,70 @@ _canfar() {
         "platform use|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         "platform use|--timeout") return 0 ;;
         "platform use|--concurrency") return 0 ;;
+        "data ls|-o") COMPREPLY=($(compgen -W "text json" -- "$cur")); return 0 ;;
+        "data ls|--output") COMPREPLY=($(compgen -W "text json" -- "$cur")); return 0 ;;
+        "data ls|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data ls|--platform") return 0 ;;
+        "data ls|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data ls|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data ls|--timeout") return 0 ;;
+        "data ls|--concurrency") return 0 ;;
+        "data stat|-o") COMPREPLY=($(compgen -W "text json" -- "$cur")); return 0 ;;
+        "data stat|--output") COMPREPLY=($(compgen -W "text json" -- "$cur")); return 0 ;;
+        "data stat|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data stat|--platform") return 0 ;;
+        "data stat|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data stat|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data stat|--timeout") return 0 ;;
+        "data stat|--concurrency") return 0 ;;
+        "data du|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data du|--platform") return 0 ;;
+        "data du|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data du|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data du|--timeout") return 0 ;;
+        "data du|--concurrency") return 0 ;;
+        "data cat|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data cat|--platform") return 0 ;;
+        "data cat|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data cat|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data cat|--timeout") return 0 ;;
+        "data cat|--concurrency") return 0 ;;
+        "data mkdir|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data mkdir|--platform") return 0 ;;
+        "data mkdir|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data mkdir|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data mkdir|--timeout") return 0 ;;
+        "data mkdir|--concurrency") return 0 ;;
+        "data rm|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data rm|--platform") return 0 ;;
+        "data rm|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data rm|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data rm|--timeout") return 0 ;;
+        "data rm|--concurrency") return 0 ;;
+        "data url|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data url|--platform") return 0 ;;
+        "data url|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data url|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data url|--timeout") return 0 ;;
+        "data url|--concurrency") return 0 ;;
+        "data cp|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data cp|--platform") return 0 ;;
+        "data cp|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data cp|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data cp|--timeout") return 0 ;;
+        "data cp|--concurrency") return 0 ;;
+        "data sync|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data sync|--platform") return 0 ;;
+        "data sync|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data sync|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data sync|--timeout") return 0 ;;
+        "data sync|--concurrency") return 0 ;;
+        "data mv|--server") COMPREPLY=($(compgen -W "local" -- "$cur")); return 0 ;;
+        "data mv|--platform") return 0 ;;
+        "data mv|--token-file") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data mv|--cert") COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        "data mv|--timeout") return 0 ;;
+        "data mv|--concurrency") return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
         case "$cpath" in
@@ -345,10 +409,21 @@ _canfar() {
             "platform") candidates="-h --help" ;;
             "platform ls") candidates="-o --output --json --refresh --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
             "platform use") candidates="--server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
+            "data") candidates="-h --help" ;;
+            "data ls") candidates="-l --long -h --human-readable -a --all -R --recursive -o --output -q --quiet --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --help" ;;
+            "data stat") candidates="-o --output -h --human-readable --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --help" ;;
+            "data du") candidates="-s --summarize -h --human-readable --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color --help" ;;
+            "data cat") candidates="--server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
+            "data mkdir") candidates="-p --parents --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
+            "data rm") candidates="-r -R --recursive -f --force --dry-run --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
+            "data url") candidates="--write --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
+            "data cp") candidates="-r -R --recursive --continue --dry-run --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
+            "data sync") candidates="--delete -f --force --dry-run --server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
+            "data mv") candidates="--server --platform --token-file --cert --timeout --concurrency -v --verbose --no-color -h --help" ;;
         esac
     else
         case "$cpath" in
-            "") candidates="create ps info logs events stats rm wait prune run open renew images limits completion login config local auth platform" ;;
+            "") candidates="create ps info logs events stats rm wait prune run open renew images limits completion login config local auth platform data" ;;
             "create") ((npos == 0)) && candidates="headless notebook desktop carta firefly contributed"; ((npos == 1)) && candidates="$(_canfar_cached images)" ;;
             "info") candidates="$(_canfar_cached ids)" ;;
             "logs") candidates="$(_canfar_cached ids)" ;;
@@ -366,6 +441,7 @@ _canfar() {
             "local users") candidates="add" ;;
             "auth") candidates="status logout" ;;
             "platform") candidates="ls use" ;;
+            "data") candidates="ls stat du cat mkdir rm url cp sync mv" ;;
         esac
     fi
     COMPREPLY=($(compgen -W "$candidates" -- "$cur"))

@@ -40,10 +40,10 @@ function __canfar_complete
             return
         end
         switch "$cpath|$word"
-            case '|--server' '|--platform' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|--registry-user' 'create|--registry-secret-file' 'create|-o' 'create|--output' 'create|--server' 'create|--platform' 'create|--token-file' 'create|--cert' 'create|--timeout' 'create|--concurrency' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'ps|--server' 'ps|--platform' 'ps|--token-file' 'ps|--cert' 'ps|--timeout' 'ps|--concurrency' 'info|-o' 'info|--output' 'info|--server' 'info|--platform' 'info|--token-file' 'info|--cert' 'info|--timeout' 'info|--concurrency' 'logs|--tail' 'logs|-o' 'logs|--output' 'logs|--server' 'logs|--platform' 'logs|--token-file' 'logs|--cert' 'logs|--timeout' 'logs|--concurrency' 'events|-o' 'events|--output' 'events|--server' 'events|--platform' 'events|--token-file' 'events|--cert' 'events|--timeout' 'events|--concurrency' 'stats|-o' 'stats|--output' 'stats|--server' 'stats|--platform' 'stats|--token-file' 'stats|--cert' 'stats|--timeout' 'stats|--concurrency' 'rm|--name' 'rm|--server' 'rm|--platform' 'rm|--token-file' 'rm|--cert' 'rm|--timeout' 'rm|--concurrency' 'wait|--until' 'wait|--timeout' 'wait|--server' 'wait|--platform' 'wait|--token-file' 'wait|--cert' 'wait|--concurrency' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'prune|--server' 'prune|--platform' 'prune|--token-file' 'prune|--cert' 'prune|--timeout' 'prune|--concurrency' 'run|-n' 'run|--name' 'run|-c' 'run|--cores' 'run|-m' 'run|--ram' 'run|-g' 'run|--gpus' 'run|-e' 'run|--env' 'run|--env-file' 'run|--registry-user' 'run|--registry-secret-file' 'run|--server' 'run|--platform' 'run|--token-file' 'run|--cert' 'run|--timeout' 'run|--concurrency' 'open|--server' 'open|--platform' 'open|--token-file' 'open|--cert' 'open|--timeout' 'open|--concurrency' 'renew|-o' 'renew|--output' 'renew|--server' 'renew|--platform' 'renew|--token-file' 'renew|--cert' 'renew|--timeout' 'renew|--concurrency' 'images|-k' 'images|--kind' 'images|-o' 'images|--output' 'images|--server' 'images|--platform' 'images|--token-file' 'images|--cert' 'images|--timeout' 'images|--concurrency' 'limits|-o' 'limits|--output' 'limits|--server' 'limits|--platform' 'limits|--token-file' 'limits|--cert' 'limits|--timeout' 'limits|--concurrency' 'completion|--server' 'completion|--platform' 'completion|--token-file' 'completion|--cert' 'completion|--timeout' 'completion|--concurrency' 'login|--username' 'login|-u' 'login|--days' 'login|--platform' 'login|--timeout' 'login|--server' 'login|--token-file' 'login|--cert' 'login|--concurrency' 'config path|--server' 'config path|--platform' 'config path|--token-file' 'config path|--cert' 'config path|--timeout' 'config path|--concurrency' 'config show|-o' 'config show|--output' 'config show|--server' 'config show|--platform' 'config show|--token-file' 'config show|--cert' 'config show|--timeout' 'config show|--concurrency' 'config get|--server' 'config get|--platform' 'config get|--token-file' 'config get|--cert' 'config get|--timeout' 'config get|--concurrency' 'config set|--server' 'config set|--platform' 'config set|--token-file' 'config set|--cert' 'config set|--timeout' 'config set|--concurrency' 'config unset|--server' 'config unset|--platform' 'config unset|--token-file' 'config unset|--cert' 'config unset|--timeout' 'config unset|--concurrency' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local serve|--server' 'local serve|--platform' 'local serve|--cert' 'local serve|--timeout' 'local serve|--concurrency' 'local approve|--user' 'local approve|--home' 'local approve|--server' 'local approve|--platform' 'local approve|--token-file' 'local approve|--cert' 'local approve|--timeout' 'local approve|--concurrency' 'local ca-path|--home' 'local ca-path|--server' 'local ca-path|--platform' 'local ca-path|--token-file' 'local ca-path|--cert' 'local ca-path|--timeout' 'local ca-path|--concurrency' 'local home|--home' 'local home|--user' 'local home|--server' 'local home|--platform' 'local home|--token-file' 'local home|--cert' 'local home|--timeout' 'local home|--concurrency' 'local users add|--home' 'local users add|--server' 'local users add|--platform' 'local users add|--token-file' 'local users add|--cert' 'local users add|--timeout' 'local users add|--concurrency' 'auth status|-o' 'auth status|--output' 'auth status|--server' 'auth status|--platform' 'auth status|--token-file' 'auth status|--cert' 'auth status|--timeout' 'auth status|--concurrency' 'auth logout|--server' 'auth logout|--platform' 'auth logout|--token-file' 'auth logout|--cert' 'auth logout|--timeout' 'auth logout|--concurrency' 'platform ls|-o' 'platform ls|--output' 'platform ls|--server' 'platform ls|--platform' 'platform ls|--token-file' 'platform ls|--cert' 'platform ls|--timeout' 'platform ls|--concurrency' 'platform use|--server' 'platform use|--platform' 'platform use|--token-file' 'platform use|--cert' 'platform use|--timeout' 'platform use|--concurrency'
+            case '|--server' '|--platform' '|--token-file' '|--cert' '|--timeout' '|--concurrency' 'create|-n' 'create|--name' 'create|-c' 'create|--cores' 'create|-m' 'create|--ram' 'create|-g' 'create|--gpus' 'create|-e' 'create|--env' 'create|--env-file' 'create|-r' 'create|--replicas' 'create|--wait-timeout' 'create|--registry-user' 'create|--registry-secret-file' 'create|-o' 'create|--output' 'create|--server' 'create|--platform' 'create|--token-file' 'create|--cert' 'create|--timeout' 'create|--concurrency' 'ps|-k' 'ps|--kind' 'ps|-s' 'ps|--status' 'ps|--name' 'ps|-o' 'ps|--output' 'ps|--server' 'ps|--platform' 'ps|--token-file' 'ps|--cert' 'ps|--timeout' 'ps|--concurrency' 'info|-o' 'info|--output' 'info|--server' 'info|--platform' 'info|--token-file' 'info|--cert' 'info|--timeout' 'info|--concurrency' 'logs|--tail' 'logs|-o' 'logs|--output' 'logs|--server' 'logs|--platform' 'logs|--token-file' 'logs|--cert' 'logs|--timeout' 'logs|--concurrency' 'events|-o' 'events|--output' 'events|--server' 'events|--platform' 'events|--token-file' 'events|--cert' 'events|--timeout' 'events|--concurrency' 'stats|-o' 'stats|--output' 'stats|--server' 'stats|--platform' 'stats|--token-file' 'stats|--cert' 'stats|--timeout' 'stats|--concurrency' 'rm|--name' 'rm|--server' 'rm|--platform' 'rm|--token-file' 'rm|--cert' 'rm|--timeout' 'rm|--concurrency' 'wait|--until' 'wait|--timeout' 'wait|--server' 'wait|--platform' 'wait|--token-file' 'wait|--cert' 'wait|--concurrency' 'prune|-k' 'prune|--kind' 'prune|-s' 'prune|--status' 'prune|--name' 'prune|--older-than' 'prune|-o' 'prune|--output' 'prune|--server' 'prune|--platform' 'prune|--token-file' 'prune|--cert' 'prune|--timeout' 'prune|--concurrency' 'run|-n' 'run|--name' 'run|-c' 'run|--cores' 'run|-m' 'run|--ram' 'run|-g' 'run|--gpus' 'run|-e' 'run|--env' 'run|--env-file' 'run|--registry-user' 'run|--registry-secret-file' 'run|--server' 'run|--platform' 'run|--token-file' 'run|--cert' 'run|--timeout' 'run|--concurrency' 'open|--server' 'open|--platform' 'open|--token-file' 'open|--cert' 'open|--timeout' 'open|--concurrency' 'renew|-o' 'renew|--output' 'renew|--server' 'renew|--platform' 'renew|--token-file' 'renew|--cert' 'renew|--timeout' 'renew|--concurrency' 'images|-k' 'images|--kind' 'images|-o' 'images|--output' 'images|--server' 'images|--platform' 'images|--token-file' 'images|--cert' 'images|--timeout' 'images|--concurrency' 'limits|-o' 'limits|--output' 'limits|--server' 'limits|--platform' 'limits|--token-file' 'limits|--cert' 'limits|--timeout' 'limits|--concurrency' 'completion|--server' 'completion|--platform' 'completion|--token-file' 'completion|--cert' 'completion|--timeout' 'completion|--concurrency' 'login|--username' 'login|-u' 'login|--days' 'login|--platform' 'login|--timeout' 'login|--server' 'login|--token-file' 'login|--cert' 'login|--concurrency' 'config path|--server' 'config path|--platform' 'config path|--token-file' 'config path|--cert' 'config path|--timeout' 'config path|--concurrency' 'config show|-o' 'config show|--output' 'config show|--server' 'config show|--platform' 'config show|--token-file' 'config show|--cert' 'config show|--timeout' 'config show|--concurrency' 'config get|--server' 'config get|--platform' 'config get|--token-file' 'config get|--cert' 'config get|--timeout' 'config get|--concurrency' 'config set|--server' 'config set|--platform' 'config set|--token-file' 'config set|--cert' 'config set|--timeout' 'config set|--concurrency' 'config unset|--server' 'config unset|--platform' 'config unset|--token-file' 'config unset|--cert' 'config unset|--timeout' 'config unset|--concurrency' 'local serve|--host' 'local serve|--port' 'local serve|--token-file' 'local serve|--token' 'local serve|--user' 'local serve|--home' 'local serve|--latency' 'local serve|--fail-rate' 'local serve|--fail-status' 'local serve|--drop-rate' 'local serve|--retry-after' 'local serve|--server' 'local serve|--platform' 'local serve|--cert' 'local serve|--timeout' 'local serve|--concurrency' 'local approve|--user' 'local approve|--home' 'local approve|--server' 'local approve|--platform' 'local approve|--token-file' 'local approve|--cert' 'local approve|--timeout' 'local approve|--concurrency' 'local ca-path|--home' 'local ca-path|--server' 'local ca-path|--platform' 'local ca-path|--token-file' 'local ca-path|--cert' 'local ca-path|--timeout' 'local ca-path|--concurrency' 'local home|--home' 'local home|--user' 'local home|--server' 'local home|--platform' 'local home|--token-file' 'local home|--cert' 'local home|--timeout' 'local home|--concurrency' 'local users add|--home' 'local users add|--server' 'local users add|--platform' 'local users add|--token-file' 'local users add|--cert' 'local users add|--timeout' 'local users add|--concurrency' 'auth status|-o' 'auth status|--output' 'auth status|--server' 'auth status|--platform' 'auth status|--token-file' 'auth status|--cert' 'auth status|--timeout' 'auth status|--concurrency' 'auth logout|--server' 'auth logout|--platform' 'auth logout|--token-file' 'auth logout|--cert' 'auth logout|--timeout' 'auth logout|--concurrency' 'platform ls|-o' 'platform ls|--output' 'platform ls|--server' 'platform ls|--platform' 'platform ls|--token-file' 'platform ls|--cert' 'platform ls|--timeout' 'platform ls|--concurrency' 'platform use|--server' 'platform use|--platform' 'platform use|--token-file' 'platform use|--cert' 'platform use|--timeout' 'platform use|--concurrency' 'data ls|-o' 'data ls|--output' 'data ls|--server' 'data ls|--platform' 'data ls|--token-file' 'data ls|--cert' 'data ls|--timeout' 'data ls|--concurrency' 'data stat|-o' 'data stat|--output' 'data stat|--server' 'data stat|--platform' 'data stat|--token-file' 'data stat|--cert' 'data stat|--timeout' 'data stat|--concurrency' 'data du|--server' 'data du|--platform' 'data du|--token-file' 'data du|--cert' 'data du|--timeout' 'data du|--concurrency' 'data cat|--server' 'data cat|--platform' 'data cat|--token-file' 'data cat|--cert' 'data cat|--timeout' 'data cat|--concurrency' 'data mkdir|--server' 'data mkdir|--platform' 'data mkdir|--token-file' 'data mkdir|--cert' 'data mkdir|--timeout' 'data mkdir|--concurrency' 'data rm|--server' 'data rm|--platform' 'data rm|--token-file' 'data rm|--cert' 'data rm|--timeout' 'data rm|--concurrency' 'data url|--server' 'data url|--platform' 'data url|--token-file' 'data url|--cert' 'data url|--timeout' 'data url|--concurrency' 'data cp|--server' 'data cp|--platform' 'data cp|--token-file' 'data cp|--cert' 'data cp|--timeout' 'data cp|--concurrency' 'data sync|--server' 'data sync|--platform' 'data sync|--token-file' 'data sync|--cert' 'data sync|--timeout' 'data sync|--concurrency' 'data mv|--server' 'data mv|--platform' 'data mv|--token-file' 'data mv|--cert' 'data mv|--timeout' 'data mv|--concurrency'
                 set skip 1
                 continue
-            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|wait' '|prune' '|run' '|open' '|renew' '|images' '|limits' '|completion' '|login' '|config' '|local' '|auth' '|platform' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|home' 'local|users' 'local users|add' 'auth|status' 'auth|logout' 'platform|ls' 'platform|use'
+            case '|create' '|ps' '|info' '|logs' '|events' '|stats' '|rm' '|wait' '|prune' '|run' '|open' '|renew' '|images' '|limits' '|completion' '|login' '|config' '|local' '|auth' '|platform' '|data' 'config|path' 'config|show' 'config|get' 'config|set' 'config|unset' 'local|serve' 'local|approve' 'local|ca-path' 'local|home' 'local|users' 'local users|add' 'auth|status' 'auth|logout' 'platform|ls' 'platform|use' 'data|ls' 'data|stat' 'data|du' 'data|cat' 'data|mkdir' 'data|rm' 'data|url' 'data|cp' 'data|sync' 'data|mv'
                 set cpath (string trim -- "$cpath $word")
                 set npos 0
                 continue
@@ -745,6 +745,168 @@ function __canfar_complete
                 return
             case 'platform use|--concurrency'
                 return
+            case 'data ls|-o'
+                printf '%s\n' text json
+                return
+            case 'data ls|--output'
+                printf '%s\n' text json
+                return
+            case 'data ls|--server'
+                printf '%s\n' local
+                return
+            case 'data ls|--platform'
+                return
+            case 'data ls|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data ls|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data ls|--timeout'
+                return
+            case 'data ls|--concurrency'
+                return
+            case 'data stat|-o'
+                printf '%s\n' text json
+                return
+            case 'data stat|--output'
+                printf '%s\n' text json
+                return
+            case 'data stat|--server'
+                printf '%s\n' local
+                return
+            case 'data stat|--platform'
+                return
+            case 'data stat|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data stat|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data stat|--timeout'
+                return
+            case 'data stat|--concurrency'
+                return
+            case 'data du|--server'
+                printf '%s\n' local
+                return
+            case 'data du|--platform'
+                return
+            case 'data du|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data du|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data du|--timeout'
+                return
+            case 'data du|--concurrency'
+                return
+            case 'data cat|--server'
+                printf '%s\n' local
+                return
+            case 'data cat|--platform'
+                return
+            case 'data cat|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data cat|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data cat|--timeout'
+                return
+            case 'data cat|--concurrency'
+                return
+            case 'data mkdir|--server'
+                printf '%s\n' local
+                return
+            case 'data mkdir|--platform'
+                return
+            case 'data mkdir|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data mkdir|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data mkdir|--timeout'
+                return
+            case 'data mkdir|--concurrency'
+                return
+            case 'data rm|--server'
+                printf '%s\n' local
+                return
+            case 'data rm|--platform'
+                return
+            case 'data rm|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data rm|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data rm|--timeout'
+                return
+            case 'data rm|--concurrency'
+                return
+            case 'data url|--server'
+                printf '%s\n' local
+                return
+            case 'data url|--platform'
+                return
+            case 'data url|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data url|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data url|--timeout'
+                return
+            case 'data url|--concurrency'
+                return
+            case 'data cp|--server'
+                printf '%s\n' local
+                return
+            case 'data cp|--platform'
+                return
+            case 'data cp|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data cp|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data cp|--timeout'
+                return
+            case 'data cp|--concurrency'
+                return
+            case 'data sync|--server'
+                printf '%s\n' local
+                return
+            case 'data sync|--platform'
+                return
+            case 'data sync|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data sync|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data sync|--timeout'
+                return
+            case 'data sync|--concurrency'
+                return
+            case 'data mv|--server'
+                printf '%s\n' local
+                return
+            case 'data mv|--platform'
+                return
+            case 'data mv|--token-file'
+                __fish_complete_path $cur
+                return
+            case 'data mv|--cert'
+                __fish_complete_path $cur
+                return
+            case 'data mv|--timeout'
+                return
+            case 'data mv|--concurrency'
+                return
         end
         return
     end
@@ -1279,6 +1441,164 @@ function __canfar_complete
                 echo '--no-color	No colour, no live display (global option)'
                 echo '-h	Show the help'
                 echo '--help	Show the help'
+            case 'data'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'data ls'
+                echo '-l	Size, date, owner and MD5 too'
+                echo '--long	Size, date, owner and MD5 too'
+                echo '-h	Sizes as 1.5K, 23M, 4.0G (implies -l)'
+                echo '--human-readable	Sizes as 1.5K, 23M, 4.0G (implies -l)'
+                echo '-a	Names starting with \'.\' too'
+                echo '--all	Names starting with \'.\' too'
+                echo '-R	Every folder below too'
+                echo '--recursive	Every folder below too'
+                echo '-o	text (default) or json (an array)'
+                echo '--output	text (default) or json (an array)'
+                echo '-q	Bare full paths, one per line (for xargs)'
+                echo '--quiet	Bare full paths, one per line (for xargs)'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '--help	Show the help'
+            case 'data stat'
+                echo '-o	text (default) or json (an array)'
+                echo '--output	text (default) or json (an array)'
+                echo '-h	Sizes as 1.5K, 23M, 4.0G'
+                echo '--human-readable	Sizes as 1.5K, 23M, 4.0G'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '--help	Show the help'
+            case 'data du'
+                echo '-s	One total per path'
+                echo '--summarize	One total per path'
+                echo '-h	Sizes as 1.5K, 23M, 4.0G'
+                echo '--human-readable	Sizes as 1.5K, 23M, 4.0G'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '--help	Show the help'
+            case 'data cat'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'data mkdir'
+                echo '-p	Make missing parents too; an existing folder is fine'
+                echo '--parents	Make missing parents too; an existing folder is fine'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'data rm'
+                echo '-r	Folders too, with everything in them'
+                echo '-R	Folders too, with everything in them'
+                echo '--recursive	Folders too, with everything in them'
+                echo '-f	Do not ask for confirmation'
+                echo '--force	Do not ask for confirmation'
+                echo '--dry-run	List what would be removed (stdout) and remove nothing'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'data url'
+                echo '--write	A URL to upload to (PUT) instead of one to read'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'data cp'
+                echo '-r	Copy folders, with everything in them'
+                echo '-R	Copy folders, with everything in them'
+                echo '--recursive	Copy folders, with everything in them'
+                echo '--continue	Skip files already whole at DEST; continue partial downloads where possible'
+                echo '--dry-run	List what would be copied (stdout) and copy nothing'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'data sync'
+                echo '--delete	Remove files at DEST that SRC does not have (asks first)'
+                echo '-f	Do not ask before --delete'
+                echo '--force	Do not ask before --delete'
+                echo '--dry-run	List what would be copied and removed; change nothing'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
+            case 'data mv'
+                echo '--server	skaha service URL, or \'local\' (global option)'
+                echo '--platform	A platform by name (global option)'
+                echo '--token-file	File holding a bearer token (global option)'
+                echo '--cert	PEM with certificate and key (global option)'
+                echo '--timeout	Seconds per request (global option)'
+                echo '--concurrency	Requests in flight at most (global option)'
+                echo '-v	Log each request on stderr (global option)'
+                echo '--verbose	Log each request on stderr (global option)'
+                echo '--no-color	No colour, no live display (global option)'
+                echo '-h	Show the help'
+                echo '--help	Show the help'
         end
         return
     end
@@ -1304,6 +1624,7 @@ function __canfar_complete
             echo 'local	The local platform: the skaha v1 API on this machine'
             echo 'auth	Who is signed in, and signing out'
             echo 'platform	The platforms you may use, and the active one'
+            echo 'data	Your files on the platform\'s storage: arc (the /arc of every session) and vault'
         case 'create'
             if test $npos = 0
                 printf '%s\n' headless notebook desktop carta firefly contributed
@@ -1371,6 +1692,17 @@ function __canfar_complete
         case 'platform'
             echo 'ls	The platforms you may use (found at sign-in; asked for now when none is known)'
             echo 'use	Make NAME the active platform (used when no --server or --platform is given)'
+        case 'data'
+            echo 'ls	List folders (a file lists itself)'
+            echo 'stat	Show everything about files and folders'
+            echo 'du	Show how much space folders use, and the quota of an allocation'
+            echo 'cat	Print files, byte for byte, to stdout'
+            echo 'mkdir	Make folders'
+            echo 'rm	Remove files, and folders with -r'
+            echo 'url	Print a pre-authorized URL for one file, to fetch with curl or wget or to share'
+            echo 'cp	Copy files and folders in, out, or between storage services'
+            echo 'sync	Mirror a folder one way: copy only new and changed files'
+            echo 'mv	Move or rename files and folders'
         case '*'
             __fish_complete_path $cur
     end

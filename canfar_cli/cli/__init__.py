@@ -14,6 +14,10 @@
   and run), waiting.py (wait and create --wait), removal.py (rm and prune), present.py (session
   rows, times, batch outcomes to an exit code), envfile.py (-e/--env-file), names.py (default
   names), dryrun.py (create --dry-run layout), progress.py (the progress of waiting).
+- `canfar data …` (your files, over canfar_cli.storage): data.py (the group, the path checks
+  before any request, the one way to the storage core), data_list.py (ls, stat, du),
+  data_files.py (cat, mkdir, rm, url), data_transfer.py (cp, sync, mv), data_report.py (a
+  transfer's progress, failures, summary and exit code), data_present.py (sizes, rows, blocks).
 - Generated from the app: completion_gen.py fills templates/canfar.<shell>.tmpl into
   completions/; docs.py writes docs/cli.md. Tests fail when either is out of date.
 """

@@ -84,8 +84,11 @@ def collect(app: Any = None) -> list[Node]:
                 )
             elif param.param_type_name == "argument" and not node.arg_choices:
                 node.arg_choices = choices
-        if "--help" not in {f for o in node.options for f in o.flags}:
-            node.options.append(OptionSpec(["-h", "--help"], False, help="Show the help"))
+        taken = {f for o in node.options for f in o.flags}
+        if "--help" not in taken:
+            # `-h` is the help everywhere but where a command takes it (data ls -h: human sizes).
+            flags = [f for f in ("-h", "--help") if f not in taken]
+            node.options.append(OptionSpec(flags, False, help="Show the help"))
         nodes.append(node)
         # A group (the root builds its commands on demand, so ask it for each by name).
         names = command.list_commands(ctx) if hasattr(command, "commands") else []

@@ -43,6 +43,7 @@ Examples:
   canfar ps -a
   canfar logs -f ID
   canfar ps -q | xargs canfar rm -f
+  canfar data cp fit.py arc:~/
 
 \b
 """
@@ -90,6 +91,10 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "local": ("local", "The local platform: the skaha v1 API on this machine."),
     "auth": ("auth_cmd", "Who is signed in, and signing out."),
     "platform": ("auth_cmd", "The platforms you may use, and the active one."),
+    "data": (
+        "data",
+        "Your files on the platform's storage: arc (the /arc of every session) and vault.",
+    ),
 }
 
 

@@ -83,8 +83,6 @@ class CliState:
         """Run `work(session)` on one fresh AsyncSession, in one event loop for this invocation."""
         import logging
 
-        import anyio
-
         factory = self.session_factory
         if factory is None:
             from canfar_cli.session import AsyncSession
@@ -96,6 +94,13 @@ class CliState:
         async def main() -> T:
             async with factory(settings=settings, loglevel=level) as session:
                 return await work(session)
+
+        return self.run_async(main)
+
+    def run_async(self, main: Callable[[], Awaitable[T]]) -> T:
+        """Run `main()` in one event loop for this invocation (the sessions' core, or the
+        storage's: `canfar data`), with one answer for an interrupt and for task groups."""
+        import anyio
 
         try:
             return anyio.run(main)

@@ -35,6 +35,7 @@ from canfar_cli.local import control, housekeeping, metrics, portable, resources
 from canfar_cli.local import rows as new_rows
 from canfar_cli.local.asgi import (
     JSON,
+    ClientDisconnected,
     Receive,
     Request,
     Response,
@@ -46,6 +47,7 @@ from canfar_cli.local.asgi import (
 from canfar_cli.local.settings import DEFAULT_IMAGES, LocalSettings
 from canfar_cli.local.signin.routes import SigninServices, bearer_token
 from canfar_cli.local.skaha import SkahaError, bad_request
+from canfar_cli.local.storage.routes import StorageServices
 from canfar_cli.local.store import LimitReached, Store, session_dir
 
 log = logging.getLogger("canfar_cli.local")
@@ -93,6 +95,8 @@ class LocalApp:
         self.gid = str(os.getgid()) if hasattr(os, "getgid") else ""
         # The sign-in services (registry, credentials, OIDC): their own router, by path prefix.
         self.signin = SigninServices(settings.home)
+        # The storage services (cavern at /arc and /cavern, vault at /vault and /minoc).
+        self.storage = StorageServices(settings.home, self.caller, self.known_users)
 
     @property
     def store(self) -> Store:
@@ -121,8 +125,12 @@ class LocalApp:
             return
         head = scope.get("method", "").upper() == "HEAD"
         try:
-            request = await Request.read(scope, receive, self.settings.max_body_bytes)
-            if self.signin.serves(request.path):
+            request = await Request.read(
+                scope, receive, self.settings.max_body_bytes, stream=self.storage.streams(scope)
+            )
+            if self.storage.serves(request.path):
+                response = await self.storage.handle(request)
+            elif self.signin.serves(request.path):
                 response = await self.signin.handle(request)
             else:
                 response = self.handle(request)
@@ -130,6 +138,8 @@ class LocalApp:
                 await self.wake_supervisor()
         except SkahaError as exc:
             response = error_response(exc)
+        except ClientDisconnected:  # gone mid-body: nobody to answer (the handler cleaned up)
+            return
         except sqlite3.OperationalError as exc:
             # A database locked for longer than the busy timeout: a transient condition.
             log.warning("local platform state busy: %s", exc)
@@ -203,6 +213,38 @@ class LocalApp:
         if token is not None or self.signin.require_credentials:
             raise SkahaError(401, "Unauthorized", {"WWW-Authenticate": "Bearer"})
         return self.settings.user
+
+    def caller(self, request: Request) -> str | None:
+        """The user a storage request acts as, as `authenticate` finds it, except that a request
+        with no credential where the server asks for one is anonymous (None), not refused: the
+        storage services serve public nodes to anyone and refuse the rest with 403."""
+        token = self.settings.token
+        bearer = bearer_token(request)
+        if (
+            token is not None
+            and bearer is not None
+            and hmac.compare_digest(bearer.encode(), token.encode())
+        ):
+            return self.settings.user
+        user = self.signin.identify(request, bearer)
+        if user is not None:
+            return user
+        if token is not None or self.signin.require_credentials:
+            if bearer is not None:  # a token that is not one of ours
+                raise SkahaError(
+                    401, "NotAuthenticated: invalid token", {"WWW-Authenticate": "Bearer"}
+                )
+            return None
+        return self.settings.user
+
+    def known_users(self) -> list[str]:
+        """The local user and the users of the sign-in services (each has a home)."""
+        names = [self.settings.user]
+        try:
+            names += [n for n in self.signin.users.names() if n not in names]
+        except Exception:  # an unreadable users file: the sign-in services report it
+            log.warning("cannot read the local users file", exc_info=True)
+        return names
 
     def vosi(self, request: Request, which: str) -> Response:
         if request.method not in ("GET", "HEAD"):

@@ -3,13 +3,19 @@
 Parameters: GET/DELETE read the query string; POST reads query + body only when the body is
 form-urlencoded, only the parts when it is multipart/form-data, and nothing otherwise. Names are
 case-insensitive; repeated names keep every value in order.
+
+Bodies are read whole (at most `max_body` bytes) except where the router asks for a streamed
+request (`Request.read(..., stream=True)`: the storage services' byte PUTs, read chunk by chunk
+with `Request.chunks()`); a response streams a file (`file`) or any async iterable of bytes
+(`stream`), so memory stays flat whatever the size: with back-pressure both over `canfar local
+serve` (uvicorn) and in process (transport.py).
 """
 
 from __future__ import annotations
 
 import email.parser
 import email.policy
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,10 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 TEXT = "text/plain"
 JSON = "application/json"
 CHUNK = 64 * 1024
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the whole request body came."""
 
 
 class Params:
@@ -85,9 +95,13 @@ class Request:
     params: Params = field(default_factory=Params)
     # The ASGI scope, for what the parsed fields leave out (scheme, server, TLS extension).
     scope: Scope | None = field(default=None, repr=False)
+    # Set when the body was left unread (stream=True): `chunks()` reads it.
+    receive: Receive | None = field(default=None, repr=False)
 
     @classmethod
-    async def read(cls, scope: Scope, receive: Receive, max_body: int) -> Request:
+    async def read(
+        cls, scope: Scope, receive: Receive, max_body: int, *, stream: bool = False
+    ) -> Request:
         headers: dict[str, str] = {}
         for key, value in scope.get("headers") or []:
             name = key.decode("latin-1").lower()
@@ -103,6 +117,10 @@ class Request:
             headers=headers,
             scope=scope,
         )
+        if stream:  # the handler reads the body itself, chunk by chunk
+            request.receive = receive
+            request.params = Params(parse_query(request.query))
+            return request
         declared = headers.get("content-length", "")
         if declared.strip().isdigit() and int(declared) > max_body:
             raise SkahaError(413, f"request body too large: at most {max_body} bytes")
@@ -121,6 +139,23 @@ class Request:
         request.body = b"".join(chunks)
         request.params = request._parameters()
         return request
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The streamed body, chunk by chunk; ClientDisconnected when the client goes away first."""
+        receive, self.receive = self.receive, None
+        if receive is None:  # read already (or never streamed): what was read
+            if self.body:
+                yield self.body
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected("the client disconnected before the end of the body")
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
 
     def _parameters(self) -> Params:
         pairs = parse_query(self.query)
@@ -142,6 +177,8 @@ class Response:
     content_type: str | None = TEXT
     headers: dict[str, str] = field(default_factory=dict)
     file: Path | None = None  # streamed instead of body when set
+    # Streamed instead of body when set (give Content-Length in headers when it is known).
+    stream: AsyncIterable[bytes] | None = field(default=None, repr=False)
     # Wake (or start) the supervisor before the answer goes out: a session awaits it.
     wake: bool = False
 
@@ -150,6 +187,17 @@ class Response:
         headers += [
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
         ]
+        if self.stream is not None:
+            await send({"type": "http.response.start", "status": self.status, "headers": headers})
+            if not head:
+                async for chunk in self.stream:
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            closer = getattr(self.stream, "aclose", None)
+            if closer is not None:
+                await closer()
+            await send({"type": "http.response.body", "body": b""})
+            return
         if self.file is None:
             headers.append((b"content-length", str(len(self.body)).encode()))
             await send({"type": "http.response.start", "status": self.status, "headers": headers})

@@ -9,6 +9,7 @@ SIGINT and SIGTERM shut the server down gracefully and the process exits 0.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ from typing import Any
 from canfar_cli import serve_tokens as tokens
 from canfar_cli.local.admission import Admission
 from canfar_cli.local.app import create_app
-from canfar_cli.local.faults import FaultInjection, Faults
+from canfar_cli.local.faults import FaultInjection, Faults, parse_rules
 from canfar_cli.local.settings import LocalSettings
 
 
@@ -68,7 +69,13 @@ def serve(
     _ = local_app.store
     # The sign-in services' settings too (a bad CANFAR_LOCAL_* lifetime is a ConfigError).
     _ = local_app.signin.settings
+    # And the storage services' (a bad CANFAR_LOCAL_QUOTA, VAULT or VAULT_LAG); every local
+    # user's home and vault folder exist from the start.
+    local_app.storage.prepare()
     app: Any = local_app
+    rules = os.environ.get("CANFAR_LOCAL_FAULTS", "").strip()
+    if rules:  # targeted faults for tests (faults.py says how to write them)
+        faults = dataclasses.replace(faults, rules=faults.rules + parse_rules(rules))
     if faults.active:
         app = FaultInjection(app, faults)
     # Past capacity: 503 and Retry-After at once, not a queue that grows for minutes.

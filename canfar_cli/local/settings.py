@@ -21,6 +21,9 @@ Environment variables (all optional):
                                  (default: the state folder)
     CANFAR_LOCAL_CORES           cores the jobs may take at once (default: os.cpu_count())
     CANFAR_LOCAL_RAM             GiB the jobs may take at once (default: the machine's memory)
+The storage services' own (storage/settings.py): CANFAR_LOCAL_QUOTA, CANFAR_LOCAL_VAULT,
+CANFAR_LOCAL_VAULT_LAG, CANFAR_LOCAL_PROPS; and `canfar local serve`'s targeted faults,
+CANFAR_LOCAL_FAULTS (faults.py).
 """
 
 from __future__ import annotations

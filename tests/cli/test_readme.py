@@ -68,3 +68,24 @@ def test_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert result.stdout.count("hello\n") == 3
     assert result.stdout.count("terminal-") >= 6  # ps -a rows and the log headings
     assert "3 Completed" in result.stderr
+
+
+@pytest.mark.slow
+def test_your_files_offline_loop_runs_as_written(tmp_path: Path) -> None:
+    """README "Your files": put a script, run it as a job, fetch what it wrote; offline."""
+    script = readme_block("Your files")
+    assert "data cp fit.py arc:~/" in script and "data cp arc:~/out.txt ." in script
+    work = tmp_path / "work"
+    work.mkdir()
+    result = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=canfar_env(),
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (work / "out.txt").read_text() == "fitted\n"
+    assert result.stdout.endswith("fitted\n")

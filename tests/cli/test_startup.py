@@ -73,6 +73,9 @@ def loaded_modules(
         ["renew", "--help"],
         ["images", "--help"],
         ["limits", "--help"],
+        ["data", "--help"],
+        ["data", "cp", "--help"],
+        ["data", "ls", "--help"],
     ],
 )
 def test_light_commands_import_nothing_heavy(args: list[str]) -> None:

@@ -106,11 +106,13 @@ def test_registries_and_capabilities_name_the_agreed_urls(
             "ivo://cadc.nrc.ca/cred": f"{base}/cred/capabilities",
             "ivo://cadc.nrc.ca/skaha": f"{base}/skaha/capabilities",
             "ivo://cadc.nrc.ca/arc": f"{base}/arc/capabilities",
+            "ivo://cadc.nrc.ca/vault": f"{base}/vault/capabilities",
         }
         srcnet = http.get(f"{base}/reg/srcnet/resource-caps").text
         lines = [ln for ln in srcnet.splitlines() if ln and not ln.startswith("#")]
         assert lines == [
             f"ivo://canfar.net/src/skaha = {base}/skaha/capabilities",
+            f"ivo://canfar.net/src/cavern = {base}/cavern/capabilities",
             f"ivo://slow.example/skaha = {base}/slow/skaha/capabilities",
             "ivo://closed.example/skaha = http://127.0.0.1:9/skaha/capabilities",
         ]

@@ -32,11 +32,16 @@ def cadc_entries(base: str) -> list[tuple[str, str]]:
         ("ivo://cadc.nrc.ca/cred", f"{base}/cred/capabilities"),
         ("ivo://cadc.nrc.ca/skaha", f"{base}/skaha/capabilities"),
         ("ivo://cadc.nrc.ca/arc", f"{base}/arc/capabilities"),
+        ("ivo://cadc.nrc.ca/vault", f"{base}/vault/capabilities"),
     ]
 
 
 def srcnet_entries(base: str, extra: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    entries = [("ivo://canfar.net/src/skaha", f"{base}/skaha/capabilities")]
+    entries = [
+        ("ivo://canfar.net/src/skaha", f"{base}/skaha/capabilities"),
+        # its storage, paired by namespace (§1.1): the same tree as /arc, served as a cavern
+        ("ivo://canfar.net/src/cavern", f"{base}/cavern/capabilities"),
+    ]
     for uri, url in extra:
         if url == "BASE" or url.startswith("BASE/"):
             url = base + url[len("BASE") :]
@@ -82,11 +87,4 @@ def skaha_capabilities(service: str) -> str:
 def cred_capabilities(service: str) -> str:
     return _document(
         service, [_capability(CDP_PROXY, f"{service}/priv/proxy", "base", (SSO_BASIC,))]
-    )
-
-
-def arc_capabilities(service: str) -> str:
-    return _document(
-        service,
-        [_capability(VOSPACE_NODES, f"{service}/nodes", "base", (SSO_ANON, SSO_CERT, SSO_TOKEN))],
     )

@@ -29,7 +29,7 @@ from canfar_cli.local.signin import registry
 from canfar_cli.local.signin.settings import MAX_DAYS_VALID, MIN_SECONDS_VALID, SigninSettings
 from canfar_cli.local.skaha import SkahaError
 
-PREFIXES = ("/reg/", "/cred/", "/oidc/", "/slow/", "/arc/")
+PREFIXES = ("/reg/", "/cred/", "/oidc/", "/slow/")
 EXACT = ("/skaha/capabilities", "/oidc")
 XML = "text/xml"
 HTML = "text/html; charset=utf-8"
@@ -167,13 +167,12 @@ class SigninServices:
         documents = {
             "/skaha/capabilities": registry.skaha_capabilities,
             "/cred/capabilities": registry.cred_capabilities,
-            "/arc/capabilities": registry.arc_capabilities,
         }
         if path in documents:
             self._only(method, "GET")
             service = base + path.rsplit("/", 1)[0]
             return Response(200, documents[path](service).encode(), XML)
-        if path in ("/cred/availability", "/arc/availability"):
+        if path == "/cred/availability":
             self._only(method, "GET")
             return Response(200, _availability().encode(), XML)
         if path == "/cred/priv/proxy":

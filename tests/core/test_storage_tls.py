@@ -1,0 +1,68 @@
+"""Storage over HTTPS (`canfar local serve --tls`) with the sign-in services' credentials: a
+client certificate of the platform's CA, and an OIDC access token. `~` is the certificate's CN,
+or the user the server says a token is."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from canfar_cli import AsyncStorage
+from canfar_cli.errors import AuthError
+from tests.support.signin import point_canfar_at, start_signin_platform, stop_signin_platform
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is missing"),
+]
+
+
+@pytest.fixture
+def tls_platform(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    platform = start_signin_platform(isolated, tls=True)
+    point_canfar_at(platform, monkeypatch)
+    yield platform
+    stop_signin_platform(platform)
+
+
+async def round_trip(storage: AsyncStorage, tmp_path: Path) -> None:
+    data = b"over TLS\n" * 5000
+    (tmp_path / "f").write_bytes(data)
+    for service in ("arc", "vault"):
+        await storage.put(str(tmp_path / "f"), f"{service}:~/f")
+        await storage.get(f"{service}:~/f", str(tmp_path / f"{service}.back"))
+        assert (tmp_path / f"{service}.back").read_bytes() == data
+
+
+async def test_https_with_a_certificate(tls_platform: Any, tmp_path: Path) -> None:
+    pem = tmp_path / "alice.pem"
+    pem.write_bytes(tls_platform.issue_certificate("alice", expired_seconds_ago=-3600))
+    async with AsyncStorage(tls_platform.server.url, certificate=str(pem)) as storage:
+        assert await storage.user() == "alice"
+        assert (await storage.stat("arc:~")).path == "arc:/home/alice"
+        await round_trip(storage, tmp_path)
+
+
+async def test_https_with_a_token(tls_platform: Any, tmp_path: Path) -> None:
+    token = tls_platform.tokens("alice")["access_token"]
+    async with AsyncStorage(tls_platform.server.url, token=token) as storage:
+        assert await storage.user() == "alice"
+        await round_trip(storage, tmp_path)
+
+
+async def test_https_without_a_credential_is_refused_with_exit_3(
+    tls_platform: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    pem = tmp_path / "alice.pem"
+    pem.write_bytes(tls_platform.issue_certificate("alice", expired_seconds_ago=-3600))
+    async with AsyncStorage(tls_platform.server.url, certificate=str(pem)) as storage:
+        await storage.stat("arc:~")  # alice's home exists
+    async with AsyncStorage(tls_platform.server.url, user="alice") as storage:
+        with pytest.raises(AuthError) as caught:
+            await storage.put(str(tmp_path / "f"), "arc:~/f")
+    assert caught.value.exit_code == 3

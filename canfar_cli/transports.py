@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 
@@ -37,6 +39,29 @@ def _httpx_error(exc: Exception) -> Exception:
     return exc
 
 
+class _Body(httpx.AsyncByteStream):
+    """A response body from httpcore, streamed as httpx's (its errors as httpx's); the shard
+    is told when it is closed (the connection is free again)."""
+
+    def __init__(self, stream: Any, release: Callable[[], None]) -> None:
+        self._stream = stream
+        self._release = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except Exception as exc:
+            raise _httpx_error(exc) from exc
+
+    async def aclose(self) -> None:
+        try:
+            if hasattr(self._stream, "aclose"):
+                await self._stream.aclose()
+        finally:
+            self._release()
+
+
 class ShardedTransport(httpx.AsyncBaseTransport):
     """httpcore's connection pools, several small ones in place of one large one, under httpx.
 
@@ -45,9 +70,9 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     SHARD_SIZE connections, each request going to the least busy one, keep the scan short: the
     same connections in all, and the same bound (the caller's limiter), for a fraction of the
     CPU. The pools are httpcore's own, with no httpx transport around each: the request goes to
-    a pool as httpcore's, the whole body is read there, and one httpx.Response is made of it (the
-    client reads every body whole; nothing streams through here). One SSL context serves every
-    pool."""
+    a pool as httpcore's and its answer comes back as one httpx.Response streaming httpcore's
+    body (read whole by HttpClient.request, in pieces by its stream door). One SSL context
+    serves every pool."""
 
     def __init__(self, concurrency: int, verify: ssl.SSLContext | bool, trust_env: bool) -> None:
         import httpcore
@@ -76,25 +101,36 @@ class ShardedTransport(httpx.AsyncBaseTransport):
 
         index = min(range(len(self._shards)), key=self._busy.__getitem__)
         self._busy[index] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._busy[index] -= 1
+
         url = request.url
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
         try:
-            answer = await self._shards[index].request(
-                request.method,
-                httpcore.URL(
-                    scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-                ),
-                headers=request.headers.raw,
-                content=request.content,
-                extensions=request.extensions,
-            )
+            answer = await self._shards[index].handle_async_request(core_request)
         except Exception as exc:
+            release()
             raise _httpx_error(exc) from exc
-        finally:
-            self._busy[index] -= 1
+        except BaseException:
+            release()
+            raise
         return httpx.Response(
             status_code=answer.status,
             headers=answer.headers,
-            content=answer.content,
+            stream=_Body(answer.stream, release),
             extensions=answer.extensions,
             request=request,
         )

@@ -122,22 +122,23 @@ class Engine:
     # --- nodes --------------------------------------------------------------------------------
 
     async def read_node(
-        self, service: Service, path: RemotePath, *, children: bool
+        self, service: Service, path: RemotePath, *, children: bool, properties: bool = True
     ) -> tuple[Node, list[Node]]:
         """The node (and, with `children`, all its children: one document on cavern, pages
-        on vault), parsed as the bytes arrive."""
+        on vault), parsed as the bytes arrive. `properties=False` asks for names, kinds and
+        link targets only (`detail=min`: a sixth of the document, and cheaper on both sides)."""
         url = self.node_url(service, path)
         params = {"limit": "0"} if not children else {}
         if children and service.is_vault:
             params = {"limit": str(VAULT_PAGE)}
+        if not properties:
+            params["detail"] = "min"
         node, kids = await self._node_page(service, path, url, params)
         if children and service.is_vault and len(kids) >= VAULT_PAGE:
             # Vault pages with an inclusive cursor: each page starts with the last child again.
             while True:
                 cursor = kids[-1].uri
-                _node, page = await self._node_page(
-                    service, path, url, {"limit": str(VAULT_PAGE), "uri": cursor}
-                )
+                _node, page = await self._node_page(service, path, url, {**params, "uri": cursor})
                 fresh = page[1:] if page and page[0].uri == cursor else page
                 kids.extend(fresh)
                 if len(page) < VAULT_PAGE or not fresh:

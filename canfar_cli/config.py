@@ -38,6 +38,9 @@ DEFAULT_CONCURRENCY = 32
 # As the official client: more requests in flight than this only loads the server (and builds
 # pools nobody uses); a huge value from a config file must not hang every command.
 MAX_CONCURRENCY = 128
+# Seconds per request: a socket's timeout must fit the system's time_t, and no answer is worth
+# waiting for longer than a day (more is a typo, such as 1e18).
+MAX_TIMEOUT = 86400.0
 DEFAULT_POLL_INTERVAL = 1.0
 
 # key -> (environment variable or None, type, is secret)
@@ -116,6 +119,8 @@ def coerce(key: str, raw: Any, source: str) -> Any:
         wanted = {str: "a non-empty text", int: "a whole number >= 1", float: "a number > 0"}
         if key == "concurrency":
             wanted[int] = f"a whole number from 1 to {MAX_CONCURRENCY}"
+        if key == "timeout":
+            wanted[float] = f"a number of seconds > 0 and at most {MAX_TIMEOUT:g}"
         raise ConfigError(f"{key} from {source} must be {wanted[kind]}, got {raw!r}") from None
 
 
@@ -152,7 +157,7 @@ def _coerce_number(key: str, kind: type, raw: Any) -> int | float:
             raise ValueError
         return whole
     value = float(text)
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value) or value <= 0 or (key == "timeout" and value > MAX_TIMEOUT):
         raise ValueError
     return value
 
@@ -274,10 +279,13 @@ def _read_token_file(path: str, source: str) -> str:
     return check_token(token, f"token file {path} ({source})")
 
 
-def pick(key: str, flag: Any, file_values: dict[str, Any]) -> tuple[Any, str] | None:
-    """The first of flag, environment, config file that is set, with its source."""
+def pick(
+    key: str, flag: Any, file_values: dict[str, Any], given_by: str = "the command line"
+) -> tuple[Any, str] | None:
+    """The first of flag, environment, config file that is set, with its source (`given_by`
+    names where a flag's value came from: the command line, or a library call's arguments)."""
     if flag is not None:
-        return flag, "the command line"
+        return flag, given_by
     env = KEYS[key][0]
     if env and os.environ.get(env, "") != "":
         return os.environ[env], f"${env}"
@@ -296,8 +304,10 @@ def load_settings(
     concurrency: int | None = None,
     poll_interval: float | None = None,
     platform: str | None = None,
+    given_by: str = "the command line",
 ) -> Settings:
-    """Resolve every setting once. Arguments are flags (None = not given).
+    """Resolve every setting once. Arguments are flags (None = not given); `given_by` is what
+    an error about one of them says it came from (the library passes its call's arguments).
 
     The server: --server, then --platform, then CANFAR_URL, CANFAR_PLATFORM, the config file's
     server and platform, then the platform chosen with `canfar platform use` or at sign-in."""
@@ -315,9 +325,9 @@ def load_settings(
     server_value: str | None = None
     platform_value: str | None = None
     if server is not None:
-        server_value = coerce("server", server, "the command line")
+        server_value = coerce("server", server, given_by)
     elif platform is not None:
-        platform_value = coerce("platform", platform, "the command line")
+        platform_value = coerce("platform", platform, given_by)
     else:
         for key, env in (("server", "CANFAR_URL"), ("platform", "CANFAR_PLATFORM")):
             if os.environ.get(env, "") != "":
@@ -338,11 +348,11 @@ def load_settings(
     token_value, token_source = _token_setting(token, token_file, file_values)
     certificate_value, certificate_explicit = _certificate_setting(certificate, file_values)
 
-    picked = pick("timeout", timeout, file_values)
+    picked = pick("timeout", timeout, file_values, given_by)
     timeout_value = coerce("timeout", *picked) if picked else DEFAULT_TIMEOUT
-    picked = pick("concurrency", concurrency, file_values)
+    picked = pick("concurrency", concurrency, file_values, given_by)
     concurrency_value = coerce("concurrency", *picked) if picked else DEFAULT_CONCURRENCY
-    picked = pick("poll_interval", poll_interval, file_values)
+    picked = pick("poll_interval", poll_interval, file_values, given_by)
     interval_value = coerce("poll_interval", *picked) if picked else DEFAULT_POLL_INTERVAL
 
     settings = Settings(

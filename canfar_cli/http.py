@@ -554,11 +554,32 @@ class HttpClient:
                 f"{method} {shown} timed out{tried} ({self.timeout:g} s each)",
                 hint="the server may be slow or down; raise --timeout or try again later",
             )
+        if isinstance(failure, httpx.ConnectError) and _loopback(self.base_url):
+            # Nothing listens on this machine's port: most likely a `canfar local serve` that
+            # stopped, or started again on another port.
+            return UnreachableError(
+                f"cannot reach {shown}{tried}: {describe(failure)}",
+                hint="is `canfar local serve` running? It prints its URL when it starts (a new"
+                " port each time unless --port); or use --server local, with no server at all",
+            )
         return UnreachableError(
             f"cannot reach {shown}{tried}: {describe(failure)}",
             hint="check the server URL (--server, CANFAR_URL) and your network;"
             " or try the local platform, no account or network needed: --server local",
         )
+
+
+def _loopback(url: str) -> bool:
+    """Whether `url` points at this machine (127.x, ::1, localhost)."""
+    import ipaddress
+
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _current_loop() -> object | None:

@@ -64,8 +64,10 @@ def normalize_status(status: str) -> str:
     return text
 
 
-def is_finished(status: str | None) -> bool:
-    return status is not None and normalize_status(status) in FINISHED_STATUSES
+def is_finished(status: Any) -> bool:
+    """Completed or Failed (under any spelling); False for anything else, a server's value of
+    the wrong type included."""
+    return isinstance(status, str) and normalize_status(status) in FINISHED_STATUSES
 
 
 def normalize_kind(kind: str) -> str:

@@ -70,11 +70,14 @@ class BatchError(CanfarError):
         self.exit_code = code if code != ExitCode.OK else ExitCode.FAILED
 
 
-class CreateInterrupted(BatchError):
+class CreateInterrupted(BatchError, KeyboardInterrupt):
     """A create batch was interrupted (Ctrl-C, a cancelled task): no new request was sent after
     it, the requests in flight were given a short grace to answer, and `outcomes` says what
     became of each replica; `ids` are the sessions that were made. `unsure` counts the
-    requests that were cut off without an answer (their sessions may exist)."""
+    requests that were cut off without an answer (their sessions may exist).
+
+    Also a KeyboardInterrupt, so code written before it existed (`except KeyboardInterrupt:`
+    around a create) still catches Ctrl-C, while `except CreateInterrupted:` gets the ids."""
 
     def __init__(self, outcomes: Sequence[Outcome[Any]], *, unsure: int = 0) -> None:
         made = [str(o.value) for o in outcomes if o.ok]

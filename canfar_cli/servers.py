@@ -29,7 +29,7 @@ def resolve_server(server: str, version: str) -> tuple[str, httpx.AsyncBaseTrans
         except ImportError as exc:  # pragma: no cover - only when the package is broken
             raise ConfigError(f"the local platform cannot be loaded: {exc}") from None
         # Streaming both ways (httpx.ASGITransport would collect a whole response body first).
-        transport: httpx.AsyncBaseTransport = StreamingASGITransport(create_app())
+        transport: httpx.AsyncBaseTransport = StreamingASGITransport(create_app(in_process=True))
         return f"{LOCAL_BASE}/{version}", transport
     try:
         url: httpx.URL | None = httpx.URL(server.strip())

@@ -158,6 +158,7 @@ class AsyncSession:
                 timeout=timeout,
                 concurrency=concurrency,
                 poll_interval=poll_interval,
+                given_by=f"the arguments of {type(self).__name__}",
             )
         else:
             given: dict[str, Any] = {
@@ -167,10 +168,14 @@ class AsyncSession:
                 "timeout": timeout,
                 "concurrency": concurrency,
             }
-            if concurrency is not None:
-                given["concurrency"] = coerce("concurrency", concurrency, "concurrency=")
-            if poll_interval is not None:
-                given["poll_interval"] = coerce("poll_interval", poll_interval, "poll_interval")
+            arguments = f"the arguments of {type(self).__name__}"
+            for key, value in (
+                ("timeout", timeout),
+                ("concurrency", concurrency),
+                ("poll_interval", poll_interval),
+            ):
+                if value is not None:
+                    given[key] = coerce(key, value, arguments)
             settings = dataclasses.replace(
                 settings, **{k: v for k, v in given.items() if v is not None}
             )
@@ -299,7 +304,8 @@ class AsyncSession:
     async def _listing(self) -> dict[str, dict[str, Any]]:
         """The caller's sessions by id: one GET serves a whole batch's look-up."""
         sessions = await self._get_collection("session")
-        return {s["id"]: s for s in sessions if isinstance(s, dict) and "id" in s}
+        # A record whose id is not text is no session anyone could name: left out.
+        return {s["id"]: s for s in sessions if isinstance(s.get("id"), str)}
 
     async def _log_text(self, session_id: str) -> str:
         """The log exactly as sent: UTF-8, with any byte that is not UTF-8 kept as a surrogate
@@ -908,7 +914,9 @@ class AsyncSession:
 
         One listing per round, every `interval` seconds (default: the poll_interval setting);
         `on_update(records)` is called after each. A session that disappears while waited for
-        counts as ended. Raises WaitTimeoutError after `timeout` seconds."""
+        (removed, or cleaned up) is no longer waited for: its record is the last one seen, with
+        `"gone": True` added, so a caller can tell it from one that ended (it did not complete).
+        Raises WaitTimeoutError after `timeout` seconds."""
         if until not in ("running", "ended"):
             raise UsageError(f"until must be 'running' or 'ended', not {until!r}")
         checked = models.check_ids(ids)
@@ -923,6 +931,7 @@ class AsyncSession:
                     last[session_id] = listing[session_id]
                 elif session_id in last:
                     gone.add(session_id)
+                    last[session_id] = {**last[session_id], "gone": True}
                 else:
                     raise self._not_found(session_id)
             records = [last[session_id] for session_id in checked]
@@ -943,10 +952,12 @@ class AsyncSession:
             now = anyio.current_time()
             if deadline is not None and now >= deadline:
                 states = sorted({str(r.get("status")) for r in waiting})
+                late = [str(r.get("id")) for r in waiting]
+                shown = " ".join(late[:3]) + (" …" if len(late) > 3 else "")
                 raise WaitTimeoutError(
                     f"timed out after {timeout:g} s: {len(waiting)} of {len(checked)} sessions"
                     f" still {', '.join(states)}",
-                    hint="wait longer, or look at `canfar events ID` for why",
+                    hint=f"wait longer, or look at `canfar events {shown}` for why",
                 )
             pause = interval if deadline is None else max(0.0, min(interval, deadline - now))
             await anyio.sleep(pause)

@@ -146,6 +146,7 @@ class CreateOptions:
 async def run_create(options: CreateOptions, session: AsyncSession, out: Output) -> ExitCode:
     """Check the create once, then lay it out (--dry-run) or send it: the new ids on stdout
     before anything else (no id is ever lost), each failure on stderr, then --wait."""
+    from canfar_cli.cli.image_kinds import warn_if_other_kind
     from canfar_cli.cli.launch import checked_launch, explain_private_image
     from canfar_cli.cli.present import report_failures
     from canfar_cli.outcomes import CreateInterrupted
@@ -161,6 +162,7 @@ async def run_create(options: CreateOptions, session: AsyncSession, out: Output)
             out.write(render_plan(plans))
         out.message(f"dry run: {len(plans)} request(s) shown, nothing sent")
         return ExitCode.OK
+    await warn_if_other_kind(out, session, spec.kind, spec.image)
     try:
         outcomes = await session.create_checked(spec)
     except CreateInterrupted as stopped:

@@ -38,7 +38,9 @@ def images(
 ) -> None:
     """List the public images and the kinds each may run as.
 
-    An image not in this list counts as private on the server: it needs --registry-user.
+    KINDS are those `create` starts the image as; IN DESKTOP says the image is also an app
+    run inside a desktop session (the server's kind `desktop-app`, which -k takes). An image
+    not in this list counts as private on the server: it needs --registry-user.
 
     \b
     Examples:
@@ -56,16 +58,22 @@ def images(
     elif fmt == "quiet":
         out.ids(str(image.get("id")) for image in listed)
     else:
+        from canfar_cli.cli.image_kinds import runs_in_desktop, session_kinds
+
+        ordered = sorted(listed, key=lambda i: str(i.get("id")))
         rows = [
-            [str(image.get("id")), ",".join(str(t) for t in image.get("types") or []) or "-"]
-            for image in sorted(listed, key=lambda i: str(i.get("id")))
+            [
+                str(image.get("id")),
+                ",".join(session_kinds(image.get("types"))) or "-",
+                "yes" if runs_in_desktop(image.get("types")) else "-",
+            ]
+            for image in ordered
         ]
         if fmt == "wide":
-            for row, image in zip(
-                rows, sorted(listed, key=lambda i: str(i.get("id"))), strict=True
-            ):
+            for row, image in zip(rows, ordered, strict=True):
                 row.append(str(image.get("digest") or "-"))
-        out.table(["IMAGE", "KINDS", *(["DIGEST"] if fmt == "wide" else [])], rows)
+        columns = ["IMAGE", "KINDS", "IN DESKTOP", *(["DIGEST"] if fmt == "wide" else [])]
+        out.table(columns, rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,10 +26,10 @@ LABELS = {
     "expiryTime": "Expires",
     "connectURL": "Connect URL",
     "requestedCPUCores": "CPU cores",
-    "requestedRAM": "RAM (GB)",
+    "requestedRAM": "RAM (GiB)",
     "requestedGPUCores": "GPUs",
     "cpuCoresInUse": "CPU in use",
-    "ramInUse": "RAM in use (GB)",
+    "ramInUse": "RAM in use (GiB)",
     "isFixedResources": "Fixed resources",
     "runAsUID": "Run as UID",
     "runAsGID": "Run as GID",
@@ -42,6 +42,7 @@ def block(session: dict[str, Any]) -> list[tuple[str, str]]:
     from datetime import datetime, timezone
 
     from canfar_cli.cli.present import when
+    from canfar_cli.cli.units import gib_from_gb
     from canfar_cli.models import is_finished
 
     now = datetime.now(timezone.utc)
@@ -53,6 +54,8 @@ def block(session: dict[str, Any]) -> list[tuple[str, str]]:
         if key == "expiryTime" and is_finished(session.get("status")):
             # The server keeps the expiry of an ended job; "in 13d" would read as time left.
             text = "- (ended)"
+        elif key in ("requestedRAM", "ramInUse") and gib_from_gb(value) is not None:
+            text = str(gib_from_gb(value))  # the server's decimal GB, in the GiB of -m
         elif key in ("startTime", "expiryTime") and isinstance(value, str):
             text = when(value, now)
         elif isinstance(value, bool):

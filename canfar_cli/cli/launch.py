@@ -245,8 +245,9 @@ async def check_sizes(session: AsyncSession, cores: Any, ram: Any, gpu: Any) -> 
 async def flexible_ceiling(
     session: AsyncSession, sessions: Sequence[Any]
 ) -> tuple[str, str] | None:
-    """What ps shows for a flexible session's CPU and RAM (`≤8`, `≤32G`: the context's
-    defaultLimit); None when no session is flexible or /context cannot be read."""
+    """What ps shows for a flexible session's CPU and RAM (`≤8`, `≤32`: the context's
+    defaultLimit, RAM in GiB as the table's heading says); None when no session is flexible
+    or /context cannot be read."""
     if not any(s.get("isFixedResources") is False for s in sessions):
         return None
     from canfar_cli.models import parse_limits
@@ -259,7 +260,7 @@ async def flexible_ceiling(
     def number(value: float | None) -> str:
         return "?" if value is None else f"{value:g}"
 
-    return f"≤{number(limits.cores_limit)}", f"≤{number(limits.ram_limit)}G"
+    return f"≤{number(limits.cores_limit)}", f"≤{number(limits.ram_limit)}"
 
 
 async def explain_private_image(

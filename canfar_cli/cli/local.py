@@ -5,6 +5,8 @@ Light at import (typer only): uvicorn and the platform itself are imported insid
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,12 +26,25 @@ def _local() -> None:
     """The local platform: the skaha v1 API on this machine."""
 
 
-def _rate(name: str, value: float) -> float:
+def _within(name: str, value: float, low: float, high: float) -> float:
+    """A numeric flag of `local serve` checked as the client's are: a finite number in range
+    (nan, inf and 1e26 are refused, never served with)."""
     from canfar_cli.errors import UsageError
 
-    if not 0.0 <= value <= 1.0:
-        raise UsageError(f"{name} must be between 0 and 1, got {value:g}")
+    if not low <= value <= high:  # False for nan as well
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        raise UsageError(f"{name} must be between {low:g} and {high:g}, got {shown}")
     return value
+
+
+def _rate(name: str, value: float) -> float:
+    return _within(name, value, 0.0, 1.0)
+
+
+# The largest injected latency (ms) and Retry-After (s): beyond a minute and a day no client
+# waits, and larger values only overflow the timers that would carry them.
+MAX_LATENCY_MS = 60_000.0
+MAX_RETRY_AFTER = 86_400
 
 
 def _is_loopback(host: str) -> bool:
@@ -119,14 +134,12 @@ def serve(
             " of this machine (ps, /proc)",
             hint="use --token-file PATH or CANFAR_LOCAL_TOKEN, or leave it out for a random one",
         )
-    if port is not None and not 0 <= port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535, got {port}")
-    if latency < 0:
-        raise UsageError(f"--latency must be >= 0, got {latency:g}")
+    if port is not None:
+        _within("--port", port, 0, 65535)
+    _within("--latency", latency, 0.0, MAX_LATENCY_MS)
     if not 400 <= fail_status <= 599:
         raise UsageError(f"--fail-status must be an HTTP error status (400-599), got {fail_status}")
-    if retry_after < 0:
-        raise UsageError(f"--retry-after must be >= 0, got {retry_after}")
+    _within("--retry-after", retry_after, 0, MAX_RETRY_AFTER)
     if user is not None and not user.strip():
         raise UsageError("--user must not be empty", hint="leave it out to act as your OS user")
     options = ServeOptions(
@@ -297,6 +310,23 @@ def _home(home: str | None) -> Path:
     return Path(env).expanduser() if env else default_home()
 
 
+@contextlib.contextmanager
+def _state_folder(home: Path) -> Iterator[None]:
+    """What a local command does in the state folder: a folder it cannot make, read or write
+    (a missing parent, /proc, no permission) is one ConfigError line naming it, not a crash."""
+    from canfar_cli.errors import ConfigError
+
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(home) else ""
+        raise ConfigError(
+            f"cannot use the local platform's state folder {home}: {reason}{where}",
+            hint="set --home or CANFAR_LOCAL_HOME to a folder you can write",
+        ) from None
+
+
 def _home_option() -> Any:
     return typer.Option(
         None,
@@ -342,7 +372,9 @@ def users_add(
             raise UsageError("no password on stdin", hint="give one line holding the password")
     else:
         password = generate_password()
-    new = Users(_home(home)).add(name, password)
+    folder = _home(home)
+    with _state_folder(folder):
+        new = Users(folder).add(name, password)
     if not password_stdin:
         out.write(password + "\n")
     out.message(f"{'added user' if new else 'changed the password of'} {name}")
@@ -370,9 +402,10 @@ def approve(
     from canfar_cli.local.signin.users import check_name
 
     check_name(user)
-    provider = Provider(_home(home), SigninSettings())
+    folder = _home(home)
     try:
-        provider.decide(code, user, approve=not deny)
+        with _state_folder(folder):
+            Provider(folder, SigninSettings()).decide(code, user, approve=not deny)
     except DeviceCodeError as exc:
         if exc.reason == "unknown":
             raise NotFoundError(
@@ -393,7 +426,10 @@ def ca_path(ctx: typer.Context, home: str | None = _home_option()) -> None:
     from canfar_cli.cli.state import state_of
     from canfar_cli.local.signin.ca import LocalCA
 
-    state_of(ctx).out.write(f"{LocalCA.load_or_create(_home(home)).path}\n")
+    folder = _home(home)
+    with _state_folder(folder):
+        path = LocalCA.load_or_create(folder).path
+    state_of(ctx).out.write(f"{path}\n")
 
 
 @local_app.command("home")
@@ -432,11 +468,12 @@ def home_path(
     except Exception as exc:
         raise UsageError(str(exc)) from None
     root = arc_root(state)
-    if root == state:
-        statedir.check(state)
-    else:
-        root.mkdir(parents=True, exist_ok=True)
     path = user_home(state, name)
-    statedir.private_dirs(path.parent, path)
-    os.chmod(path, 0o700)
+    with _state_folder(state):
+        if root == state:
+            statedir.check(state)
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+        statedir.private_dirs(path.parent, path)
+        os.chmod(path, 0o700)
     state_of(ctx).out.write(f"{path}\n")

@@ -106,17 +106,17 @@ def _show(state: CliState, ids: list[str], tail: int | None, as_json: bool = Fal
 
     outcomes, known = state.run(work)
     if as_json:
-        out.json(
-            [
-                {
-                    "id": o.key,
-                    "name": (known.get(o.key) or {}).get("name"),
-                    "log": tail_text(o.value or "", tail),
-                }
-                for o in outcomes
-                if o.ok
-            ]
-        )
+        found = [
+            {
+                "id": o.key,
+                "name": (known.get(o.key) or {}).get("name"),
+                "log": tail_text(o.value or "", tail),
+            }
+            for o in outcomes
+            if o.ok
+        ]
+        if found:  # none found: nothing on stdout, as `info` (the errors say why)
+            out.json(found)
         return report_failures(out, outcomes)
     first = True
     for outcome in outcomes:

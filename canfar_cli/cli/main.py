@@ -182,6 +182,20 @@ class CanfarGroup(TyperGroup):
         except ClickUsageError as exc:
             raise _usage_exit(exc) from None
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # An unknown command is answered by meaning, then spelling (cli/suggest.py).
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from canfar_cli.cli.suggest import unknown_command
+
+            visible = [
+                command
+                for command in self.list_commands(ctx)
+                if not getattr(self.get_command(ctx, command), "hidden", False)
+            ]
+            raise unknown_command(name, visible)
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             result = super().invoke(ctx)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from canfar_cli.cli.units import cores, gib_from_gb
 from canfar_cli.models import is_finished
 from canfar_cli.output import Output
 
@@ -13,7 +14,19 @@ if TYPE_CHECKING:
     from canfar_cli.errors import ExitCode
     from canfar_cli.outcomes import Outcome
 
-TABLE_COLUMNS = ["ID", "NAME", "KIND", "STATUS", "IMAGE", "CPU", "RAM", "GPU", "AGE", "EXPIRES"]
+# RAM in GiB (the unit of -m), said once here: the server's decimal GB are converted (units.py).
+TABLE_COLUMNS = [
+    "ID",
+    "NAME",
+    "KIND",
+    "STATUS",
+    "IMAGE",
+    "CPU",
+    "RAM(GiB)",
+    "GPU",
+    "AGE",
+    "EXPIRES",
+]
 # Server fields already shown by the table columns (wide adds every other one).
 _SHOWN = {
     "id",
@@ -31,7 +44,7 @@ _SHOWN = {
 _WIDE_TITLES = {
     "userid": "USER",
     "cpuCoresInUse": "CPU-USED",
-    "ramInUse": "RAM-USED",
+    "ramInUse": "RAM-USED(GiB)",
     "isFixedResources": "FIXED",
     "connectURL": "URL",
     "runAsUID": "UID",
@@ -104,6 +117,19 @@ def wide_keys(sessions: Sequence[Mapping[str, Any]]) -> list[str]:
     return keys
 
 
+def size_cells(session: Mapping[str, Any], ceiling: tuple[str, str] | None) -> tuple[str, str]:
+    """The CPU and RAM (GiB) cells of a session, one rule for every table: a fixed session's
+    request; a flexible one's ceiling (`≤8`, `≤32`) when known, else `-`."""
+    if session.get("isFixedResources") is False and "requestedRAM" not in session:
+        return ceiling if ceiling is not None else ("-", "-")
+    cpu = session.get("requestedCPUCores")
+    ram = session.get("requestedRAM")
+    return (
+        cores(cpu) or _value(session, "requestedCPUCores"),
+        gib_from_gb(ram) or _value(session, "requestedRAM"),
+    )
+
+
 def session_rows(
     sessions: Sequence[Mapping[str, Any]],
     *,
@@ -124,20 +150,18 @@ def session_rows(
             _value(session, "type"),
             _value(session, "status"),
             _value(session, "image"),
-            *(
-                ceiling
-                if ceiling is not None
-                and session.get("isFixedResources") is False
-                and "requestedRAM" not in session
-                else (_value(session, "requestedCPUCores"), _value(session, "requestedRAM", "G"))
-            ),
+            *size_cells(session, ceiling),
             _value(session, "requestedGPUCores"),
             age(session, now),
             expires(session, now),
         ]
         for key in extra:
             value = session.get(key)
-            if isinstance(value, bool):
+            if key == "ramInUse":
+                row.append(gib_from_gb(value) or _value(session, key))
+            elif key == "cpuCoresInUse":
+                row.append(cores(value) or _value(session, key))
+            elif isinstance(value, bool):
                 row.append("yes" if value else "no")
             elif isinstance(value, list):
                 row.append(",".join(str(v) for v in value) or "-")

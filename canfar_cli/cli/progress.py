@@ -25,7 +25,12 @@ class WaitProgress:
     def summary(self, sessions: Sessions) -> str:
         """`waiting for 3 session(s): 1 Pending, 2 Running`."""
         # Server text, shown on a live display: control characters made visible, never obeyed.
-        counts = Counter(printable(normalize_status(str(s.get("status", "?")))) for s in sessions)
+        counts = Counter(
+            "gone"
+            if s.get("gone") is True
+            else printable(normalize_status(str(s.get("status", "?"))))
+            for s in sessions
+        )
         parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         return f"waiting for {self.total} session(s): {parts}"
 

@@ -81,7 +81,11 @@ def prune(
         )
         noun = "session" if len(sessions) == 1 else "sessions"
         if dry_run:
-            show_sessions(out, sessions, fmt)
+            from canfar_cli.cli.launch import flexible_ceiling
+
+            tabled = fmt in ("table", "wide")
+            ceiling = await flexible_ceiling(session, sessions) if tabled else None
+            show_sessions(out, sessions, fmt, ceiling)
             out.message(f"{len(sessions)} {noun} would be removed (dry run: nothing removed)")
             return ExitCode.OK
         if not sessions:

@@ -99,9 +99,13 @@ def ps(
     from canfar_cli.cli.present import session_rows
 
     async def follow(session: AsyncSession) -> None:
+        from canfar_cli.cli.launch import flexible_ceiling
+
         with out.live(stream=out.stdout) as update:
             async for sessions in session.watch_sessions():
-                rows = session_rows(select(sessions), wide=fmt == "wide")
+                chosen = select(sessions)
+                ceiling = await flexible_ceiling(session, chosen)  # /context read once an hour
+                rows = session_rows(chosen, wide=fmt == "wide", ceiling=ceiling)
                 update(out.render_table(*rows, color=out.color_out()))
 
     state.run(follow)

@@ -39,8 +39,9 @@ def confirm_removal(out: Output, ids: Sequence[str], labels: Sequence[str], forc
     if count > len(shown):
         out.message(f"  … and {count - len(shown)} more")
     if not out.confirm(f"Remove {count} {noun}?"):
+        # Declining is an answer, not a failure (as `rm -i`): exit 0.
         out.message("nothing removed")
-        raise ReportedError(ExitCode.FAILED)
+        raise ReportedError(ExitCode.OK)
 
 
 async def remove(out: Output, session: AsyncSession, ids: list[str]) -> tuple[list[str], ExitCode]:

@@ -103,6 +103,10 @@ def run(
             f"session {session_id} Failed{detail}",
             hint=None if remove else f"`canfar events {session_id}` may say more",
         )
+    if status == "gone":
+        from canfar_cli.cli.waiting import gone_error
+
+        raise gone_error([session_id], 1)
     raise JobFailedError(f"session {session_id} ended without completing ({status})")
 
 
@@ -120,10 +124,12 @@ async def run_job(
     """Create the job (checked once, as `create` does), stream its log to stdout, and say how
     it ended: (id, status, exit code when its events give it). The id goes into `created` as
     soon as it is known, so an interruption can remove it."""
+    from canfar_cli.cli.image_kinds import warn_if_other_kind
     from canfar_cli.cli.launch import checked_launch, explain_private_image
     from canfar_cli.models import normalize_status
 
     spec = await checked_launch(session, options.launch)
+    await warn_if_other_kind(out, session, spec.kind, spec.image)
     outcomes = await session.create_checked(spec)
     outcomes = await explain_private_image(session, outcomes, options.launch.image)
     if outcomes[0].error is not None:

@@ -21,15 +21,25 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _gib(value: Any, *, g_means_gib: bool = False) -> str:
+    """A RAM figure of the server (a quantity such as `100G` or `32Gi`) in GiB, the unit of
+    -m; shown as the server sent it when it is no quantity."""
+    from canfar_cli.cli.units import gib_from_quantity
+
+    converted = gib_from_quantity(value, g_means_gib=g_means_gib)
+    return converted if converted is not None else _num(value)
+
+
 def stats_rows(body: dict[str, Any]) -> list[list[str]]:
     cores = _obj(body.get("cores"))
     ram = _obj(body.get("ram"))
     max_cores = _obj(cores.get("maxCPUCores"))
     max_ram = _obj(ram.get("maxRAM"))
     cores_max = _num(max_cores.get("cpuCores"))
+    # The per-session maximum is GiB even where a LimitRange server writes it `<n>G`.
     if max_cores.get("withRam") is not None:
-        cores_max += f" (with {max_cores['withRam']} RAM)"
-    ram_max = _num(max_ram.get("ram"))
+        cores_max += f" (with {_gib(max_cores['withRam'], g_means_gib=True)} GiB RAM)"
+    ram_max = _gib(max_ram.get("ram"), g_means_gib=True)
     if max_ram.get("withCPUCores") is not None:
         ram_max += f" (with {_num(max_ram['withCPUCores'])} cores)"
     return [
@@ -39,7 +49,12 @@ def stats_rows(body: dict[str, Any]) -> list[list[str]]:
             _num(cores.get("cpuCoresAvailable")),
             cores_max,
         ],
-        ["ram", _num(ram.get("requestedRAM")), _num(ram.get("ramAvailable")), ram_max],
+        [
+            "RAM (GiB)",
+            _gib(ram.get("requestedRAM")),
+            _gib(ram.get("ramAvailable")),
+            ram_max,
+        ],
     ]
 
 

@@ -22,6 +22,29 @@ def failed_label(record: Mapping[str, Any], code: int | None) -> str:
     return f"{name} ({inside})" if name else inside
 
 
+def gone_label(record: Mapping[str, Any]) -> str:
+    """`fit-2 (x7k2m9qa, last seen Running)`: a session removed before it ended."""
+    from canfar_cli.models import normalize_status
+
+    session_id = str(record.get("id"))
+    name = record.get("name")
+    status = record.get("status")
+    seen = f", last seen {normalize_status(status)}" if isinstance(status, str) and status else ""
+    inside = f"{session_id}{seen}"
+    return f"{name} ({inside})" if name else inside
+
+
+def gone_error(labels: Sequence[str], total: int) -> JobFailedError:
+    """The one verdict on waited-for sessions that disappeared (removed by `canfar rm`, an
+    expiry or the platform's cleanup) before they ended: not Completed, so exit 1, whether the
+    waiting was `canfar wait`, `create --wait` or `canfar run`."""
+    return JobFailedError(
+        f"{len(labels)} of {total} session(s) gone before they ended: " + ", ".join(labels),
+        hint="they were removed (canfar rm, expiry or the platform's cleanup); their work did"
+        " not complete",
+    )
+
+
 async def wait_for(
     out: Output,
     session: AsyncSession,
@@ -30,8 +53,8 @@ async def wait_for(
     until: str,
     timeout: float | None,
 ) -> list[dict[str, Any]]:
-    """Wait (core `wait`) with progress on stderr; JobFailedError when any session Failed.
-    The last records, in id order."""
+    """Wait (core `wait`) with progress on stderr; JobFailedError when any session Failed or
+    is gone (removed before it ended). The last records, in id order."""
     from canfar_cli.cli.progress import WaitProgress
     from canfar_cli.models import normalize_status
 
@@ -39,13 +62,22 @@ async def wait_for(
     with progress.shown() as on_update:
         records = await session.wait(list(ids), timeout=timeout, on_update=on_update, until=until)
     progress.done(records)
-    failed = [r for r in records if normalize_status(str(r.get("status", ""))) == "Failed"]
+    gone = [r for r in records if r.get("gone") is True]
+    failed = [
+        r
+        for r in records
+        if r.get("gone") is not True and normalize_status(str(r.get("status", ""))) == "Failed"
+    ]
     if failed:
         codes = await session.exit_codes([str(r.get("id")) for r in failed])
         labels = [failed_label(r, codes.get(str(r.get("id")))) for r in failed]
         first = failed[0].get("id")
+        message = f"{len(failed)} of {len(ids)} session(s) Failed: " + ", ".join(labels)
+        if gone:
+            message += f"; {gone_error([gone_label(r) for r in gone], len(ids)).message}"
         raise JobFailedError(
-            f"{len(failed)} of {len(ids)} session(s) Failed: " + ", ".join(labels),
-            hint=f"`canfar logs {first}` and `canfar events {first}` may say why",
+            message, hint=f"`canfar logs {first}` and `canfar events {first}` may say why"
         )
+    if gone:
+        raise gone_error([gone_label(r) for r in gone], len(ids))
     return records

@@ -16,6 +16,8 @@ Modules:
     resources  cores/ram checks against /context, the figures of view=stats
     metrics    a running job's usage, the machine's memory (/proc on Linux, ps elsewhere)
     control    waking the supervisor, ending a removed session's processes
+    serverlog  where the platform's log goes: server.log in its state folder when in process,
+               stderr when serving
     faults     fault-injection middleware (serving only)
     serve      `canfar local serve` on uvicorn (the only module that imports uvicorn)
 

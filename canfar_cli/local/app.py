@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from canfar_cli.errors import ConfigError
-from canfar_cli.local import control, housekeeping, metrics, portable, resources, skaha
+from canfar_cli.local import control, housekeeping, metrics, portable, resources, serverlog, skaha
 from canfar_cli.local import rows as new_rows
 from canfar_cli.local.asgi import (
     JSON,
@@ -78,8 +78,10 @@ def _load_json(path: Path, what: str) -> Any:
 class LocalApp:
     """The ASGI app. One instance per server or per in-process client."""
 
-    def __init__(self, settings: LocalSettings) -> None:
+    def __init__(self, settings: LocalSettings, *, in_process: bool = False) -> None:
         self.settings = settings
+        # In process, the platform logs to a file of its state folder, not the user's stderr.
+        self.log_file: Path | None = settings.home / serverlog.LOG_FILE if in_process else None
         self.context: dict[str, Any] = _load_json(settings.context_file, "context")
         self.context_body = skaha.compact(self.context)
         self.images = _image_list(settings.images_file)
@@ -123,6 +125,20 @@ class LocalApp:
             return
         if scope["type"] != "http":
             return
+        with serverlog.logging_to(self._log_file_if_usable()):
+            await self._answer(scope, receive, send)
+
+    def _log_file_if_usable(self) -> Path | None:
+        if self.log_file is None:
+            return None
+        if not self.log_file.parent.is_dir():
+            try:
+                _ = self.store  # makes the state folder (0700), as the first request would
+            except SkahaError:
+                return None  # a folder that cannot be made: stderr, and the request says why
+        return self.log_file
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = scope.get("method", "").upper() == "HEAD"
         try:
             request = await Request.read(
@@ -146,7 +162,8 @@ class LocalApp:
             response = text(503, "temporarily unavailable: null\n", {"Retry-After": "1"})
         except Exception as exc:  # a bug: answered like cadc-rest's handleUnexpected
             log.exception("unexpected error in the local platform")
-            response = text(500, f"unexpected exception: {exc!r}")
+            where = f" (details in {self.log_file})" if self.log_file is not None else ""
+            response = text(500, f"unexpected exception: {exc!r}{where}")
         await response.send(send, head=head)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -318,13 +335,39 @@ class LocalApp:
         if view is not None and view.lower() == "interactive":
             rows = [r for r in self.store.sessions(user) if r["type"] != "headless"]
             rows = [r for r in rows if status is None or r["status"].lower() == status.lower()]
-            return Response(200, skaha.gson([self.session_body(r, request) for r in rows]), JSON)
+            return self.listing(rows, request)
         everyone = view == "all"
         rows = self.store.sessions(None if everyone else user)
         rows = self._filter(rows, kind, status)
-        if everyone:
-            return Response(200, skaha.gson([skaha.public_session(r) for r in rows]), JSON)
-        return Response(200, skaha.gson([self.session_body(r, request) for r in rows]), JSON)
+        return self.listing(rows, request, public=everyone)
+
+    def listing(self, rows: list[Any], request: Request, *, public: bool = False) -> Response:
+        """A JSON array of the rows' records (see `record`)."""
+        bodies = [self.record(row, request, public=public) for row in rows]
+        return Response(200, skaha.gson([body for body in bodies if body is not None]), JSON)
+
+    def record(
+        self, row: Any, request: Request | None, *, public: bool = False
+    ) -> dict[str, Any] | None:
+        """A row's record. A row a bug or an older version left damaged must never cost the
+        user every other session, nor the `rm` that would remove it: it is shown with only
+        the fields that can be read (None when not even those can), and named in the server's
+        log."""
+        try:
+            if public:
+                return skaha.public_session(row)
+            return self.session_body(row, request)
+        except Exception:
+            log.exception(
+                "the record of session %s (user %s) is damaged: shown without its other fields",
+                _column(row, "id"),
+                _column(row, "userid"),
+            )
+        try:
+            return skaha.minimal_session(row, public=public)
+        except Exception:
+            log.exception("session %s left out: nothing of it can be read", _column(row, "id"))
+            return None
 
     @staticmethod
     def _filter(rows: list[Any], kind: str | None, status: str | None) -> list[Any]:
@@ -341,6 +384,10 @@ class LocalApp:
         return kept
 
     def session_body(self, row: Any, request: Request | None = None) -> dict[str, Any]:
+        if row["fixed"] and row["cores"] is None:
+            # RAM given alone, stored by a version that did not record the default cores.
+            row = dict(zip(row.keys(), row, strict=True))
+            row["cores"] = resources.with_default_cores((None, row["ram"]), self.context)[0]
         usage = metrics.usage(row) if row["status"] == "Running" else None
         base = _own_base(request) if request is not None else ""
         return skaha.session_object(row, uid=self.uid, gid=self.gid, usage=usage, base=base)
@@ -359,12 +406,18 @@ class LocalApp:
             rows = [r for r in self.store.sessions(user) if r["type"] != "desktop-app"]
             if not rows:
                 raise SkahaError(404, "session  not found")
-            return Response(200, skaha.gson(self.session_body(rows[0], request)), JSON)
+            return self.one_record(rows[0], request)
         skaha.check_label_id(session_id)
         row = self._own(user, session_id)
         if row is None:
             raise SkahaError(404, f"session {session_id} not found")
-        return Response(200, skaha.gson(self.session_body(row, request)), JSON)
+        return self.one_record(row, request)
+
+    def one_record(self, row: Any, request: Request | None) -> Response:
+        body = self.record(row, request)
+        if body is None:
+            raise SkahaError(500, f"unexpected exception: the record of {_column(row, 'id')}")
+        return Response(200, skaha.gson(body), JSON)
 
     def _own(self, user: str, session_id: str, appid: str = "") -> Any:
         row = self.store.get(session_id, appid)
@@ -383,9 +436,7 @@ class LocalApp:
         rows = self.store.sessions(None if everyone else user)
         rows = [r for r in rows if r["type"] == "desktop-app"]
         rows = [r for r in rows if status is None or r["status"].lower() == status.lower()]
-        if everyone:
-            return Response(200, skaha.gson([skaha.public_session(r) for r in rows]), JSON)
-        return Response(200, skaha.gson([self.session_body(r, request) for r in rows]), JSON)
+        return self.listing(rows, request, public=everyone)
 
     def get_app(self, user: str, session_id: str, appid: str) -> Response:
         row = self._own(user, session_id, appid) if appid else None
@@ -393,7 +444,7 @@ class LocalApp:
             raise SkahaError(
                 404, f"desktop app with session {session_id} and app ID {appid} was not found"
             )
-        return Response(200, skaha.gson(self.session_body(row)), JSON)
+        return self.one_record(row, None)
 
     def get_context(self, request: Request) -> Response:
         return Response(200, self.context_body, JSON)
@@ -427,7 +478,9 @@ class LocalApp:
         kind = (raw_type or "").strip().lower() or "headless"
         if kind not in skaha.CREATE_TYPES:
             raise bad_request(f"Invalid session type: {raw_type}")
-        requested = resources.requested(params, self.context)
+        requested = resources.with_default_cores(
+            resources.requested(params, self.context), self.context
+        )
         name = params.get("name")
         if name is None or not name.strip():
             raise bad_request("Missing parameter 'name'")
@@ -520,7 +573,9 @@ class LocalApp:
         image = params.get("image")
         if image is None:
             raise bad_request("Missing parameter 'image'")
-        requested = resources.requested(params, self.context)
+        requested = resources.with_default_cores(
+            resources.requested(params, self.context), self.context
+        )
         desktop = self._own(user, session_id)
         if desktop is None or desktop["type"] != "desktop" or desktop["status"] != "Running":
             raise SkahaError(404, f"session {session_id} not found")
@@ -549,6 +604,13 @@ class LocalApp:
             return False
         self._last_sweep = now
         return housekeeping.sweep(self.store, self.settings)
+
+
+def _column(row: Any, key: str) -> str:
+    try:
+        return str(row[key])
+    except (IndexError, KeyError, TypeError):
+        return "?"
 
 
 def _own_base(request: Request) -> str:
@@ -591,8 +653,10 @@ def check_job_yaml(cmd: str | None, args: str | None, env: list[tuple[str, str]]
         raise SkahaError(500, f"unexpected exception: {exc}") from None
 
 
-def create_app(settings: LocalSettings | None = None) -> LocalApp:
+def create_app(settings: LocalSettings | None = None, *, in_process: bool = False) -> LocalApp:
     """The local platform as a plain ASGI app (settings from the environment when not given);
-    ConfigError on a system that is not POSIX (Windows)."""
+    ConfigError on a system that is not POSIX (Windows). in_process: the app answers inside
+    the user's own command (`--server local`), so its log goes to server.log in its state
+    folder rather than to stderr."""
     portable.require_posix()
-    return LocalApp(settings or LocalSettings.from_env())
+    return LocalApp(settings or LocalSettings.from_env(), in_process=in_process)

@@ -32,6 +32,22 @@ def requested(params: Any, context: dict[str, Any]) -> tuple[float | None, float
     return cores, ram
 
 
+def with_default_cores(
+    requested: tuple[float | None, float | None], context: dict[str, Any]
+) -> tuple[float | None, float | None]:
+    """`ram` given without `cores`: as skaha's PostAction.ResourceSpecification builds it, RAM is
+    fixed (request = limit = the value) while cores keep their flexible default request
+    (/context `cores.defaultRequest`), and a fixed session reports that request as its
+    requestedCPUCores. So the row records the cores the job really asks for."""
+    cores, ram = requested
+    if ram is not None and cores is None:
+        try:
+            cores = float(context.get("cores", {}).get("defaultRequest", 1))
+        except (AttributeError, TypeError, ValueError):
+            cores = 1.0
+    return cores, ram
+
+
 def request_of(row: Any, context: dict[str, Any]) -> tuple[float, float]:
     """What a session asks the cluster for: (cores, GiB), as Kubernetes schedules it (the
     request, which is the value given, or /context's defaultRequest, or the template's)."""

@@ -221,13 +221,29 @@ def session_object(
         body["expiryTime"] = instant(int(row["start_time"]) + int(row["deadline"]))
     body["connectURL"] = connect_url(row["type"], row["id"], row["userid"], base)
     if row["fixed"]:
-        body["requestedRAM"] = decimal_gb(row["ram"])
-        body["requestedCPUCores"] = cores_text(row["cores"])
+        # A row of an older version may lack its cores (RAM given alone): the field is left out
+        # rather than the record (or, worse, the whole listing) failing.
+        if row["ram"] is not None:
+            body["requestedRAM"] = decimal_gb(row["ram"])
+        if row["cores"] is not None:
+            body["requestedCPUCores"] = cores_text(row["cores"])
     # GPUs are not enabled on the local platform (as on a cluster without GPU_ENABLED).
     body["requestedGPUCores"] = "0"
     if usage:
         body.update(usage)
     body["isFixedResources"] = bool(row["fixed"])
+    return body
+
+
+def minimal_session(row: Any, *, public: bool = False) -> dict[str, Any]:
+    """What can be shown of a damaged row: the fields every record has, as text."""
+    keys = ("userid", "type", "status") if public else ("id", "userid", "type", "status")
+    body = {key: str(row[key]) for key in keys}
+    if not public:
+        body["name"] = str(row["name"])
+        body["image"] = str(row["image"])
+        if row["appid"]:
+            body["appid"] = str(row["appid"])
     return body
 
 

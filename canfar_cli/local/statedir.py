@@ -12,6 +12,7 @@ may be tokens), the jobs' logs and homes, and the tokens of `canfar local serve`
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -98,4 +99,10 @@ def check(home: Path) -> None:
                     if stat.S_ISREG(token_info.st_mode) and _owner_ok(token_info):
                         _fix(token_file, token_info, 0o600)
     # The database is made private before SQLite opens it: its -wal and -shm take its mode.
-    os.close(private_file(home / DB_FILE, os.O_RDWR))
+    # Only when it is new (O_EXCL): an existing one was fixed above, and opening and closing a
+    # file SQLite has open in this process drops every POSIX lock the process holds on it (the
+    # shared lock of a WAL database), so another process could checkpoint and delete the WAL
+    # under a connection still using it: "database disk image is malformed", seen when a
+    # long-lived process (a notebook, a test run) makes many in-process platforms on one home.
+    with contextlib.suppress(FileExistsError):
+        os.close(private_file(home / DB_FILE, os.O_RDWR | os.O_EXCL))

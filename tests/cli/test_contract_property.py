@@ -15,7 +15,9 @@ from tests.cli.fakes import healthy, state_with
 
 EXAMPLES = int(os.environ.get("CANFAR_PROPERTY_EXAMPLES", "300"))
 CODES = {0, 1, 2, 3, 4, 5}
-COMMANDS = ["create", "ps", "info", "logs", "events", "stats", "rm", "prune", "config"]
+COMMANDS = ["create", "ps", "info", "logs", "events", "stats", "rm", "prune", "config", "images"]
+# Words users of other tools type for commands canfar names otherwise (issue 20: by meaning).
+OTHER_TOOLS = ["delete", "kill", "stop", "logout", "whoami", "status", "ls"]
 # Commands of several ids: one error line per id that failed.
 BATCH = {"info", "logs", "events", "rm"}
 # Watching and following never end against a session that stays Running: left out.
@@ -67,6 +69,14 @@ WORDS = [
     "caf\udce9",
     "--server",
     "http://h:70000/x",
+    # Issue 20: RAM without cores, timeouts past what a socket can hold, an unusable folder.
+    "4",
+    "1e18",
+    "86401",
+    "--home",
+    "/proc/nope",
+    "-k",
+    "desktop-app",
 ]
 token = st.one_of(
     st.sampled_from(WORDS),
@@ -81,7 +91,7 @@ token = st.one_of(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(command=st.sampled_from(COMMANDS), words=st.lists(token, max_size=7))
+@given(command=st.sampled_from(COMMANDS + OTHER_TOOLS), words=st.lists(token, max_size=7))
 def test_any_command_line_keeps_the_contract(cli, command: str, words: list[str]) -> None:
     argv = [command] + [w for w in words if w not in ENDLESS and "\x00" not in w]
     result = cli(*argv, obj=state_with(healthy))
@@ -103,3 +113,31 @@ def test_any_command_line_keeps_the_contract(cli, command: str, words: list[str]
             assert len(errors) <= len(argv) - 1, (argv, stderr)
         else:
             assert len(errors) == 1, (argv, stderr)
+
+
+@settings(
+    max_examples=int(os.environ.get("CANFAR_PROPERTY_LOCAL_EXAMPLES", "12")),
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.sampled_from(["headless", "notebook"]),
+    cores=st.sampled_from([None, "1", "2"]),
+    ram=st.sampled_from([None, "1", "4", "8"]),
+)
+def test_any_size_leaves_the_local_platform_listable(
+    cli, kind: str, cores: str | None, ram: str | None
+) -> None:
+    """Issue 20: one `run … -m 4` left the user's whole local platform answering 500. Whatever
+    sizes a session is made with, every command that lists still works, and it can be removed."""
+    sizes = (["-c", cores] if cores else []) + (["-m", ram] if ram else [])
+    command = ["--", "true"] if kind == "headless" else []
+    made = cli("create", kind, "images.canfar.net/skaha/astroml:latest", *sizes, *command)
+    assert made.exit_code == 0, made.stderr
+    (session_id,) = made.stdout.split()
+    for argv in (["ps", "-a"], ["info", session_id], ["prune", "--dry-run"], ["stats"]):
+        result = cli(*argv)
+        assert result.exit_code == 0, (sizes, argv, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert cli("rm", "-f", session_id).exit_code == 0

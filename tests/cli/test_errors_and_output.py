@@ -29,6 +29,12 @@ class FakeCore:
     async def __aexit__(self, *exc_info: object) -> None:
         return None
 
+    base_url = "http://fake/skaha/v1"
+
+    async def images(self, kind: str | None = None) -> Any:
+        """None public unless the test says (create looks up the image's kinds)."""
+        return self.results.get("images", [])
+
     def __getattr__(self, name: str) -> Any:
         if name == "resolve_ids" and name not in self.results:
 

@@ -57,7 +57,8 @@ def test_a_returned_exit_code_ends_the_program_with_it(cli: Any) -> None:
 
 
 def test_a_reported_error_exits_with_its_code_and_says_nothing_more(cli: Any) -> None:
-    """`rm` without -f, answered no: "nothing removed" and exit 1, no `error:` line."""
+    """`rm` without -f, answered no: "nothing removed" and exit 0 (declining is an answer, as
+    `rm -i`; issue 20), no `error:` line."""
     import io
 
     from canfar_cli.cli.state import CliState
@@ -67,7 +68,7 @@ def test_a_reported_error_exits_with_its_code_and_says_nothing_more(cli: Any) ->
     err = io.StringIO()
     out = Output(stdout=io.StringIO(), stderr=err, stdin=io.StringIO("n\n"), stdin_tty=True)
     result = cli("rm", made.stdout.strip(), obj=CliState(out=out))
-    assert result.exit_code == int(ExitCode.FAILED)
+    assert result.exit_code == int(ExitCode.OK)
     assert "nothing removed" in err.getvalue()
     assert "error:" not in err.getvalue()
     assert len(sessions(cli)) == 1

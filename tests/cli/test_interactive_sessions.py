@@ -40,8 +40,8 @@ def test_create_notebook_sends_latest_and_is_flexible(cli: Any, local_server: An
     listing = cli("ps", "-a", "-o", "wide", server=url)
     assert "FIXED" in listing.stdout.splitlines()[0]
     rows = {line.split()[0]: line.split() for line in listing.stdout.splitlines()[1:]}
-    assert rows[session_id][5:7] == ["≤8", "≤32G"]  # up to the context's defaultLimit
-    assert rows[fixed.stdout.strip()][5:7] == ["2", "4.29G"]
+    assert rows[session_id][5:7] == ["≤8", "≤32"]  # up to the context's defaultLimit (GiB)
+    assert rows[fixed.stdout.strip()][5:7] == ["2", "4"]  # -m 4: 4 GiB (4.29 decimal GB)
 
 
 def test_a_digest_and_a_tag_are_kept(cli: Any) -> None:

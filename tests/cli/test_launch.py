@@ -169,6 +169,9 @@ def test_run_create_takes_options_a_session_and_the_output() -> None:
         async def fetch(self) -> list[dict[str, Any]]:
             return [{"id": "old", "name": "terminal-1"}]
 
+        async def images(self, kind: str | None = None) -> list[dict[str, Any]]:
+            return []  # the kinds of a public image are looked up before sending: none here
+
         async def create_checked(self, spec: CreateSpec) -> list[Outcome[str]]:
             assert spec.names == ["terminal-2-1", "terminal-2-2"]  # terminal-1 is taken
             refused = ServerError("quota exceeded", status=400)

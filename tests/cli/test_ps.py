@@ -26,7 +26,7 @@ def test_ps_filters_and_formats(cli, local_server) -> None:
         "STATUS",
         "IMAGE",
         "CPU",
-        "RAM",
+        "RAM(GiB)",
         "GPU",
         "AGE",
         "EXPIRES",

@@ -10,6 +10,6 @@ def test_stats_table_and_json(cli) -> None:
     assert table.exit_code == 0
     lines = table.stdout.splitlines()
     assert lines[0].split()[:3] == ["RESOURCE", "REQUESTED", "AVAILABLE"]
-    assert lines[1].startswith("cores") and lines[2].startswith("ram")
+    assert lines[1].startswith("cores") and lines[2].startswith("RAM (GiB)")
     body = json.loads(cli("stats", "-o", "json").stdout)
     assert set(body) >= {"cores", "ram"}

@@ -500,7 +500,8 @@ async def test_wait_counts_a_vanished_session_as_ended() -> None:
 
     async with session_with(handler) as session:
         records = await session.wait("a", timeout=5, interval=0.01)
-    assert records == [{"id": "a", "status": "Pending", "name": "a"}]
+    # Its last record, marked as gone: it did not end (issue 20; the CLI exits 1 for it).
+    assert records == [{"id": "a", "status": "Pending", "name": "a", "gone": True}]
 
 
 @pytest.mark.parametrize("concurrency", [1, 7, 8, 9, 32, 100, 1000])

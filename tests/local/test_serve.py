@@ -54,7 +54,7 @@ def test_bad_options_are_usage_errors() -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--retry-after", "-3"], "--retry-after must be >= 0"),
+        (["--retry-after", "-3"], "--retry-after must be between 0 and 86400"),
         (["--user", " "], "--user must not be empty"),
     ],
 )

@@ -48,8 +48,8 @@ def test_capabilities_and_registries_lead_to_arc_and_vault(local_server: Any) ->
         pairs: dict[str, str] = {}
         for line in caps.splitlines():
             if line.strip() and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                pairs[key.strip()] = value.strip()
+                uri, url = line.split("=", 1)
+                pairs[uri.strip()] = url.strip()
         assert pairs["ivo://cadc.nrc.ca/arc"] == f"{base}/arc/capabilities"
         assert pairs["ivo://cadc.nrc.ca/vault"] == f"{base}/vault/capabilities"
         srcnet = http.get(f"{base}/reg/srcnet/resource-caps").text
@@ -112,7 +112,7 @@ def test_the_home_is_a_node_and_the_document_has_cavern_s_shape(local_server: An
     assert props[CORE + "creator"] == user
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}", props[CORE + "date"])
     # Properties come sorted by URI, the immutable ones flagged readOnly.
-    uris = [p.get("uri") or "" for p in child.iter(f"{VOS}property")]
+    uris = [p.get("uri", "") for p in child.iter(f"{VOS}property")]
     assert uris == sorted(uris)
     flags = {p.get("uri"): p.get("readOnly") for p in child.iter(f"{VOS}property")}
     assert flags[CORE + "length"] == "true" and flags[CORE + "ispublic"] is None

@@ -18,19 +18,9 @@ from typing import Any
 
 from canfar_cli import cmdline
 from canfar_cli.errors import UsageError
+from canfar_cli.vocabulary import KINDS as KINDS  # re-exported: models.KINDS as before
+from canfar_cli.vocabulary import STATUSES as STATUSES
 
-KINDS: tuple[str, ...] = ("headless", "notebook", "desktop", "carta", "firefly", "contributed")
-
-# What the current server emits, then what older servers (and the stale docs) said.
-STATUSES: tuple[str, ...] = (
-    "Pending",
-    "Running",
-    "Completed",
-    "Failed",
-    "Terminating",
-    "Succeeded",
-    "Error",
-)
 # Older servers said Succeeded/Error where newer ones say Completed/Failed: the same states.
 _STATUS_ALIASES = {"succeeded": "Completed", "error": "Failed"}
 FINISHED_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Succeeded", "Error"})
@@ -484,6 +474,20 @@ def check_id(session_id: str) -> str:
             hint="session ids are short codes like 'x7k2m9qa'; list yours with `canfar ps`",
         )
     return session_id
+
+
+def is_id(token: str) -> bool:
+    """Whether `token` can be a session id (check_id would take it)."""
+    return isinstance(token, str) and _ID_RE.match(token) is not None
+
+
+# The ids skaha makes: 8 characters [a-z0-9], the first a letter (RandomStringGenerator(8)).
+_SKAHA_ID_RE = re.compile(r"^[a-z][a-z0-9]{7}\Z")
+
+
+def looks_like_skaha_id(token: str) -> bool:
+    """Whether `token` has the form of the ids skaha makes (a name may have it too)."""
+    return isinstance(token, str) and _SKAHA_ID_RE.match(token) is not None
 
 
 def check_ids(ids: str | Iterable[str]) -> list[str]:

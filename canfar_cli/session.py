@@ -514,6 +514,101 @@ class AsyncSession:
         outcomes = await self.create_checked(request.check())
         return settle(outcomes, "sessions were not created")
 
+    # --- ids or names, one request per id -------------------------------------------------
+
+    async def _named(
+        self,
+        tokens: str | Iterable[str],
+        work: Callable[[str, dict[str, Any] | None], Awaitable[T]],
+        *,
+        all_named: bool = False,
+        listed: Mapping[str, dict[str, Any]] | None = None,
+        unknown: Callable[[CanfarError], bool] | None = None,
+        names: bool = True,
+    ) -> list[Outcome[T]]:
+        """`work(id, record)` for each token, a token being a session id or a session's name.
+
+        Each token of the form of skaha's ids is worked on as an id at once (its record None):
+        ids cost nothing more than the work itself. Other tokens, and those whose work
+        found no such session (`unknown(error)`, by default a NotFoundError), are looked up in
+        one listing for the whole batch, as names (ignoring case, as the server lowers them),
+        and worked on with the record found. A name of several sessions stands for all of them
+        with all_named=True, else it is a UsageError: raised before anything is done when the
+        listing was read first (a token not of an id's form), else that token's outcome.
+        `listed`: a listing already read (a large batch), used as the first look instead.
+        Outcomes in the tokens' order, keyed by session id (by the token when it names none).
+
+        names=False: every token is an id; the listing is still read once when one is unknown,
+        for a 404 of every id may mean the URL has no skaha API (then that is the error, exit
+        1, rather than "not found")."""
+        is_unknown = unknown or (lambda error: isinstance(error, NotFoundError))
+        items = [tokens] if isinstance(tokens, str) else list(tokens)
+        distinct = list(dict.fromkeys(items))
+        if names and listed is None and not all(models.looks_like_skaha_id(t) for t in distinct):
+            listed = await self._listing()  # a name: one listing serves the whole batch
+        if listed is not None:
+            return await self._named_from(listed, distinct, work, all_named)
+        first = await self._each(distinct, lambda token: work(token, None))
+        missing = [o.key for o in first if o.error is not None and is_unknown(o.error)]
+        if not missing:
+            return first
+        listing = await self._listing()  # raises "no skaha API" when it 404s too
+        if not names:
+            return first
+        by_token = {o.key: [o] for o in first}
+        await self._retry_as_names(listing, missing, by_token, work, all_named)
+        return _flatten(distinct, by_token)
+
+    async def _named_from(
+        self,
+        listed: Mapping[str, dict[str, Any]],
+        distinct: list[str],
+        work: Callable[[str, dict[str, Any] | None], Awaitable[T]],
+        all_named: bool,
+    ) -> list[Outcome[T]]:
+        """`_named` with the listing read first: names resolved before anything is done."""
+        by_name = _names_of(listed)
+        direct: list[str] = []
+        named: dict[str, list[str]] = {}
+        for token in distinct:
+            ids = [] if token in listed else _matches(by_name, token)
+            if not ids:
+                # Neither listed nor named: an id (asked of the server), or refused as not
+                # one before anything is done (exit 2).
+                direct.append(models.check_id(token))
+            elif len(ids) > 1 and not all_named:
+                raise _ambiguous(token, ids)
+            else:
+                named[token] = ids
+                direct.extend(i for i in ids if i not in direct)
+        done = {o.key: o for o in await self._each(direct, lambda i: work(i, listed.get(i)))}
+        by_token = {t: [done[i] for i in named[t]] if t in named else [done[t]] for t in distinct}
+        return _flatten(distinct, by_token)
+
+    async def _retry_as_names(
+        self,
+        listing: Mapping[str, dict[str, Any]],
+        missing: list[str],
+        by_token: dict[str, list[Outcome[T]]],
+        work: Callable[[str, dict[str, Any] | None], Awaitable[T]],
+        all_named: bool,
+    ) -> None:
+        """The tokens that named no session as ids, looked for as names in the listing: the
+        work done for the sessions they name (their outcomes put in `by_token`)."""
+        by_name = _names_of(listing)
+        named: dict[str, list[str]] = {}
+        for token in missing:
+            ids = _matches(by_name, token)
+            if len(ids) > 1 and not all_named:
+                by_token[token] = [Outcome(token, error=_ambiguous(token, ids))]
+            elif ids:
+                named[token] = ids
+        # Each session once: one named by a token that was its id too is not done again.
+        again = [i for ids in named.values() for i in ids if i not in by_token]
+        redone = {o.key: o for o in await self._each(again, lambda i: work(i, listing[i]))}
+        for token, ids in named.items():
+            by_token[token] = [redone[i] if i in redone else by_token[i][0] for i in ids]
+
     # --- reading ----------------------------------------------------------------------------
 
     async def resolve_ids(self, tokens: str | Iterable[str], all_named: bool = False) -> list[str]:
@@ -590,61 +685,31 @@ class AsyncSession:
             sessions = models.select_sessions(sessions, statuses=[status])
         return sessions
 
-    async def info_each(self, ids: str | Iterable[str]) -> list[Outcome[dict[str, Any]]]:
-        """Each session's object. A batch larger than one round of requests is answered from one
-        listing (the same objects, one request instead of hundreds, and far cheaper for the
-        server); ids the listing lacks are still asked one by one, so each gets the server's
-        own answer (its 404 text, or a session created since the listing)."""
-        checked = models.check_ids(ids)
-        listed: Mapping[str, dict[str, Any]] = {}
-        if len(set(checked)) > self._http.concurrency:
+    async def info_each(
+        self, ids: str | Iterable[str], *, names: bool = False, all_named: bool = False
+    ) -> list[Outcome[dict[str, Any]]]:
+        """Each session's object, one GET each. A batch larger than one round of requests is
+        answered from one listing (the same objects, one request instead of hundreds, and far
+        cheaper for the server); ids the listing lacks are still asked one by one, so each gets
+        the server's own answer (its 404 text, or a session created since the listing).
+
+        names=True: a token may also be a session's name; a name costs one listing for the
+        whole batch (see `resolve_ids` for the rules; all_named as there)."""
+        tokens = _tokens(ids) if names else models.check_ids(ids)
+        listed: Mapping[str, dict[str, Any]] | None = None
+        if len(set(tokens)) > self._http.concurrency:
             listed = await self._listing()
 
-        async def one(session_id: str) -> dict[str, Any]:
-            if session_id in listed:
-                return listed[session_id]
-            record: dict[str, Any] = await self._get_json(f"session/{session_id}")
-            return record
+        async def one(session_id: str, record: dict[str, Any] | None) -> dict[str, Any]:
+            return record if record is not None else await self._record(session_id)
 
-        return await self._each(checked, one)
+        if names:
+            return await self._named(tokens, one, listed=listed, all_named=all_named)
+        return await self._each(tokens, lambda i: one(i, listed.get(i) if listed else None))
 
-    async def info(self, ids: str | Iterable[str]) -> list[dict[str, Any]]:
-        """The session objects, in the order of the ids."""
-        return settle(await self.info_each(ids), "sessions could not be read")
-
-    async def logs_each(self, ids: str | Iterable[str]) -> list[Outcome[str]]:
-        """Each session's log text exactly as the server sends it. The server answers 200 with
-        nothing for an unknown id, so the sessions are looked up first (one by one for a few
-        ids, one listing for a batch larger than the concurrency)."""
-        checked = models.check_ids(ids)
-        known = await self._known(checked)
-
-        async def one(session_id: str) -> str:
-            await self._check_known(session_id, known)
-            return await self._log_text(session_id)
-
-        return await self._each(checked, one)
-
-    async def _known(self, ids: list[str]) -> Mapping[str, Any] | None:
-        """The caller's sessions by id when the batch is large (one listing serves it), or None:
-        a few ids are then looked up one by one (a listing can hold 50,000 sessions)."""
-        if len(set(ids)) > self._http.concurrency:
-            return await self._listing()
-        return None
-
-    async def _check_known(self, session_id: str, known: Mapping[str, Any] | None) -> None:
-        """NotFoundError unless the session exists (in `known`, or asked of the server). A 404
-        of one id is confirmed by the listing: when that 404s too, the URL has no skaha API
-        (exit 1), the id is not "unknown"."""
-        if known is not None:
-            if session_id not in known:
-                raise self._not_found(session_id)
-            return
-        try:
-            record = await self._get_json(f"session/{session_id}")
-        except NotFoundError:
-            await self._get_collection("session")  # raises "no skaha API" when it 404s too
-            raise
+    async def _record(self, session_id: str) -> dict[str, Any]:
+        """GET session/ID: the session's object, which must be that session."""
+        record: dict[str, Any] = await self._get_json(f"session/{session_id}")
         if record.get("id") != session_id:
             raise ServerError(
                 f"the server's answer to GET {self._http.url(f'session/{session_id}')} is not"
@@ -653,6 +718,65 @@ class AsyncSession:
                 reason=str(record)[:200],
                 hint=SERVER_URL_HINT,
             )
+        return record
+
+    async def info(self, ids: str | Iterable[str]) -> list[dict[str, Any]]:
+        """The session objects, in the order of the ids."""
+        return settle(await self.info_each(ids), "sessions could not be read")
+
+    async def logs_each(self, ids: str | Iterable[str]) -> list[Outcome[str]]:
+        """Each session's log text exactly as the server sends it. The server answers 200 with
+        nothing for an unknown id, so each session is looked up too (see `read_logs_each`)."""
+        return [_second(o) for o in await self.read_logs_each(ids)]
+
+    async def read_logs_each(
+        self, ids: str | Iterable[str], *, names: bool = False
+    ) -> list[Outcome[tuple[dict[str, Any], str]]]:
+        """Each session's object and log text: the fewest requests the API allows. The server
+        answers a log of an unknown id with 200 and nothing, so a session is looked up before
+        its log is read (two requests each); a batch larger than one round reads one listing
+        instead, at the same time as the logs (no round is spent on it before the first log).
+        A lookup that 404s is confirmed by the listing: when that 404s too, the URL has no
+        skaha API (exit 1), the id is not "unknown". names=True as in `info_each`."""
+        tokens = _tokens(ids) if names else models.check_ids(ids)
+        distinct = list(dict.fromkeys(tokens))
+        texts: dict[str, Outcome[str]] = {}
+        listed: dict[str, dict[str, Any]] | None = None
+        if len(distinct) > self._http.concurrency and all(models.is_id(t) for t in distinct):
+            listed, texts = await self._listing_beside(self._each(distinct, self._log_text))
+
+        async def one(session_id: str, record: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+            if record is None:
+                record = await self._record(session_id)
+            read = texts.get(session_id)
+            if read is None:
+                return record, await self._log_text(session_id)
+            if read.error is not None:
+                raise read.error
+            return record, str(read.value)
+
+        return await self._named(distinct, one, listed=listed, names=names)
+
+    async def _listing_beside(
+        self, work: Awaitable[list[Outcome[T]]]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Outcome[T]]]:
+        """The listing, read while `work` runs: both at once, the listing's error (if any)
+        raised after."""
+        listing: dict[str, dict[str, Any]] = {}
+        failure: list[CanfarError] = []
+
+        async def read() -> None:
+            try:
+                listing.update(await self._listing())
+            except CanfarError as exc:
+                failure.append(exc)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(read)
+            done = await work
+        if failure:
+            raise failure[0]
+        return listing, {o.key: o for o in done}
 
     async def logs(self, ids: str | Iterable[str], verbose: bool = False) -> dict[str, str] | None:
         """{id: log text}; with verbose=True the logs go to stdout instead (through
@@ -673,13 +797,33 @@ class AsyncSession:
         session_id = models.check_id(id)
         return (await self._get(f"session/{session_id}", {"view": "events"})).text
 
-    async def events_each(self, ids: str | Iterable[str]) -> list[Outcome[list[dict[str, Any]]]]:
-        """Each session's events, parsed (see `events`); one Outcome per id."""
+    async def events_each(
+        self, ids: str | Iterable[str], *, names: bool = False
+    ) -> list[Outcome[list[dict[str, Any]]]]:
+        """Each session's events, parsed (see `events`); one Outcome per id, one GET each.
+        names=True as in `info_each`."""
 
-        async def one(session_id: str) -> list[dict[str, Any]]:
+        async def one(session_id: str, _record: dict[str, Any] | None = None) -> Any:
             return models.parse_events(await self.events_text(session_id))
 
-        return await self._each(models.check_ids(ids), one)
+        if not names:
+            return await self._each(models.check_ids(ids), one)
+        return await self._named(_tokens(ids), one)
+
+    async def connect_urls_each(
+        self, ids: str | Iterable[str], *, names: bool = False
+    ) -> list[Outcome[str]]:
+        """Each session's connectURL (see `connect_url`): one GET each; names=True as in
+        `info_each`."""
+
+        async def one(session_id: str, record: dict[str, Any] | None = None) -> str:
+            if record is None:
+                record = await self._get_json(f"session/{session_id}")
+            return _connect_url(record)
+
+        if not names:
+            return await self._each(models.check_ids(ids), one)
+        return await self._named(_tokens(ids), one)
 
     async def events(
         self, ids: str | Iterable[str], verbose: bool = False
@@ -732,21 +876,7 @@ class AsyncSession:
     async def connect_url(self, id: str) -> str:
         """The session's connectURL; SessionStateError when it is not Running or has no URL
         (a headless session), NotFoundError when unknown."""
-        session_id = models.check_id(id)
-        record: dict[str, Any] = await self._get_json(f"session/{session_id}")
-        status = models.normalize_status(str(record.get("status", "")))
-        url = str(record.get("connectURL") or "")
-        if status != "Running":
-            raise SessionStateError(
-                f"session {session_id} is {status or 'without a status'}, not Running",
-                hint=f"`canfar open --wait {session_id}` waits until it runs",
-            )
-        if not url:
-            raise SessionStateError(
-                f"session {session_id} ({record.get('type', '?')}) has no URL to open",
-                hint="only notebook, desktop, carta, firefly and contributed sessions have one",
-            )
-        return url
+        return _connect_url(await self._get_json(f"session/{models.check_id(id)}"))
 
     async def open(self, id: str) -> str:
         """Open the session's connectURL in the web browser (webbrowser); the URL."""
@@ -761,18 +891,35 @@ class AsyncSession:
     async def _delete_known(
         self, ids: list[str], known: Mapping[str, Any] | None
     ) -> list[Outcome[None]]:
-        async def one(session_id: str) -> None:
-            await self._check_known(session_id, known)
+        """DELETE each session: those in `known` at once, any other after a GET says it exists
+        (the server answers 200 to a DELETE of an unknown id)."""
+
+        async def one(session_id: str, record: dict[str, Any] | None) -> None:
+            if record is None:
+                await self._record(session_id)
             await self._http.request("DELETE", f"session/{session_id}")
             return None
 
-        return await self._each(ids, one)
+        if known is not None:
+            return await self._each(ids, lambda i: self._delete_listed(i, known))
+        return await self._named(ids, one, names=False)
 
-    async def destroy_each(self, ids: str | Iterable[str]) -> list[Outcome[None]]:
+    async def _delete_listed(self, session_id: str, known: Mapping[str, Any]) -> None:
+        if session_id not in known:
+            raise self._not_found(session_id)
+        await self._http.request("DELETE", f"session/{session_id}")
+
+    async def destroy_each(
+        self, ids: str | Iterable[str], *, known: Mapping[str, Any] | None = None
+    ) -> list[Outcome[None]]:
         """Delete sessions. The server answers 200 even for an unknown id, so the sessions are
-        looked up first (one request): unknown ids get NotFoundError and are not sent."""
+        looked up first (one GET each; one listing for a batch larger than one round): unknown
+        ids get NotFoundError and are not sent. `known`: the sessions by id, already looked up
+        (by `info_each`, say): only those are deleted, without another look."""
         checked = models.check_ids(ids)
-        return await self._delete_known(checked, await self._known(checked))
+        if known is None and len(set(checked)) > self._http.concurrency:
+            known = await self._listing()
+        return await self._delete_known(checked, known)
 
     async def destroy(self, ids: str | Iterable[str]) -> dict[str, bool]:
         """{id: deleted?}. `destroy_each` tells why an id was not deleted."""
@@ -799,10 +946,14 @@ class AsyncSession:
         outcomes = await self._delete_known(list(known), known)
         return {o.key: o.ok for o in outcomes}
 
-    async def renew_each(self, ids: str | Iterable[str]) -> list[Outcome[None]]:
-        """Push back the expiry of interactive sessions (the server's action=renew)."""
+    async def renew_each(
+        self, ids: str | Iterable[str], *, names: bool = False
+    ) -> list[Outcome[None]]:
+        """Push back the expiry of interactive sessions (the server's action=renew): one POST
+        each. names=True as in `info_each` (the server answers a renew of an unknown id with
+        400 "No active job", so that answer sends a token to the listing too)."""
 
-        async def one(session_id: str) -> None:
+        async def one(session_id: str, _record: dict[str, Any] | None) -> None:
             await self._http.request(
                 "POST",
                 f"session/{session_id}",
@@ -811,7 +962,9 @@ class AsyncSession:
             )
             return None
 
-        return await self._each(models.check_ids(ids), one)
+        if not names:
+            return await self._each(models.check_ids(ids), lambda i: one(i, None))
+        return await self._named(_tokens(ids), one, unknown=_no_such_session)
 
     async def renew(self, ids: str | Iterable[str]) -> dict[str, bool]:
         """{id: renewed?}. `renew_each` tells why an id was not renewed."""
@@ -961,3 +1114,74 @@ class AsyncSession:
                 )
             pause = interval if deadline is None else max(0.0, min(interval, deadline - now))
             await anyio.sleep(pause)
+
+
+def _names_of(listing: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Session ids by lowered name."""
+    by_name: dict[str, list[str]] = {}
+    for session_id, record in listing.items():
+        by_name.setdefault(str(record.get("name", "")).lower(), []).append(session_id)
+    return by_name
+
+
+def _matches(by_name: Mapping[str, list[str]], token: str) -> list[str]:
+    return by_name.get(str(token).lower(), [])
+
+
+def _ambiguous(token: str, ids: list[str]) -> UsageError:
+    return UsageError(
+        f"{len(ids)} sessions are named {token!r}: {', '.join(ids)}",
+        hint=f"use an id; to remove them all: `canfar rm --all-named {token}`"
+        f" or `canfar rm --name '{token}'`",
+    )
+
+
+def _flatten(tokens: list[str], by_token: Mapping[str, list[Outcome[T]]]) -> list[Outcome[T]]:
+    """The outcomes in the tokens' order, each session once."""
+    seen: set[str] = set()
+    flat: list[Outcome[T]] = []
+    for token in tokens:
+        for outcome in by_token[token]:
+            if outcome.key not in seen:
+                seen.add(outcome.key)
+                flat.append(outcome)
+    return flat
+
+
+def _tokens(ids: str | Iterable[str]) -> list[str]:
+    return [ids] if isinstance(ids, str) else list(ids)
+
+
+def _no_such_session(error: CanfarError) -> bool:
+    """An answer that means "no session of yours has that id": a 404, or renew's 400."""
+    if isinstance(error, NotFoundError):
+        return True
+    return (
+        isinstance(error, ServerError)
+        and error.status == 400
+        and "No active job" in str(error.message)
+    )
+
+
+def _connect_url(record: Mapping[str, Any]) -> str:
+    """A session's connectURL; SessionStateError when it is not Running or has no URL."""
+    session_id = record.get("id", "?")
+    status = models.normalize_status(str(record.get("status", "")))
+    url = str(record.get("connectURL") or "")
+    if status != "Running":
+        raise SessionStateError(
+            f"session {session_id} is {status or 'without a status'}, not Running",
+            hint=f"`canfar open --wait {session_id}` waits until it runs",
+        )
+    if not url:
+        raise SessionStateError(
+            f"session {session_id} ({record.get('type', '?')}) has no URL to open",
+            hint="only notebook, desktop, carta, firefly and contributed sessions have one",
+        )
+    return url
+
+
+def _second(outcome: Outcome[tuple[dict[str, Any], str]]) -> Outcome[str]:
+    """The outcome of a (record, text) read as that of its text."""
+    text = outcome.value[1] if outcome.value is not None else None
+    return Outcome(outcome.key, value=text, error=outcome.error, note=outcome.note)

@@ -90,10 +90,11 @@ def collect(app: Any = None) -> list[Node]:
             flags = [f for f in ("-h", "--help") if f not in taken]
             node.options.append(OptionSpec(flags, False, help="Show the help"))
         nodes.append(node)
-        subcommands = getattr(command, "commands", None) or {}
-        for name in command.list_commands(ctx) if subcommands else []:
-            sub = subcommands[name]
-            if getattr(sub, "hidden", False):
+        # A group (the root builds its commands on demand, so ask it for each by name).
+        names = command.list_commands(ctx) if hasattr(command, "commands") else []
+        for name in names:
+            sub = command.get_command(ctx, name)
+            if sub is None or getattr(sub, "hidden", False):
                 continue
             node.subcommands.append((name, _first_line(sub.help)))
             visit(sub, f"{path} {name}".strip(), ctx)

@@ -136,3 +136,7 @@ def config_unset(
 
     path = unset_value(key.value)
     state_of(ctx).out.message(f"{key.value} removed from {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")

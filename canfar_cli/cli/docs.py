@@ -38,8 +38,8 @@ def helps(app: Any = None) -> Iterator[tuple[str, str]]:
         if not isinstance(command, TyperGroup):  # typer's click has no other group
             return
         for name in command.list_commands(ctx):
-            sub = command.commands[name]
-            if sub.hidden:
+            sub = command.get_command(ctx, name)  # the root builds its commands on demand
+            if sub is None or sub.hidden:
                 continue
             yield from visit(sub, context(sub, name, ctx))
 

@@ -86,10 +86,9 @@ def events(
         return ExitCode.OK
 
     async def work(session: AsyncSession) -> tuple[list[Any], dict[str, str]]:
-        resolved = await session.resolve_ids(ids)
-        outcomes = await session.events_each(resolved)
+        outcomes = await session.events_each(ids, names=True)
         names: dict[str, str] = {}
-        if fmt != "json" and len(resolved) > 1:
+        if fmt != "json" and len(outcomes) > 1:  # the headings' names: one listing for all
             names = {str(s.get("id")): str(s.get("name") or "") for s in await session.fetch()}
         return outcomes, names
 

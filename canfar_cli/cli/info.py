@@ -98,7 +98,7 @@ def info(
     ids = unique(ids)
 
     async def work(session: AsyncSession) -> list[Outcome[dict[str, Any]]]:
-        return await session.info_each(await session.resolve_ids(ids))
+        return await session.info_each(ids, names=True)
 
     outcomes = state.run(work)
     found = [outcome.value for outcome in outcomes if outcome.value is not None]

@@ -477,3 +477,7 @@ def home_path(
         statedir.private_dirs(path.parent, path)
         os.chmod(path, 0o700)
     state_of(ctx).out.write(f"{path}\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(local_app, name="local")

@@ -95,13 +95,18 @@ def _show(state: CliState, ids: list[str], tail: int | None, as_json: bool = Fal
     out = state.out
 
     async def work(session: AsyncSession) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+        from canfar_cli.outcomes import Outcome
+
         nonlocal ids
-        ids = await session.resolve_ids(ids)
-        outcomes = await session.logs_each(ids)
-        known: dict[str, dict[str, Any]] = {}
-        # Names for the headings, and the status behind an empty log: one listing serves all.
-        if as_json or len(ids) > 1 or any(o.ok and not o.value for o in outcomes):
-            known = {str(s.get("id")): s for s in await session.fetch()}
+        read = await session.read_logs_each(ids, names=True)
+        ids = [o.key for o in read]
+        # Each log comes with its session's record: the headings' names, the status behind an
+        # empty log.
+        known = {o.key: o.value[0] for o in read if o.value is not None}
+        outcomes = [
+            Outcome(o.key, value=o.value[1] if o.value is not None else None, error=o.error)
+            for o in read
+        ]
         return outcomes, known
 
     outcomes, known = state.run(work)
@@ -167,8 +172,8 @@ def _follow(state: CliState, ids: list[str], tail: int | None) -> None:
         from canfar_cli.cli.present import report_failures
 
         nonlocal ids
-        ids = await session.resolve_ids(ids)
-        before = await session.info_each(ids)
+        before = await session.info_each(ids, names=True)
+        ids = [o.key for o in before]
         code = report_failures(out, before)
         if code:
             raise ReportedError(code)  # an unknown id: nothing to follow

@@ -30,27 +30,6 @@ if TYPE_CHECKING:
     import typer._click as click
 
 from canfar_cli import __version__
-from canfar_cli.cli import (
-    auth_cmd,
-    completion,
-    config_cmd,
-    create,
-    data,
-    events,
-    images,
-    info,
-    limits,
-    logs,
-    open_cmd,
-    prune,
-    ps,
-    renew,
-    rm,
-    run,
-    stats,
-    wait,
-)
-from canfar_cli.cli.local import local_app
 from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
 from canfar_cli.errors import ExitCode, exit_code_summary, failure_of
 from canfar_cli.output import Output
@@ -71,6 +50,54 @@ Examples:
 ROOT_HELP += "\n".join(textwrap.wrap("Exit codes: " + exit_code_summary(), 65)) + "\n"
 
 
+# Every command and group of `canfar`, in the order `canfar --help` lists them: the module of
+# canfar_cli.cli whose `register(app)` adds it, and its line in that list (None: hidden). Only
+# the command that runs is imported and built; the root's help is made from these lines (a test
+# checks each against the command's own help). A new command or group is one line here, and a
+# `register(app)` in its module.
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "create": ("create", "Create sessions; print their ids."),
+    "ps": ("ps", "List sessions."),
+    "info": ("info", "Show sessions in full."),
+    "logs": ("logs", "Print the logs of sessions."),
+    "events": ("events", "Show the events of sessions."),
+    "stats": ("stats", "Show the platform's cores and RAM."),
+    "rm": ("rm", "Remove sessions."),
+    "wait": ("wait", "Wait until sessions have ended."),
+    "prune": ("prune", "Remove finished sessions."),
+    "run": ("run", "Run one headless job and stream its log to stdout as it is written."),
+    "open": (
+        "open_cmd",
+        "Open interactive sessions (notebook, desktop, CARTA, …) in the web browser.",
+    ),
+    "renew": (
+        "renew",
+        "Renew interactive sessions: their expiry moves to now + the server's session"
+        " lifetime (4 days on CANFAR).",
+    ),
+    "images": ("images", "List the public images and the kinds each may run as."),
+    "limits": (
+        "limits",
+        "Show the sizes a session may have: flexible and fixed cores and RAM, GPUs, and how"
+        " many interactive sessions may run at once.",
+    ),
+    "completion": ("completion", "Print a shell completion script."),
+    "completion-refresh": ("completion", None),
+    "login": (
+        "auth_cmd",
+        "Sign in: a CADC certificate, or an SRCNet device login; then find your platforms.",
+    ),
+    "config": ("config_cmd", "Read and change the config file."),
+    "local": ("local", "The local platform: the skaha v1 API on this machine."),
+    "auth": ("auth_cmd", "Who is signed in, and signing out."),
+    "platform": ("auth_cmd", "The platforms you may use, and the active one."),
+    "data": (
+        "data",
+        "Your files on the platform's storage: arc (the /arc of every session) and vault.",
+    ),
+}
+
+
 def _usage_exit(exc: ClickUsageError) -> typer.Exit:
     """A usage error as every other error looks: `error: …` and a `hint:` line (click would
     print four lines: usage, "Try …", a blank, "Error: …")."""
@@ -88,7 +115,9 @@ def _missing_command_exit(exc: NoArgsIsHelpError) -> typer.Exit:
     """`canfar` or `canfar config` alone: the commands and the usage, not the whole help page."""
     ctx = exc.ctx
     commands: list[str] = []
-    if ctx is not None and isinstance(ctx.command, TyperGroup):
+    if ctx is not None and isinstance(ctx.command, CanfarGroup):
+        commands = ctx.command.visible_commands()
+    elif ctx is not None and isinstance(ctx.command, TyperGroup):
         commands = [
             name
             for name in ctx.command.list_commands(ctx)
@@ -165,13 +194,60 @@ def add_global_options(command: Any) -> None:
         )
 
 
+# The commands built so far, by module (see CanfarGroup._load).
+_BUILT: dict[str, dict[str, Any]] = {}
+
+
 class CanfarGroup(TyperGroup):
-    """The root group: every command runs inside this error wrapper."""
+    """The root group: every command runs inside this error wrapper. Its commands are built on
+    demand, from COMMANDS: `canfar ps` imports and builds `ps` only, and `canfar --help` none."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for command in self.commands.values():
             add_global_options(command)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def visible_commands(self) -> list[str]:
+        return [name for name, (_module, line) in COMMANDS.items() if line is not None]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self._load(COMMANDS[cmd_name][0])
+        return self.commands.get(cmd_name)
+
+    def _load(self, module_name: str) -> None:
+        """The commands canfar_cli.cli.<module_name>'s `register(app)` adds, built once per
+        process (a module registers on its own Typer groups: twice would register twice)."""
+        if module_name not in _BUILT:
+            import importlib
+
+            from typer.main import get_group
+
+            module = importlib.import_module(f"canfar_cli.cli.{module_name}")
+            staging = typer.Typer(
+                rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False
+            )
+            module.register(staging)
+            built = dict(get_group(staging).commands)
+            for command in built.values():
+                add_global_options(command)
+            _BUILT[module_name] = built
+        for name, command in _BUILT[module_name].items():
+            self.commands.setdefault(name, command)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The list of commands from COMMANDS' lines, as click would lay it out, without
+        importing or building a single command."""
+        from typer._click.utils import make_default_short_help
+
+        names = self.visible_commands()
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, make_default_short_help(str(COMMANDS[name][1]), limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
         # The root's own options (`--timeout abc`) are parsed here, before invoke.
@@ -333,27 +409,6 @@ def _root(
     if state.verbose:
         attach_verbose_logging(ctx)
     state_of(ctx)  # a sub-context finds it through find_root()
-
-
-create.register(app)
-ps.register(app)
-info.register(app)
-logs.register(app)
-events.register(app)
-stats.register(app)
-rm.register(app)
-wait.register(app)
-prune.register(app)
-run.register(app)
-open_cmd.register(app)
-renew.register(app)
-images.register(app)
-limits.register(app)
-app.add_typer(config_cmd.config_app, name="config")
-completion.register(app)
-app.add_typer(local_app, name="local")
-auth_cmd.register(app)
-data.register(app)
 
 
 def main() -> None:

@@ -52,22 +52,24 @@ def open_sessions(
     show = not print_only and out.is_terminal(out.stdout) and _has_display()
 
     async def work(session: AsyncSession) -> list[Outcome[str]]:
-        from canfar_cli.errors import CanfarError
         from canfar_cli.outcomes import Outcome
 
-        resolved = await session.resolve_ids(ids)
-        if wait:
-            await session.wait(resolved)
-        outcomes: list[Outcome[str]] = []
-        for session_id in resolved:
-            try:
-                url = await (session.open(session_id) if show else session.connect_url(session_id))
-                outcomes.append(Outcome(session_id, value=url))
-            except CanfarError as exc:
-                outcomes.append(Outcome(session_id, error=exc))
-        return outcomes
+        if not wait:
+            return await session.connect_urls_each(ids, names=True)  # one request each
+        found = await session.info_each(ids, names=True)
+        known = [o.key for o in found if o.ok]
+        if known:
+            await session.wait(known)
+        opened = {o.key: o for o in await session.connect_urls_each(known)} if known else {}
+        return [opened.get(o.key) or Outcome(o.key, error=o.error) for o in found]
 
     outcomes = state.run(work)
+    if show:
+        import webbrowser
+
+        for o in outcomes:
+            if o.ok:
+                webbrowser.open(str(o.value))
     urls = [str(o.value) for o in outcomes if o.ok]
     if show:
         for session_id, url in ((o.key, o.value) for o in outcomes if o.ok):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from canfar_cli.errors import UsageError
-from canfar_cli.models import KINDS, STATUSES
+from canfar_cli.vocabulary import KINDS, STATUSES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -11,6 +11,7 @@ from canfar_cli.errors import ExitCode, ReportedError, UsageError
 from canfar_cli.output import Output
 
 if TYPE_CHECKING:
+    from canfar_cli.outcomes import Outcome
     from canfar_cli.session import AsyncSession
 
 
@@ -44,15 +45,24 @@ def confirm_removal(out: Output, ids: Sequence[str], labels: Sequence[str], forc
         raise ReportedError(ExitCode.OK)
 
 
-async def remove(out: Output, session: AsyncSession, ids: list[str]) -> tuple[list[str], ExitCode]:
-    """Delete the sessions; print each removed id on stdout, each failure on stderr.
-    Returns the removed ids and the batch's exit code."""
+async def remove(
+    out: Output,
+    session: AsyncSession,
+    ids: list[str],
+    known: Mapping[str, Any] | None = None,
+    failed: Sequence[Outcome[Any]] = (),
+) -> tuple[list[str], ExitCode]:
+    """Delete the sessions (`known`: already looked up, not looked up again); print each
+    removed id on stdout, each failure on stderr. Returns the removed ids and the exit code of
+    the whole batch (`failed`: the look-up's failures, already reported, count too)."""
     from canfar_cli.cli.present import report_failures
+    from canfar_cli.outcomes import batch_exit_code
 
-    outcomes = await session.destroy_each(ids)
+    outcomes = await session.destroy_each(ids, known=known)
     removed = [outcome.key for outcome in outcomes if outcome.ok]
     out.ids(removed)
-    return removed, report_failures(out, outcomes)
+    code = report_failures(out, outcomes)
+    return removed, batch_exit_code([*failed, *outcomes]) if failed else code
 
 
 def label(session: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -23,7 +23,8 @@ def renew(
     as_json: bool = json_option(),
 ) -> ExitCode:
     """Renew interactive sessions: their expiry moves to now + the server's session lifetime
-    (4 days on CANFAR). Prints each session's new expiry.
+    (4 days on CANFAR). Prints each renewed session's id (one request per session; `canfar
+    info ID` shows the new expiry).
 
     Exit 0 only when every renew succeeded; the server's reason for each failure goes to
     stderr.
@@ -33,7 +34,7 @@ def renew(
       canfar renew x7k2m9qa
       canfar renew --all
     """
-    from canfar_cli.cli.present import report_failures, unique, when
+    from canfar_cli.cli.present import report_failures, unique
 
     state = state_of(ctx)
     out = state.out
@@ -43,35 +44,22 @@ def renew(
     if not every and not ids:
         raise UsageError("give session ids, or --all for every Running interactive session")
 
-    async def work(
-        session: AsyncSession,
-    ) -> tuple[list[Outcome[None]], list[dict[str, Any]]]:
-        chosen = await session.resolve_ids(unique(ids)) if ids else []
+    async def work(session: AsyncSession) -> list[Outcome[None]]:
         if every:
             chosen = [
                 str(s["id"])
                 for s in await session.fetch(view="interactive", status="Running")
                 if s.get("type") not in ("headless", "desktop-app") and "id" in s
             ]
-        outcomes = await session.renew_each(chosen)
-        renewed = [o.key for o in outcomes if o.ok]
-        records = await session.info_each(renewed) if renewed else []
-        return outcomes, [r.value for r in records if r.ok and r.value is not None]
+            return await session.renew_each(chosen)
+        return await session.renew_each(unique(ids or []), names=True)
 
-    outcomes, records = state.run(work)
+    outcomes = state.run(work)
+    renewed = [o.key for o in outcomes if o.ok]
     if fmt == "json":
-        out.json([{"id": r.get("id"), "expiryTime": r.get("expiryTime")} for r in records])
-    elif records:
-        from datetime import datetime, timezone
-
-        now = datetime.now(timezone.utc)
-        out.table(
-            ["ID", "NAME", "EXPIRES"],
-            [
-                [str(r.get("id")), str(r.get("name", "")), when(r.get("expiryTime"), now)]
-                for r in records
-            ],
-        )
+        out.json([{"id": session_id, "renewed": True} for session_id in renewed])
+    elif renewed:
+        out.ids(renewed)
     elif every and not outcomes:
         out.message("no Running interactive session to renew")
     return report_failures(out, outcomes)

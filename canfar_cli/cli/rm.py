@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -11,6 +11,7 @@ from canfar_cli.cli.state import state_of
 from canfar_cli.errors import ExitCode, NotFoundError, UsageError
 
 if TYPE_CHECKING:
+    from canfar_cli.outcomes import Outcome
     from canfar_cli.session import AsyncSession
 
 
@@ -59,12 +60,22 @@ def rm(
         raise UsageError("no session ids given", hint="give ids, or --name PATTERN")
 
     async def work(session: AsyncSession) -> ExitCode:
+        from canfar_cli.cli.present import report_failures
+
         targets, labels = ids, ids
+        known: dict[str, Any] | None = None
+        failed: list[Outcome[Any]] = []
         if ids:
-            targets = await session.resolve_ids(ids, all_named=all_named)
-            if not forced:  # the prompt shows names and states, not bare ids
-                listing = {str(s.get("id")): s for s in await session.fetch()}
-                labels = [label(listing[t]) if t in listing else t for t in targets]
+            # One look per id (the server answers a DELETE of an unknown id with 200): the
+            # records found also label the prompt, and spare the deletes a second look.
+            found = await session.info_each(ids, names=True, all_named=all_named)
+            known = {o.key: o.value for o in found if o.value is not None}
+            targets = list(known)
+            labels = [label(record) for record in known.values()]
+            failed = [o for o in found if not o.ok]
+            missing = report_failures(out, failed)  # said before any prompt
+            if not targets:
+                return missing
         if name is not None:
             from canfar_cli.models import select_sessions
 
@@ -74,7 +85,7 @@ def rm(
             targets = [str(s["id"]) for s in sessions]
             labels = [label(s) for s in sessions]
         confirm_removal(out, targets, labels, forced)
-        _removed, code = await remove(out, session, targets)
+        _removed, code = await remove(out, session, targets, known, failed)
         return code
 
     return state.run(work)

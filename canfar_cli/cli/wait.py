@@ -64,9 +64,8 @@ def wait(
         from canfar_cli.cli.present import report_failures
         from canfar_cli.cli.waiting import wait_for
 
-        resolved = await session.resolve_ids(tokens)
-        # Which are known: one listing (unknown ones are reported, the others still waited for).
-        outcomes = await session.info_each(resolved)
+        # Which are known (unknown ones are reported, the others still waited for).
+        outcomes = await session.info_each(tokens, names=True)
         code = report_failures(out, outcomes)
         known = [o.key for o in outcomes if o.ok]
         if not known:

@@ -551,11 +551,12 @@ class LocalApp:
             raise bad_request("Cannot modify an existing session")
         if action.lower() != "renew":
             raise bad_request("unrecognized action")
-        rows = [
-            r
-            for r in self.store.sessions(user)
-            if r["id"] == session_id and r["status"] in ("Pending", "Running")
-        ]
+        # By the key's index: a renew never reads the user's other sessions.
+        rows = self.store.query(
+            "SELECT * FROM sessions WHERE id = ? AND userid = ?"
+            " AND status IN ('Pending', 'Running')",
+            (session_id, user),
+        )
         if not rows:
             raise bad_request(f"No active job for user {user} with session {session_id}")
         now = time.time()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from canfar_cli import serve_tokens as tokens
+from canfar_cli.local.admission import Admission
 from canfar_cli.local.app import create_app
 from canfar_cli.local.faults import FaultInjection, Faults, parse_rules
 from canfar_cli.local.settings import LocalSettings
@@ -77,6 +78,8 @@ def serve(
         faults = dataclasses.replace(faults, rules=faults.rules + parse_rules(rules))
     if faults.active:
         app = FaultInjection(app, faults)
+    # Past capacity: 503 and Retry-After at once, not a queue that grows for minutes.
+    app = Admission(app)
     config = uvicorn.Config(
         app,
         lifespan="off",

@@ -1,16 +1,22 @@
-"""Benchmarks of canfar-cli against the local platform (issue 5). Not part of the test suite.
+"""Benchmarks of canfar-cli against the local platform (issues 5 and 19). Not part of the tests.
 
 Run from the repository root (after the README's test set-up):
 
     .venv/bin/python tests/bench/run.py            # every figure, 5 runs each
-    .venv/bin/python tests/bench/run.py --runs 9 --only startup,ps
-    .venv/bin/python tests/bench/run.py --official /path/to/venv/bin/canfar   # side by side
-    .venv/bin/python tests/bench/run.py --only startup,ps --baseline ../other/.venv/bin/python
+    .venv/bin/python tests/bench/run.py --runs 9 --only startup,ps,info
+    .venv/bin/python tests/bench/run.py --official /path/to/official/venv/bin/canfar
+    .venv/bin/python tests/bench/run.py --only startup,ps,info --baseline ../old/.venv/bin/python
+    .venv/bin/python tests/bench/load.py           # the local platform under load (its own script)
 
 Each figure is run several times and reported as median, min and max, with the floor or the ideal
-beside it and the target. With --baseline PYTHON (another checkout's venv), `--help`, `ps --help`
-and `ps -a -o json` are run as `PYTHON -m canfar_cli` and ours as `python -m canfar_cli`, by
-turns, run by run; the ratio ours/baseline is the median of the per-pair ratios. Servers are
+beside it and the target. Every command runs as `PYTHON -P -m canfar_cli` from a neutral working
+folder, so each side imports its own code (the header prints each side's canfar_cli.__file__).
+With --baseline PYTHON (another checkout's venv: `git worktree add ../old b5d4249`, then its own
+venv), `--help`, `ps --help`, `ps -a -o json` and `info ID` are run on both sides by turns, run by
+run; the ratio ours/baseline is the median of the per-pair ratios. With --official CANFAR (the
+official client's `canfar`, from `python -m venv ../official && ../official/bin/pip install
+canfar`), `--help`, `ps -a -o json` and the per-id batches are run beside it the same way (it
+gets the server and token as CANFAR_URL and CANFAR_TOKEN, and a home of its own). Servers are
 started by the script itself on loopback, each with its own state folder, and stopped at the end.
 Nothing here asserts: it measures and prints.
 """
@@ -42,7 +48,27 @@ BIN = Path(sys.executable).parent
 CANFAR = (
     [str(BIN / "canfar")] if (BIN / "canfar").exists() else [sys.executable, "-m", "canfar_cli"]
 )
-OURS = [sys.executable, "-m", "canfar_cli"]  # beside a baseline: both started the same way
+# Beside a baseline both sides start the same way, `PYTHON -P -m canfar_cli` from a neutral
+# working folder (NEUTRAL): -P and the folder keep the checkout the script was started from off
+# sys.path, so each side imports its own code (the report prints each side's canfar_cli.__file__).
+OURS = [sys.executable, "-P", "-m", "canfar_cli"]
+NEUTRAL = Path(tempfile.mkdtemp(prefix="canfar-bench-cwd-"))
+
+
+def side(python: str) -> list[str]:
+    return [python, "-P", "-m", "canfar_cli"]
+
+
+def code_of(python: str) -> str:
+    """The canfar_cli that `python` imports from the neutral folder (its __file__)."""
+    done = subprocess.run(
+        [python, "-P", "-c", "import canfar_cli; print(canfar_cli.__file__)"],
+        cwd=NEUTRAL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or done.stderr.strip()[-200:]
 
 
 @dataclass
@@ -101,7 +127,9 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
 def run_once(argv: list[str], env: dict[str, str]) -> float:
     """The wall time of one successful run of argv."""
     start = time.perf_counter()
-    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=NEUTRAL
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])}… failed: {done.stderr.decode()[-500:]}")
@@ -114,7 +142,11 @@ def timed(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
 
 
 def timed_pair(
-    ours: list[str], theirs: list[str], env: dict[str, str], runs: int
+    ours: list[str],
+    theirs: list[str],
+    env: dict[str, str],
+    runs: int,
+    theirs_env: dict[str, str] | None = None,
 ) -> tuple[list[float], list[float], float]:
     """Both commands run by turns (who goes first alternates), after one warm-up each: their
     wall times, and the median of the per-pair ratios ours/theirs (a shared machine's load
@@ -122,21 +154,28 @@ def timed_pair(
     mine: list[float] = []
     base: list[float] = []
     for n in range(runs + 1):
-        turns = [(ours, mine), (theirs, base)]
-        for argv, samples in turns if n % 2 else turns[::-1]:
-            samples.append(run_once(argv, env))
+        turns = [(ours, mine, env), (theirs, base, theirs_env or env)]
+        for argv, samples, environment in turns if n % 2 else turns[::-1]:
+            samples.append(run_once(argv, environment))
     mine, base = mine[1:], base[1:]
     return mine, base, statistics.median(a / b for a, b in zip(mine, base, strict=True))
 
 
 def compared(
-    name: str, ours: list[str], theirs: list[str], env: dict[str, str], runs: int, **fields: str
+    name: str,
+    ours: list[str],
+    theirs: list[str],
+    env: dict[str, str],
+    runs: int,
+    label: str = "baseline",
+    theirs_env: dict[str, str] | None = None,
+    **fields: str,
 ) -> list[Figure]:
-    """A figure of ours (with its ratio to the baseline) and the baseline's, timed by turns."""
-    mine, base, ratio = timed_pair(ours, theirs, env, runs)
+    """A figure of ours (with its ratio to theirs) and theirs, timed by turns."""
+    mine, base, ratio = timed_pair(ours, theirs, env, runs, theirs_env)
     return [
-        Figure(f"{name} [ours, -m]", mine, ratio=ratio, **fields),
-        Figure(f"{name} [baseline, -m]", base),
+        Figure(f"{name} [ours]", mine, ratio=ratio, **fields),
+        Figure(f"{name} [{label}]", base),
     ]
 
 
@@ -251,14 +290,32 @@ def bench_startup(
     floor = timed([sys.executable, "-c", "pass"], env, runs)
     python = f"{statistics.median(floor) * 1000:.0f} (python)"
     figures = [Figure("python -c pass", floor, note="the interpreter alone")]
-    for args, target in ((["--help"], "<= 100"), (["ps", "--help"], "")):
+    for args in (["--help"], ["ps", "--help"]):
         name = " ".join(["canfar", *args])
         if baseline:
-            theirs = [baseline, "-m", "canfar_cli", *args]
-            ours = [*OURS, *args]
-            figures += compared(name, ours, theirs, env, runs, reference=python, target=target)
+            figures += compared(
+                name,
+                [*OURS, *args],
+                [*side(baseline), *args],
+                env,
+                runs,
+                reference=python,
+                target="<= 0.80x baseline",
+            )
         else:
-            figures.append(Figure(name, timed([*CANFAR, *args], env, runs), python, target))
+            figures.append(Figure(name, timed([*OURS, *args], env, runs), python, "<= 100"))
+    if official:
+        figures += compared(
+            "canfar --help",
+            [*OURS, "--help"],
+            [official, "--help"],
+            env,
+            runs,
+            label="official",
+            theirs_env=official_env(env, work),
+            reference=python,
+            target="<= 0.25x official",
+        )
     figures += [
         Figure(
             "TAB in bash (static script)",
@@ -268,9 +325,20 @@ def bench_startup(
             "fresh bash: source + one _canfar",
         ),
     ]
-    if official:
-        figures.append(Figure("official canfar --help", timed([official, "--help"], env, runs)))
     return figures
+
+
+def official_env(env: dict[str, str], work: Path, url: str = "", token: str = "") -> dict[str, str]:
+    """The official client's environment: a home of its own (no config of the user's), and the
+    server and token as its CANFAR_URL and CANFAR_TOKEN (it wants the URL with /v1)."""
+    home = work / "official-home"
+    home.mkdir(exist_ok=True)
+    extra = {"HOME": str(home)}
+    if url:
+        extra["CANFAR_URL"] = url.rstrip("/") + "/v1"
+    if token:
+        extra["CANFAR_TOKEN"] = token
+    return {**env, **extra}
 
 
 # The floor of `ps -o json`: the interpreter, httpx (without its optional command line, which
@@ -288,21 +356,81 @@ def floor_env(env: dict[str, str], url: str, home: Path) -> dict[str, str]:
     return {**env, "BENCH_AUTHORIZATION": auth(url, home).get("Authorization", "")}
 
 
-def bench_ps(work: Path, runs: int, baseline: str | None = None) -> list[Figure]:
+def bench_ps(
+    work: Path, runs: int, baseline: str | None = None, official: str | None = None
+) -> list[Figure]:
     """`ps -a -o json` of 3 sessions. Beside a baseline both sides ask one server of ours, served
-    without a token (--no-auth): the baseline predates tokens and could not send one."""
+    without a token (--no-auth): the baseline predates tokens and could not send one. Beside
+    the official client, a server with a token, given to it as CANFAR_TOKEN."""
     env = env_for(work)
     name, args = "ps -a -o json (3 sessions)", ["ps", "-a", "-o", "json"]
-    with local_serve(env, *(["--no-auth"] if baseline else [])) as url:
+    figures: list[Figure] = []
+    with local_serve(env) as url:
         seed_finished(work, 3, url)
         floor = timed([sys.executable, "-c", FLOOR_SCRIPT, url], floor_env(env, url, work), runs)
         reference = f"{statistics.median(floor) * 1000:.0f} (python+httpx+GET)"
+        ours = [*OURS, "--server", url, *args]
+        if official:
+            token = auth(url, work).get("Authorization", "").removeprefix("Bearer ")
+            figures += compared(
+                name,
+                ours,
+                [official, *args],
+                env,
+                runs,
+                label="official",
+                theirs_env=official_env(env, work, url, token),
+                reference=reference,
+                target="<= 0.40x official",
+            )
+        else:
+            figures.append(Figure(name, timed(ours, env, runs), reference, "<= 120"))
+    if baseline:
+        home = work / "no-auth"
+        env = env_for(home)
+        with local_serve(env, "--no-auth") as url:
+            seed_finished(home, 3, url)
+            theirs = [*side(baseline), "--server", url, *args]
+            figures += compared(
+                name,
+                [*OURS, "--server", url, *args],
+                theirs,
+                env,
+                runs,
+                target="<= 0.95x baseline",
+            )
+    return figures
+
+
+def bench_info(work: Path, runs: int, baseline: str | None = None) -> list[Figure]:
+    """`info -o json ID` against a server 100 ms away (the watched server, which needs no token):
+    one request, so about 100 ms over the start-up."""
+    env = env_for(work)
+    with watched_serve(env, 0) as seed_url:
+        [session_id] = seed_finished(work, 1, seed_url)
+    with watched_serve(env, 100) as url:
+        ours = [*OURS, "--server", url, "info", "-o", "json", session_id]
         if baseline:
-            ours = [*OURS, "--server", url, *args]
-            theirs = [baseline, "-m", "canfar_cli", "--server", url, *args]
-            return compared(name, ours, theirs, env, runs, reference=reference, target="<= 120")
-        ps = timed([*CANFAR, "--server", url, *args], env, runs)
-    return [Figure(name, ps, reference, "<= 120")]
+            theirs = [*side(baseline), "--server", url, "info", "-o", "json", session_id]
+            figures = compared(
+                "info -o json ID (100 ms away)",
+                ours,
+                theirs,
+                env,
+                runs,
+                target="<= 0.95x baseline",
+            )
+        else:
+            figures = [Figure("info -o json ID (100 ms away)", timed(ours, env, runs))]
+        counts = []
+        for argv in [ours, theirs] if baseline else [ours]:
+            before = len(watch(url)["seen"])
+            run_once(argv, env)
+            counts.append(str(len(watch(url)["seen"]) - before))
+        figures[0].note = (
+            "requests per run: " + " (ours), ".join(counts) + (" (baseline)" if baseline else "")
+        )
+    return figures
 
 
 def bench_listing(work: Path, runs: int, count: int = 5000) -> list[Figure]:
@@ -350,7 +478,11 @@ def ideal(n: int, concurrency: int, latency: float, extra_rounds: int = 0) -> fl
 
 
 def bench_batches(
-    work: Path, runs: int, latency_ms: int = 100, concurrency: int = 100
+    work: Path,
+    runs: int,
+    latency_ms: int = 100,
+    concurrency: int = 100,
+    official: str | None = None,
 ) -> list[Figure]:
     from canfar_cli import AsyncSession
 
@@ -398,6 +530,51 @@ def bench_batches(
             # rm looks first: one listing round before the deletes.
             fig(f"{runner}: rm of 500 ids", lib["rm"], 500, "rm", extra_rounds=1),
         ]
+    return figures + bench_per_id(work, runs, latency_ms, concurrency, official)
+
+
+def bench_per_id(
+    work: Path, runs: int, latency_ms: int, concurrency: int, official: str | None
+) -> list[Figure]:
+    """`logs` and `info` of 500 ids that the listing cannot serve (the watched server answers
+    the listing with [] under WATCH_UNLISTED=1), ours and the official client's by turns: one
+    request per id at the bound, against the ideal of 500/bound rounds of the latency."""
+    home = work / "per-id"
+    env = env_for(home)
+    with watched_serve(env, 0) as seed_url:
+        ids = seed_finished(home, 500, seed_url)
+    best = ideal(len(ids), concurrency, latency_ms / 1000)
+    figures: list[Figure] = []
+    with watched_serve({**env, "WATCH_UNLISTED": "1"}, latency_ms) as url:
+        for command in ("info", "logs"):
+            ours = [*OURS, "--server", url, "--concurrency", str(concurrency), command, *ids]
+            name = f"cli: {command} of 500 ids the listing cannot serve"
+            if official:
+                theirs = [official, command, *ids]
+                pair = compared(
+                    name,
+                    ours,
+                    theirs,
+                    env,
+                    runs,
+                    label="official",
+                    theirs_env=official_env(env, home, url, "bench"),
+                    reference=f"{best * 1000:.0f} (ideal)",
+                    target="<= 1.5x ideal; <= 0.71x official",
+                )
+            else:
+                pair = [
+                    Figure(
+                        name, timed(ours, env, runs), f"{best * 1000:.0f} (ideal)", "<= 1.5x ideal"
+                    )
+                ]
+            before = len(watch(url)["seen"])
+            run_once(ours, env)
+            sent = len(watch(url)["seen"]) - before
+            pair[
+                0
+            ].note = f"{statistics.median(pair[0].samples) / best:.2f}x ideal, {sent} requests"
+            figures += pair
     return figures
 
 
@@ -482,6 +659,7 @@ def bench_throughput(work: Path, runs: int, rate: int = 200, seconds: float = 5.
 BENCHES: dict[str, Callable[..., list[Figure]]] = {
     "startup": bench_startup,
     "ps": bench_ps,
+    "info": bench_info,
     "listing": bench_listing,
     "batches": bench_batches,
     "throughput": bench_throughput,
@@ -507,8 +685,13 @@ def main() -> None:
         f"canfar-cli benchmarks: {platform.node()}, {os.cpu_count()} cores, Python"
         f" {platform.python_version()}, {platform.platform()}, {time.strftime('%Y-%m-%d %H:%M')}"
     )
+    print(f"ours: {code_of(sys.executable)} (run as `{sys.executable} -P -m canfar_cli`)")
     if options.baseline:
-        print(f"baseline: {options.baseline}")
+        print(
+            f"baseline: {code_of(options.baseline)} (run as `{options.baseline} -P -m canfar_cli`)"
+        )
+    if options.official:
+        print(f"official: {options.official}")
     print(f"load average at start: {load()}\n")
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="canfar-bench-") as tmp:
@@ -518,7 +701,11 @@ def main() -> None:
             if name == "startup":
                 figures += bench_startup(work, options.runs, options.official, options.baseline)
             elif name == "ps":
-                figures += bench_ps(work, options.runs, options.baseline)
+                figures += bench_ps(work, options.runs, options.baseline, options.official)
+            elif name == "info":
+                figures += bench_info(work, options.runs, options.baseline)
+            elif name == "batches":
+                figures += bench_batches(work, options.runs, official=options.official)
             else:
                 figures += BENCHES[name](work, options.runs)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -176,10 +176,8 @@ def test_events_line_the_parser_cannot_read_is_shown_as_it_is(cli, fake_core) ->
 
 
 def test_logs_of_a_pending_session_hint_at_events(cli, fake_core) -> None:
-    fake_core(
-        logs_each=[Outcome("abc12345", value="")],
-        fetch=[{"id": "abc12345", "name": "q", "status": "Pending"}],
-    )
+    record = {"id": "abc12345", "name": "q", "status": "Pending"}
+    fake_core(read_logs_each=[Outcome("abc12345", value=(record, ""))])
     result = cli("logs", "abc12345")
     assert result.exit_code == 0
     assert result.stdout == ""
@@ -188,7 +186,7 @@ def test_logs_of_a_pending_session_hint_at_events(cli, fake_core) -> None:
 
 def test_partial_failures_keep_each_servers_reason(cli, fake_core) -> None:
     fake_core(
-        fetch=[{"id": "aaaaaaaa"}, {"id": "bbbbbbbb"}],
+        info_each=[Outcome(i, value={"id": i}) for i in ("aaaaaaaa", "bbbbbbbb")],
         destroy_each=[
             Outcome("aaaaaaaa", value=None),
             Outcome(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
+from canfar_cli.cli.main import COMMANDS
 from tests.support.process import canfar_env
 
 HEAVY = (
@@ -96,6 +98,57 @@ def test_platform_commands_that_need_no_network_import_nothing_heavy() -> None:
     )
     assert loaded_modules(["platform", "ls"]) == []
     assert loaded_modules(["platform", "use", "canSRC"]) == []
+
+
+# The modules of canfar_cli.cli that hold commands (what COMMANDS points at).
+COMMAND_MODULES = tuple(sorted({f"canfar_cli.cli.{module}" for module, _ in COMMANDS.values()}))
+
+
+@pytest.mark.parametrize(
+    ("args", "built"),
+    [
+        (["--help"], []),
+        (["ps", "--help"], ["canfar_cli.cli.ps"]),
+        (["--server", "local", "info", "--help"], ["canfar_cli.cli.info"]),
+        (["config", "path"], ["canfar_cli.cli.config_cmd"]),
+        (["auth", "--help"], ["canfar_cli.cli.auth_cmd"]),
+    ],
+)
+def test_only_the_command_that_runs_is_imported(args: list[str], built: list[str]) -> None:
+    assert loaded_modules(args, heavy=COMMAND_MODULES) == built
+
+
+def test_the_root_help_lines_are_the_commands_own() -> None:
+    # The root lists its commands from COMMANDS without building them: each line must be what
+    # the command's own help says (its first sentence, as click shortens it), and every command
+    # the modules register must be listed.
+    import importlib
+
+    import typer
+    from typer._click.utils import make_default_short_help
+    from typer.main import get_group
+
+    registered: dict[str, Any] = {}
+    for module in {module for module, _ in COMMANDS.values()}:
+        staging = typer.Typer(rich_markup_mode=None)
+        importlib.import_module(f"canfar_cli.cli.{module}").register(staging)
+        registered.update(get_group(staging).commands)
+    assert set(registered) == set(COMMANDS)
+    for name, (_module, line) in COMMANDS.items():
+        command = registered[name]
+        assert command.hidden == (line is None), name
+        if line is not None:
+            assert make_default_short_help(command.help or "", 1000) == line, name
+
+
+def test_every_command_is_reachable_through_the_root(cli: Any) -> None:
+    # Built on demand: each command's --help works through the real root, global options too.
+    for name, (_module, line) in COMMANDS.items():
+        if line is None:
+            continue
+        result = cli(name, "--help", server=None)
+        assert result.exit_code == 0, (name, result.stderr)
+        assert f"canfar {name}" in result.stdout
 
 
 def test_an_explicit_token_is_chosen_without_the_sign_in_package() -> None:

@@ -403,7 +403,7 @@ async def test_in_flight_requests_never_exceed_the_bound() -> None:
         in_flight -= 1
         if request.url.path.endswith("/session"):
             return httpx.Response(200, json=[])  # the listing
-        return httpx.Response(200, json={"id": "x"})
+        return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[-1]})
 
     async with session_with(handler, concurrency=7) as session:
         await session.info([f"s{i}" for i in range(200)])
@@ -509,7 +509,7 @@ def test_connection_pools_together_match_the_bound(concurrency: int) -> None:
     from canfar_cli.transports import SHARD_SIZE, ShardedTransport
 
     transport = ShardedTransport(concurrency, verify=False, trust_env=False)
-    sizes = [shard._pool._max_connections for shard in transport._shards]
+    sizes = [shard._max_connections for shard in transport._shards]
     assert sum(sizes) == concurrency
     assert max(sizes) <= SHARD_SIZE and max(sizes) - min(sizes) <= 1
 

@@ -27,6 +27,7 @@ import pytest
 from typer.testing import CliRunner
 
 from .loopback import LocalServer, kill_platform_processes, start_local_server
+from .process import run_canfar
 
 USERS = {"alice": "wonderland", "bob": "builder"}
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -68,9 +69,12 @@ class SigninPlatform:
     # --- test controls ---------------------------------------------------------------------
 
     def approve(self, user_code: str, user: str = "alice", deny: bool = False) -> None:
-        """As `canfar local approve CODE --user USER [--deny]`."""
-        _local("approve", user_code, "--user", user, "--home", str(self.home),
-               *(["--deny"] if deny else []))  # fmt: skip
+        """`canfar local approve CODE --user USER [--deny]`, as a process of its own: tests call
+        it from a thread while a `canfar login` runs in-process, and two CliRunner invocations
+        at once swap sys.stdout/sys.stderr under each other (the login's lines were lost)."""
+        args = ["local", "approve", user_code, "--user", user, "--home", str(self.home)]
+        done = run_canfar([*args, *(["--deny"] if deny else [])])
+        assert done.returncode == 0, done.stderr
 
     def pending_code(self) -> str | None:
         """The user code of a pending device login, if any."""

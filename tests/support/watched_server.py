@@ -2,7 +2,9 @@
 
 Run as `python tests/support/watched_server.py [LATENCY_MS]` (by the `watched_server` fixture):
 prints the base URL (`http://127.0.0.1:PORT/skaha`) as its first line and serves until
-terminated. The wrapper counts requests in flight (from arrival to the last byte of the response)
+terminated. With WATCH_UNLISTED=1 in its environment the listing (GET …/session) answers `[]`:
+the sessions are there, one by one, but a listing cannot serve a batch (as with sessions made
+after it). The wrapper counts requests in flight (from arrival to the last byte of the response)
 and records each request as received; `GET /__watch` answers them as JSON. It is a separate
 process so that the client under test and the server never share one interpreter lock.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import sys
@@ -18,9 +21,10 @@ from typing import Any
 
 
 class Watch:
-    def __init__(self, app: Any, latency: float) -> None:
+    def __init__(self, app: Any, latency: float, unlisted: bool = False) -> None:
         self.app = app
         self.latency = latency
+        self.unlisted = unlisted
         self.in_flight = 0
         self.peak = 0
         self.seen: list[dict[str, Any]] = []
@@ -35,6 +39,17 @@ class Watch:
             }
         )
         await send({"type": "http.response.body", "body": body.encode()})
+
+    @staticmethod
+    async def empty_listing(send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"[]"})
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -79,6 +94,10 @@ class Watch:
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
+            listing = scope["method"] == "GET" and scope["path"].endswith("/v1/session")
+            if self.unlisted and listing and not seen["query"]:
+                await self.empty_listing(counting_send)
+                return
             await self.app(scope, recording_receive, counting_send)
         finally:
             finish()
@@ -98,7 +117,7 @@ def main() -> None:
     sock.listen(2048)
     server = uvicorn.Server(
         uvicorn.Config(
-            Watch(create_app(), latency),
+            Watch(create_app(), latency, os.environ.get("WATCH_UNLISTED") == "1"),
             log_level="warning",
             lifespan="off",
             access_log=False,

@@ -99,11 +99,17 @@ def _quick_read(path: Path) -> CertificateInfo | None:
     return CertificateInfo(str(path), user, float(not_after))
 
 
+def certificate_info(path: str | Path) -> CertificateInfo:
+    """Who and until when, the quick way where it can (no cryptography import, no key check:
+    the TLS set-up checks the key before anything is sent); CredentialError when unreadable."""
+    path = Path(path).expanduser()
+    return _quick_read(path) or read_certificate(path)
+
+
 def usable_certificate(path: str | Path) -> CertificateInfo:
     """The certificate when it can be sent; CredentialError (exit 3) when expired or unreadable.
     (Whether the key matches is checked when the TLS context loads it, before any request.)"""
-    path = Path(path).expanduser()
-    info = _quick_read(path) or read_certificate(path)
+    info = certificate_info(path)
     if info.expired:
         raise CredentialError(f"certificate {info.path} has expired", hint=LOGIN_HINT)
     return info

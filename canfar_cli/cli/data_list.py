@@ -120,7 +120,9 @@ async def _list_one(
             shown = True
         if shown:
             return
-    listing.show(path, await storage.ls(path, all=all_))  # a file lists itself
+    # Bare names need no properties: the short and quiet forms ask for the lighter document.
+    bare = listing.fmt in ("short", "quiet")
+    listing.show(path, await storage.ls(path, all=all_, properties=not bare))  # a file: itself
 
 
 def _show_nodes(out: Output, nodes: list[Node], *, long: bool, human: bool) -> None:

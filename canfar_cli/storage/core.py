@@ -57,9 +57,9 @@ def _user_of(credentials: Credentials) -> str | None:
     SRCNet sign-in's user name."""
     try:
         if credentials.certificate:
-            from canfar_cli.auth.certificates import read_certificate
+            from canfar_cli.auth.certificates import certificate_info
 
-            return read_certificate(credentials.certificate).user or None
+            return certificate_info(credentials.certificate).user or None
         if credentials.identity == "srcnet":
             from canfar_cli.auth.state import SigninState
 
@@ -285,15 +285,19 @@ class AsyncStorage:
 
     # --- looking ------------------------------------------------------------------------------
 
-    async def _node(self, path: RemotePath, *, children: bool) -> tuple[Node, list[Node]]:
+    async def _node(
+        self, path: RemotePath, *, children: bool, properties: bool = True
+    ) -> tuple[Node, list[Node]]:
         service = await self._service(path.service)
-        return await self._engine.read_node(service, path, children=children)
+        return await self._engine.read_node(service, path, children=children, properties=properties)
 
-    async def ls(self, path: PathLike, *, all: bool = False) -> list[Node]:
+    async def ls(self, path: PathLike, *, all: bool = False, properties: bool = True) -> list[Node]:
         """A folder's children, sorted by name (a file: itself; a link: itself). Names starting
-        with "." are left out unless `all`. One request, whatever the size of the folder."""
+        with "." are left out unless `all`. One request, whatever the size of the folder.
+        `properties=False` lists names, kinds and link targets only (no size, date, owner or
+        MD5): a much smaller answer for a big folder."""
         remote = await self._remote(path, "ls")
-        node, children = await self._node(remote, children=True)
+        node, children = await self._node(remote, children=True, properties=properties)
         if node.kind != "folder":
             return [node]
         kept = [c for c in children if all or not c.name.startswith(".")]

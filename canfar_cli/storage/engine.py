@@ -122,22 +122,23 @@ class Engine:
     # --- nodes --------------------------------------------------------------------------------
 
     async def read_node(
-        self, service: Service, path: RemotePath, *, children: bool
+        self, service: Service, path: RemotePath, *, children: bool, properties: bool = True
     ) -> tuple[Node, list[Node]]:
         """The node (and, with `children`, all its children: one document on cavern, pages
-        on vault), parsed as the bytes arrive."""
+        on vault), parsed as the bytes arrive. `properties=False` asks for names, kinds and
+        link targets only (`detail=min`: a sixth of the document, and cheaper on both sides)."""
         url = self.node_url(service, path)
         params = {"limit": "0"} if not children else {}
         if children and service.is_vault:
             params = {"limit": str(VAULT_PAGE)}
+        if not properties:
+            params["detail"] = "min"
         node, kids = await self._node_page(service, path, url, params)
         if children and service.is_vault and len(kids) >= VAULT_PAGE:
             # Vault pages with an inclusive cursor: each page starts with the last child again.
             while True:
                 cursor = kids[-1].uri
-                _node, page = await self._node_page(
-                    service, path, url, {"limit": str(VAULT_PAGE), "uri": cursor}
-                )
+                _node, page = await self._node_page(service, path, url, {**params, "uri": cursor})
                 fresh = page[1:] if page and page[0].uri == cursor else page
                 kids.extend(fresh)
                 if len(page) < VAULT_PAGE or not fresh:
@@ -864,21 +865,66 @@ async def _write_stream(
     have: int,
     progress: Progress,
 ) -> int:
-    """Append the chunks to `part` (buffered up to CHUNK, written in a thread)."""
-    handle = await anyio.to_thread.run_sync(open, part, mode)
+    """Append the chunks to `part`, hashing them on the way.
+
+    Over TLS the chunks come 16 KiB at a time (one record each), and the event loop is the
+    bottleneck of a download: so it only gathers them, a MiB at a time, and a writer hashes and
+    writes each MiB in a worker thread (hashlib and os.write release the GIL), overlapping the
+    receiving. At most WRITE_QUEUE MiB wait between the two: memory stays flat."""
+    handle = await anyio.to_thread.run_sync(open, part, mode, 0)  # unbuffered: one write a MiB
+    send, receive = anyio.create_memory_object_stream[list[bytes]](WRITE_QUEUE)
+    failures: list[BaseException] = []
+
+    async def writer() -> None:
+        async with receive:
+            try:
+                async for batch in receive:
+                    await anyio.to_thread.run_sync(_hash_and_write, handle, hasher, batch)
+            except Exception as exc:  # a disk full: the reader stops, the error is raised below
+                failures.append(exc)
+
     try:
-        buffer = bytearray()
-        if chunks is not None:
-            async for chunk in chunks:
-                hasher.update(chunk)
-                buffer += chunk
-                have += len(chunk)
-                progress.advance(len(chunk))
-                if len(buffer) >= CHUNK:
-                    await anyio.to_thread.run_sync(handle.write, bytes(buffer))
-                    buffer.clear()
-        if buffer:
-            await anyio.to_thread.run_sync(handle.write, bytes(buffer))
+        async with anyio.create_task_group() as group:
+            group.start_soon(writer)
+            async with send:
+                batch: list[bytes] = []
+                size = 0
+                try:
+                    async for chunk in chunks if chunks is not None else _nothing():
+                        batch.append(chunk)
+                        size += len(chunk)
+                        if size >= CHUNK:
+                            await send.send(batch)
+                            have += size
+                            progress.advance(size)
+                            batch, size = [], 0
+                    if batch:
+                        await send.send(batch)
+                        have += size
+                        progress.advance(size)
+                except anyio.BrokenResourceError:  # the writer failed: its error is raised below
+                    pass
+                except Exception as exc:  # a broken read: raised once the writer is done
+                    failures.append(exc)
     finally:
         await anyio.to_thread.run_sync(handle.close)
+    if failures:
+        raise failures[-1] if isinstance(failures[-1], OSError) else failures[0]
     return have
+
+
+WRITE_QUEUE = 4
+
+
+def _hash_and_write(handle: Any, hasher: Any, batch: list[bytes]) -> None:
+    data = b"".join(batch)
+    hasher.update(data)
+    view = memoryview(data)
+    while view:  # an unbuffered write may write less than asked
+        view = view[handle.write(view) :]
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    empty: tuple[bytes, ...] = ()
+    for chunk in empty:
+        yield chunk

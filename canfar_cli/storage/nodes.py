@@ -61,6 +61,14 @@ def parse_date(text: str | None) -> datetime | None:
     if not text:
         return None
     value = text.strip().removesuffix("Z")
+    try:  # the usual form, a tenth of strptime's cost (a listing parses one per child)
+        when = datetime.fromisoformat(value) if "T" in value else None
+    except ValueError:
+        when = None
+    if when is not None:
+        if when.tzinfo is None:
+            return when.replace(tzinfo=timezone.utc)
+        return when.astimezone(timezone.utc)
     for layout in ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"):
         try:
             return datetime.strptime(value, layout).replace(tzinfo=timezone.utc)

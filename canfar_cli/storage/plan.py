@@ -11,6 +11,7 @@ interruption in any phase leaves the later ones "not done" in the report.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -68,20 +69,38 @@ def _local_entry(path: Path) -> Entry | None:
 
 def _local_tree(root: Path) -> dict[str, Entry]:
     """Every file and folder under `root` by relative path ("a/b"); links to files are
-    followed, links to folders are not (as cp -r does without -L)."""
+    followed, links to folders are not (as cp -r does without -L). One scandir pass and one
+    stat per file (a sync of an unchanged tree is mostly this and one listing)."""
     found: dict[str, Entry] = {}
-    for folder, dirs, files in os.walk(root):
-        base = Path(folder)
-        rel_base = base.relative_to(root).as_posix()
-        prefix = "" if rel_base == "." else rel_base + "/"
-        for name in dirs:
-            if (base / name).is_symlink():
+    folders: list[tuple[str, str]] = [(str(root), "")]
+    while folders:
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError:  # as os.walk: a folder that cannot be listed is passed over
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            try:
+                is_folder = entry.is_dir()
+            except OSError:
+                is_folder = False
+            if is_folder:
+                if not entry.is_symlink():
+                    found[rel] = Entry("folder")
+                    folders.append((entry.path, rel + "/"))
                 continue
-            found[prefix + name] = Entry("folder")
-        for name in files:
-            entry = _local_entry(base / name)
-            if entry is not None and entry.kind == "file":
-                found[prefix + name] = entry
+            try:
+                info = entry.stat()
+            except FileNotFoundError:  # a dangling link, or gone since the scan
+                continue
+            except OSError as exc:
+                raise CanfarError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
+            if stat.S_ISDIR(info.st_mode):  # became a folder since the scan
+                continue
+            when = datetime.fromtimestamp(info.st_mtime, timezone.utc)
+            found[rel] = Entry("file", info.st_size, when)
     return found
 
 
@@ -297,8 +316,7 @@ class Planner:
         sync: bool = False,
         delete: bool = False,
     ) -> None:
-        source_tree = await self.tree(source)
-        target_tree = await self.tree(target) if target_entry is not None else {}
+        source_tree, target_tree = await self._trees(source, target, target_entry is not None)
         if target_tree and isinstance(target, RemotePath):
             await self._fresh_sizes(target, source_tree, target_tree)
         if target_entry is None:
@@ -308,6 +326,29 @@ class Planner:
             self._plan_entry(report, src, dst, source_tree[rel], target_tree.get(rel), resume, sync)
         if delete:
             self._plan_deletions(report, target, source_tree, target_tree)
+
+    async def _trees(
+        self, source: StoragePath, target: StoragePath, target_exists: bool
+    ) -> tuple[dict[str, Entry], dict[str, Entry]]:
+        """Both sides' trees, listed at the same time (the local walk runs in a thread while
+        the remote listing is on the wire); the source's failure first when both fail."""
+        if not target_exists:
+            return await self.tree(source), {}
+        trees: dict[int, dict[str, Entry]] = {}
+        failures: dict[int, Exception] = {}
+
+        async def one(side: int, path: StoragePath) -> None:
+            try:
+                trees[side] = await self.tree(path)
+            except Exception as exc:  # raised below, unwrapped from the task group
+                failures[side] = exc
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(one, 0, source)
+            group.start_soon(one, 1, target)
+        if failures:
+            raise failures[min(failures)]
+        return trees[0], trees[1]
 
     def _plan_entry(
         self,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import httpx
 
+from canfar_cli.config import Settings, coerce, load_settings
 from canfar_cli.errors import ConfigError
 from canfar_cli.http import public_url
 
-__all__ = ["LOCAL_BASE", "SERVER_URL_HINT", "resolve_server"]
+__all__ = ["LOCAL_BASE", "SERVER_URL_HINT", "library_settings", "resolve_server"]
 
 # The base URL of the in-process local platform (never on the network: an ASGI transport).
 LOCAL_BASE = "http://local/skaha"
@@ -15,6 +19,57 @@ SERVER_URL_HINT = (
     "check the server URL (--server, CANFAR_URL, `canfar config get server`):"
     " the skaha service, e.g. https://ws-uv.canfar.net/skaha"
 )
+
+
+def library_settings(
+    owner: str,
+    settings: Settings | None,
+    *,
+    server: str | None,
+    token: str | None,
+    certificate: str | None,
+    timeout: float | None,
+    concurrency: int | None,
+    platform: str | None,
+    poll_interval: float | None = None,
+) -> Settings:
+    """The settings of a library object (AsyncSession, AsyncStorage) from its arguments: the
+    arguments win over `settings` (or over flag-less settings read from the environment and the
+    config file), and with no server named anywhere, the platform's server is chosen. `owner`
+    names the object in errors ("the arguments of AsyncStorage")."""
+    given_by = f"the arguments of {owner}"
+    if settings is None:
+        settings = load_settings(
+            platform=platform,
+            server=server,
+            token=token,
+            certificate=certificate,
+            timeout=timeout,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            given_by=given_by,
+        )
+    else:
+        given: dict[str, Any] = {"server": server, "token": token, "certificate": certificate}
+        for key, value in (
+            ("timeout", timeout),
+            ("concurrency", concurrency),
+            ("poll_interval", poll_interval),
+        ):
+            if value is not None:
+                given[key] = coerce(key, value, given_by)
+        settings = dataclasses.replace(
+            settings, **{k: v for k, v in given.items() if v is not None}
+        )
+        if certificate is not None:
+            settings = dataclasses.replace(settings, certificate_explicit=True)
+        if server is not None:
+            settings = dataclasses.replace(settings, platform=None)
+    if not settings.server:  # no server named: the platform's (canfar_cli.auth.servers)
+        from canfar_cli.auth.servers import choose_server
+
+        settings = choose_server(settings)
+    return settings
 
 
 def resolve_server(server: str, version: str) -> tuple[str, httpx.AsyncBaseTransport | None]:

@@ -31,7 +31,7 @@ import anyio
 import httpx
 
 from canfar_cli import models
-from canfar_cli.config import Settings, coerce, load_settings
+from canfar_cli.config import Settings
 from canfar_cli.errors import (
     CanfarError,
     NotFoundError,
@@ -44,7 +44,7 @@ from canfar_cli.http import HttpClient, RetryPolicy, public_url
 from canfar_cli.models import CreateRequest, CreateSpec
 from canfar_cli.outcomes import CreateInterrupted, Outcome, WaitTimeoutError, settle
 from canfar_cli.planning import FORM_TYPE, PlannedRequest, plan_requests, takes_create_arguments
-from canfar_cli.servers import SERVER_URL_HINT, resolve_server
+from canfar_cli.servers import SERVER_URL_HINT, library_settings, resolve_server
 
 __all__ = ["AsyncSession"]
 
@@ -149,44 +149,17 @@ class AsyncSession:
         poll_interval: float | None = None,
         platform: str | None = None,
     ) -> None:
-        if settings is None:
-            settings = load_settings(
-                platform=platform,
-                server=server,
-                token=token,
-                certificate=certificate,
-                timeout=timeout,
-                concurrency=concurrency,
-                poll_interval=poll_interval,
-                given_by=f"the arguments of {type(self).__name__}",
-            )
-        else:
-            given: dict[str, Any] = {
-                "server": server,
-                "token": token,
-                "certificate": certificate,
-                "timeout": timeout,
-                "concurrency": concurrency,
-            }
-            arguments = f"the arguments of {type(self).__name__}"
-            for key, value in (
-                ("timeout", timeout),
-                ("concurrency", concurrency),
-                ("poll_interval", poll_interval),
-            ):
-                if value is not None:
-                    given[key] = coerce(key, value, arguments)
-            settings = dataclasses.replace(
-                settings, **{k: v for k, v in given.items() if v is not None}
-            )
-            if certificate is not None:
-                settings = dataclasses.replace(settings, certificate_explicit=True)
-            if server is not None:
-                settings = dataclasses.replace(settings, platform=None)
-        if not settings.server:  # no server named: the platform's (canfar_cli.auth.servers)
-            from canfar_cli.auth.servers import choose_server
-
-            settings = choose_server(settings)
+        settings = library_settings(
+            type(self).__name__,
+            settings,
+            server=server,
+            token=token,
+            certificate=certificate,
+            timeout=timeout,
+            concurrency=concurrency,
+            platform=platform,
+            poll_interval=poll_interval,
+        )
         self.settings = settings
         _set_loglevel(loglevel)
         base_url, local_transport = resolve_server(settings.server, version)

@@ -14,7 +14,6 @@ interruption (cancellation, Ctrl-C) raises TransferInterrupted carrying the repo
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -95,36 +94,21 @@ class AsyncStorage:
         transport: httpx.AsyncBaseTransport | None = None,
         loglevel: int = logging.WARNING,
     ) -> None:
-        from canfar_cli.config import coerce, load_settings
         from canfar_cli.http import HttpClient
+        from canfar_cli.servers import library_settings
         from canfar_cli.storage import wire
         from canfar_cli.storage.engine import Engine
 
-        if settings is None:
-            settings = load_settings(
-                platform=platform,
-                server=server,
-                token=token,
-                certificate=certificate,
-                timeout=timeout,
-                concurrency=concurrency,
-            )
-        else:
-            given: dict[str, Any] = {
-                "server": server,
-                "token": token,
-                "certificate": certificate,
-                "timeout": timeout,
-            }
-            if concurrency is not None:
-                given["concurrency"] = coerce("concurrency", concurrency, "concurrency=")
-            settings = dataclasses.replace(
-                settings, **{k: v for k, v in given.items() if v is not None}
-            )
-            if certificate is not None:
-                settings = dataclasses.replace(settings, certificate_explicit=True)
-            if server is not None:
-                settings = dataclasses.replace(settings, platform=None)
+        settings = library_settings(
+            type(self).__name__,
+            settings,
+            server=server,
+            token=token,
+            certificate=certificate,
+            timeout=timeout,
+            concurrency=concurrency,
+            platform=platform,
+        )
         self.settings = settings
         logger = logging.getLogger("canfar_cli.http")
         if logger.level == logging.NOTSET or logger.level > loglevel:

@@ -21,6 +21,7 @@ import stat
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from canfar_cli.local.asgi import CHUNK, Request, Response
 from canfar_cli.local.skaha import SkahaError
@@ -35,6 +36,29 @@ MAX_LINKS = 8
 
 def digest_header(md5_hex: str) -> str:
     return "md5=" + base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii")
+
+
+async def receive_body(
+    request: Request, handle: BinaryIO, left: int | None, expected: str | None
+) -> str:
+    """Write a PUT's body to `handle` and return its MD5 (hex), as cavern and minoc take one:
+    413 as soon as the declared length or the bytes received pass the `left` quota, 412 when
+    the client's Digest (`expected`) differs. The caller undoes what was written on failure."""
+    declared = request.headers.get("content-length", "").strip()
+    if left is not None and declared.isdigit() and int(declared) > left:
+        raise errors.quota_exceeded(left)
+    digest = hashlib.md5(usedforsecurity=False)
+    size = 0
+    async for chunk in request.chunks():
+        size += len(chunk)
+        if left is not None and size > left:
+            raise errors.quota_exceeded(left)
+        handle.write(chunk)
+        digest.update(chunk)
+    actual = digest.hexdigest()
+    if expected is not None and expected != actual:
+        raise SkahaError(412, f"checksum mismatch: md5:{expected} != md5:{actual}")
+    return actual
 
 
 def requested_md5(request: Request) -> str | None:
@@ -132,22 +156,9 @@ async def cavern_put(tree: Tree, user: str | None, path: str, request: Request) 
     # Truncated in place and rewritten, as cavern does (no temporary file and rename).
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
     fd = os.open(target, flags, 0o660)
-    digest = hashlib.md5(usedforsecurity=False)
-    size = 0
     with os.fdopen(fd, "wb", buffering=0) as handle:
         try:
-            declared = request.headers.get("content-length", "").strip()
-            if left is not None and declared.isdigit() and int(declared) > left:
-                raise errors.quota_exceeded(left)
-            async for chunk in request.chunks():
-                size += len(chunk)
-                if left is not None and size > left:
-                    raise errors.quota_exceeded(left)
-                handle.write(chunk)
-                digest.update(chunk)
-            actual = digest.hexdigest()
-            if expected is not None and expected != actual:
-                raise SkahaError(412, f"checksum mismatch: md5:{expected} != md5:{actual}")
+            actual = await receive_body(request, handle, left, expected)
         except BaseException:  # a refusal, a client gone, a full disk, a cancellation
             handle.truncate(0)  # any failure once writing started leaves an empty file
             tree.props.write(target, {MD5: None, MD5_STAMP: None})
@@ -263,22 +274,9 @@ async def minoc_put(
     except FileNotFoundError:
         previous = 0
     partial = artifact.with_name(artifact.name + f".part-{time.monotonic_ns()}")
-    digest = hashlib.md5(usedforsecurity=False)
-    size = 0
     try:
         with open(partial, "wb", buffering=0) as handle:
-            declared = request.headers.get("content-length", "").strip()
-            if left is not None and declared.isdigit() and int(declared) > left:
-                raise errors.quota_exceeded(left)
-            async for chunk in request.chunks():
-                size += len(chunk)
-                if left is not None and size > left:
-                    raise errors.quota_exceeded(left)
-                handle.write(chunk)
-                digest.update(chunk)
-        actual = digest.hexdigest()
-        if expected is not None and expected != actual:
-            raise SkahaError(412, f"checksum mismatch: md5:{expected} != md5:{actual}")
+            actual = await receive_body(request, handle, left, expected)
         os.replace(partial, artifact)
     finally:
         with contextlib.suppress(FileNotFoundError):

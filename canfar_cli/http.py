@@ -372,16 +372,7 @@ class HttpClient:
                 and self._may_retry(method, response, failure)
             ):
                 retries += 1
-                wait = self.retry.delay(retries, response)
-                log.info(
-                    "%s %s %s; retry %d in %.2fs",
-                    method,
-                    shown,
-                    response.status_code if response is not None else describe(failure),
-                    retries,
-                    wait,
-                )
-                await anyio.sleep(wait)
+                await self._pause_before_retry(method, shown, response, failure, retries)
                 continue
             status = response.status_code if response is not None else describe(failure)
             log.info("%s %s %s %.3fs retries=%d", method, shown, status, elapsed, retries)
@@ -484,16 +475,7 @@ class HttpClient:
                 "GET" if repeatable else "POST", response, failure
             ):
                 retries += 1
-                wait = self.retry.delay(retries, response)
-                log.info(
-                    "%s %s %s; retry %d in %.2fs",
-                    method,
-                    shown,
-                    response.status_code if response is not None else describe(failure),
-                    retries,
-                    wait,
-                )
-                await anyio.sleep(wait)
+                await self._pause_before_retry(method, shown, response, failure, retries)
                 continue
             elapsed = time.perf_counter() - started
             status = response.status_code if response is not None else describe(failure)
@@ -502,6 +484,20 @@ class HttpClient:
                 raise self._refused(method, shown, response, retries)
             assert failure is not None
             raise self._unreachable(method, shown, failure, retries, idempotent=may_repeat)
+
+    async def _pause_before_retry(
+        self,
+        method: str,
+        shown: str,
+        response: httpx.Response | None,
+        failure: BaseException | None,
+        retries: int,
+    ) -> None:
+        """Log the retry about to be made and wait its backoff (Retry-After honoured)."""
+        wait = self.retry.delay(retries, response)
+        what = response.status_code if response is not None else describe(failure)
+        log.info("%s %s %s; retry %d in %.2fs", method, shown, what, retries, wait)
+        await anyio.sleep(wait)
 
     @staticmethod
     def _may_retry(

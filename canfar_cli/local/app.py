@@ -212,10 +212,10 @@ class LocalApp:
         error = SkahaError(405, f"unsupported: HTTP {method}", {"Allow": allow})
         return error
 
-    def authenticate(self, request: Request) -> str:
-        """The user a request acts as: the serve token's (the local user), else the user of a
-        credential the sign-in services issued (an OIDC access token, a client certificate over
-        --tls), else the local user when the server asks for nothing."""
+    def _credential_user(self, request: Request) -> tuple[str | None, str | None]:
+        """(the user of the request's credential, its bearer token): the serve token's user (the
+        local user), else the user of a credential the sign-in services issued (an OIDC access
+        token, a client certificate over --tls); the user is None when there is neither."""
         token = self.settings.token
         bearer = bearer_token(request)
         if (
@@ -223,11 +223,19 @@ class LocalApp:
             and bearer is not None
             and hmac.compare_digest(bearer.encode(), token.encode())
         ):
-            return self.settings.user
-        user = self.signin.identify(request, bearer)
+            return self.settings.user, bearer
+        return self.signin.identify(request, bearer), bearer
+
+    def _credentials_required(self) -> bool:
+        return self.settings.token is not None or self.signin.require_credentials
+
+    def authenticate(self, request: Request) -> str:
+        """The user a request acts as: its credential's (`_credential_user`), else the local
+        user when the server asks for nothing."""
+        user, _bearer = self._credential_user(request)
         if user is not None:
             return user
-        if token is not None or self.signin.require_credentials:
+        if self._credentials_required():
             raise SkahaError(401, "Unauthorized", {"WWW-Authenticate": "Bearer"})
         return self.settings.user
 
@@ -235,18 +243,10 @@ class LocalApp:
         """The user a storage request acts as, as `authenticate` finds it, except that a request
         with no credential where the server asks for one is anonymous (None), not refused: the
         storage services serve public nodes to anyone and refuse the rest with 403."""
-        token = self.settings.token
-        bearer = bearer_token(request)
-        if (
-            token is not None
-            and bearer is not None
-            and hmac.compare_digest(bearer.encode(), token.encode())
-        ):
-            return self.settings.user
-        user = self.signin.identify(request, bearer)
+        user, bearer = self._credential_user(request)
         if user is not None:
             return user
-        if token is not None or self.signin.require_credentials:
+        if self._credentials_required():
             if bearer is not None:  # a token that is not one of ours
                 raise SkahaError(
                     401, "NotAuthenticated: invalid token", {"WWW-Authenticate": "Bearer"}

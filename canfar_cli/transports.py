@@ -85,12 +85,14 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             context = httpx.create_ssl_context(trust_env=trust_env)
         else:
             context = None  # plain http only (an https URL always comes with its context)
+        backend = _network_backend()
         self._shards = [
             httpcore.AsyncConnectionPool(
                 ssl_context=context,
                 max_connections=size,
                 max_keepalive_connections=size,
                 keepalive_expiry=KEEPALIVE_EXPIRY,
+                network_backend=backend,
             )
             for size in sizes
         ]
@@ -138,6 +140,23 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for shard in self._shards:
             await shard.aclose()
+
+
+def _network_backend() -> Any:
+    """The lean asyncio backend (asyncio_net.py) when the pools are made in asyncio's event loop
+    (HttpClient builds them in the loop that uses them); None, httpcore's own choice, under any
+    other (trio through anyio)."""
+    import sniffio
+
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+    if library != "asyncio":
+        return None
+    from canfar_cli.asyncio_net import AsyncioBackend
+
+    return AsyncioBackend()
 
 
 def sharding_enabled(sharded: bool | None = None) -> bool:

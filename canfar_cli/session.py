@@ -706,36 +706,70 @@ class AsyncSession:
         self, ids: str | Iterable[str], *, names: bool = False
     ) -> list[Outcome[tuple[dict[str, Any], str]]]:
         """Each session's object and log text: the fewest requests the API allows. The server
-        answers a log of an unknown id with 200 and nothing, so a session is looked up before
-        its log is read (two requests each); a batch larger than one round reads one listing
-        instead, at the same time as the logs (no round is spent on it before the first log).
-        A lookup that 404s is confirmed by the listing: when that 404s too, the URL has no
-        skaha API (exit 1), the id is not "unknown". names=True as in `info_each`."""
+        answers a log of an unknown id with 200 and nothing, so each session is looked up too
+        (two requests each), the look-up and the log sent at once (one round, not two): the log
+        of an id the look-up does not find is dropped. A batch larger than one round reads one
+        listing at the same time as the logs (no round is spent on it before the first log);
+        only the ids it lacks are looked up, as soon as it is read. A look-up that 404s is
+        confirmed by the listing: when that 404s too, the URL has no skaha API (exit 1), the id
+        is not "unknown". names=True as in `info_each`."""
         tokens = _tokens(ids) if names else models.check_ids(ids)
         distinct = list(dict.fromkeys(tokens))
         texts: dict[str, Outcome[str]] = {}
+        looked_up: dict[str, Outcome[dict[str, Any]]] = {}
         listed: dict[str, dict[str, Any]] | None = None
         if len(distinct) > self._http.concurrency and all(models.is_id(t) for t in distinct):
-            listed, texts = await self._listing_beside(self._each(distinct, self._log_text))
+            listed, texts, looked_up = await self._logs_beside_listing(distinct)
 
         async def one(session_id: str, record: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
-            if record is None:
-                record = await self._record(session_id)
             read = texts.get(session_id)
+            if record is None and session_id in looked_up:
+                record = _value_of(looked_up[session_id])
+            if record is None:
+                if read is None:
+                    return await self._record_and_log(session_id)
+                record = await self._record(session_id)
             if read is None:
                 return record, await self._log_text(session_id)
-            if read.error is not None:
-                raise read.error
-            return record, str(read.value)
+            return record, _value_of(read)
 
         return await self._named(distinct, one, listed=listed, names=names)
 
-    async def _listing_beside(
-        self, work: Awaitable[list[Outcome[T]]]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, Outcome[T]]]:
-        """The listing, read while `work` runs: both at once, the listing's error (if any)
-        raised after."""
+    async def _record_and_log(self, session_id: str) -> tuple[dict[str, Any], str]:
+        """GET session/ID and its log, both in flight at once; the look-up's error first (an
+        unknown id's log is the server's empty 200, dropped)."""
+        text = ""
+        record: dict[str, Any] = {}
+        failures: list[Exception] = []  # the look-up's first: it says more than the log's
+
+        async def read() -> None:
+            nonlocal text
+            try:
+                text = await self._log_text(session_id)
+            except Exception as exc:
+                failures.append(exc)
+
+        # Nothing is raised inside the group: it would cancel the log and come out wrapped.
+        async with anyio.create_task_group() as group:
+            group.start_soon(read)
+            try:
+                record = await self._record(session_id)
+            except Exception as exc:
+                failures.insert(0, exc)
+        if failures:
+            raise failures[0]
+        return record, text
+
+    async def _logs_beside_listing(
+        self, ids: list[str]
+    ) -> tuple[
+        dict[str, dict[str, Any]], dict[str, Outcome[str]], dict[str, Outcome[dict[str, Any]]]
+    ]:
+        """Every id's log, with the listing read at the same time and each id it lacks looked up
+        as soon as it is read: the listing, the logs and the look-ups (by id). The listing's
+        error (if any) is raised after the logs."""
         listing: dict[str, dict[str, Any]] = {}
+        looked_up: dict[str, Outcome[dict[str, Any]]] = {}
         failure: list[CanfarError] = []
 
         async def read() -> None:
@@ -743,13 +777,16 @@ class AsyncSession:
                 listing.update(await self._listing())
             except CanfarError as exc:
                 failure.append(exc)
+                return
+            unlisted = [i for i in ids if i not in listing]
+            looked_up.update((o.key, o) for o in await self._each(unlisted, self._record))
 
         async with anyio.create_task_group() as group:
             group.start_soon(read)
-            done = await work
+            done = await self._each(ids, self._log_text)
         if failure:
             raise failure[0]
-        return listing, {o.key: o for o in done}
+        return listing, {o.key: o for o in done}, looked_up
 
     async def logs(self, ids: str | Iterable[str], verbose: bool = False) -> dict[str, str] | None:
         """{id: log text}; with verbose=True the logs go to stdout instead (through
@@ -1158,3 +1195,10 @@ def _second(outcome: Outcome[tuple[dict[str, Any], str]]) -> Outcome[str]:
     """The outcome of a (record, text) read as that of its text."""
     text = outcome.value[1] if outcome.value is not None else None
     return Outcome(outcome.key, value=text, error=outcome.error, note=outcome.note)
+
+
+def _value_of(outcome: Outcome[T]) -> T:
+    """An outcome's value, or its error raised."""
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value  # type: ignore[return-value]  # an ok outcome holds its value

@@ -68,3 +68,15 @@ def test_tail_keeps_lines_exactly() -> None:
     assert tail_text("a\nb\r\nc", 2) == "b\r\nc"
     assert tail_text("a\n", 0) == ""
     assert tail_text("a\n", None) == "a\n"
+
+
+def test_a_batch_larger_than_the_bound_keeps_the_order_and_the_errors(cli) -> None:
+    # Three ids at --concurrency 2: the listing is read beside the logs, the ids it lacks are
+    # looked up on their own; what is shown is what a small batch shows.
+    a = create_done(cli, "-n", "aa", "--", "echo", "a")[0]
+    b = create_done(cli, "-n", "bb", "--", "echo", "b")[0]
+    for concurrency in ("2", "32"):
+        result = cli("--concurrency", concurrency, "logs", b, "zzzzzzzz", a)
+        assert result.exit_code == 1, result.stderr
+        assert result.stdout == f"==> bb ({b}) <==\nb\n\n==> aa ({a}) <==\na\n"
+        assert result.stderr.strip().splitlines()[0] == "error: session zzzzzzzz not found"

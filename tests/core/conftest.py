@@ -1,6 +1,6 @@
 """Fixtures of the core's tests.
 
-`watched_server(latency_ms=0)` serves the local platform's app on a real loopback socket, in a
+`watched_server(latency_ms=0, unlisted=False)` serves the local platform's app on a real loopback socket, in a
 process of its own (tests/support/watched_server.py), behind a wrapper that counts the requests in
 flight and records each request as the server received it (method, path, query, headers, body).
 `.url` is the base URL; `.watch()` fetches what was counted and seen so far. Counting at the server
@@ -68,11 +68,13 @@ class WatchedServer:
 def watched_server() -> Iterator[Callable[..., WatchedServer]]:
     started: list[WatchedServer] = []
 
-    def start(latency_ms: float = 0.0) -> WatchedServer:
+    def start(latency_ms: float = 0.0, unlisted: bool = False) -> WatchedServer:
+        # unlisted=True: the listing answers [] (sessions it cannot serve, see the server's note).
         process = subprocess.Popen(
             [sys.executable, str(WATCHED_SERVER), str(latency_ms)],
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, "WATCH_UNLISTED": "1"} if unlisted else None,
         )
         assert process.stdout is not None
         url = process.stdout.readline().decode().strip()  # the server prints it once listening

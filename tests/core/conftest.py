@@ -1,8 +1,9 @@
 """Fixtures of the core's tests.
 
-`watched_server(latency_ms=0, unlisted=False)` serves the local platform's app on a real loopback socket, in a
-process of its own (tests/support/watched_server.py), behind a wrapper that counts the requests in
-flight and records each request as the server received it (method, path, query, headers, body).
+`watched_server(latency_ms=0, unlisted=False)` serves the local platform's app on a real loopback
+socket, in a process of its own (tests/support/watched_server.py), behind a wrapper that counts the
+requests in flight and records each request as the server received it (method, path, query,
+headers, body).
 `.url` is the base URL; `.watch()` fetches what was counted and seen so far. Counting at the server
 proves what the client really did on the wire.
 

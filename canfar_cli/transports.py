@@ -1,9 +1,10 @@
 """The connection pools under the HTTP client: one module per transport, as httpx does it.
 
-`pooled_transport` picks what `HttpClient` uses when no transport is given: `ShardedTransport`
-(several small pools) unless it is switched off (the `sharded` argument, or the environment
-variable CANFAR_SHARDED_POOLS=0) or a proxy is configured; None lets httpx build its own single
-pool. The benchmark figure behind it is in docs/performance.md.
+`pooled_transport` picks what `HttpClient` uses when no transport is given: `StackedTransport`
+(httpcore's connections without httpcore's pool) unless it is switched off (the `sharded`
+argument, or the environment variable CANFAR_SHARDED_POOLS=0, names kept from when these were
+several small pools) or a proxy is configured; None lets httpx build its own pool. The
+benchmark figure behind it is in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import Any
 
 import httpx
 
-__all__ = ["SHARD_SIZE", "ShardedTransport", "pooled_transport", "sharding_enabled"]
+__all__ = ["StackedTransport", "pooled_transport", "sharding_enabled"]
 
-SHARD_SIZE = 4
 # Seconds an idle connection is kept (httpx's default).
 KEEPALIVE_EXPIRY = 5.0
 _PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
@@ -40,8 +40,8 @@ def _httpx_error(exc: Exception) -> Exception:
 
 
 class _Body(httpx.AsyncByteStream):
-    """A response body from httpcore, streamed as httpx's (its errors as httpx's); the shard
-    is told when it is closed (the connection is free again)."""
+    """A response body from httpcore, streamed as httpx's (its errors as httpx's); the
+    transport is told when it is closed (the connection is free again)."""
 
     def __init__(self, stream: Any, release: Callable[[], None]) -> None:
         self._stream = stream
@@ -62,56 +62,43 @@ class _Body(httpx.AsyncByteStream):
             self._release()
 
 
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """httpcore's connection pools, several small ones in place of one large one, under httpx.
+class StackedTransport(httpx.AsyncBaseTransport):
+    """httpcore's HTTP/1.1 connections under httpx, kept here in one stack per origin.
 
-    httpcore's pool scans every connection for every queued request each time a request starts
-    or ends; at 100 connections that scan costs more CPU than the request itself. Pools of at most
-    SHARD_SIZE connections, each request going to the least busy one, keep the scan short: the
-    same connections in all, and the same bound (the caller's limiter), for a fraction of the
-    CPU. The pools are httpcore's own, with no httpx transport around each: the request goes to
-    a pool as httpcore's and its answer comes back as one httpx.Response streaming httpcore's
+    httpcore's connection pool hands each request its connection through a queue, a scan of
+    every connection, an anyio event and a shielded cancel scope; at 100 connections the scan
+    alone costs more CPU than the request. None of that is needed under HttpClient, whose limiter
+    already bounds the requests in flight: a request never waits for a connection here. It takes
+    the connection last put back for its origin (kept alive, still open) or opens a new one, and
+    the connection goes back when the response's body is closed. The connections are httpcore's
+    own (AsyncHTTP11Connection: h11, keep-alive expiry, a connection the server closed is not
+    reused), opened through the network backend (asyncio_net.py under asyncio). The request
+    goes out as httpcore's and its answer comes back as one httpx.Response streaming httpcore's
     body (read whole by HttpClient.request, in pieces by its stream door). One SSL context
-    serves every pool."""
+    serves every connection."""
 
     def __init__(self, concurrency: int, verify: ssl.SSLContext | bool, trust_env: bool) -> None:
         import httpcore
 
-        count = max(1, -(-concurrency // SHARD_SIZE))
-        sizes = [concurrency // count + (1 if i < concurrency % count else 0) for i in range(count)]
         if isinstance(verify, ssl.SSLContext):
             context: ssl.SSLContext | None = verify
         elif verify:
             context = httpx.create_ssl_context(trust_env=trust_env)
         else:
             context = None  # plain http only (an https URL always comes with its context)
-        backend = _network_backend()
-        self._shards = [
-            httpcore.AsyncConnectionPool(
-                ssl_context=context,
-                max_connections=size,
-                max_keepalive_connections=size,
-                keepalive_expiry=KEEPALIVE_EXPIRY,
-                network_backend=backend,
-            )
-            for size in sizes
-        ]
-        self._busy = [0] * count
+        if context is not None:
+            context.set_alpn_protocols(["http/1.1"])  # once, not on every connection
+        self.concurrency = concurrency
+        self._context = context
+        self._backend: httpcore.AsyncNetworkBackend = _network_backend() or httpcore.AnyIOBackend()
+        self._idle: dict[tuple[bytes, bytes, int | None], list[Any]] = {}
+        self._open: set[Any] = set()  # every connection made and not seen closed, for aclose
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         import httpcore
 
-        index = min(range(len(self._shards)), key=self._busy.__getitem__)
-        self._busy[index] += 1
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self._busy[index] -= 1
-
         url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -121,25 +108,81 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             content=request.stream,
             extensions=request.extensions,
         )
-        try:
-            answer = await self._shards[index].handle_async_request(core_request)
-        except Exception as exc:
-            release()
-            raise _httpx_error(exc) from exc
-        except BaseException:
-            release()
-            raise
+        while True:
+            connection = await self._idle_connection(key)
+            fresh = connection is None
+            try:
+                if connection is None:
+                    connection = await self._connect(core_request)
+                    self._open.add(connection)
+                answer = await connection.handle_async_request(core_request)
+            except httpcore.ConnectionNotAvailable as exc:
+                # Closed since it was put back (its server hung up): another one.
+                self._open.discard(connection)
+                if fresh:
+                    raise httpx.ConnectError(str(exc)) from exc
+                continue
+            except Exception as exc:
+                self._open.discard(connection)  # httpcore closed it
+                raise _httpx_error(exc) from exc
+            except BaseException:
+                self._open.discard(connection)  # cancelled: httpcore closed it
+                raise
+            break
         return httpx.Response(
             status_code=answer.status,
             headers=answer.headers,
-            stream=_Body(answer.stream, release),
+            stream=_Body(answer.stream, lambda: self._put_back(key, connection)),
             extensions=answer.extensions,
             request=request,
         )
 
+    async def _idle_connection(self, key: tuple[bytes, bytes, int | None]) -> Any:
+        """The connection last put back for this origin that can still be used, or None."""
+        stack = self._idle.get(key)
+        while stack:
+            connection = stack.pop()
+            if connection.is_idle() and not connection.has_expired():
+                return connection
+            # Its keep-alive ran out, or the server hung up while it was idle.
+            self._open.discard(connection)
+            await connection.aclose()
+        return None
+
+    async def _connect(self, request: Any) -> Any:
+        """A new HTTP/1.1 connection to the request's origin (TLS for https)."""
+        import httpcore
+
+        origin = request.url.origin
+        timeout = request.extensions.get("timeout", {}).get("connect")
+        host = origin.host.decode("ascii")
+        stream = await self._backend.connect_tcp(host, origin.port, timeout=timeout)
+        if origin.scheme == b"https":
+            context = self._context or httpx.create_ssl_context()
+            server_name = request.extensions.get("sni_hostname") or host
+            try:
+                stream = await stream.start_tls(
+                    context, server_hostname=server_name, timeout=timeout
+                )
+            except BaseException:
+                await stream.aclose()
+                raise
+        return httpcore.AsyncHTTP11Connection(
+            origin=origin, stream=stream, keepalive_expiry=KEEPALIVE_EXPIRY
+        )
+
+    def _put_back(self, key: tuple[bytes, bytes, int | None], connection: Any) -> None:
+        """The body is closed: the connection is free for the next request, or was closed."""
+        if connection.is_idle():
+            self._idle.setdefault(key, []).append(connection)
+        else:
+            self._open.discard(connection)
+
     async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
+        connections, self._open = list(self._open), set()
+        self._idle.clear()
+        for connection in connections:
+            await connection.aclose()
 
 
 def _network_backend() -> Any:
@@ -160,7 +203,7 @@ def _network_backend() -> Any:
 
 
 def sharding_enabled(sharded: bool | None = None) -> bool:
-    """Whether to use ShardedTransport: `sharded` when given, else CANFAR_SHARDED_POOLS
+    """Whether to use StackedTransport: `sharded` when given, else CANFAR_SHARDED_POOLS
     ("0", "false", "no" or "off" turn it off; anything else, or unset, leaves it on)."""
     if sharded is not None:
         return sharded
@@ -171,10 +214,10 @@ def sharding_enabled(sharded: bool | None = None) -> bool:
 def pooled_transport(
     concurrency: int, verify: ssl.SSLContext | bool, *, sharded: bool | None = None
 ) -> httpx.AsyncBaseTransport | None:
-    """The transport for a client bounded at `concurrency` requests in flight: sharded pools as
-    large together as the bound (a request never waits for one), or None for httpx's own pool
-    (when sharding is off, or a proxy is set: httpx applies environment proxies only to the
+    """The transport for a client bounded at `concurrency` requests in flight: StackedTransport
+    (a request never waits for a connection), or None for httpx's own pool
+    (when switched off, or a proxy is set: httpx applies environment proxies only to the
     transports it builds itself)."""
     if not sharding_enabled(sharded) or _proxy_configured():
         return None
-    return ShardedTransport(concurrency, verify=verify, trust_env=True)
+    return StackedTransport(concurrency, verify=verify, trust_env=True)

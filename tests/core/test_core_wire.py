@@ -504,16 +504,6 @@ async def test_wait_counts_a_vanished_session_as_ended() -> None:
     assert records == [{"id": "a", "status": "Pending", "name": "a", "gone": True}]
 
 
-@pytest.mark.parametrize("concurrency", [1, 7, 8, 9, 32, 100, 1000])
-def test_connection_pools_together_match_the_bound(concurrency: int) -> None:
-    from canfar_cli.transports import SHARD_SIZE, ShardedTransport
-
-    transport = ShardedTransport(concurrency, verify=False, trust_env=False)
-    sizes = [shard._max_connections for shard in transport._shards]
-    assert sum(sizes) == concurrency
-    assert max(sizes) <= SHARD_SIZE and max(sizes) - min(sizes) <= 1
-
-
 def test_a_certificate_that_cannot_be_used_is_a_config_error(tmp_path: Path) -> None:
     pem = tmp_path / "cadcproxy.pem"
     pem.write_text("-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n")

@@ -28,7 +28,7 @@ from canfar_cli.errors import (
 from canfar_cli.http import HttpClient, RetryPolicy
 from canfar_cli.models import CreateRequest
 from canfar_cli.outcomes import BatchError, Outcome, batch_exit_code
-from canfar_cli.transports import ShardedTransport, pooled_transport, sharding_enabled
+from canfar_cli.transports import StackedTransport, pooled_transport, sharding_enabled
 
 PACKAGE = Path(models.__file__).resolve().parent
 IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
@@ -195,7 +195,7 @@ def test_each_name_is_imported_from_where_it_is_defined() -> None:
     assert canfar_cli.AsyncSession is AsyncSession and canfar_cli.Session is TwinSession
     assert session_module.__all__ == ["AsyncSession"]
     assert not hasattr(session_module, "Session")
-    for name in ("SHARD_SIZE", "ShardedTransport"):
+    for name in ("StackedTransport", "pooled_transport"):
         assert name not in http_module.__all__
     assert not hasattr(output, "format_table") and not hasattr(cadc, "BASIC_AA")
     assert not hasattr(models, "check_create")
@@ -383,7 +383,7 @@ def test_sharded_pools_switch(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.delenv("CANFAR_SHARDED_POOLS", raising=False)
-    assert sharding_enabled() and isinstance(pooled_transport(8, False), ShardedTransport)
+    assert sharding_enabled() and isinstance(pooled_transport(8, False), StackedTransport)
     assert pooled_transport(8, False, sharded=False) is None
     monkeypatch.setenv("CANFAR_SHARDED_POOLS", "0")
     assert not sharding_enabled() and pooled_transport(8, False) is None
@@ -397,10 +397,10 @@ def test_sharded_pools_switch(monkeypatch: pytest.MonkeyPatch) -> None:
             anyio.run(built.aclose)
 
     plain = transport_of(HttpClient("http://127.0.0.1:9/skaha/v1"))
-    assert not isinstance(plain, ShardedTransport)
+    assert not isinstance(plain, StackedTransport)
     monkeypatch.delenv("CANFAR_SHARDED_POOLS")
-    assert isinstance(transport_of(HttpClient("http://127.0.0.1:9/skaha/v1")), ShardedTransport)
+    assert isinstance(transport_of(HttpClient("http://127.0.0.1:9/skaha/v1")), StackedTransport)
     off = HttpClient("http://127.0.0.1:9/skaha/v1", sharded_pools=False)
-    assert not isinstance(transport_of(off), ShardedTransport)
+    assert not isinstance(transport_of(off), StackedTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert pooled_transport(8, False) is None  # httpx must build its own to apply the proxy

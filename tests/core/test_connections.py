@@ -1,6 +1,7 @@
-"""The connection pools' asyncio backend (canfar_cli/asyncio_net.py) over real sockets: bodies
-arrive whole, a connection the server closed while idle is not reused, a silent server times out,
-and a certificate that is not trusted is the one clear line (no retry)."""
+"""The connections under HttpClient (canfar_cli/transports.py and its asyncio backend,
+canfar_cli/asyncio_net.py) over real sockets: no more connections than the bound, each reused,
+bodies arrive whole, a connection the server closed while idle is not reused, a silent server
+times out, and a certificate that is not trusted is the one clear line (no retry)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import pytest
 
 from canfar_cli.errors import UnreachableError
@@ -54,14 +56,37 @@ def answer(body: bytes, *extra: bytes) -> bytes:
     return head + b"".join(h + b"\r\n" for h in extra) + b"\r\n" + body
 
 
-async def test_the_pools_use_the_asyncio_backend_in_asyncio() -> None:
+async def test_connections_never_exceed_the_bound_and_are_kept() -> None:
     from canfar_cli.asyncio_net import AsyncioBackend
-    from canfar_cli.transports import ShardedTransport
+    from canfar_cli.transports import StackedTransport, pooled_transport
 
-    transport = ShardedTransport(8, verify=False, trust_env=False)
-    backends = {type(shard._network_backend) for shard in transport._shards}
-    assert backends == {AsyncioBackend}
-    await transport.aclose()
+    in_flight = peak = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal in_flight, peak
+        while True:
+            await read_request(reader)
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async with raw_server(handler) as (port, connections):
+        client = HttpClient(f"http://127.0.0.1:{port}", retry=ONCE, timeout=10, concurrency=7)
+        try:
+            for _ in range(2):
+                async with anyio.create_task_group() as group:
+                    for n in range(40):
+                        group.start_soon(client.request, "GET", f"session/{n}")
+            transport = client._sender
+        finally:
+            await client.aclose()
+    assert isinstance(transport, StackedTransport)
+    assert isinstance(transport._backend, AsyncioBackend)  # asyncio's loop: the lean backend
+    assert peak == 7 and len(connections) == 7  # the second batch made none: all were kept
+    assert isinstance(pooled_transport(4, False), StackedTransport)
 
 
 async def test_a_body_larger_than_the_read_buffer_arrives_whole() -> None:

@@ -113,6 +113,7 @@ class StackedTransport(httpx.AsyncBaseTransport):
             fresh = connection is None
             try:
                 if connection is None:
+                    await self._make_room()
                     connection = await self._connect(core_request)
                     self._open.add(connection)
                 answer = await connection.handle_async_request(core_request)
@@ -148,6 +149,19 @@ class StackedTransport(httpx.AsyncBaseTransport):
             self._open.discard(connection)
             await connection.aclose()
         return None
+
+    async def _make_room(self) -> None:
+        """At the bound, the longest idle connection (of another origin: this one's stack is
+        empty) is closed before a new one is opened, so that connections to several hosts
+        (storage) stay within the bound, as in httpcore's pool."""
+        if len(self._open) < self.concurrency:
+            return
+        for stack in self._idle.values():
+            if stack:
+                connection = stack.pop(0)
+                self._open.discard(connection)
+                await connection.aclose()
+                return
 
     async def _connect(self, request: Any) -> Any:
         """A new HTTP/1.1 connection to the request's origin (TLS for https)."""

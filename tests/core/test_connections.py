@@ -195,3 +195,26 @@ async def test_tls_works_and_an_untrusted_certificate_is_said_so(tmp_path: Path)
             await stranger.aclose()
     assert "certificate could not be verified" in caught.value.message
     assert "attempts" not in caught.value.message  # not retried: trying again cannot help
+
+
+async def test_connections_to_several_hosts_stay_within_the_bound() -> None:
+    # Two servers, one client bounded at 2: after two requests to the first, a request to the
+    # second closes one of the first's idle connections rather than open a third.
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            await asyncio.sleep(0.01)
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async with raw_server(handler) as (one, _), raw_server(handler) as (two, _):
+        client = HttpClient(f"http://127.0.0.1:{one}", retry=ONCE, timeout=10, concurrency=2)
+        try:
+            async with anyio.create_task_group() as group:
+                for _ in range(2):
+                    group.start_soon(client.request, "GET", "session")
+            await client.request("GET", f"http://127.0.0.1:{two}/session")
+            transport = client._sender
+            assert len(transport._open) == 2  # type: ignore[union-attr]
+        finally:
+            await client.aclose()

@@ -28,8 +28,9 @@ import httpcore
 __all__ = ["AsyncioBackend"]
 
 # Above this many bytes buffered and not yet read, the socket is not read any further until
-# httpcore takes some (a large log is not held whole in memory twice).
-_HIGH_WATER = 1 << 20
+# httpcore takes some (a large log is not held whole in memory twice, and each read's slice off
+# the front of the buffer stays short).
+_HIGH_WATER = 256 << 10
 
 
 class _Protocol(asyncio.Protocol):

@@ -41,11 +41,12 @@ def _httpx_error(exc: Exception) -> Exception:
 
 class _Body(httpx.AsyncByteStream):
     """A response body from httpcore, streamed as httpx's (its errors as httpx's); the
-    transport is told when it is closed (the connection is free again)."""
+    transport is told when it is closed (the connection is free again), once: a connection put
+    back twice would be handed to two requests."""
 
     def __init__(self, stream: Any, release: Callable[[], None]) -> None:
         self._stream = stream
-        self._release = release
+        self._release: Callable[[], None] | None = release
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -55,11 +56,13 @@ class _Body(httpx.AsyncByteStream):
             raise _httpx_error(exc) from exc
 
     async def aclose(self) -> None:
+        release, self._release = self._release, None
         try:
             if hasattr(self._stream, "aclose"):
                 await self._stream.aclose()
         finally:
-            self._release()
+            if release is not None:
+                release()
 
 
 class StackedTransport(httpx.AsyncBaseTransport):

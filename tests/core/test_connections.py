@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from canfar_cli.errors import UnreachableError
@@ -218,3 +219,24 @@ async def test_connections_to_several_hosts_stay_within_the_bound() -> None:
             assert len(transport._open) == 2  # type: ignore[union-attr]
         finally:
             await client.aclose()
+
+
+async def test_a_body_closed_twice_puts_its_connection_back_once() -> None:
+    from canfar_cli.transports import StackedTransport
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async with raw_server(handler) as (port, _connections):
+        transport = StackedTransport(4, verify=False, trust_env=False)
+        try:
+            request = httpx.Request("GET", f"http://127.0.0.1:{port}/session")
+            response = await transport.handle_async_request(request)
+            await response.aread()
+            await response.stream.aclose()  # type: ignore[union-attr]  # a second close
+            assert [len(stack) for stack in transport._idle.values()] == [1]
+        finally:
+            await transport.aclose()

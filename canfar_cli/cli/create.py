@@ -101,7 +101,7 @@ def create(
       canfar create headless skaha/terminal:1.1.1 -- bash -c 'make all && ./run'
     """
     from canfar_cli.cli.launch import launch_of
-    from canfar_cli.models import check_replicas
+    from canfar_cli.create_request import check_replicas
 
     check_replicas(replicas)  # before a default name is made for every replica
     if wait_timeout is not None and not wait:

@@ -176,3 +176,64 @@ def test_absurd_replica_counts_are_refused_before_any_name_is_made() -> None:
     with pytest.raises(UsageError, match="at most"):
         CreateRequest("x", IMAGE, replicas=MAX_REPLICAS + 1).check()
     assert len(CreateRequest("x", IMAGE, replicas=MAX_REPLICAS).check().names) == 10_000
+
+
+# --- the walk of a create through the core (issue 18) ---------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_create_reaches_its_post_body_through_four_core_files() -> None:
+    """From `check_create`'s arguments to the POST handed to the HTTP client, a create runs
+    code in session.py, create_request.py, cmdline.py and http.py only (what the HTTP client
+    calls below it is the wire, not the create's walk). A fifth module, or a decorator in
+    between, fails here."""
+    import sys
+    import threading
+    from pathlib import Path
+    from types import CodeType, FrameType
+    from typing import Any
+
+    import httpx
+
+    from canfar_cli import AsyncSession, create_request
+
+    package = Path(create_request.__file__).resolve().parent
+    http_file = str(package / "http.py")
+    # The two methods and the closures they define (a task's frame has no caller to look at).
+    entry: set[CodeType] = set()
+    codes = [AsyncSession.check_create.__code__, AsyncSession.create_checked.__code__]
+    while codes:
+        code = codes.pop()
+        entry.add(code)
+        codes += [const for const in code.co_consts if isinstance(const, CodeType)]
+    walked: set[str] = set()
+    posts: list[bytes] = []
+
+    def profile(frame: FrameType, event: str, _arg: Any) -> None:
+        if event != "call" or not frame.f_code.co_filename.startswith(str(package)):
+            return
+        outer: FrameType | None = frame
+        while outer is not None:
+            if outer is not frame and outer.f_code.co_filename == http_file:
+                return  # below the HTTP client
+            if outer.f_code in entry:
+                walked.add(Path(frame.f_code.co_filename).relative_to(package).as_posix())
+                return
+            outer = outer.f_back
+
+    def server(request: httpx.Request) -> httpx.Response:
+        posts.append(request.content)
+        return httpx.Response(200, text=f"abcd{len(posts):04d}")
+
+    async with AsyncSession(server="local", transport=httpx.MockTransport(server)) as session:
+        threading.setprofile(profile)
+        sys.setprofile(profile)
+        try:
+            spec = session.check_create("fit", IMAGE, cmd="echo", args=["a b"], replicas=2)
+            outcomes = await session.create_checked(spec)
+        finally:
+            sys.setprofile(None)
+            threading.setprofile(None)
+    assert sorted(str(o.value) for o in outcomes) == ["abcd0001", "abcd0002"]  # sent at once
+    assert len(posts) == 2 and b"CANFAR_SPACE" in posts[0]
+    assert walked == {"session.py", "create_request.py", "cmdline.py", "http.py"}

@@ -1,7 +1,7 @@
 """`canfar create KIND IMAGE [-- CMD [ARG …]]`: launch sessions (and optionally wait for them).
 
 The command only: env files are read in envfile.py, default names made in names.py, a dry run's
-requests laid out in dryrun.py and the progress of --wait shown by progress.py.
+requests laid out in dryrun.py and the progress of --wait shown by waiting.py.
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from canfar_cli.errors import UsageError
-from canfar_cli.vocabulary import KINDS as KINDS  # re-exported: models.KINDS as before
-from canfar_cli.vocabulary import STATUSES as STATUSES
+from canfar_cli.vocabulary import STATUSES
 
 # Older servers said Succeeded/Error where newer ones say Completed/Failed: the same states.
 _STATUS_ALIASES = {"succeeded": "Completed", "error": "Failed"}

@@ -163,12 +163,14 @@ def test_failure_of_is_the_one_translation_of_an_exception() -> None:
 
 
 def test_kinds_and_statuses_are_defined_once() -> None:
+    from canfar_cli import create_request, vocabulary
     from canfar_cli.cli import options
 
-    assert options.KINDS is models.KINDS  # type: ignore[attr-defined]
-    assert options.STATUSES is models.STATUSES  # type: ignore[attr-defined]
-    assert [kind.value for kind in options.Kind] == list(models.KINDS)
-    assert [status.value for status in options.Status] == list(models.STATUSES)
+    # The options offer, and the core checks against, the one definition in vocabulary.py.
+    assert options.KINDS is create_request.KINDS is vocabulary.KINDS  # type: ignore[attr-defined]
+    assert options.STATUSES is models.STATUSES is vocabulary.STATUSES  # type: ignore[attr-defined]
+    assert [kind.value for kind in options.Kind] == list(vocabulary.KINDS)
+    assert [status.value for status in options.Status] == list(vocabulary.STATUSES)
 
 
 def test_the_core_never_writes_to_a_terminal() -> None:

@@ -13,12 +13,67 @@ import pytest
 
 from tests.support import CANFAR_VARIABLES, TEST_SETTINGS
 from tests.support.loopback import LocalServer, kill_platform_processes, start_local_server
+from tests.support.tiers import WATCH, shared_processes, starts_processes
+
+# --- the two tiers (tests/support/tiers.py): a test that starts a process is `e2e` ----------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    WATCH.install()
+
+
+def _starts_processes(item: pytest.Item) -> bool:
+    """The test function, or a function-scoped fixture it uses, reaches `subprocess`."""
+    function = getattr(item, "function", None)
+    if function is not None and starts_processes(function):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in info.name2fixturedefs.values() if info else ():
+        for definition in definitions:
+            if definition.scope == "function" and starts_processes(definition.func):
+                return True
+    return False
+
+
+def _order(item: pytest.Item) -> int:
+    mark = item.get_closest_marker("e2e")
+    if mark is None:
+        return 2
+    return 0 if mark.kwargs.get("long") else 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `slow` run first (the order is otherwise kept): on two workers they then
-    overlap the many short tests instead of running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Mark every test that starts a process `e2e`; then order the long runs first, then the
+    other e2e tests (the order is otherwise kept): on two workers the long ones overlap the
+    many short ones instead of running alone at the end."""
+    for item in items:
+        if item.get_closest_marker("e2e") is None and _starts_processes(item):
+            item.add_marker(pytest.mark.e2e)
+    items.sort(key=_order)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    WATCH.started.clear()
+    WATCH.watching = True
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A test outside the e2e tier that started a process fails, naming it (after the test's
+    own teardown, so what it started is cleaned up first)."""
+    try:
+        return (yield)
+    finally:
+        WATCH.watching = False
+        started, WATCH.started[:] = list(WATCH.started), []
+        if started and item.get_closest_marker("e2e") is None:
+            pytest.fail(
+                f"this test started a process ({started[0]}) but is not in the e2e tier: "
+                "mark it @pytest.mark.e2e (see tests/support/tiers.py)",
+                pytrace=False,
+            )
 
 
 @pytest.fixture
@@ -108,7 +163,8 @@ def shared_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lo
             patch.delenv(name, raising=False)
         for name, value in TEST_SETTINGS.items():
             patch.setenv(name, value)
-        server = start_local_server(folder, home=folder / "local", user="shared")
+        with shared_processes():
+            server = start_local_server(folder, home=folder / "local", user="shared")
     yield server
     server.stop()
     kill_platform_processes(server.home)

@@ -5,6 +5,7 @@ Constants and helpers live in tests/support (`from tests.support import IMAGE`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,11 @@ import pytest
 from tests.support import CANFAR_VARIABLES, TEST_SETTINGS
 from tests.support.loopback import LocalServer, kill_platform_processes, start_local_server
 from tests.support.tiers import WATCH, shared_processes, starts_processes
+
+# pytest caches the test modules it compiles (their asserts rewritten: ~4 s of CPU per worker
+# for the whole suite); PYTHONDONTWRITEBYTECODE, set in some sandboxes, would make every run
+# compile them again. The caches are __pycache__ folders, ignored by git.
+sys.dont_write_bytecode = False
 
 # --- the two tiers (tests/support/tiers.py): a test that starts a process is `e2e` ----------
 
@@ -99,8 +105,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 # --- the local platform on a loopback socket ------------------------------------------------
 #
-# `local_server`: a fresh server for the test: `python -m canfar_cli local serve --port 0` in a
-#   subprocess, its state in the `isolated` fixture's CANFAR_LOCAL_HOME (tmp_path / "local").
+# `local_server`: a fresh server for the test: `canfar local serve --port 0` in a process
+#   forked from one that has imported it (tests/support/forkserver.py), its state in the `isolated` fixture's CANFAR_LOCAL_HOME (tmp_path / "local").
 #   Attributes: .url (base URL, "http://127.0.0.1:PORT/skaha"), .home (state folder), .token
 #   (the random token the server made, or the one given), .headers (its Authorization header),
 #   .user (the user every request acts as), .process (the Popen), .stop().
@@ -127,8 +133,10 @@ def serve_local(isolated: Path) -> Iterator[Callable[..., LocalServer]]:
     cleanup_seconds=2 (CANFAR_LOCAL_CLEANUP), grace_seconds=1 (CANFAR_LOCAL_GRACE),
     expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), idle_seconds=2 (CANFAR_LOCAL_SUPERVISOR_IDLE),
     env={...} (more environment for the server),
-    home=Path (default: the isolated CANFAR_LOCAL_HOME, so servers of one test share state).
-    Each server is `python -m canfar_cli local serve --port 0` in a subprocess; the returned
+    home=Path (default: the isolated CANFAR_LOCAL_HOME, so servers of one test share state),
+    forked=False (a process of its own, for tests of its command line; by default it is forked
+    from a process that has imported it already, see tests/support/forkserver.py).
+    Each server is `canfar local serve --port 0` in a process of its own; the returned
     LocalServer has .url ("http://127.0.0.1:PORT/skaha"), .home, .token, .user, .process,
     .stderr_path and .stop(graceful=False). After the test every server is killed, and so are
     the supervisor and every job process started under its state folder (found through /proc).

@@ -33,6 +33,7 @@ def test_create_json_gives_id_and_name(cli) -> None:
     assert all(len(entry["id"]) == 8 for entry in body)
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_default_name_is_made_from_the_image_and_unique(cli) -> None:
     first = cli("create", "headless", IMAGE, "--", "true").stdout.split()
     second = cli("create", "headless", IMAGE, "--", "true").stdout.split()

@@ -60,6 +60,7 @@ def test_a_returned_exit_code_ends_the_program_with_it(cli: Any) -> None:
     assert len(sessions(cli)) == 1
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_a_reported_error_exits_with_its_code_and_says_nothing_more(cli: Any) -> None:
     """`rm` without -f, answered no: "nothing removed" and exit 0 (declining is an answer, as
     `rm -i`; issue 20), no `error:` line."""

@@ -96,6 +96,7 @@ def test_logs_and_rm_send_the_fewest_the_api_allows(cli: Any, sent: Callable[...
     )
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_names_cost_one_listing_for_the_whole_batch(cli: Any, sent: Callable[..., Any]) -> None:
     a, b, c = made(cli, "fit-one", "fit-two", "fitrun01")
     # Names not of the form of skaha's ids: one listing first, then one request each.

@@ -106,7 +106,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # --- the local platform on a loopback socket ------------------------------------------------
 #
 # `local_server`: a fresh server for the test: `canfar local serve --port 0` in a process
-#   forked from one that has imported it (tests/support/forkserver.py), its state in the `isolated` fixture's CANFAR_LOCAL_HOME (tmp_path / "local").
+#   forked from one that has imported it (tests/support/forkserver.py), its state in the
+#   `isolated` fixture's CANFAR_LOCAL_HOME (tmp_path / "local").
 #   Attributes: .url (base URL, "http://127.0.0.1:PORT/skaha"), .home (state folder), .token
 #   (the random token the server made, or the one given), .headers (its Authorization header),
 #   .user (the user every request acts as), .process (the Popen), .stop().

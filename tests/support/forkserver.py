@@ -211,11 +211,12 @@ def _run_child(request: dict[str, Any]) -> None:
 def _preload() -> None:
     """What `canfar local serve` imports, once (as canfar_cli.cli.entry sets it up)."""
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    import uvicorn  # noqa: F401
+
     import canfar_cli.cli.local
     import canfar_cli.cli.main
     import canfar_cli.local.app
     import canfar_cli.local.serve
-    import uvicorn  # noqa: F401
 
     del canfar_cli
 

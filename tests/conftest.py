@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support import CANFAR_VARIABLES, TEST_SETTINGS
+from tests.support.forkserver import FORKS
 from tests.support.loopback import LocalServer, kill_platform_processes, start_local_server
 from tests.support.tiers import WATCH, shared_processes, starts_processes
 
@@ -26,6 +27,10 @@ sys.dont_write_bytecode = False
 
 def pytest_configure(config: pytest.Config) -> None:
     WATCH.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    FORKS.close()
 
 
 def _starts_processes(item: pytest.Item) -> bool:

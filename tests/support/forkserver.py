@@ -124,6 +124,20 @@ class ForkServer:
                 self._exited[message["pid"]] = message["status"]
             return self._exited[pid]
 
+    def close(self) -> None:
+        """End the fork server and wait for it (its CPU, and its children's, is then counted
+        with this process's, as that of a started process is)."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
     @staticmethod
     def _receive(sock: socket.socket, timeout: float | None) -> dict[str, Any]:
         ready, _, _ = select.select([sock], [], [], timeout)

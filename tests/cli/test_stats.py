@@ -23,7 +23,7 @@ def test_stats_table_and_json(cli) -> None:
     assert set(body) >= {"cores", "ram"}
 
 
-@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
+@pytest.mark.e2e(long=True)  # runs jobs on the in-process platform (its supervisor)
 def test_capacity_never_runs_more_than_it_has(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CANFAR_LOCAL_CORES", "2")
     ids = ids_of(cli("create", "headless", IMAGE, "-r", "6", "-c", "1", "--", "sleep", "1"))

@@ -153,6 +153,7 @@ async def test_unknown_ids_are_not_found_and_never_deleted(
                 pass
 
 
+@pytest.mark.e2e(long=True)
 @pytest.mark.anyio
 async def test_a_batch_of_1000_ids_keeps_its_order(watched_server: Any) -> None:
     server = watched_server()

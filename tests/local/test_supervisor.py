@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.api import api, create, wait_for, wait_until
 from tests.support.loopback import job_pids, pid_alive, supervisor_pids
 
@@ -43,6 +45,7 @@ def test_one_supervisor_runs_every_job(serve_local: Any) -> None:
         wait_until(lambda: not any(pid_alive(r["job_pid"]) for r in rows), what="every job to end")
 
 
+@pytest.mark.e2e(long=True)
 def test_supervisor_exits_when_idle_and_starts_again_on_demand(serve_local: Any) -> None:
     server = serve_local(idle_seconds=2)
     with api(server) as http:
@@ -63,6 +66,7 @@ def test_supervisor_exits_when_idle_and_starts_again_on_demand(serve_local: Any)
         )
 
 
+@pytest.mark.e2e(long=True)
 def test_a_second_supervisor_leaves_at_once(local_server: Any) -> None:
     with api(local_server) as http:
         session_id = create(http, cmd="sleep", args="300")

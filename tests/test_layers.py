@@ -23,7 +23,7 @@ LOCAL_DOORS = {"servers.py", "cli/local.py"}
 @functools.cache  # parsed once per run: every rule reads the same tree
 def imports() -> dict[str, frozenset[str]]:
     """Each module (path relative to the package) and the absolute module names it imports."""
-    found: dict[str, set[str]] = {}
+    found: dict[str, frozenset[str]] = {}
     for path in PACKAGE.rglob("*.py"):
         relative = path.relative_to(PACKAGE).as_posix()
         names: set[str] = set()

@@ -168,7 +168,7 @@ def _serve(sock: socket.socket) -> dict[str, Any] | None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     while True:
         try:
-            ready, _, _ = select.select([sock, wake_read], [], [])
+            ready = select.select([sock.fileno(), wake_read], [], [])[0]
         except InterruptedError:
             continue
         if wake_read in ready:
@@ -181,7 +181,7 @@ def _serve(sock: socket.socket) -> dict[str, Any] | None:
             if pid == 0:
                 break
             sock.send(json.dumps({"pid": pid, "status": _returncode(status)}).encode())
-        if sock not in ready:
+        if sock.fileno() not in ready:
             continue
         data, fds, _, _ = socket.recv_fds(sock, _BUFFER, 2)
         if not data:  # the test process is gone

@@ -90,7 +90,7 @@ class ProcessWatch:
                 watch.started.append(" ".join(str(word) for word in words[:5]))
             original(popen, args, *rest, **options)
 
-        subprocess.Popen.__init__ = watched_init  # type: ignore[method-assign]
+        subprocess.Popen.__init__ = watched_init  # type: ignore[method-assign,assignment]
 
     def _watch_the_in_process_platform(self) -> None:
         """A headless create on `--server local` wakes the platform's supervisor, a process; it
@@ -107,7 +107,7 @@ class ProcessWatch:
                 watch.started.append("the in-process platform's supervisor")
             await wake(*args, **kwargs)
 
-        control.wake_supervisor = watched_wake  # type: ignore[assignment]
+        control.wake_supervisor = watched_wake
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:

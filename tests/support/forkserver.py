@@ -12,7 +12,7 @@ fork server, which reaps its children. Tests about the process image itself (its
 start a real process instead (`start_local_server(..., forked=False)`).
 
 Run as a script, this module is the fork server: `python -m tests.support.forkserver FD`, FD a
-SOCK_SEQPACKET socket. A request is a JSON {argv, env, cwd} with two descriptors (stdout,
+SOCK_SEQPACKET socket. A request is a JSON {argv, env, cwd, umask} with two descriptors (stdout,
 stderr); the answer {pid}; later {pid, status} when that child has exited.
 """
 
@@ -97,7 +97,11 @@ class ForkServer:
         try:
             with self._lock:
                 sock = self._connect()
-                request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
+                umask = os.umask(0o022)
+                os.umask(umask)
+                request = json.dumps(
+                    {"argv": argv, "env": env, "cwd": os.getcwd(), "umask": umask}
+                ).encode()
                 socket.send_fds(sock, [request], [write_end, stderr.fileno()])
                 while True:
                     message = self._receive(sock, timeout=60)
@@ -215,6 +219,7 @@ def _run_child(request: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
+    os.umask(request.get("umask", 0o022))  # as a started process inherits the test's
     random.seed()  # not the sequence of every other child
     sys.argv = ["canfar", *request["argv"]]
     from canfar_cli.cli.entry import main

@@ -105,7 +105,9 @@ def pid_alive(pid: int) -> bool:
 
 def kill_platform_processes(home: Path, timeout: float = 15.0) -> None:
     """SIGKILL the supervisor and every job of the platform at `home` (and their groups), then
-    wait."""
+    wait. Nothing to do (and no scan of /proc) when no platform ever ran there."""
+    if not home.exists():
+        return
     deadline = time.monotonic() + timeout
     while True:
         pids = [pid for pid in _platform_pids(home) if pid_alive(pid)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,13 +45,13 @@ def test_an_id_with_a_line_break_is_refused_not_an_internal_error(cli) -> None:
     assert "internal error" not in result.stderr
 
 
-def test_info_json_is_an_array_for_one_id(isolated: Path) -> None:
-    created = run_canfar(["--server", "local", "create", "headless", IMAGE, "--", "true"])
+def test_info_json_is_an_array_for_one_id(cli: Any) -> None:
+    created = cli("create", "headless", IMAGE, "--", "true")
     session_id = created.stdout.strip()
-    info = run_canfar(["info", session_id, "-o", "json", "--server", "local"])
+    info = run_canfar(["info", session_id, "-o", "json", "--server", "local"])  # a real process
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)[0]["id"] == session_id
-    logs = run_canfar(["logs", session_id, "-o", "json", "--server", "local"])
+    logs = cli("logs", session_id, "-o", "json")
     assert [set(item) for item in json.loads(logs.stdout)] == [{"id", "name", "log"}]
-    events = run_canfar(["events", session_id, "--json", "--server", "local"])
+    events = cli("events", session_id, "--json")
     assert all(event["id"] == session_id for event in json.loads(events.stdout))

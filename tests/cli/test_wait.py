@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import IMAGE
 from tests.support.commands import ids_of, sessions
-from tests.support.process import canfar_env, run_canfar
+from tests.support.process import run_canfar
 
 
 @pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
@@ -34,19 +30,13 @@ def test_wait_exits_1_naming_each_failed_session_with_its_exit_code(cli: Any) ->
     assert result.stdout == ""
 
 
-def test_wait_exits_0_when_all_completed_and_reads_ids_from_a_pipe(isolated: Path) -> None:
-    env = canfar_env()
-    create = subprocess.run(
-        [sys.executable, "-m", "canfar_cli", "--server", "local", "create", "headless", IMAGE,
-         "-r", "2", "--", "sh", "-c", "sleep 0.3"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
-    )  # fmt: skip
-    assert create.returncode == 0, create.stderr
-    waited = run_canfar(["wait", "--server", "local"], input=create.stdout)
+def test_wait_exits_0_when_all_completed_and_reads_ids_from_a_pipe(cli: Any) -> None:
+    create = cli("create", "headless", IMAGE, "-r", "2", "--", "sh", "-c", "sleep 0.3")
+    assert create.exit_code == 0, create.stderr
+    waited = run_canfar(["wait", "--server", "local"], input=create.stdout)  # ids on stdin
     assert waited.returncode == 0, waited.stderr
     assert "done: 2 session(s): 2 Completed" in waited.stderr
-    listed = run_canfar(["--server", "local", "ps", "-a", "--json"])
-    assert {s["status"] for s in json.loads(listed.stdout)} == {"Completed"}
+    assert {s["status"] for s in sessions(cli)} == {"Completed"}
 
 
 @pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)

@@ -1,0 +1,65 @@
+"""`canfar local serve` that records, for each request of the skaha API, when it arrived and when
+it was answered, in wall-clock and in the server's own CPU seconds. Used by load.py. Not a test.
+
+    python tests/bench/traced_serve.py TRACE_FILE [canfar local serve options]
+
+On a machine shared with other work the server is not always running, so its wall-clock latency
+says as much about the machine as about the server; the CPU seconds the server spent between a
+request's arrival and its answer are the work that was ahead of it: what it would wait on a
+core of its own. Written to TRACE_FILE when the server stops: one JSON list of [status, arrived,
+wall seconds, CPU seconds] per request (arrived: time.perf_counter(), the machine's monotonic
+clock, as the load's senders read it).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from canfar_cli.local import admission
+
+trace: list[tuple[int, float, float, float]] = []
+arrivals: dict[int, tuple[float, float]] = {}
+
+plain_arrive = admission.Admission.arrive
+plain_call = admission.Admission.__call__
+
+
+def arrive(self: admission.Admission, scope: Any) -> bool:
+    arrivals[id(scope)] = (time.perf_counter(), time.process_time())
+    return plain_arrive(self, scope)
+
+
+async def call(self: admission.Admission, scope: Any, receive: Any, send: Any) -> None:
+    if not admission.guarded(scope):
+        await plain_call(self, scope, receive, send)
+        return
+    status = 0
+
+    async def noted(message: Any) -> None:
+        nonlocal status
+        status = message.get("status", status)
+        await send(message)
+
+    await plain_call(self, scope, receive, noted)
+    wall, cpu = arrivals.pop(id(scope), (time.perf_counter(), time.process_time()))
+    trace.append((status, wall, time.perf_counter() - wall, time.process_time() - cpu))
+
+
+def write(path: Path) -> None:
+    path.write_text(json.dumps(trace))
+
+
+admission.Admission.arrive = arrive  # type: ignore[method-assign]
+admission.Admission.__call__ = call  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    atexit.register(write, Path(sys.argv[1]))
+    from canfar_cli.cli.entry import main
+
+    sys.argv = ["canfar", "local", "serve", *sys.argv[2:]]
+    main()

@@ -170,6 +170,7 @@ class Sent:
     deleted: list[str]
     loop_late: list[float]  # how late the sender's own event loop woke, every millisecond
     connections: int
+    cpu: float  # the sender's CPU seconds
 
 
 class Load:
@@ -261,7 +262,12 @@ class Load:
 
     def sent(self) -> Sent:
         return Sent(
-            self.answers, self.made, sorted(self.deleted), self.loop_late, self.pool.connects
+            self.answers,
+            self.made,
+            sorted(self.deleted),
+            self.loop_late,
+            self.pool.connects,
+            time.process_time(),
         )
 
     async def listing_ids(self) -> set[str]:
@@ -289,6 +295,7 @@ class Phase:
     deleted: set[str]
     loop_late: list[float]
     connections: int
+    sender_cpu: float
     server_cpu: float
     began: float
     ended: float
@@ -352,6 +359,7 @@ def phase(target: Target, known: tuple[list[str], set[str]], rate: float, second
         {i for r in results for i in r.deleted},
         [late for r in results for late in r.loop_late],
         sum(r.connections for r in results),
+        sum(r.cpu for r in results),
         cpu,
         start,
         max((a.done for a in answers), default=start),
@@ -417,8 +425,9 @@ def sender_report(result: Phase, rate: float, senders: int) -> list[str]:
         f" late p99 {percentile(late, 0.99):.1f} ms, max {max(late):.1f} ms"
         + (" -- the senders fell behind: add --senders" if behind else ""),
         f"  server CPU {result.server_cpu:.2f} s for {len(answers)} answers"
-        f" ({1e6 * result.server_cpu / len(answers):.0f} us each) over"
-        f" {result.ended - result.began:.1f} s",
+        f" ({1e6 * result.server_cpu / len(answers):.0f} us each), senders'"
+        f" {result.sender_cpu:.2f} s ({1e6 * result.sender_cpu / len(answers):.0f} us each),"
+        f" over {result.ended - result.began:.1f} s",
     ]
 
 

@@ -5,10 +5,11 @@ it was answered, in wall-clock and in the server's own CPU seconds. Used by load
 
 On a machine shared with other work the server is not always running, so its wall-clock latency
 says as much about the machine as about the server; the CPU seconds the server spent between a
-request's arrival and its answer are the work that was ahead of it: what it would wait on a
-core of its own. Written to TRACE_FILE when the server stops: one JSON list of [status, arrived,
-wall seconds, CPU seconds] per request (arrived: time.perf_counter(), the machine's monotonic
-clock, as the load's senders read it).
+request's arrival (its bytes handed to the HTTP protocol) and its answer are the work that was
+ahead of it: what it would wait on a core of its own. Written to TRACE_FILE when the server
+stops: one JSON list of [status, arrived, wall seconds, CPU seconds] per request (arrived:
+time.perf_counter(), the machine's monotonic clock, as the load's senders read it). It wraps
+uvicorn's protocol and the admission middleware from outside, so it traces any version's code.
 """
 
 from __future__ import annotations
@@ -20,24 +21,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from canfar_cli.local import admission
 
 trace: list[tuple[int, float, float, float]] = []
-arrivals: dict[int, tuple[float, float]] = {}
+ARRIVED = "bench.arrived"
 
-plain_arrive = admission.Admission.arrive
+plain_events = H11Protocol.handle_events
 plain_call = admission.Admission.__call__
 
 
-def arrive(self: admission.Admission, scope: Any) -> bool:
-    arrivals[id(scope)] = (time.perf_counter(), time.process_time())
-    return plain_arrive(self, scope)
+def handle_events(self: Any) -> None:
+    """Stamp a request's scope when its head is parsed (h11 parses one request at a time)."""
+    before = self.cycle
+    stamp = (time.perf_counter(), time.process_time())
+    plain_events(self)
+    if self.cycle is not before and self.cycle is not None:
+        self.cycle.scope[ARRIVED] = stamp
 
 
 async def call(self: admission.Admission, scope: Any, receive: Any, send: Any) -> None:
-    if not admission.guarded(scope):
-        await plain_call(self, scope, receive, send)
-        return
     status = 0
 
     async def noted(message: Any) -> None:
@@ -46,15 +50,17 @@ async def call(self: admission.Admission, scope: Any, receive: Any, send: Any) -
         await send(message)
 
     await plain_call(self, scope, receive, noted)
-    wall, cpu = arrivals.pop(id(scope), (time.perf_counter(), time.process_time()))
-    trace.append((status, wall, time.perf_counter() - wall, time.process_time() - cpu))
+    path = str(scope.get("path", ""))
+    wall, cpu = scope.get(ARRIVED) or (time.perf_counter(), time.process_time())
+    if path.startswith("/skaha/v1/"):
+        trace.append((status, wall, time.perf_counter() - wall, time.process_time() - cpu))
 
 
 def write(path: Path) -> None:
     path.write_text(json.dumps(trace))
 
 
-admission.Admission.arrive = arrive  # type: ignore[method-assign]
+H11Protocol.handle_events = handle_events  # type: ignore[method-assign]
 admission.Admission.__call__ = call  # type: ignore[method-assign]
 
 if __name__ == "__main__":

@@ -9,16 +9,17 @@ not answered yet (`pending`):
 
 - While the loop keeps up, nothing is refused: a batch of a few hundred requests at once (a
   CLI at its largest concurrency, 128) waits its turn and is served.
-- Once the loop has run over `max_wait` late at two heartbeats running (sustained, not a burst),
-  the platform is past its capacity: a request that finds `busy_limit` requests ahead of it is
-  answered 503 with `Retry-After: 1` at once, and keeps the loop's turns short, so what is
-  served stays quick and the refusals are written within a turn. It stays so until a second
-  has passed with no refusal (the excess is gone).
+- Once the loop has run over `max_wait` late at every heartbeat for `sustain` seconds (a queue
+  that lasts, not a burst), the platform is past its capacity: a request that finds
+  `busy_limit` requests ahead of it is answered 503 with `Retry-After: 1` at once. That keeps
+  the loop's turns short, so what is served stays quick and the refusals are written within a
+  turn. It stays so until a second has passed with no refusal (the excess is gone).
 - `limit` (CANFAR_LOCAL_ADMIT) bounds the requests at once at any time.
 
-The decision is taken in the HTTP protocol (`admitting`) as the request's head is parsed, and
-marked in its scope; the middleware only reads the mark (or decides itself where no protocol
-marked it: an app served in process). A refused request is never read or passed on, so nothing
+The decision is taken in the HTTP protocol (`admitting`) as the request's head is parsed: a
+refusal is written there and then, ahead of the work queued on the loop; an admitted request is
+marked in its scope for the middleware, which decides itself only where no protocol marked it
+(an app served in process). A refused request is never read or passed on, so nothing
 is half-done, and every client's retry rule (GET and DELETE retried after the pause; a create
 refused outright, never made twice) does the rest.
 
@@ -35,9 +36,11 @@ from typing import Any
 
 from canfar_cli.local.asgi import Receive, Scope, Send
 
-# How often the heartbeat looks, and how late the loop runs, sustained, past its capacity.
+# How often the heartbeat looks, and how late the loop runs, for how long, past its capacity
+# (a burst of a few hundred requests keeps it late for a few tenths of a second).
 TICK = 0.01
-MAX_WAIT = 0.05
+MAX_WAIT = 0.1
+SUSTAIN = 1.0
 # Requests at once past capacity: enough to keep the loop busy, few enough that a turn (and so
 # a refusal's wait) stays short (about 0.5 ms of CPU each).
 BUSY_LIMIT = 16
@@ -45,8 +48,10 @@ BUSY_LIMIT = 16
 HOLD = 1.0
 # The paths guarded: the skaha API (sessions, images, context).
 GUARDED = "/skaha/v1/"
-# The scope key of the protocol's decision (True: admitted and counted in `pending`).
-VERDICT = "canfar.admitted"
+# The scope key of the protocol's decision: ADMITTED (counted in `pending` until answered),
+# REFUSED (the middleware answers 503) or ANSWERED (the protocol has written the 503 already).
+VERDICT = "canfar.admission"
+ADMITTED, REFUSED, ANSWERED = "admitted", "refused", "answered"
 
 BUSY = b"temporarily unavailable: too many requests at once; try again in a second\n"
 
@@ -61,14 +66,17 @@ class Admission:
         limit: int | None = None,
         busy_limit: int = BUSY_LIMIT,
         max_wait: float = MAX_WAIT,
+        sustain: float = SUSTAIN,
     ) -> None:
         self.app = app
         self.limit = limit
         self.busy_limit = busy_limit if limit is None else min(busy_limit, limit)
         self.max_wait = max_wait
+        self.sustain = sustain
         self.pending = 0  # requests of the skaha API admitted and not answered yet
         self.refused = 0
-        self.lags = (0.0, 0.0)  # how late the heartbeat woke, the last two times, in seconds
+        self.beats = 0  # heartbeats so far
+        self.late_since: float | None = None  # the first of the late heartbeats running
         self.busy_until = 0.0  # perf_counter: until then, past capacity
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -77,8 +85,6 @@ class Admission:
         if self._heartbeat is None:
             self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
         now = time.perf_counter()
-        if min(self.lags) > self.max_wait:
-            self.busy_until = now + HOLD
         limit = self.busy_limit if now < self.busy_until else self.limit
         if limit is not None and self.pending >= limit:
             self.refused += 1
@@ -94,9 +100,11 @@ class Admission:
             await self.app(scope, receive, send)
             return
         verdict = scope.pop(VERDICT, None)
+        if verdict == ANSWERED:
+            return
         if verdict is None:
-            verdict = self.arrive(scope)
-        if not verdict:
+            verdict = ADMITTED if self.arrive(scope) else REFUSED
+        if verdict == REFUSED:
             await refuse(send)
             return
         try:
@@ -109,7 +117,14 @@ class Admission:
             asked = time.perf_counter()
             await asyncio.sleep(TICK)
             # Late by the time the loop spent on what was queued before this wake-up.
-            self.lags = (self.lags[1], max(0.0, time.perf_counter() - asked - TICK))
+            woke = time.perf_counter()
+            self.beats += 1
+            if woke - asked - TICK <= self.max_wait:
+                self.late_since = None
+            elif self.late_since is None:
+                self.late_since = woke
+            elif woke - self.late_since >= self.sustain:
+                self.busy_until = woke + HOLD
 
 
 def guarded(scope: Scope) -> bool:
@@ -127,8 +142,24 @@ def admitting(base: type[Any], admission: Admission) -> type[Any]:
             # h11 parses one request at a time (the next waits until this one is answered), so
             # a new cycle is the one request that arrived; its task has not run yet.
             cycle = self.cycle
-            if cycle is not before and cycle is not None and guarded(cycle.scope):
-                cycle.scope[VERDICT] = admission.arrive(cycle.scope)
+            if cycle is before or cycle is None or not guarded(cycle.scope):
+                return
+            if admission.arrive(cycle.scope):
+                cycle.scope[VERDICT] = ADMITTED
+            elif self.flow.write_paused:  # the client reads slowly: the task writes the 503
+                cycle.scope[VERDICT] = REFUSED
+            else:
+                # Written now, before the work queued on the loop: a refusal waits for nothing.
+                # The cycle's send only waits while writes are paused (not the case here), so
+                # the refusal completes in one step; the request's task then does nothing.
+                cycle.scope[VERDICT] = ANSWERED
+                step = refuse(cycle.send)
+                try:
+                    step.send(None)
+                except StopIteration:
+                    return
+                step.close()
+                raise RuntimeError("a refusal waited on the socket while writes were flowing")
 
     return AdmittingProtocol
 

@@ -500,6 +500,14 @@ def report_server_side(
     """Inside the server, from a request's head parsed to its answer sent: in wall-clock, and
     in the server's CPU seconds (the work ahead of it: its wait on a core of its own)."""
     print("inside the server, from the request parsed to its answer (wall; server CPU):")
+    first = phases[0][1]
+    ordinary = [t[3] for t in trace if first.began - 0.5 <= t[1] <= first.ended and t[0] != 503]
+    if ordinary:
+        each = statistics.median(ordinary)
+        print(
+            f"  capacity: one served request at the ordinary rate takes {each * 1000:.2f} ms of"
+            f" server CPU (median): about {1 / each:.0f} requests/s on a core of its own"
+        )
     for name, result in phases:
         mine = [t for t in trace if result.began - 0.5 <= t[1] <= result.ended]
         for label, rows in (
@@ -524,7 +532,11 @@ def report_overload(options: argparse.Namespace, over: Phase, after: Phase) -> N
     print(f"{options.overload:.0f} requests/s for {seconds:.0f} s (past capacity):")
     print("\n".join(sender_report(over, options.overload, options.senders)))
     ok = [a for a in served if 200 <= a.status < 300]
-    print(f"  served {len(ok) / max(over.ended - over.began, 1e-9):.0f}/s (2xx)")
+    wall = max(over.ended - over.began, 1e-9)
+    print(
+        f"  served {len(ok) / wall:.0f}/s (2xx), refused {len(busy) / wall:.0f}/s; the server"
+        f" busy {100 * over.server_cpu / wall:.0f}% of a core"
+    )
     print("  " + summary(served, "served"))
     print("  " + summary(busy, "refused with 503"))
     print(
@@ -539,11 +551,19 @@ def report_overload(options: argparse.Namespace, over: Phase, after: Phase) -> N
         + ("met" if busy and p99_busy < 50 and p99_served < 250 else "NOT met")
     )
     print(f"{options.rate:.0f} requests/s again, at once after the overload:")
+    first: list[Answer] = []
     for second in (0, 1):
         window = [
             a for a in after.answers if after.began + second <= a.due < after.began + second + 1
         ]
+        first = first or window
         print("  " + summary(window, f"second {second + 1}"))
+    p99_first = percentile([a.seconds * 1000 for a in first], 0.99)
+    refused = sum(1 for a in first if a.status == 503)
+    print(
+        f"  target: recovered within a second (second 1: p99 < 50 ms, no 503) {p99_first:.1f} ms,"
+        f" {refused} 503 -> " + ("met" if p99_first < 50 and not refused else "NOT met")
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Load benchmark of the local platform (`canfar local serve`), issue 19. Not a test.
 
-    .venv/bin/python tests/bench/load.py                  # 1,000 sessions, 200 requests/s, 10 s
-    .venv/bin/python tests/bench/load.py --seconds 3 --overload 5000 --senders 2
+    .venv/bin/python tests/bench/load.py       # 1,000 sessions, 200 requests/s for 10 s, then
+                                               # 5,000/s for 3 s, then 200/s again for 2 s
+    .venv/bin/python tests/bench/load.py --seconds 3 --overload 5000 --senders 2 --connections 256
 
 A real `canfar local serve` (its own state folder) is given `--sessions` sessions of one user (the
 worst case: every one of them is that user's), then requests arrive at a fixed rate, whether or

@@ -9,7 +9,7 @@ request's arrival (its bytes handed to the HTTP protocol) and its answer are the
 ahead of it: what it would wait on a core of its own. Written to TRACE_FILE when the server
 stops: one JSON list of [status, arrived, wall seconds, CPU seconds] per request (arrived:
 time.perf_counter(), the machine's monotonic clock, as the load's senders read it). It wraps
-uvicorn's protocol and the admission middleware from outside, so it traces any version's code.
+uvicorn's protocol from outside, so it traces any version's code.
 """
 
 from __future__ import annotations
@@ -21,19 +21,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
-from canfar_cli.local import admission
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 trace: list[tuple[int, float, float, float]] = []
-ARRIVED = "bench.arrived"
+ARRIVED, STATUS = "bench.arrived", "bench.status"
 
 plain_events = H11Protocol.handle_events
-plain_call = admission.Admission.__call__
+plain_send = RequestResponseCycle.send
 
 
 def handle_events(self: Any) -> None:
-    """Stamp a request's scope when its head is parsed (h11 parses one request at a time)."""
+    """Stamp a request's scope when its bytes reach the protocol (h11 parses one request at a
+    time, so a new cycle is the one request that arrived)."""
     before = self.cycle
     stamp = (time.perf_counter(), time.process_time())
     plain_events(self)
@@ -41,18 +40,19 @@ def handle_events(self: Any) -> None:
         self.cycle.scope[ARRIVED] = stamp
 
 
-async def call(self: admission.Admission, scope: Any, receive: Any, send: Any) -> None:
-    status = 0
-
-    async def noted(message: Any) -> None:
-        nonlocal status
-        status = message.get("status", status)
-        await send(message)
-
-    await plain_call(self, scope, receive, noted)
-    path = str(scope.get("path", ""))
-    wall, cpu = scope.get(ARRIVED) or (time.perf_counter(), time.process_time())
-    if path.startswith("/skaha/v1/"):
+async def send(self: Any, message: Any) -> None:
+    """Note the end of each answer of the skaha API, wherever it is written from."""
+    if message.get("type") == "http.response.start":
+        self.scope[STATUS] = message.get("status", 0)
+    await plain_send(self, message)
+    if (
+        message.get("type") == "http.response.body"
+        and not message.get("more_body", False)
+        and str(self.scope.get("path", "")).startswith("/skaha/v1/")
+        and ARRIVED in self.scope
+    ):
+        wall, cpu = self.scope[ARRIVED]
+        status = self.scope.get(STATUS, 0)
         trace.append((status, wall, time.perf_counter() - wall, time.process_time() - cpu))
 
 
@@ -61,7 +61,7 @@ def write(path: Path) -> None:
 
 
 H11Protocol.handle_events = handle_events  # type: ignore[method-assign]
-admission.Admission.__call__ = call  # type: ignore[method-assign]
+RequestResponseCycle.send = send  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     atexit.register(write, Path(sys.argv[1]))

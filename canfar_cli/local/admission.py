@@ -137,16 +137,20 @@ def admitting(base: type[Any], admission: Admission) -> type[Any]:
 
     class AdmittingProtocol(base):  # type: ignore[misc]
         def handle_events(self) -> None:
-            before = self.cycle
+            # `cycle` and `flow` are uvicorn's own, not a public API: read with getattr, so a
+            # uvicorn that renames them leaves every decision to the middleware (still correct,
+            # only later).
+            before = getattr(self, "cycle", None)
             super().handle_events()
             # h11 parses one request at a time (the next waits until this one is answered), so
             # a new cycle is the one request that arrived; its task has not run yet.
-            cycle = self.cycle
+            cycle = getattr(self, "cycle", None)
             if cycle is before or cycle is None or not guarded(cycle.scope):
                 return
             if admission.arrive(cycle.scope):
                 cycle.scope[VERDICT] = ADMITTED
-            elif self.flow.write_paused:  # the client reads slowly: the task writes the 503
+            elif getattr(getattr(self, "flow", None), "write_paused", True):
+                # The client reads slowly (or the flow is not known): the task writes the 503.
                 cycle.scope[VERDICT] = REFUSED
             else:
                 # Written now, before the work queued on the loop: a refusal waits for nothing.

@@ -516,3 +516,12 @@ def print_texts(texts: Mapping[str, str]) -> None:
         if len(texts) > 1:
             out.write(f"==> {key} <==\n")
         out.write_log(text)
+
+
+def silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so Python's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -24,9 +24,11 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a help page prints here)
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from canfar_cli.errors import Failure
 
 # ANSI styles used for tables and messages when colour is on (no rich needed for these).

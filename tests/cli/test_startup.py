@@ -82,6 +82,12 @@ def test_light_commands_import_nothing_heavy(args: list[str]) -> None:
     assert loaded_modules(args) == []
 
 
+@pytest.mark.parametrize("args", [["--help"], ["ps", "--help"], ["data", "cp", "--help"]])
+def test_help_pages_import_not_even_typer(args: list[str]) -> None:
+    # Printed from canfar_cli/cli/help_pages.txt (output not a terminal: 80 columns).
+    assert loaded_modules(args, heavy=("typer", "typing", "canfar_cli.cli.main")) == []
+
+
 def test_a_real_command_does_use_the_core() -> None:
     # The probe itself works: a command that talks to the server loads httpx, but not the
     # command line of httpx (click, pygments: ~80 ms) that its package init would pull in.
@@ -108,10 +114,11 @@ COMMAND_MODULES = tuple(sorted({f"canfar_cli.cli.{module}" for module, _ in COMM
     ("args", "built"),
     [
         (["--help"], []),
-        (["ps", "--help"], ["canfar_cli.cli.ps"]),
+        (["ps", "--help"], []),  # a stored page (tests/cli/test_help_pages.py)
+        (["ps", "-a", "--help"], ["canfar_cli.cli.ps"]),  # Typer's help
         (["--server", "local", "info", "--help"], ["canfar_cli.cli.info"]),
         (["config", "path"], ["canfar_cli.cli.config_cmd"]),
-        (["auth", "--help"], ["canfar_cli.cli.auth_cmd"]),
+        (["auth", "status"], ["canfar_cli.cli.auth_cmd"]),
     ],
 )
 def test_only_the_command_that_runs_is_imported(args: list[str], built: list[str]) -> None:

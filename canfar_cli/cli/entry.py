@@ -5,7 +5,24 @@ main.py. TAB completion never comes here: the shipped scripts (completions/) are
 
 from __future__ import annotations
 
+import gc
 import sys
+
+# Start-up makes a few hundred thousand objects that live as long as the process (modules,
+# classes, functions) and the collector's passes over them while they are being made find
+# nothing to free: about 4% of the instructions of `canfar ps`. So the first generation's
+# threshold is raised while the program loads, and put back by `work_begins` once the command's
+# work starts, with what was loaded set aside (gc.freeze) so that no later pass walks it again.
+# A command that never calls it still collects, only less often.
+STARTUP_THRESHOLD = 100_000
+_USUAL_THRESHOLD = gc.get_threshold()
+
+
+def work_begins() -> None:
+    """The program has loaded what its command needs: the collector as usual from here on."""
+    if gc.get_threshold()[0] == STARTUP_THRESHOLD:
+        gc.freeze()
+        gc.set_threshold(*_USUAL_THRESHOLD)
 
 
 def main() -> None:
@@ -23,6 +40,7 @@ def main() -> None:
 
 
 def _main() -> None:
+    gc.set_threshold(STARTUP_THRESHOLD, *_USUAL_THRESHOLD[1:])
     args = sys.argv[1:]
     if args and args[-1] in ("--help", "-h"):
         from canfar_cli.cli.help_pages import stored_page

@@ -186,3 +186,23 @@ def test_the_official_clients_file_is_read_without_yaml() -> None:
         "    version: v1\n"
     )
     assert loaded_modules(["platform", "ls"], heavy=("yaml", "httpx")) == []
+
+
+def test_the_collector_is_back_to_usual_once_the_work_begins() -> None:
+    # The program loads with a raised first threshold (entry.py); a command that talks to the
+    # server puts the usual one back, with what start-up made frozen out of later passes.
+    import gc
+
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.__stderr__.write(f'GC:{gc.get_threshold()}"
+        " {gc.get_freeze_count() > 0}\\n'))\n"
+        "sys.argv = ['canfar', '--server', 'local', 'ps', '-o', 'json']\n"
+        "from canfar_cli.cli.entry import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env=canfar_env(), timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith("GC:")][-1]
+    assert line == f"GC:{gc.get_threshold()} True"

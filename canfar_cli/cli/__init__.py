@@ -1,8 +1,9 @@
 """The `canfar` command line: one module per command, plus what the commands share.
 
-- entry.py: the program's entry point (a stored help page, or the Typer app); main.py: the Typer app, global options, the error wrapper
-  (the one route to an exit code: a command returns an `ExitCode` or raises), and `COMMANDS`:
-  each command's module and help line (only the command that runs is imported and built).
+- entry.py: the program's entry point (a stored help page, or the Typer app); main.py: the
+  Typer app, global options, the error wrapper (the one route to an exit code: a command
+  returns an `ExitCode` or raises), and `COMMANDS`: each command's module and help line (only
+  the command that runs is imported and built).
 - state.py: CliState, what every command gets (flags, the terminal `out`, the session factory).
 - One module per command: create.py, run.py, ps.py, info.py, logs.py, events.py, stats.py,
   wait.py, open_cmd.py (open), renew.py, rm.py, prune.py, images.py, limits.py, config_cmd.py

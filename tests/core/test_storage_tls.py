@@ -66,3 +66,40 @@ async def test_https_without_a_credential_is_refused_with_exit_3(
         with pytest.raises(AuthError) as caught:
             await storage.put(str(tmp_path / "f"), "arc:~/f")
     assert caught.value.exit_code == 3
+
+
+@pytest.mark.parametrize("credential", ["certificate", "token"])
+async def test_a_big_body_on_its_own_connection_uses_the_same_tls_and_credential(
+    tls_platform: Any,
+    tmp_path: Path,
+    credential: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connection a big download's body comes on (storage/direct.py) verifies the server
+    with the platform's CA bundle and presents the certificate, or sends the token, as the
+    pooled connections do."""
+    import logging
+    import os
+
+    from canfar_cli.storage import direct
+
+    monkeypatch.setattr(direct, "DIRECT_MIN", 1 << 20)
+    caplog.set_level(logging.INFO, logger="canfar_cli.http")
+    if credential == "certificate":
+        pem = tmp_path / "alice.pem"
+        pem.write_bytes(tls_platform.issue_certificate("alice", expired_seconds_ago=-3600))
+        storage = AsyncStorage(tls_platform.server.url, certificate=str(pem))
+    else:
+        token = tls_platform.tokens("alice")["access_token"]
+        storage = AsyncStorage(tls_platform.server.url, token=token)
+    data = os.urandom(2_500_000)
+    (tmp_path / "f").write_bytes(data)
+    async with storage:
+        for service in ("arc", "vault"):
+            await storage.put(str(tmp_path / "f"), f"{service}:~/f")
+            await storage.get(f"{service}:~/f", str(tmp_path / f"{service}.back"))
+            assert (tmp_path / f"{service}.back").read_bytes() == data
+    own = [r.getMessage() for r in caplog.records if "(own connection)" in r.getMessage()]
+    assert len(own) == 2 and all(" 200 " in line for line in own), own
+    assert all(line.startswith("GET https://") for line in own), own

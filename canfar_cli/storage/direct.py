@@ -6,7 +6,9 @@ CPU than decrypting, hashing and writing it together (docs/performance.md, "Stor
 body of DIRECT_MIN or more is asked for again, with the very request that was answered (same
 URL, same headers), on a connection opened for it alone with the client's own TLS context, and
 read there: one thread receives into a few large reusable buffers, a second hashes and writes
-them, so decrypting and hashing overlap; memory stays at BLOCKS buffers.
+them, so decrypting and hashing overlap; memory stays at BLOCKS buffers. (The first answer's
+own connection cannot be taken over: h11 already holds the start of the body, and the TLS state
+is anyio's. It is closed, which a server notices at once; the local platform's does, asgi.py.)
 
 Only the body is read here. What the answer must be (the status and length of the first one),
 the .part, the MD5 check and the retry decisions stay with the engine (`engine._Fetch`): a

@@ -9,7 +9,9 @@
   larger than DIGEST_PASS_LIMIT: then the MD5 is computed while sending and compared with the
   Digest the server returns (a second pass over a large file would cost more than the
   transfer on loopback). Either way the server's Digest is checked. Downloads go to NAME.part,
-  are checked against the server's Digest and renamed only when whole.
+  are checked against the server's Digest and renamed only when whole. A body of
+  direct.DIRECT_MIN or more is read on a blocking socket of its own (storage/direct.py), where
+  the client has one to open (not in-process, no proxy); the checks are the same.
 - Retries (on top of the HTTP client's for getting an answer): a body cut off mid-way is asked
   again (from where it stopped when the server honours Range, else from the start); an upload
   refused with 412 is sent once more; 413 never.

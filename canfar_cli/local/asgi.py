@@ -234,6 +234,7 @@ async def _stream(stream: AsyncIterable[bytes], send: Send, receive: Receive | N
     before the whole file had gone into it (a client that closes a big download early)."""
     import anyio
 
+    failure: list[Exception] = []
     async with anyio.create_task_group() as group:
         if receive is not None:
 
@@ -244,14 +245,19 @@ async def _stream(stream: AsyncIterable[bytes], send: Send, receive: Receive | N
 
             group.start_soon(watch)
         since = 0
-        async for chunk in stream:
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                since += len(chunk)
-            if since >= YIELD_EVERY:
-                since = 0
-                await anyio.lowlevel.checkpoint()
+        try:
+            async for chunk in stream:
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    since += len(chunk)
+                if since >= YIELD_EVERY:
+                    since = 0
+                    await anyio.lowlevel.checkpoint()
+        except Exception as exc:  # raised below as it is, not grouped
+            failure.append(exc)
         group.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
 
 
 YIELD_EVERY = 256 << 10

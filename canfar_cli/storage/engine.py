@@ -765,13 +765,13 @@ class _Fetch:
             self.on_length(length + self.have)
             self.on_length = None
         chunks = None if response.status_code == 204 else response.aiter_raw()
-        direct = self._direct(response, length)
+        again = self._direct(response, length)
         if mode == "wb" and (chunks is None or (length is not None and length <= CHUNK)):
             self.small, self.have = await _read_small(chunks, self.hasher, self.progress)
-        elif direct is not None:
+        elif again is not None:
             self.small = None
             await response.aclose()  # its connection goes; the body comes on the new one
-            await self._take_direct(direct, mode)
+            await self._take_direct(again, mode)
         else:
             self.small = None
             await _write_stream(self, mode, chunks)

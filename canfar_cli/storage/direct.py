@@ -90,7 +90,9 @@ class Direct:
             self._stopped.set()
             if self._socket is not None:
                 with contextlib.suppress(OSError):
-                    self._socket.shutdown(socket.SHUT_RDWR)
+                    # The plain socket's shutdown: SSLSocket's own would also drop its TLS
+                    # object under the reading thread (which would then fail otherwise).
+                    socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
 
     def _connect(self) -> http.client.HTTPConnection:
         parts = urlsplit(self.url)
@@ -141,14 +143,16 @@ class Direct:
                 )
             self.digest = answer.getheader("digest")
             self._pipe(answer, handle, hasher)
-        except _Disk as exc:
-            raise exc.error from None
-        except (http.client.HTTPException, OSError) as exc:
-            if self._stopped.is_set():
+        except Exception as exc:
+            if self._stopped.is_set():  # whatever the shut socket made of the reading
                 raise _Stopped() from None
+            if isinstance(exc, _Disk):
+                raise exc.error from None
             if isinstance(exc, TimeoutError):
                 raise httpx.ReadTimeout(str(exc) or "timed out") from None
-            raise httpx.ReadError(str(exc) or type(exc).__name__) from None
+            if isinstance(exc, (http.client.HTTPException, OSError)):
+                raise httpx.ReadError(str(exc) or type(exc).__name__) from None
+            raise
         finally:
             if answer is not None:
                 answer.close()

@@ -5,8 +5,8 @@ through anyio's TLS stream, httpcore, h11 and httpx on the event loop: at a GiB 
 CPU than decrypting, hashing and writing it together (docs/performance.md, "Storage"). So a
 body of DIRECT_MIN or more is asked for again, with the very request that was answered (same
 URL, same headers), on a connection opened for it alone with the client's own TLS context, and
-read there: one thread receives into a few large reusable buffers, a second hashes and writes
-them, so decrypting and hashing overlap; memory stays at BLOCKS buffers. (The first answer's
+read there: one thread receives into reusable buffers, a second hashes and writes them, so
+decrypting and hashing overlap; memory stays at BLOCKS buffers. (The first answer's
 own connection cannot be taken over: h11 already holds the start of the body, and the TLS state
 is anyio's. It is closed, which a server notices at once; the local platform's does, asgi.py.)
 
@@ -40,8 +40,11 @@ log = logging.getLogger("canfar_cli.http")
 
 # Below this a body is read the usual way: one more connection is not worth it.
 DIRECT_MIN = 64 << 20
-BLOCK = 1 << 20
-BLOCKS = 4
+# Blocks small enough that all of them (a MiB) stay in a core's cache between the receiving,
+# the hashing and the writing: with 1 MiB blocks (4 MiB) the kernel's copies in and out cost
+# twice the system time (docs/performance.md).
+BLOCK = 64 << 10
+BLOCKS = 16
 PROGRESS_EVERY = 0.1
 
 

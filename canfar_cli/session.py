@@ -11,9 +11,8 @@ This module never writes to a terminal: `logs(verbose=True)` and `events(verbose
 texts to `canfar_cli.output.print_texts`, the terminal writer.
 
 Each name is imported from the module that defines it: `Session` (blocking.py), `Outcome`,
-`BatchError`, `WaitTimeoutError` (outcomes.py), `CreateRequest`, `CreateSpec` (models.py),
-`PlannedRequest` (planning.py), `resolve_server` (servers.py); `canfar_cli` gives the two session
-classes.
+`BatchError`, `WaitTimeoutError` (outcomes.py), `CreateRequest`, `CreateSpec`, `PlannedRequest`
+(create_request.py), `resolve_server` (servers.py); `canfar_cli` gives the two session classes.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import dataclasses
 import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -32,6 +31,15 @@ import httpx
 
 from canfar_cli import models
 from canfar_cli.config import Settings
+from canfar_cli.create_request import (
+    FORM_TYPE,
+    CreateRequest,
+    CreateSpec,
+    Limits,
+    PlannedRequest,
+    parse_limits,
+    plan_requests,
+)
 from canfar_cli.errors import (
     CanfarError,
     NotFoundError,
@@ -41,9 +49,7 @@ from canfar_cli.errors import (
     UsageError,
 )
 from canfar_cli.http import HttpClient, RetryPolicy, public_url
-from canfar_cli.models import CreateRequest, CreateSpec
 from canfar_cli.outcomes import CreateInterrupted, Outcome, WaitTimeoutError, settle
-from canfar_cli.planning import FORM_TYPE, PlannedRequest, plan_requests, takes_create_arguments
 from canfar_cli.servers import SERVER_URL_HINT, library_settings, resolve_server
 
 __all__ = ["AsyncSession"]
@@ -294,30 +300,76 @@ class AsyncSession:
 
     # --- create -----------------------------------------------------------------------------
 
-    @takes_create_arguments
-    def check_create(self, request: CreateRequest) -> CreateSpec:
+    def check_create(
+        self,
+        name: str | None,
+        image: str,
+        cores: int | float | None = 2,
+        ram: int | float | None = 4,
+        kind: str = "headless",
+        gpu: int | None = None,
+        cmd: str | None = None,
+        args: str | Sequence[str] | None = None,
+        env: Mapping[str, Any] | None = None,
+        replicas: int = 1,
+        registry_auth: str | tuple[str, str] | None = None,
+    ) -> CreateSpec:
         """Every refusal of a create, without sending anything: the checked create, to send
         with `create_checked` (or lay out with `plan_checked`). Takes the arguments of `create`;
         `name` may be None, to name the create later (`CreateSpec.named(name)`)."""
-        return request.check()
+        return CreateRequest(
+            name, image, cores, ram, kind, gpu, cmd, args, env, replicas, registry_auth
+        ).check()
 
-    @takes_create_arguments
-    def plan_create(self, request: CreateRequest) -> list[PlannedRequest]:
+    def plan_create(
+        self,
+        name: str | None,
+        image: str,
+        cores: int | float | None = 2,
+        ram: int | float | None = 4,
+        kind: str = "headless",
+        gpu: int | None = None,
+        cmd: str | None = None,
+        args: str | Sequence[str] | None = None,
+        env: Mapping[str, Any] | None = None,
+        replicas: int = 1,
+        registry_auth: str | tuple[str, str] | None = None,
+    ) -> list[PlannedRequest]:
         """The POSTs a create would send, checked, without sending anything (for --dry-run).
 
         Takes the arguments of `create`; the registry credentials show as "<hidden>"."""
-        return self.plan_checked(request.check())
+        return self.plan_checked(
+            self.check_create(
+                name, image, cores, ram, kind, gpu, cmd, args, env, replicas, registry_auth
+            )
+        )
 
     def plan_checked(self, spec: CreateSpec) -> list[PlannedRequest]:
         """The POSTs a checked and named create would send (`check_create`), sending nothing."""
         return plan_requests(spec, self._http.url("session"), self._http.headers)
 
-    @takes_create_arguments
-    async def create_each(self, request: CreateRequest) -> list[Outcome[str]]:
+    async def create_each(
+        self,
+        name: str | None,
+        image: str,
+        cores: int | float | None = 2,
+        ram: int | float | None = 4,
+        kind: str = "headless",
+        gpu: int | None = None,
+        cmd: str | None = None,
+        args: str | Sequence[str] | None = None,
+        env: Mapping[str, Any] | None = None,
+        replicas: int = 1,
+        registry_auth: str | tuple[str, str] | None = None,
+    ) -> list[Outcome[str]]:
         """Create the sessions; one Outcome per replica (key: the name sent, value: the new id).
 
         Takes the arguments of `create`."""
-        return await self.create_checked(request.check())
+        return await self.create_checked(
+            self.check_create(
+                name, image, cores, ram, kind, gpu, cmd, args, env, replicas, registry_auth
+            )
+        )
 
     async def create_checked(self, spec: CreateSpec) -> list[Outcome[str]]:
         """Create the sessions of a checked and named create (`check_create`); one Outcome per
@@ -475,16 +527,32 @@ class AsyncSession:
                 )
         return settled
 
-    @takes_create_arguments
-    async def create(self, request: CreateRequest) -> list[str]:
+    async def create(
+        self,
+        name: str | None,
+        image: str,
+        cores: int | float | None = 2,
+        ram: int | float | None = 4,
+        kind: str = "headless",
+        gpu: int | None = None,
+        cmd: str | None = None,
+        args: str | Sequence[str] | None = None,
+        env: Mapping[str, Any] | None = None,
+        replicas: int = 1,
+        registry_auth: str | tuple[str, str] | None = None,
+    ) -> list[str]:
         """Create sessions; their ids in replica order.
 
         `name`, `image`; `cores` and `ram` (GiB, default 2 and 4); `kind` (default "headless");
         `gpu`; for headless sessions `cmd`, `args` and `env`; `replicas` (named name-1 ...
         name-N, each headless container getting REPLICA_ID and REPLICA_COUNT); `registry_auth`
-        ("user:secret" for a private image). See canfar_cli.models.CreateRequest.
+        ("user:secret" for a private image). See canfar_cli.create_request.CreateRequest.
         Raises BatchError (with every outcome, ids included) when only some were created."""
-        outcomes = await self.create_checked(request.check())
+        outcomes = await self.create_checked(
+            self.check_create(
+                name, image, cores, ram, kind, gpu, cmd, args, env, replicas, registry_auth
+            )
+        )
         return settle(outcomes, "sessions were not created")
 
     # --- ids or names, one request per id -------------------------------------------------
@@ -841,10 +909,10 @@ class AsyncSession:
             if isinstance(image.get("id"), str)
         }
 
-    async def limits(self) -> models.Limits:
+    async def limits(self) -> Limits:
         """What one session may ask for (flexible and fixed sizes, GPUs, the interactive
         limit), parsed from `context()`."""
-        return models.parse_limits(await self.context())
+        return parse_limits(await self.context())
 
     async def connect_url(self, id: str) -> str:
         """The session's connectURL; SessionStateError when it is not Running or has no URL

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from canfar_cli import cmdline, models
+from canfar_cli import cmdline, create_request
 from canfar_cli.errors import UsageError
 from canfar_cli.local import jobspec
 
@@ -166,14 +166,14 @@ def test_other_canfar_names_are_fine() -> None:
 @pytest.mark.parametrize(("what", "value"), [("cores", 1.5), ("ram", 4.5)])
 def test_fractional_cores_and_ram_are_refused(what: str, value: float) -> None:
     with pytest.raises(UsageError, match="whole number") as caught:
-        models.CreateRequest(name="j", image=IMAGE, **{what: value}).check()  # type: ignore[arg-type]
+        create_request.CreateRequest(name="j", image=IMAGE, **{what: value}).check()  # type: ignore[arg-type]
     assert caught.value.exit_code == 2
-    form = models.CreateRequest(name="j", image=IMAGE, cores=2.0, ram=8.0).check().form(0)
+    form = create_request.CreateRequest(name="j", image=IMAGE, cores=2.0, ram=8.0).check().form(0)
     assert ("cores", "2") in form and ("ram", "8") in form
 
 
 def test_create_spec_sends_the_encoded_line_and_previews_the_argv() -> None:
-    spec = models.CreateRequest(
+    spec = create_request.CreateRequest(
         name="fit", image=IMAGE, cmd="python", args=["fit.py", "--title", "M31 field"],
         env={"SEED": "4$2"}, replicas=2,
     ).check()  # fmt: skip

@@ -7,6 +7,7 @@ count too: a lazy import still crosses the boundary).
   that: `servers.py` (the in-process transport of `--server local`) and `cli/local.py` (the
   `canfar local …` commands, which administer the platform on this machine).
 - The local platform never imports the core or the command line: it is reached over HTTP only.
+- What a create sends is planned without the network (create_request.py, cmdline.py).
 """
 
 from __future__ import annotations
@@ -88,3 +89,14 @@ def test_configuration_and_sign_in_import_no_cycle() -> None:
     for core in ("canfar_cli.http", "canfar_cli.session"):
         assert crossing(core, "auth/") == {}, core
     assert crossing("canfar_cli.auth", "wire.py") == {}
+
+
+def test_a_create_is_planned_without_the_network() -> None:
+    # Issue 18: a create goes from its arguments to its POST body through session.py →
+    # create_request.py → cmdline.py → http.py. The middle two are pure (rules, encoding, the
+    # form): they reach neither the HTTP client, the session nor an event loop, so the walk
+    # stays four files and a create can be checked and planned with no I/O.
+    for module in ("create_request.py", "cmdline.py"):
+        for forbidden in ("httpx", "anyio", "canfar_cli.http", "canfar_cli.session"):
+            assert crossing(forbidden, module) == {}, (module, forbidden)
+    assert "canfar_cli.cmdline" in imports()["create_request.py"]

@@ -11,11 +11,11 @@
   (canfar_cli/output.py, the only writer); it never prints nor touches httpx. The biggest
   (create, run, local serve) are a dataclass of parsed options plus a run function.
 - Shared by commands: options.py (option declarations), launch.py (the one launch path of create
-  and run), waiting.py (wait and create --wait), removal.py (rm and prune), present.py (session
-  rows, times, batch outcomes to an exit code), envfile.py (-e/--env-file), names.py (default
-  names), dryrun.py (create --dry-run layout), progress.py (the progress of waiting),
-  image_kinds.py (an image's kinds: `images`, create's warning), units.py (CPU and RAM shown
-  one way, RAM in GiB), suggest.py (unknown commands answered by meaning, then spelling).
+  and run), waiting.py (wait and create --wait: the progress, then the verdict), removal.py (rm
+  and prune), present.py (session rows, times, batch outcomes to an exit code), envfile.py
+  (-e/--env-file), names.py (default names), dryrun.py (create --dry-run layout), image_kinds.py
+  (an image's kinds: `images`, create's warning), units.py (CPU and RAM shown one way, RAM in
+  GiB), suggest.py (unknown commands answered by meaning, then spelling).
 - `canfar data …` (your files, over canfar_cli.storage): data.py (the group, the path checks
   before any request, the one way to the storage core), data_list.py (ls, stat, du),
   data_files.py (cat, mkdir, rm, url), data_transfer.py (cp, sync, mv), data_report.py (a

@@ -1,7 +1,7 @@
 """`canfar create KIND IMAGE [-- CMD [ARG …]]`: launch sessions (and optionally wait for them).
 
 The command only: env files are read in envfile.py, default names made in names.py, a dry run's
-requests laid out in dryrun.py and the progress of --wait shown by progress.py.
+requests laid out in dryrun.py and the progress of --wait shown by waiting.py.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def create(
       canfar create headless skaha/terminal:1.1.1 -- bash -c 'make all && ./run'
     """
     from canfar_cli.cli.launch import launch_of
-    from canfar_cli.models import check_replicas
+    from canfar_cli.create_request import check_replicas
 
     check_replicas(replicas)  # before a default name is made for every replica
     if wait_timeout is not None and not wait:

@@ -73,8 +73,8 @@ async def warn_if_other_kind(out: Output, session: AsyncSession, kind: str, imag
     """A warning (nothing refused, as on the server) when a public image is published for other
     kinds than `kind`, naming them. Silent when the image is not public or the list is out of
     reach."""
+    from canfar_cli.create_request import check_image
     from canfar_cli.errors import CanfarError
-    from canfar_cli.models import check_image
 
     try:
         wanted = check_image(image)

@@ -18,7 +18,7 @@ from canfar_cli.errors import UsageError
 if TYPE_CHECKING:
     import typer._click as click
 
-    from canfar_cli.models import CreateSpec
+    from canfar_cli.create_request import CreateSpec
     from canfar_cli.outcomes import Outcome
     from canfar_cli.session import AsyncSession
 
@@ -235,7 +235,7 @@ async def check_sizes(session: AsyncSession, cores: Any, ram: Any, gpu: Any) -> 
     /context cannot be read the values are sent as they are and the server judges."""
     if cores is None and ram is None and gpu is None:
         return
-    from canfar_cli.models import check_against, parse_limits
+    from canfar_cli.create_request import check_against, parse_limits
 
     context = await cached_context(session)
     if context is not None:
@@ -250,7 +250,7 @@ async def flexible_ceiling(
     or /context cannot be read."""
     if not any(s.get("isFixedResources") is False for s in sessions):
         return None
-    from canfar_cli.models import parse_limits
+    from canfar_cli.create_request import parse_limits
 
     context = await cached_context(session)
     if context is None:
@@ -279,8 +279,8 @@ async def explain_private_image(
     import dataclasses
     import difflib
 
+    from canfar_cli.create_request import check_image
     from canfar_cli.errors import CanfarError
-    from canfar_cli.models import check_image
 
     checked = check_image(image)
     try:

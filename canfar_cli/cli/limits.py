@@ -30,7 +30,7 @@ def limits(
       canfar limits
       canfar limits -o json | jq .fixed.ramGiB
     """
-    from canfar_cli.models import ranges
+    from canfar_cli.create_request import ranges
 
     state = state_of(ctx)
     out = state.out

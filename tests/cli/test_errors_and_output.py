@@ -11,8 +11,8 @@ import anyio
 import pytest
 
 from canfar_cli.cli.state import CliState
+from canfar_cli.create_request import CreateRequest
 from canfar_cli.errors import AuthError, NotFoundError, UnreachableError
-from canfar_cli.models import CreateRequest
 from canfar_cli.outcomes import Outcome
 from canfar_cli.output import Output, color_allowed
 

@@ -102,10 +102,10 @@ def test_a_create_is_checked_and_encoded_once(cli: Any) -> None:
     import threading
     from collections import Counter
 
-    from canfar_cli import cmdline, planning
+    from canfar_cli import cmdline, create_request
 
     watched = {
-        planning.plan_requests.__code__: "plan_requests",
+        create_request.plan_requests.__code__: "plan_requests",
         cmdline.encode.__code__: "encode",
         cmdline.check_args.__code__: "check_args",
     }
@@ -154,8 +154,8 @@ def test_run_create_takes_options_a_session_and_the_output() -> None:
 
     from canfar_cli.cli.create import CreateOptions, run_create
     from canfar_cli.cli.launch import Launch
+    from canfar_cli.create_request import CreateRequest, CreateSpec
     from canfar_cli.errors import ExitCode, ServerError
-    from canfar_cli.models import CreateRequest, CreateSpec
     from canfar_cli.outcomes import Outcome
     from canfar_cli.output import Output
     from canfar_cli.session import AsyncSession

@@ -15,6 +15,7 @@ import pytest
 
 from canfar_cli import AsyncSession, Session, models
 from canfar_cli.config import DEFAULT_POLL_INTERVAL, load_settings
+from canfar_cli.create_request import CreateRequest
 from canfar_cli.errors import (
     BROKEN_PIPE_EXIT,
     ConfigError,
@@ -26,7 +27,6 @@ from canfar_cli.errors import (
     failure_of,
 )
 from canfar_cli.http import HttpClient, RetryPolicy
-from canfar_cli.models import CreateRequest
 from canfar_cli.outcomes import BatchError, Outcome, batch_exit_code
 from canfar_cli.transports import ShardedTransport, pooled_transport, sharding_enabled
 
@@ -38,7 +38,7 @@ CORE_MODULES: tuple[str, ...] = (
     "blocking.py",
     "outcomes.py",
     "servers.py",
-    "planning.py",
+    "create_request.py",
     "http.py",
     "transports.py",
     "models.py",
@@ -71,10 +71,25 @@ def test_every_async_method_has_a_blocking_twin_with_its_signature_and_docstring
 
 
 def test_the_create_methods_take_the_fields_of_create_request_in_order() -> None:
+    """Each create method spells out its arguments (a reader and mypy see them): the names, the
+    defaults and the types of CreateRequest's fields, in its order."""
     fields = [field.name for field in dataclasses.fields(CreateRequest)]
-    for method in (AsyncSession.create, AsyncSession.create_each, AsyncSession.plan_create):
-        assert list(inspect.signature(method).parameters)[1:] == fields
     defaults = {f.name: f.default for f in dataclasses.fields(CreateRequest)}
+    types = {f.name: f.type for f in dataclasses.fields(CreateRequest)}
+    for method in (
+        AsyncSession.create,
+        AsyncSession.create_each,
+        AsyncSession.plan_create,
+        AsyncSession.check_create,
+    ):
+        parameters = list(inspect.signature(method).parameters.values())[1:]
+        assert [p.name for p in parameters] == fields, method.__name__
+        for parameter in parameters:
+            wanted = defaults[parameter.name]
+            assert parameter.default == (
+                inspect.Parameter.empty if wanted is dataclasses.MISSING else wanted
+            ), (method.__name__, parameter.name)
+            assert parameter.annotation == types[parameter.name], (method.__name__, parameter)
     assert defaults["cores"] == 2 and defaults["ram"] == 4 and defaults["kind"] == "headless"
 
 
@@ -148,12 +163,14 @@ def test_failure_of_is_the_one_translation_of_an_exception() -> None:
 
 
 def test_kinds_and_statuses_are_defined_once() -> None:
+    from canfar_cli import create_request, vocabulary
     from canfar_cli.cli import options
 
-    assert options.KINDS is models.KINDS  # type: ignore[attr-defined]
-    assert options.STATUSES is models.STATUSES  # type: ignore[attr-defined]
-    assert [kind.value for kind in options.Kind] == list(models.KINDS)
-    assert [status.value for status in options.Status] == list(models.STATUSES)
+    # The options offer, and the core checks against, the one definition in vocabulary.py.
+    assert options.KINDS is create_request.KINDS is vocabulary.KINDS  # type: ignore[attr-defined]
+    assert options.STATUSES is models.STATUSES is vocabulary.STATUSES  # type: ignore[attr-defined]
+    assert [kind.value for kind in options.Kind] == list(vocabulary.KINDS)
+    assert [status.value for status in options.Status] == list(vocabulary.STATUSES)
 
 
 def test_the_core_never_writes_to_a_terminal() -> None:

@@ -5,6 +5,7 @@ Constants and helpers live in tests/support (`from tests.support import IMAGE`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,78 @@ from typing import Any
 import pytest
 
 from tests.support import CANFAR_VARIABLES, TEST_SETTINGS
+from tests.support.forkserver import FORKS
 from tests.support.loopback import LocalServer, kill_platform_processes, start_local_server
+from tests.support.tiers import WATCH, shared_processes, starts_processes
+
+# pytest caches the test modules it compiles (their asserts rewritten: ~4 s of CPU per worker
+# for the whole suite); PYTHONDONTWRITEBYTECODE, set in some sandboxes, would make every run
+# compile them again. The caches are __pycache__ folders, ignored by git.
+sys.dont_write_bytecode = False
+
+# --- the two tiers (tests/support/tiers.py): a test that starts a process is `e2e` ----------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    WATCH.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    FORKS.close()
+
+
+def _starts_processes(item: pytest.Item) -> bool:
+    """The test function, or a function-scoped fixture it uses, reaches `subprocess`."""
+    function = getattr(item, "function", None)
+    if function is not None and starts_processes(function):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in info.name2fixturedefs.values() if info else ():
+        for definition in definitions:
+            if definition.scope == "function" and starts_processes(definition.func):
+                return True
+    return False
+
+
+def _order(item: pytest.Item) -> int:
+    mark = item.get_closest_marker("e2e")
+    if mark is None:
+        return 2
+    return 0 if mark.kwargs.get("long") else 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `slow` run first (the order is otherwise kept): on two workers they then
-    overlap the many short tests instead of running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Mark every test that starts a process `e2e`; then order the long runs first, then the
+    other e2e tests (the order is otherwise kept): on two workers the long ones overlap the
+    many short ones instead of running alone at the end."""
+    for item in items:
+        if item.get_closest_marker("e2e") is None and _starts_processes(item):
+            item.add_marker(pytest.mark.e2e)
+    items.sort(key=_order)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    WATCH.started.clear()
+    WATCH.watching = True
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A test outside the e2e tier that started a process fails, naming it (after the test's
+    own teardown, so what it started is cleaned up first)."""
+    try:
+        return (yield)
+    finally:
+        WATCH.watching = False
+        started, WATCH.started[:] = list(WATCH.started), []
+        if started and item.get_closest_marker("e2e") is None:
+            pytest.fail(
+                f"this test started a process ({started[0]}) but is not in the e2e tier: "
+                "mark it @pytest.mark.e2e (see tests/support/tiers.py)",
+                pytrace=False,
+            )
 
 
 @pytest.fixture
@@ -44,8 +110,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 # --- the local platform on a loopback socket ------------------------------------------------
 #
-# `local_server`: a fresh server for the test: `python -m canfar_cli local serve --port 0` in a
-#   subprocess, its state in the `isolated` fixture's CANFAR_LOCAL_HOME (tmp_path / "local").
+# `local_server`: a fresh server for the test: `canfar local serve --port 0` in a process
+#   forked from one that has imported it (tests/support/forkserver.py), its state in the
+#   `isolated` fixture's CANFAR_LOCAL_HOME (tmp_path / "local").
 #   Attributes: .url (base URL, "http://127.0.0.1:PORT/skaha"), .home (state folder), .token
 #   (the random token the server made, or the one given), .headers (its Authorization header),
 #   .user (the user every request acts as), .process (the Popen), .stop().
@@ -72,8 +139,10 @@ def serve_local(isolated: Path) -> Iterator[Callable[..., LocalServer]]:
     cleanup_seconds=2 (CANFAR_LOCAL_CLEANUP), grace_seconds=1 (CANFAR_LOCAL_GRACE),
     expiry_seconds=60 (CANFAR_LOCAL_EXPIRY), idle_seconds=2 (CANFAR_LOCAL_SUPERVISOR_IDLE),
     env={...} (more environment for the server),
-    home=Path (default: the isolated CANFAR_LOCAL_HOME, so servers of one test share state).
-    Each server is `python -m canfar_cli local serve --port 0` in a subprocess; the returned
+    home=Path (default: the isolated CANFAR_LOCAL_HOME, so servers of one test share state),
+    forked=False (a process of its own, for tests of its command line; by default it is forked
+    from a process that has imported it already, see tests/support/forkserver.py).
+    Each server is `canfar local serve --port 0` in a process of its own; the returned
     LocalServer has .url ("http://127.0.0.1:PORT/skaha"), .home, .token, .user, .process,
     .stderr_path and .stop(graceful=False). After the test every server is killed, and so are
     the supervisor and every job process started under its state folder (found through /proc).
@@ -108,7 +177,8 @@ def shared_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lo
             patch.delenv(name, raising=False)
         for name, value in TEST_SETTINGS.items():
             patch.setenv(name, value)
-        server = start_local_server(folder, home=folder / "local", user="shared")
+        with shared_processes():
+            server = start_local_server(folder, home=folder / "local", user="shared")
     yield server
     server.stop()
     kill_platform_processes(server.home)

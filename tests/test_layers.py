@@ -13,6 +13,7 @@ count too: a lazy import still crosses the boundary).
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -20,9 +21,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "canfar_cli"
 LOCAL_DOORS = {"servers.py", "cli/local.py"}
 
 
-def imports() -> dict[str, set[str]]:
+@functools.cache  # parsed once per run: every rule reads the same tree
+def imports() -> dict[str, frozenset[str]]:
     """Each module (path relative to the package) and the absolute module names it imports."""
-    found: dict[str, set[str]] = {}
+    found: dict[str, frozenset[str]] = {}
     for path in PACKAGE.rglob("*.py"):
         relative = path.relative_to(PACKAGE).as_posix()
         names: set[str] = set()
@@ -32,7 +34,7 @@ def imports() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names.add(node.module)
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
-        found[relative] = names
+        found[relative] = frozenset(names)
     return found
 
 

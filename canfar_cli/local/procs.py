@@ -215,8 +215,9 @@ class SupervisorStarter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last: subprocess.Popen[bytes] | None = None
-        self._last_at = 0.0
+        # The last supervisor started for each state folder, and when: one process (a test run,
+        # a notebook) may serve several folders, and a start in one must not hold up another's.
+        self._last: dict[Path, tuple[subprocess.Popen[bytes], float]] = {}
         # Supervisors are our children until they exit; kept to be reaped (no zombies).
         self._children: list[subprocess.Popen[bytes]] = []
 
@@ -226,18 +227,18 @@ class SupervisorStarter:
             return
         with self._lock:
             self._reap()
-            last = self._last
+            last = self._last.get(home)
             if (
                 last is not None
-                and last.poll() is None
-                and time.monotonic() - self._last_at < self.STARTING
+                and last[0].poll() is None
+                and time.monotonic() - last[1] < self.STARTING
             ):
                 return
             if supervisor_holds_lock(home):
                 return
-            self._last = spawn_supervisor(home, grace, hostname, idle)
-            self._last_at = time.monotonic()
-            self._children.append(self._last)
+            started = spawn_supervisor(home, grace, hostname, idle)
+            self._last[home] = (started, time.monotonic())
+            self._children.append(started)
 
     def _reap(self) -> None:
         for proc in list(self._children):
@@ -245,6 +246,9 @@ class SupervisorStarter:
                 if proc.poll() is None:
                     continue
             self._children.remove(proc)
+        for home, (proc, _) in list(self._last.items()):
+            if proc not in self._children:
+                del self._last[home]
 
 
 STARTER = SupervisorStarter()

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from canfar_cli import serve_tokens as tokens
-from canfar_cli.local.admission import Admission
+from canfar_cli.local.admission import Admission, admitting
 from canfar_cli.local.app import create_app
 from canfar_cli.local.faults import FaultInjection, Faults, parse_rules
-from canfar_cli.local.settings import LocalSettings
+from canfar_cli.local.settings import LocalSettings, admit_limit
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -78,17 +78,18 @@ def serve(
         faults = dataclasses.replace(faults, rules=faults.rules + parse_rules(rules))
     if faults.active:
         app = FaultInjection(app, faults)
-    # Past capacity: 503 and Retry-After at once, not a queue that grows for minutes.
-    app = Admission(app)
+    # Past capacity: 503 and Retry-After at once, not a queue that grows for minutes. Decided
+    # by the HTTP protocol as each request arrives (admission.py says why).
+    admission = Admission(app, limit=admit_limit())
     config = uvicorn.Config(
-        app,
+        admission,
         lifespan="off",
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=5,
         backlog=2048,
         # h11: the pure-Python protocol is always there (httptools is an optional extra).
-        http="h11",
+        http=admitting(_protocol(tls), admission),
         timeout_keep_alive=30,
     )
     ca_path = None
@@ -138,17 +139,28 @@ def _bind_remembered(home: Path, host: str) -> socket.socket:
     return bind(host, 0)
 
 
+def _protocol(tls: bool) -> type[Any]:
+    """uvicorn's h11 protocol, or under --tls the one that hands the app client certificates."""
+    if tls:
+        from canfar_cli.local.signin.tls import ClientCertH11Protocol
+
+        return ClientCertH11Protocol
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    return H11Protocol
+
+
 def _use_tls(config: Any, local_app: Any) -> Any:
     """HTTPS with a server certificate from the local CA (signin/tls.py says how client
-    certificates reach the app); the skaha API then needs a client certificate or a token.
+    certificates reach the app: its protocol is the config's already); the skaha API then needs
+    a client certificate or a token.
     Returns the CA certificate's path."""
     import tempfile
     from pathlib import Path
 
-    from canfar_cli.local.signin.tls import ClientCertH11Protocol, configure
+    from canfar_cli.local.signin.tls import configure
 
     ca = local_app.signin.ca
-    config.http = ClientCertH11Protocol
     # A fresh server certificate per start, in a private temporary folder (two servers on one
     # state folder cannot mix their keys); gone once loaded into the SSL context.
     with tempfile.TemporaryDirectory(dir=ca.path.parent, prefix=".server-") as folder:

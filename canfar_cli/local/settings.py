@@ -21,6 +21,9 @@ Environment variables (all optional):
                                  (default: the state folder)
     CANFAR_LOCAL_CORES           cores the jobs may take at once (default: os.cpu_count())
     CANFAR_LOCAL_RAM             GiB the jobs may take at once (default: the machine's memory)
+    CANFAR_LOCAL_ADMIT           requests of the skaha API `canfar local serve` takes at once
+                                 (arrived, not answered); the next get 503 + Retry-After
+                                 (default: no bound while it keeps up; admission.py)
 The storage services' own (storage/settings.py): CANFAR_LOCAL_QUOTA, CANFAR_LOCAL_VAULT,
 CANFAR_LOCAL_VAULT_LAG, CANFAR_LOCAL_PROPS; and `canfar local serve`'s targeted faults,
 CANFAR_LOCAL_FAULTS (faults.py).
@@ -107,6 +110,13 @@ def tick() -> float:
     supervisor's longest sleep (the supervisor reads it from the environment it inherits)."""
     raw = os.environ.get("CANFAR_LOCAL_TICK", "").strip()
     return _number("CANFAR_LOCAL_TICK", raw, minimum=0.01) if raw else 1.0
+
+
+def admit_limit() -> int | None:
+    """$CANFAR_LOCAL_ADMIT (at least 1): the requests `canfar local serve` takes at once at any
+    time; None (the default) bounds them only past its capacity (admission.py)."""
+    raw = os.environ.get("CANFAR_LOCAL_ADMIT", "").strip()
+    return int(_number("CANFAR_LOCAL_ADMIT", raw, minimum=1)) if raw else None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ def colour_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERM", "xterm")
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_rm_asks_on_a_terminal(cli) -> None:
     created = cli("create", "headless", IMAGE, "--wait", "--", "true")
     assert created.exit_code == 0, created.stderr
@@ -38,6 +39,7 @@ def test_rm_asks_on_a_terminal(cli) -> None:
     assert json.loads(cli("ps", "-a", "--json").stdout) == []
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_without_a_terminal_rm_refuses_to_ask(cli) -> None:
     # The same command with the flag saying "no terminal": refused, nothing asked.
     created = cli("create", "headless", IMAGE, "--wait", "--", "true")
@@ -121,6 +123,7 @@ def test_the_given_session_factory_is_the_core_and_flags_still_apply(cli) -> Non
     assert core.made_with[1][0].timeout == 30
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_wait_progress_live_on_a_terminal_and_a_done_line(cli, colour_terminal) -> None:
     stderr = io.StringIO()
     state = CliState(out=Output(stderr=stderr, stderr_tty=True))

@@ -53,3 +53,13 @@ def test_other_shells_parse_the_script(shell: str) -> None:
     path = REPO / "completions" / f"canfar.{shell}"
     flag = ["-n"] if shell == "zsh" else ["--no-execute"]
     subprocess.run([shell, *flag, str(path)], check=True, timeout=30)
+
+
+def test_status_completion_ignores_case() -> None:
+    script = REPO / "completions" / "canfar.bash"
+    done = subprocess.run(
+        ["bash", "-c", f"source {script}; COMP_WORDS=(canfar ps -s f); COMP_CWORD=3; _canfar;"
+         ' echo "${COMPREPLY[@]}"'],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["failed"]

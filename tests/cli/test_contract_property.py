@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -115,6 +116,7 @@ def test_any_command_line_keeps_the_contract(cli, command: str, words: list[str]
             assert len(errors) == 1, (argv, stderr)
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 @settings(
     max_examples=int(os.environ.get("CANFAR_PROPERTY_LOCAL_EXAMPLES", "12")),
     database=None,

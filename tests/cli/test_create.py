@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from tests.support import IMAGE
 from tests.support.commands import sessions
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_create_prints_ids_and_names_replicas(cli) -> None:
     result = cli("create", "headless", IMAGE, "-n", "fit", "-r", "3", "--", "echo", "hi")
     assert result.exit_code == 0, result.stderr
@@ -21,6 +24,7 @@ def test_create_prints_ids_and_names_replicas(cli) -> None:
     assert [by_id[i]["name"] for i in ids] == ["fit-1", "fit-2", "fit-3"]
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_create_json_gives_id_and_name(cli) -> None:
     result = cli("create", "headless", IMAGE, "-n", "j", "-r", "2", "--json", "--", "true")
     assert result.exit_code == 0, result.stderr
@@ -29,6 +33,7 @@ def test_create_json_gives_id_and_name(cli) -> None:
     assert all(len(entry["id"]) == 8 for entry in body)
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_default_name_is_made_from_the_image_and_unique(cli) -> None:
     first = cli("create", "headless", IMAGE, "--", "true").stdout.split()
     second = cli("create", "headless", IMAGE, "--", "true").stdout.split()
@@ -82,6 +87,7 @@ def test_dry_run_shows_the_requests_hides_credentials_and_sends_nothing(
     assert sessions(cli) == []
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_wait_exits_1_when_a_job_failed(cli) -> None:
     result = cli("create", "headless", IMAGE, "-n", "bad", "--wait", "--", "false")
     assert len(result.stdout.split()) == 1  # the id is printed before waiting
@@ -154,3 +160,39 @@ def test_unique_names_avoid_every_replica_name() -> None:
     assert unique_name("fit", set(), 1) == "fit"
     assert unique_name("fit", {"fit"}, 1) == "fit-2"
     assert unique_name("fit", {"fit-2"}, 3) == "fit-2"  # fit-1..3 clash, fit-2-1..3 do not
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["python3", "x.py", "-r", "3"], f"canfar create headless {IMAGE} -r 3 -- python3 x.py"),
+        (["python3", "-c", "print(1)"], f"canfar create headless {IMAGE} -- python3 -c 'print(1)'"),
+        (["echo", "-n", "5"], f"canfar create headless {IMAGE} -n 5 -- echo"),
+    ],
+)
+def test_a_command_without_dashdash_is_refused_with_the_corrected_line(
+    cli: Any, args: list[str], hint: str
+) -> None:
+    result = cli("create", "headless", IMAGE, *args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == f"hint: {hint}"
+    assert sessions(cli) == []  # nothing was sent
+    # The corrected line, as given, is accepted (as a dry run here).
+    corrected = shlex.split(hint)[1:]
+    assert cli(corrected[0], "--dry-run", *corrected[1:]).exit_code == 0
+
+
+def test_a_name_with_an_underscore_gets_a_suggestion(cli: Any) -> None:
+    result = cli("create", "headless", IMAGE, "-n", "my_fit", "--dry-run", "--", "true")
+    assert result.exit_code == 2
+    assert "hint: use 'my-fit'" in result.stderr
+
+
+def test_dry_run_of_a_big_batch_is_short_but_json_is_whole(cli: Any) -> None:
+    text = cli("create", "headless", IMAGE, "-n", "fit", "-r", "20", "--dry-run", "--", "true")
+    assert text.exit_code == 0
+    assert text.stdout.count("POST ") == 2
+    assert "18 more request(s) like these, named fit-2 … fit-19" in text.stdout
+    whole = cli("create", "headless", IMAGE, "-n", "fit", "-r", "20", "--dry-run", "-o", "json",
+                "--", "true")  # fmt: skip
+    assert len(json.loads(whole.stdout)) == 20

@@ -59,12 +59,14 @@ def run_job(cli: Any, *args: str, server: str = "local") -> tuple[list[str], Any
     return argv, value
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_every_tricky_argument_arrives_byte_for_byte(cli) -> None:
     argv, value = run_job(cli, "-e", "K=a b $(HOME) $$ ü", "--", "python3", "-c", PRINT, *TRICKY)
     assert argv == TRICKY
     assert value == "a b $(HOME) $$ ü"
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_a_command_holding_a_space_and_an_empty_first_argument(cli, tmp_path) -> None:
     folder = tmp_path / "my tools"
     folder.mkdir()

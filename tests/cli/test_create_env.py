@@ -13,6 +13,7 @@ from tests.support import IMAGE
 from tests.support.commands import create_done
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_env_replica_variables_and_wait_reach_the_job(cli) -> None:
     ids = create_done(cli, "-n", "envy", "-r", "2", "-e", "SEED=42", "--", "printenv", "SEED")
     ids += create_done(cli, "-n", "rep", "-r", "2", "--", "printenv", "REPLICA_ID")
@@ -20,6 +21,7 @@ def test_env_replica_variables_and_wait_reach_the_job(cli) -> None:
     assert outputs == ["42\n", "42\n", "1\n", "2\n"]
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_env_file_is_read(cli, tmp_path: Path) -> None:
     env_file = tmp_path / "job.env"
     env_file.write_text("# settings\nexport ALPHA=one\n\nBETA=two\n")

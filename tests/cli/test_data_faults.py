@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from canfar_cli.cli.main import app
 from tests.support.loopback import LocalServer
 from tests.support.process import run_canfar
 
@@ -113,9 +115,13 @@ def test_several_paths_one_missing_names_it_and_exits_1(cli, home: Path) -> None
 # --- faults of the wire ----------------------------------------------------------------------
 
 
-def data(server: LocalServer, *args: str, **kwargs):
-    result = run_canfar(["--server", server.url, "data", *args], **kwargs)
-    result.exit_code = result.returncode  # type: ignore[attr-defined]
+def data(server: LocalServer, *args: str):
+    """`canfar --server URL data ARGS`, in-process (the server's faults are the point; the
+    process contract of `data` is tests/cli/test_data_process.py's)."""
+    result = CliRunner().invoke(
+        app, ["--server", server.url, "data", *args], catch_exceptions=False
+    )
+    result.returncode = result.exit_code  # type: ignore[attr-defined]
     return result
 
 

@@ -39,7 +39,7 @@ class FakeCore:
         if name == "resolve_ids" and name not in self.results:
 
             async def as_given(ids: list[str], **_: Any) -> list[str]:
-                return list(dict.fromkeys(ids))  # ids stay ids (names: tests/cli/test_batch_day)
+                return list(dict.fromkeys(ids))  # ids stay ids (names: tests/cli/test_names.py)
 
             return as_given
         if name in ("check_create", "plan_checked"):  # synchronous on AsyncSession

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+import pytest
+
 from canfar_cli.errors import EXIT_CODES, ExitCode, exit_code_summary, exit_code_table
 from tests.support import REPO
 from tests.support.commands import sessions
@@ -42,6 +44,7 @@ def test_only_the_error_wrapper_ends_the_program() -> None:
     assert raising == []
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_a_returned_exit_code_ends_the_program_with_it(cli: Any) -> None:
     """`info` of one known and one unknown id: both reported, the batch's code returned (1);
     of unknown ids only: 4. Nothing more is printed than each item's own line."""
@@ -57,6 +60,7 @@ def test_a_returned_exit_code_ends_the_program_with_it(cli: Any) -> None:
     assert len(sessions(cli)) == 1
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_a_reported_error_exits_with_its_code_and_says_nothing_more(cli: Any) -> None:
     """`rm` without -f, answered no: "nothing removed" and exit 0 (declining is an answer, as
     `rm -i`; issue 20), no `error:` line."""

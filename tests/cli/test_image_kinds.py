@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support import IMAGE
 
 
@@ -24,6 +26,7 @@ def test_images_shows_desktop_app_as_an_app_inside_a_desktop(cli) -> None:
     assert apps == {"images.canfar.net/skaha/ds9:8.6", IMAGE}
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_create_of_an_image_published_for_other_kinds_warns_and_sends(cli) -> None:
     result = cli("create", "notebook", "skaha/terminal:1.1.1")
     assert result.exit_code == 0  # PostAction checks the registry host only, so canfar too
@@ -39,6 +42,7 @@ def test_create_of_an_image_published_for_other_kinds_warns_and_sends(cli) -> No
     assert "published for notebook, not for headless" in ran.stderr
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_images_the_official_client_uses_are_public_locally(cli) -> None:
     listed = set(cli("images", "-q").stdout.split())
     # The official client's live tests create terminal:1.1.2; its docs list the others.

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
+
+from tests.support import IMAGE
 from tests.support.commands import create_done
+from tests.support.process import run_canfar
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_info_blocks_json_and_unknown_ids(cli) -> None:
     sid = create_done(cli, "-n", "inf", "--", "true")[0]
     block = cli("info", sid)
@@ -37,3 +43,15 @@ def test_an_id_with_a_line_break_is_refused_not_an_internal_error(cli) -> None:
     assert result.exit_code == 2, result.stderr
     assert "is not a session id" in result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_info_json_is_an_array_for_one_id(cli: Any) -> None:
+    created = cli("create", "headless", IMAGE, "--", "true")
+    session_id = created.stdout.strip()
+    info = run_canfar(["info", session_id, "-o", "json", "--server", "local"])  # a real process
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)[0]["id"] == session_id
+    logs = cli("logs", session_id, "-o", "json")
+    assert [set(item) for item in json.loads(logs.stdout)] == [{"id", "name", "log"}]
+    events = cli("events", session_id, "--json")
+    assert all(event["id"] == session_id for event in json.loads(events.stdout))

@@ -194,3 +194,12 @@ def test_open_and_renew_take_a_session_name(cli: Any, local_server: Any) -> None
     renewed = cli("renew", "mynb", "-o", "json", server=url)
     assert renewed.exit_code == 0, renewed.stderr
     assert [entry["id"] for entry in json.loads(renewed.stdout)] == [session_id]
+
+
+def test_interactive_limit_has_a_hint(cli: Any) -> None:
+    for _ in range(5):
+        assert cli("create", "notebook", IMAGE).exit_code == 0
+    result = cli("create", "notebook", IMAGE)
+    assert result.exit_code == 1
+    assert "maximum of 5" in result.stderr
+    assert "hint:" in result.stderr and "canfar rm" in result.stderr

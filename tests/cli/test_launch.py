@@ -13,6 +13,7 @@ from tests.support import IMAGE
 from tests.support.commands import sessions
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 @pytest.mark.parametrize(
     ("args", "hint"),
     [
@@ -55,6 +56,7 @@ def test_a_mistyped_option_before_dashdash_is_named_by_click(
     assert sessions(cli) == []
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_run_and_wait_give_the_same_exit_code_for_one_failed_job(cli: Any) -> None:
     ran = cli("run", IMAGE, "-n", "bad", "--", "sh", "-c", "exit 7")
     assert ran.exit_code == 1
@@ -95,6 +97,7 @@ def test_replicas_refused_for_one_image_are_one_line(cli: Any) -> None:
     assert len(errors) == 1 and "images.canfar.net/skaha/nosuch:1" in errors[0]
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_a_create_is_checked_and_encoded_once(cli: Any) -> None:
     """`create -r 3` plans its requests, encodes its command line and checks its arguments
     once (the pre-check, the name and the send share one CreateSpec)."""

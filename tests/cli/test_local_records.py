@@ -32,6 +32,7 @@ def damage(session_id: str, **columns: Any) -> None:
         db.close()
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_ram_alone_is_fixed_ram_with_the_default_cores_request(cli) -> None:
     (sid,) = create_done(cli, "-m", "4", "--", "true")
     (record,) = sessions(cli)
@@ -58,6 +59,7 @@ def test_ram_alone_over_a_real_socket(cli, local_server) -> None:
     assert cli("prune", "-f", server=local_server.url).exit_code == 0
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_a_row_of_an_older_version_without_cores_lists_with_the_default(cli) -> None:
     (sid,) = create_done(cli, "-m", "8", "--", "true")
     damage(sid, cores=None)  # what the version before this fix stored for `-m 8` alone
@@ -65,6 +67,7 @@ def test_a_row_of_an_older_version_without_cores_lists_with_the_default(cli) -> 
     assert (record["requestedRAM"], record["requestedCPUCores"]) == ("8.59", "1")
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_a_damaged_record_is_named_in_the_log_and_never_fails_a_listing(cli) -> None:
     bad, good = create_done(cli, "-r", "2", "--", "true")
     damage(bad, start_time="not a time")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from canfar_cli.cli.logs import tail_text
 from tests.support import IMAGE, RAW_LOG, RAW_LOG_SCRIPT
 from tests.support.commands import create_done
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_logs_are_raw_never_markup(cli) -> None:
     code = "import sys; print(*sys.argv[1:], chr(27) + '[31m', sep=chr(10))"
     sid = create_done(cli, "-n", "raw", "--", "python3", "-c", code, "arr[i]", "[bold]x[/bold]")[0]
@@ -16,6 +19,7 @@ def test_logs_are_raw_never_markup(cli) -> None:
     assert result.stdout == "arr[i]\n[bold]x[/bold]\n\x1b[31m\n"
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_logs_tail_and_several_ids_are_headed(cli) -> None:
     lines = ["sh", "-c", "for a; do echo $a; done", "-", "1", "2", "3"]
     a = create_done(cli, "-n", "aa", "--", *lines)[0]
@@ -27,6 +31,7 @@ def test_logs_tail_and_several_ids_are_headed(cli) -> None:
     assert unknown.exit_code == 4
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_logs_follow_exit_code_follows_the_job(cli, tmp_path: Path) -> None:
     script = tmp_path / "job.sh"
     script.write_text("echo start\nsleep 1\necho end\nexit ${1:-0}\n")
@@ -41,6 +46,7 @@ def test_logs_follow_exit_code_follows_the_job(cli, tmp_path: Path) -> None:
     assert "Failed" in failed.stderr
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_logs_follow_several_prefixes_lines(cli) -> None:
     a = create_done(cli, "-n", "one", "--", "echo", "x")[0]
     b = create_done(cli, "-n", "two", "--", "echo", "y")[0]
@@ -49,6 +55,7 @@ def test_logs_follow_several_prefixes_lines(cli) -> None:
     assert sorted(result.stdout.splitlines()) == ["one | x", "two | y"]
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_logs_keep_bytes_that_are_not_utf8(cli, tmp_path: Path) -> None:
     # A job's output in Latin-1 (or binary) came out with U+FFFD in place of each odd byte.
     script = tmp_path / "latin1.sh"

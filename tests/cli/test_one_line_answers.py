@@ -4,6 +4,7 @@ one line with its code from the table (or, for the library, the right type and w
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import httpx
 import pytest
@@ -149,6 +150,7 @@ def test_create_interrupted_is_caught_as_keyboard_interrupt_too() -> None:
 # --- item 11 ---------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_declining_at_rm_prompt_exits_0(cli) -> None:
     (sid,) = create_done(cli, "--", "true")
     err = io.StringIO()
@@ -158,6 +160,7 @@ def test_declining_at_rm_prompt_exits_0(cli) -> None:
     assert "nothing removed" in err.getvalue()
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_wait_timeout_hint_names_the_ids(cli) -> None:
     made = cli("create", "headless", IMAGE, "-r", "2", "--", "sleep", "30")
     ids = made.stdout.split()
@@ -180,3 +183,9 @@ def test_a_refused_loopback_connection_asks_for_local_serve(cli) -> None:
 
 def refused(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("refused", request=request)
+
+
+def test_unreachable_server_mentions_server_local(cli: Any) -> None:
+    result = cli("ps", server="http://127.0.0.1:9/skaha")
+    assert result.exit_code == 5
+    assert "--server local" in result.stderr

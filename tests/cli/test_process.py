@@ -85,12 +85,10 @@ def test_exit_5_when_the_server_cannot_be_reached() -> None:
     assert len(result.stderr.strip().splitlines()) <= 2  # the reason, and maybe a hint
 
 
-def test_exit_130_when_logs_follow_is_interrupted(local_server, tmp_path: Path) -> None:
+def test_exit_130_when_logs_follow_is_interrupted(cli, local_server, tmp_path: Path) -> None:
     script = tmp_path / "job.sh"
     script.write_text("echo started\nsleep 300\n")
-    made = run_canfar(
-        ["--server", local_server.url, "create", "headless", IMAGE, "--", "sh", str(script)]
-    )
+    made = cli("create", "headless", IMAGE, "--", "sh", str(script), server=local_server.url)
     session_id = made.stdout.strip()
     follower = subprocess.Popen(
         [
@@ -121,11 +119,11 @@ def test_exit_130_when_logs_follow_is_interrupted(local_server, tmp_path: Path) 
     assert "Traceback" not in stderr
 
 
-def test_ps_quiet_piped_into_rm(local_server) -> None:
+def test_ps_quiet_piped_into_rm(cli, local_server) -> None:
     url = local_server.url
-    for name in ("p1", "p2"):
-        run_canfar(["--server", url, "create", "headless", IMAGE, "-n", name, "--", "sleep", "300"])
-    listed = run_canfar(["--server", url, "ps", "-q"]).stdout.split()
+    for name in ("p1", "p2"):  # made in-process: the pipe below is the point
+        cli("create", "headless", IMAGE, "-n", name, "--", "sleep", "300", server=url)
+    listed = cli("ps", "-q", server=url).stdout.split()
     assert len(listed) == 2
     pipeline = subprocess.run(
         ["sh", "-c", f"canfar --server {url} ps -q | xargs canfar --server {url} rm -f"],
@@ -137,7 +135,7 @@ def test_ps_quiet_piped_into_rm(local_server) -> None:
     )
     assert pipeline.returncode == 0, pipeline.stderr
     assert sorted(pipeline.stdout.split()) == sorted(listed)
-    assert run_canfar(["--server", url, "ps", "-a", "-q"]).stdout == ""
+    assert cli("ps", "-a", "-q", server=url).stdout == ""
 
 
 def test_a_closed_pipe_is_not_a_traceback() -> None:
@@ -177,8 +175,8 @@ def test_python_dash_m_and_the_script_agree() -> None:
     assert by_module.stdout.startswith("canfar ")
 
 
-def test_ps_watch_refreshes_a_terminal_until_interrupted() -> None:
-    run_canfar(["--server", "local", "create", "headless", IMAGE, "-n", "watched", "--", "true"])
+def test_ps_watch_refreshes_a_terminal_until_interrupted(cli) -> None:
+    assert cli("create", "headless", IMAGE, "-n", "watched", "--", "true").exit_code == 0
     primary, secondary = pty.openpty()
     child = subprocess.Popen(
         [sys.executable, "-m", "canfar_cli", "--server", "local", "ps", "-a", "-w"],
@@ -207,10 +205,8 @@ def test_ps_watch_refreshes_a_terminal_until_interrupted() -> None:
     assert b"Traceback" not in seen
 
 
-def test_logs_pass_text_the_terminal_encoding_lacks() -> None:
-    made = run_canfar(
-        ["--server", "local", "create", "headless", IMAGE, "--wait", "--", "echo", "héllo✓"]
-    )
+def test_logs_pass_text_the_terminal_encoding_lacks(cli) -> None:
+    made = cli("create", "headless", IMAGE, "--wait", "--", "echo", "héllo✓")
     session_id = made.stdout.strip()
     result = run_canfar(
         ["--server", "local", "logs", session_id], env={"PYTHONIOENCODING": "ascii"}

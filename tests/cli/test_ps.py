@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from canfar_cli.cli.present import span
 from tests.support import IMAGE
@@ -68,3 +69,12 @@ def test_spans() -> None:
         "3d4h",
         "13d",
     ]
+
+
+def test_global_options_after_the_subcommand(cli: Any) -> None:
+    result = cli("ps", "-a", "--server", "local", "-v", server=None)
+    assert result.exit_code == 0, result.stderr
+    assert "GET" in result.stderr  # -v took effect
+    # After the subcommand wins over before it.
+    assert cli("ps", "--server", "local", server="http://127.0.0.1:9/skaha").exit_code == 0
+    assert "--server" in cli("ps", "--help").stdout

@@ -50,7 +50,7 @@ def test_the_test_command_is_the_one_ci_runs() -> None:
     assert readme_block("The test command", "CONTRIBUTING.md") == command
 
 
-@pytest.mark.slow
+@pytest.mark.e2e(long=True)
 def test_quick_start_runs_as_written(tmp_path: Path) -> None:
     command = readme_block("Quick start")
     assert "\n" not in command, "the quick start must stay one line a new user can paste"
@@ -74,7 +74,7 @@ def test_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert "3 Completed" in result.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.e2e(long=True)
 def test_your_files_offline_loop_runs_as_written(tmp_path: Path) -> None:
     """docs/guide.md "Your files": put a script, run it as a job, fetch what it wrote; offline."""
     script = readme_block("Your files", "docs/guide.md")
@@ -93,3 +93,22 @@ def test_your_files_offline_loop_runs_as_written(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (work / "out.txt").read_text() == "fitted\n"
     assert result.stdout.endswith("fitted\n")
+
+
+def test_the_guide_sweep_runs_as_written(isolated: Path, tmp_path: Path) -> None:
+    """docs/guide.md (create): `cp fit.py "$(canfar local home)/"`, then a sweep piped into
+    `canfar wait`."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "fit.py").write_text("import os\nprint('seed', os.environ['SEED'])\n")
+    env = canfar_env({"CANFAR_URL": "local", "CANFAR_LOCAL_CORES": "2"})
+    script = (
+        'cp fit.py "$(canfar local home)/" && '
+        "canfar create headless skaha/terminal:1.1.1 -n fit -r 3 -e SEED=42 -- python3 fit.py"
+        " | canfar wait && canfar logs fit-3"
+    )
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "seed 42\n"

@@ -49,6 +49,7 @@ def made(cli: Any, *names: str) -> list[str]:
     return ids
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_one_request_per_id(cli: Any, sent: Callable[..., Any]) -> None:
     a, b = made(cli, "alpha", "beta")
     result, requests = sent("info", a, b)
@@ -73,6 +74,7 @@ def test_one_request_per_id(cli: Any, sent: Callable[..., Any]) -> None:
     assert requests[1:] == ["GET session"]
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_logs_and_rm_send_the_fewest_the_api_allows(cli: Any, sent: Callable[..., Any]) -> None:
     a, b = made(cli, "gamma", "delta")
     # The server answers a log of an unknown id with 200 and nothing: one look, then the log.
@@ -94,6 +96,7 @@ def test_logs_and_rm_send_the_fewest_the_api_allows(cli: Any, sent: Callable[...
     )
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_names_cost_one_listing_for_the_whole_batch(cli: Any, sent: Callable[..., Any]) -> None:
     a, b, c = made(cli, "fit-one", "fit-two", "fitrun01")
     # Names not of the form of skaha's ids: one listing first, then one request each.

@@ -10,7 +10,7 @@ from tests.support import IMAGE
 from tests.support.process import run_canfar
 
 
-def test_run_streams_the_log_and_exits_with_the_outcome(local_server: Any) -> None:
+def test_run_streams_the_log_and_exits_with_the_outcome(cli: Any, local_server: Any) -> None:
     env = {"CANFAR_URL": local_server.url}
     done = run_canfar(["run", IMAGE, "--", "sh", "-c", "echo one; echo two"], env=env)
     assert done.returncode == 0, done.stderr
@@ -24,20 +24,20 @@ def test_run_streams_the_log_and_exits_with_the_outcome(local_server: Any) -> No
     assert "Failed (exit code 3)" in failed.stderr
     assert failed.stderr.count("error:") == 1 and "Traceback" not in failed.stderr
     # Both sessions are still there (no --rm).
-    listing = json.loads(run_canfar(["ps", "-a", "--json"], env=env).stdout)
+    listing = json.loads(cli("ps", "-a", "--json", server=local_server.url).stdout)
     assert len(listing) == 2
 
 
-def test_run_rm_removes_the_session_whatever_happened(local_server: Any) -> None:
+def test_run_rm_removes_the_session_whatever_happened(cli: Any, local_server: Any) -> None:
     env = {"CANFAR_URL": local_server.url}
     failed = run_canfar(["run", "--rm", IMAGE, "-n", "gone", "--", "false"], env=env)
     assert failed.returncode == 1 and "Failed (exit code 1)" in failed.stderr
-    assert run_canfar(["ps", "-a", "-q"], env=env).stdout == ""
+    assert cli("ps", "-a", "-q", server=local_server.url).stdout == ""
     refused = run_canfar(["run", IMAGE, "-m", "3", "--", "true"], env=env)
     assert refused.returncode == 2 and "ram may be one of" in refused.stderr
 
 
-def test_run_interrupted_with_rm_removes_the_session(local_server: Any) -> None:
+def test_run_interrupted_with_rm_removes_the_session(cli: Any, local_server: Any) -> None:
     import signal
     import subprocess
     import sys
@@ -74,4 +74,4 @@ def test_run_interrupted_with_rm_removes_the_session(local_server: Any) -> None:
             child.kill()
     assert child.returncode == 130
     assert "removed" in err and "Traceback" not in err
-    assert run_canfar(["ps", "-a", "-q"], env={"CANFAR_URL": local_server.url}).stdout == ""
+    assert cli("ps", "-a", "-q", server=local_server.url).stdout == ""  # checked in-process

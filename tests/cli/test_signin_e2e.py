@@ -20,7 +20,7 @@ import pytest
 from tests.support.loopback import kill_platform_processes, read_first_line
 from tests.support.process import canfar_env, run_canfar
 
-pytestmark = [pytest.mark.signin_e2e]
+pytestmark = [pytest.mark.e2e]
 
 
 @pytest.fixture

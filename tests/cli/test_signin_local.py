@@ -278,6 +278,7 @@ def test_12_credential_files_are_tightened_or_refused(platform: SigninPlatform) 
 # --- 13: limits of the local services -------------------------------------------------------------
 
 
+@pytest.mark.e2e(long=True)
 def test_13_wrong_passwords_slow_down_then_are_refused(platform: SigninPlatform) -> None:
     for _ in range(6):
         assert login_alice(password="guess").exit_code == 3

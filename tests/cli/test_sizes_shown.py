@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cli.fakes import state_with
 from tests.support import IMAGE
@@ -17,6 +18,7 @@ def rows(stdout: str) -> dict[str, list[str]]:
     return {line.split()[0]: line.split() for line in lines[1:]}
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_fixed_and_flexible_sessions_in_ps_wide_and_prune(cli) -> None:
     (fixed,) = create_done(cli, "-n", "fixed", "-c", "2", "-m", "8", "--", "true")
     (flexible,) = create_done(cli, "-n", "flex", "--", "true")
@@ -30,6 +32,7 @@ def test_fixed_and_flexible_sessions_in_ps_wide_and_prune(cli) -> None:
         assert table[flexible][5:7] == ["≤8", "≤32"], argv  # up to /context's defaultLimit
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_info_shows_ram_in_gib(cli) -> None:
     (sid,) = create_done(cli, "-m", "8", "--", "true")
     lines = cli("info", sid).stdout.splitlines()
@@ -61,6 +64,7 @@ def test_stats_says_gib_once_and_converts_every_figure(cli) -> None:
     assert "Gi " not in result.stdout and "G " not in result.stdout
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_the_server_json_is_left_as_it_is(cli) -> None:
     (sid,) = create_done(cli, "-m", "8", "--", "true")
     result = cli("info", sid, "-o", "json")

@@ -153,6 +153,7 @@ async def test_unknown_ids_are_not_found_and_never_deleted(
                 pass
 
 
+@pytest.mark.e2e(long=True)
 @pytest.mark.anyio
 async def test_a_batch_of_1000_ids_keeps_its_order(watched_server: Any) -> None:
     server = watched_server()
@@ -459,6 +460,7 @@ async def test_token_never_reaches_a_log_record_or_an_error(
     assert "POST" in everything and "DELETE" in everything
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 @pytest.mark.anyio
 async def test_in_process_local_platform(tmp_path: Path) -> None:
     job = script(tmp_path, "inproc", "echo in-process\n")
@@ -540,6 +542,7 @@ def test_verbose_prints_the_raw_text_and_returns_none(
         session.destroy(session_id)
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_in_process_local_platform_blocking(tmp_path: Path) -> None:
     with Session(server="local", retry=QUICK) as session:
         (session_id,) = session.create("inproc-b", IMAGE, cmd="true")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support import IMAGE, RAW_LOG, RAW_LOG_SCRIPT
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_the_library_gives_undecodable_log_bytes_back_as_surrogates(tmp_path: Path) -> None:
     from canfar_cli import Session
 

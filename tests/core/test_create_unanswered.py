@@ -52,6 +52,7 @@ class Unanswered(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 @pytest.mark.anyio
 @pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.RemoteProtocolError])
 async def test_unanswered_creates_are_found_or_said_not_made(

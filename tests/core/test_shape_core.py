@@ -373,6 +373,7 @@ async def test_follow_events_unknown_session_and_one_that_goes_away() -> None:
     assert len(batches) == 1 and batches[0][0]["reason"] == "Scheduled"
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 def test_blocking_follow_events_on_the_local_platform(tmp_path: Path) -> None:
     with Session(server="local", retry=QUICK, poll_interval=0.05) as session:
         (session_id,) = session.create("evf", IMAGE, cmd="true")

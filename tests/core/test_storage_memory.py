@@ -12,7 +12,7 @@ import pytest
 
 from canfar_cli import AsyncStorage
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e(long=True)]
 SIZE = 200 * 1024 * 1024
 PEAK_LIMIT = 32 * 1024 * 1024
 

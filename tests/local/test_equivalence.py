@@ -93,6 +93,7 @@ async def test_in_process_and_loopback_agree(local_server: Any) -> None:
             assert over_socket.status_code < 500
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 @pytest.mark.anyio
 async def test_in_process_runs_jobs_too() -> None:
     transport = httpx.ASGITransport(app=create_app())

@@ -12,7 +12,7 @@ import pytest
 from tests.support import IMAGE
 
 
-@pytest.mark.slow
+@pytest.mark.e2e(long=True)
 @pytest.mark.anyio
 async def test_100_creates_and_100_gets_at_once(local_server: Any) -> None:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -61,7 +61,7 @@ async def test_100_creates_and_100_gets_at_once(local_server: Any) -> None:
             assert names[session_id] == f"load-{log.strip()}"
 
 
-@pytest.mark.slow
+@pytest.mark.e2e(long=True)
 def test_many_processes_share_the_state(local_server: Any) -> None:
     """Four client processes create in-process at once, next to the server and the runners."""
     import os

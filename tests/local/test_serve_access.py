@@ -38,7 +38,8 @@ def test_default_server_refuses_a_request_without_its_token(local_server: Any) -
         assert http.get("/session").json() == []
 
 
-def test_token_file_is_private_and_the_token_never_on_argv_or_stdout(local_server: Any) -> None:
+def test_token_file_is_private_and_the_token_never_on_argv_or_stdout(serve_local: Any) -> None:
+    local_server = serve_local(forked=False)  # a process of its own: its argv is the point
     path = tokens.token_path(local_server.home, _port(local_server.url))
     info = path.stat()
     assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == os.getuid()

@@ -22,7 +22,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from typer.testing import CliRunner
 
+from canfar_cli.cli.main import app
 from tests.support import IMAGE
 from tests.support.api import wait_until
 
@@ -51,11 +53,15 @@ def base_of(server: Any) -> str:
 
 
 def add_user(home: Path, name: str, password: str) -> None:
-    result = run_canfar(
+    """`canfar local users add NAME --password-stdin`, in-process (a step of the tests; the
+    command as a process is test_users_add_stores_only_a_hash_in_a_private_file's)."""
+    result = CliRunner().invoke(
+        app,
         ["local", "users", "add", name, "--password-stdin", "--home", str(home)],
         input=password + "\n",
+        catch_exceptions=False,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert result.stdout == ""  # the password was given: nothing to print
 
 

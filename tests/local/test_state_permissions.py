@@ -38,6 +38,7 @@ def _everything(home: Path) -> list[Path]:
     return [home, *home.rglob("*")]
 
 
+@pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
 @pytest.mark.anyio
 async def test_everything_is_private_under_a_permissive_umask(
     tmp_path: Path, permissive_umask: None

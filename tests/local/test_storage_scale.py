@@ -62,7 +62,7 @@ def _peak_rss_kib(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e(long=True)
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 def test_big_bodies_stream_with_the_server_memory_flat(local_server: Any) -> None:
     user = local_server.user

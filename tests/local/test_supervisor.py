@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.api import api, create, wait_for, wait_until
 from tests.support.loopback import job_pids, pid_alive, supervisor_pids
 
@@ -43,6 +45,7 @@ def test_one_supervisor_runs_every_job(serve_local: Any) -> None:
         wait_until(lambda: not any(pid_alive(r["job_pid"]) for r in rows), what="every job to end")
 
 
+@pytest.mark.e2e(long=True)
 def test_supervisor_exits_when_idle_and_starts_again_on_demand(serve_local: Any) -> None:
     server = serve_local(idle_seconds=2)
     with api(server) as http:
@@ -63,6 +66,7 @@ def test_supervisor_exits_when_idle_and_starts_again_on_demand(serve_local: Any)
         )
 
 
+@pytest.mark.e2e(long=True)
 def test_a_second_supervisor_leaves_at_once(local_server: Any) -> None:
     with api(local_server) as http:
         session_id = create(http, cmd="sleep", args="300")
@@ -158,3 +162,31 @@ def test_deletes_racing_the_start_leave_nothing_behind(serve_local: Any) -> None
             lambda: not any((server.home / "sessions" / i).exists() for i in ids),
             what="the deleted sessions' files to go",
         )
+
+
+def test_a_supervisor_starting_for_one_folder_does_not_hold_up_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One process may serve several state folders (a notebook, a test run). A supervisor on its
+    # way for one folder once counted for all of them for a second: a create in a second folder
+    # in that second started none, and its job waited for the next wake.
+    from canfar_cli.local import procs
+
+    started: list[Path] = []
+
+    class Starting:
+        def poll(self) -> None:
+            return None  # still on its way
+
+    def spawn(home: Path, grace: float, hostname: str, idle: float) -> Any:
+        started.append(home)
+        return Starting()
+
+    monkeypatch.setattr(procs, "poke", lambda home: False)
+    monkeypatch.setattr(procs, "supervisor_holds_lock", lambda home: False)
+    monkeypatch.setattr(procs, "spawn_supervisor", spawn)
+    starter = procs.SupervisorStarter()
+    first, second = tmp_path / "first", tmp_path / "second"
+    for home in (first, second, first, second):
+        starter.wake(home, grace=1, hostname="h", idle=60)
+    assert started == [first, second]  # one each, and the second wake of each started nothing

@@ -7,9 +7,14 @@
 - `tests.support.api`: plain httpx against a loopback server (`api`, `create`, `wait_for`,
   `wait_until`).
 - `tests.support.process`: `canfar` as a real process (`canfar_env`, `run_canfar`).
-- `tests.support.commands`: the CLI through the `cli` fixture (`sessions`, `create_done`).
+- `tests.support.commands`: the CLI through the `cli` fixture (`sessions`, `create_done`,
+  `ids_of`).
 - `tests.support.signin`: the local sign-in services for the sign-in tests
   (`start_signin_platform`, `SigninPlatform`, `point_canfar_at`).
+- `tests.support.forkserver`: `canfar local serve` forked from a process that has imported it
+  (what `start_local_server` uses unless `forked=False`).
+- `tests.support.tiers`: the rule of the two tiers (a test that starts a process is `e2e`) and
+  the watch that checks it while the tests run (`shared_processes` for wider-scoped fixtures).
 - `tests/support/watched_server.py`: a script serving the local app behind a wire recorder.
 
 Fixtures live in the conftest files (tests/conftest.py: `isolated`, `local_server`,
@@ -68,6 +73,7 @@ CANFAR_VARIABLES = (
     "CANFAR_LOCAL_ARC",
     "CANFAR_LOCAL_CORES",
     "CANFAR_LOCAL_RAM",
+    "CANFAR_LOCAL_ADMIT",
     "CANFAR_SHARDED_POOLS",
     "CANFAR_LOCAL_ACCESS_TOKEN_SECONDS",
     "CANFAR_LOCAL_REFRESH_TOKEN_SECONDS",

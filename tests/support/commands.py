@@ -32,3 +32,9 @@ def create_done(cli: Cli, *args: str, server: str = "local") -> list[str]:
             break
         time.sleep(0.05)
     return ids
+
+
+def ids_of(result: Any) -> list[str]:
+    """The ids a successful `create` printed (asserts it succeeded)."""
+    assert result.exit_code == 0, result.stderr
+    return list(result.stdout.split())

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import TEST_SETTINGS
+from .forkserver import FORKS, ForkedServer
 
 
 @dataclass
@@ -28,7 +29,7 @@ class LocalServer:
     home: Path
     token: str | None
     user: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | ForkedServer
     stderr_path: Path
 
     @property
@@ -50,7 +51,7 @@ class LocalServer:
             self.process.stdout.close()
 
 
-def read_first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
+def read_first_line(process: subprocess.Popen[bytes] | ForkedServer, timeout: float) -> str:
     """The first stdout line, waiting at most `timeout` s (polling the pipe, no sleeps)."""
     assert process.stdout is not None
     fd = process.stdout.fileno()
@@ -104,7 +105,9 @@ def pid_alive(pid: int) -> bool:
 
 def kill_platform_processes(home: Path, timeout: float = 15.0) -> None:
     """SIGKILL the supervisor and every job of the platform at `home` (and their groups), then
-    wait."""
+    wait. Nothing to do (and no scan of /proc) when no platform ever ran there."""
+    if not home.exists():
+        return
     deadline = time.monotonic() + timeout
     while True:
         pids = [pid for pid in _platform_pids(home) if pid_alive(pid)]
@@ -139,8 +142,12 @@ def start_local_server(
     env: dict[str, str] | None = None,
     tls: bool = False,
     same_port: bool = False,
+    forked: bool = True,
 ) -> LocalServer:
-    """`same_port=True`: no --port, so the server takes the port its state folder remembers."""
+    """`same_port=True`: no --port, so the server takes the port its state folder remembers.
+    `forked=False`: a process of its own (`python -m canfar_cli local serve`), for tests of the
+    process itself (its command line); by default the server is forked from one that has
+    imported it already (tests/support/forkserver.py), the same program ~0.25 s of CPU sooner."""
     home = home or Path(os.environ.get("CANFAR_LOCAL_HOME") or tmp_path / "local")
     args = [sys.executable, "-m", "canfar_cli", "local", "serve"]
     args += [] if same_port else ["--port", "0"]
@@ -177,10 +184,14 @@ def start_local_server(
     child_env.update({name: str(value) for name, value in timings.items() if value is not None})
     child_env.update(env or {})
     stderr_path = tmp_path / f"server-{time.monotonic_ns()}.err"
+    process: subprocess.Popen[bytes] | ForkedServer
     with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=child_env
-        )
+        if forked:
+            process = FORKS.spawn(args[3:], child_env, stderr)
+        else:
+            process = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=child_env
+            )
     try:
         url = read_first_line(process, timeout=60)
     except BaseException:

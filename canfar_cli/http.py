@@ -34,7 +34,7 @@ from canfar_cli.errors import (
     ServerError,
     UnreachableError,
 )
-from canfar_cli.transports import pooled_transport
+from canfar_cli.transports import _proxy_configured, pooled_transport
 from canfar_cli.wire import (
     HIDDEN,
     USER_AGENT,
@@ -181,6 +181,7 @@ class HttpClient:
         # The event loop the client and the bound belong to: a script may run the same session
         # object under `asyncio.run` twice, and the second loop must not reuse the first's.
         self._loop: object | None = None
+        self._own_sockets: tuple[bool, ssl.SSLContext | None] = (False, None)
 
     def _build(self) -> httpx.AsyncClient:
         transport = self._transport
@@ -190,6 +191,13 @@ class HttpClient:
         needs_tls = wants_tls and transport is None
         verify: ssl.SSLContext | bool = (
             _ssl_context(self._certificate, self._ca_bundle) if needs_tls else False
+        )
+        # A body may be read on a socket of its own (storage's big downloads) only where the
+        # pools would open one themselves: no transport given (the in-process platform has no
+        # socket) and no proxy to go through; with the pools' own TLS context.
+        self._own_sockets = (
+            transport is None and not _proxy_configured(),
+            verify if isinstance(verify, ssl.SSLContext) else None,
         )
         if transport is None:
             transport = pooled_transport(self.concurrency, verify, sharded=self.sharded_pools)
@@ -206,6 +214,15 @@ class HttpClient:
             transport=transport,
             follow_redirects=False,
         )
+
+    def own_socket(self, url: str) -> tuple[ssl.SSLContext | None, float] | None:
+        """(TLS context, timeout) for reading `url`'s answer on a blocking socket of its own,
+        as the pools would open it; None when the pools open none (an in-process transport, a
+        proxy), or an https URL has no TLS context here. Call once a request was made."""
+        usable, context = self._own_sockets
+        if not usable or (url.startswith("https:") and context is None):
+            return None
+        return (context if url.startswith("https:") else None), self.timeout
 
     def __repr__(self) -> str:
         return f"HttpClient({public_url(self.base_url)!r}, concurrency={self.concurrency})"

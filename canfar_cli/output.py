@@ -24,9 +24,11 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a help page prints here)
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from canfar_cli.errors import Failure
 
 # ANSI styles used for tables and messages when colour is on (no rich needed for these).
@@ -516,3 +518,12 @@ def print_texts(texts: Mapping[str, str]) -> None:
         if len(texts) > 1:
             out.write(f"==> {key} <==\n")
         out.write_log(text)
+
+
+def silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so Python's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -1,8 +1,9 @@
 """The `canfar` command line: one module per command, plus what the commands share.
 
-- entry.py: the program's entry point; main.py: the Typer app, global options, the error wrapper
-  (the one route to an exit code: a command returns an `ExitCode` or raises), and `COMMANDS`:
-  each command's module and help line (only the command that runs is imported and built).
+- entry.py: the program's entry point (a stored help page, or the Typer app); main.py: the
+  Typer app, global options, the error wrapper (the one route to an exit code: a command
+  returns an `ExitCode` or raises), and `COMMANDS`: each command's module and help line (only
+  the command that runs is imported and built).
 - state.py: CliState, what every command gets (flags, the terminal `out`, the session factory).
 - One module per command: create.py, run.py, ps.py, info.py, logs.py, events.py, stats.py,
   wait.py, open_cmd.py (open), renew.py, rm.py, prune.py, images.py, limits.py, config_cmd.py
@@ -21,5 +22,6 @@
   data_files.py (cat, mkdir, rm, url), data_transfer.py (cp, sync, mv), data_report.py (a
   transfer's progress, failures, summary and exit code), data_present.py (sizes, rows, blocks).
 - Generated from the app: completion_gen.py fills templates/canfar.<shell>.tmpl into
-  completions/; docs.py writes docs/cli.md. Tests fail when either is out of date.
+  completions/; docs.py writes docs/cli.md; help_pages.py writes help_pages.txt, every `--help`
+  page, which entry.py prints without importing Typer. Tests fail when any is out of date.
 """

@@ -12,38 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-# What `--help` lays out on any terminal of 80 columns or more (click keeps 2 columns spare).
-WIDTH = 78
 GENERATOR = "python -m canfar_cli.cli.docs > docs/cli.md"
 
 
 def helps(app: Any = None) -> Iterator[tuple[str, str]]:
     """(command path, help text) of the root and of every visible command under it, in the
-    order `--help` lists them."""
-    import typer.main
-    from typer._click import core as click
-    from typer.core import TyperGroup
+    order `--help` lists them (the pages canfar_cli/cli/help_pages.py stores)."""
+    from canfar_cli.cli.help_pages import contexts
 
-    from canfar_cli.cli.main import app as default_app
-
-    root = typer.main.get_command(app or default_app)
-
-    def context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
-        settings = {**command.context_settings, "terminal_width": WIDTH}
-        settings["max_content_width"] = WIDTH
-        return click.Context(command, info_name=name, parent=parent, **settings)
-
-    def visit(command: click.Command, ctx: click.Context) -> Iterator[tuple[str, str]]:
-        yield ctx.command_path, command.get_help(ctx)
-        if not isinstance(command, TyperGroup):  # typer's click has no other group
-            return
-        for name in command.list_commands(ctx):
-            sub = command.get_command(ctx, name)  # the root builds its commands on demand
-            if sub is None or sub.hidden:
-                continue
-            yield from visit(sub, context(sub, name, ctx))
-
-    yield from visit(root, context(root, "canfar", None))
+    for path, ctx in contexts(app):
+        yield path, ctx.command.get_help(ctx)
 
 
 def _anchor(path: str) -> str:

@@ -218,6 +218,9 @@ def run_serve(options: ServeOptions, out: Output) -> ExitCode:
         out.write(url + "\n")
 
     host, port = options.host, options.port
+    from canfar_cli.cli.entry import work_begins
+
+    work_begins()  # a server runs for long: the collector as usual
     try:
         code = run_server(settings, host, port, faults, ready, tls=options.tls, note=out.message)
     except SkahaError as exc:  # the state folder cannot be used: its message says why

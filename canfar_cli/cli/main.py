@@ -14,7 +14,6 @@ alone), an interrupt exits 130, and anything unexpected is one line asking for `
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 from canfar_cli import __version__
 from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
 from canfar_cli.errors import ExitCode, exit_code_summary, failure_of
-from canfar_cli.output import Output
+from canfar_cli.output import Output, silence_stdout
 
 ROOT_HELP = """Sessions of the CANFAR Science Platform: notebooks, desktops, CARTA, Firefly,
 contributed apps and headless jobs, over the skaha v1 API.
@@ -289,7 +288,7 @@ class CanfarGroup(TyperGroup):
 
                 _out(ctx).message(traceback.format_exc().rstrip("\n"))
             if isinstance(exc, BrokenPipeError):
-                _silence_stdout()
+                silence_stdout()
             if failure.is_error:
                 _out(ctx).report(failure)
             else:
@@ -311,15 +310,6 @@ def _given_state(ctx: click.Context | None) -> CliState | None:
 def _out(ctx: click.Context | None) -> Output:
     state = _given_state(ctx)
     return state.out if state is not None else Output()
-
-
-def _silence_stdout() -> None:
-    """After EPIPE, point stdout at /dev/null so Python's final flush does not complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 app = typer.Typer(
@@ -420,6 +410,6 @@ def main() -> None:
         # wrapper in CanfarGroup.invoke missed: still one line and the code.
         failure = failure_of(exc)
         if isinstance(exc, BrokenPipeError):
-            _silence_stdout()
+            silence_stdout()
         Output().report(failure)
         sys.exit(failure.code)

@@ -81,11 +81,12 @@ def ps(
     if not watch:
 
         async def listing(session: AsyncSession) -> tuple[list[Any], Any]:
+            chosen = select(await session.fetch())
+            if fmt not in ("table", "wide"):
+                return chosen, None  # JSON and bare ids show no ceiling (nor import launch)
             from canfar_cli.cli.launch import flexible_ceiling
 
-            chosen = select(await session.fetch())
-            tabled = fmt in ("table", "wide")
-            return chosen, await flexible_ceiling(session, chosen) if tabled else None
+            return chosen, await flexible_ceiling(session, chosen)
 
         from canfar_cli.cli.present import show_sessions
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import typer
 
+from canfar_cli.cli.entry import work_begins
 from canfar_cli.output import Output
 
 if TYPE_CHECKING:
@@ -102,8 +103,12 @@ class CliState:
         storage's: `canfar data`), with one answer for an interrupt and for task groups."""
         import anyio
 
+        async def begun() -> T:
+            work_begins()  # the core and the event loop are loaded by now
+            return await main()
+
         try:
-            return anyio.run(main)
+            return anyio.run(begun)
         except BaseException as exc:
             inner = unwrap_group(exc)
             if _is_cancellation(inner):

@@ -164,7 +164,7 @@ class LocalApp:
             log.exception("unexpected error in the local platform")
             where = f" (details in {self.log_file})" if self.log_file is not None else ""
             response = text(500, f"unexpected exception: {exc!r}{where}")
-        await response.send(send, head=head)
+        await response.send(send, head=head, receive=receive)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -182,7 +182,9 @@ class Response:
     # Wake (or start) the supervisor before the answer goes out: a session awaits it.
     wake: bool = False
 
-    async def send(self, send: Send, *, head: bool = False) -> None:
+    async def send(self, send: Send, *, head: bool = False, receive: Receive | None = None) -> None:
+        """Send the answer; a streamed body stops early when `receive` says the client is
+        gone."""
         headers = [(b"content-type", self.content_type.encode())] if self.content_type else []
         headers += [
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
@@ -190,9 +192,7 @@ class Response:
         if self.stream is not None:
             await send({"type": "http.response.start", "status": self.status, "headers": headers})
             if not head:
-                async for chunk in self.stream:
-                    if chunk:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await _stream(self.stream, send, receive)
             closer = getattr(self.stream, "aclose", None)
             if closer is not None:
                 await closer()
@@ -224,6 +224,43 @@ class Response:
                 remaining -= len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
+
+
+async def _stream(stream: AsyncIterable[bytes], send: Send, receive: Receive | None) -> None:
+    """Send a streamed body until it ends or the client is gone (ASGI's http.disconnect, from
+    `receive`): the server drops what is sent after that, so the rest of a file would be read
+    for nothing. It yields to the event loop every YIELD_EVERY bytes: a closed connection takes
+    writes without ever pausing them, so without a pause the loop would not learn it is closed
+    before the whole file had gone into it (a client that closes a big download early)."""
+    import anyio
+
+    failure: list[Exception] = []
+    async with anyio.create_task_group() as group:
+        if receive is not None:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+        since = 0
+        try:
+            async for chunk in stream:
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    since += len(chunk)
+                if since >= YIELD_EVERY:
+                    since = 0
+                    await anyio.lowlevel.checkpoint()
+        except Exception as exc:  # raised below as it is, not grouped
+            failure.append(exc)
+        group.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+
+
+YIELD_EVERY = 256 << 10
 
 
 def text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -9,7 +9,9 @@
   larger than DIGEST_PASS_LIMIT: then the MD5 is computed while sending and compared with the
   Digest the server returns (a second pass over a large file would cost more than the
   transfer on loopback). Either way the server's Digest is checked. Downloads go to NAME.part,
-  are checked against the server's Digest and renamed only when whole.
+  are checked against the server's Digest and renamed only when whole. A body of
+  direct.DIRECT_MIN or more is read on a blocking socket of its own (storage/direct.py), where
+  the client has one to open (not in-process, no proxy); the checks are the same.
 - Retries (on top of the HTTP client's for getting an answer): a body cut off mid-way is asked
   again (from where it stopped when the server honours Range, else from the start); an upload
   refused with 412 is sent once more; 413 never.
@@ -33,7 +35,9 @@ import httpx
 
 from canfar_cli.errors import CanfarError, ServerError, UnreachableError
 from canfar_cli.http import HttpClient
+from canfar_cli.storage import direct
 from canfar_cli.storage import nodes as docs
+from canfar_cli.storage.direct import Direct
 from canfar_cli.storage.paths import RemotePath
 from canfar_cli.storage.results import Node
 from canfar_cli.storage.services import Service
@@ -437,7 +441,7 @@ class Engine:
         answer says it (once). A small file is held whole and written in one step (one
         thread hop in place of five: most of a small file's cost)."""
         part = dest.with_name(dest.name + ".part")
-        fetch = _Fetch(part, progress, on_length)
+        fetch = _Fetch(part, progress, on_length, self.http)
         try:
             if resume and part.is_file():
                 fetch.have = await anyio.to_thread.run_sync(_hash_into, part, fetch.hasher)
@@ -724,27 +728,36 @@ async def _upload_body(
 
 class _Fetch:
     """A download's state across its attempts: where the bytes go, how many have come, their
-    MD5 so far, the server's, and a small body held whole."""
+    MD5 so far, the server's, and a small body held whole. `have` and the MD5 always cover
+    exactly what is in the .part, even after a broken attempt (the next asks from there)."""
 
     def __init__(
-        self, part: Path, progress: Progress, on_length: Callable[[int], None] | None
+        self,
+        part: Path,
+        progress: Progress,
+        on_length: Callable[[int], None] | None,
+        http: HttpClient,
     ) -> None:
         self.part = part
         self.progress = progress
         self.on_length = on_length
+        self.http = http
         self.hasher: Any = hashlib.md5()
         self.have = 0
         self.expected: str | None = None
         self.small: bytes | None = None
 
     async def take(self, response: httpx.Response) -> None:
-        """One answer's body: a 206 continues the .part, any other answer starts again."""
+        """One answer's body: a 206 continues the .part, any other answer starts again. A
+        small body is held whole; a big one over a real socket is read on a connection of its
+        own (canfar_cli.storage.direct); the rest streamed through httpx."""
         if response.status_code == 206 and self.have:
             mode = "ab"
         else:
             if self.have:
                 self.progress.advance(-self.have)
             self.have, self.hasher, mode = 0, hashlib.md5(), "wb"
+        start = self.have
         self.expected = md5_of_digest(response.headers.get("digest")) or self.expected
         announced = response.headers.get("content-length", "")
         length = int(announced) if announced.isdigit() else None
@@ -752,15 +765,48 @@ class _Fetch:
             self.on_length(length + self.have)
             self.on_length = None
         chunks = None if response.status_code == 204 else response.aiter_raw()
+        again = self._direct(response, length)
         if mode == "wb" and (chunks is None or (length is not None and length <= CHUNK)):
             self.small, self.have = await _read_small(chunks, self.hasher, self.progress)
+        elif again is not None:
+            self.small = None
+            await response.aclose()  # its connection goes; the body comes on the new one
+            await self._take_direct(again, mode)
         else:
             self.small = None
-            self.have = await _write_stream(
-                self.part, mode, chunks, self.hasher, self.have, self.progress
-            )
-        if response.status_code == 200 and length is not None and self.have != length:
+            await _write_stream(self, mode, chunks)
+        whole = length is None or self.have == start + length
+        if response.status_code in (200, 206) and not whole:
             raise httpx.RemoteProtocolError("body shorter than its length")
+
+    def _direct(self, response: httpx.Response, length: int | None) -> Direct | None:
+        """The same request again, to be read on a socket of its own, when the body is big and
+        the client reaches the server over a socket of its own (not in-process, no proxy)."""
+        if length is None or length < direct.DIRECT_MIN or response.status_code not in (200, 206):
+            return None
+        url = str(response.request.url)
+        route = self.http.own_socket(url)
+        if route is None:
+            return None
+        context, timeout = route
+        return Direct(
+            url,
+            dict(response.request.headers),
+            context=context,
+            timeout=timeout,
+            status=response.status_code,
+            length=length,
+            shown=public_url(url),
+        )
+
+    async def _take_direct(self, body: Direct, mode: str) -> None:
+        handle = await anyio.to_thread.run_sync(open, self.part, mode, 0)  # unbuffered
+        try:
+            await direct.fetch(body, handle, self.hasher, self.progress)
+            self.expected = md5_of_digest(body.digest) or self.expected
+        finally:
+            self.have += body.written
+            await anyio.to_thread.run_sync(handle.close)
 
     def check(self, subject: str) -> None:
         digest = self.hasher.hexdigest()
@@ -857,21 +903,14 @@ def _hash_into(path: Path, hasher: Any) -> int:
     return total
 
 
-async def _write_stream(
-    part: Path,
-    mode: str,
-    chunks: AsyncIterator[bytes] | None,
-    hasher: Any,
-    have: int,
-    progress: Progress,
-) -> int:
-    """Append the chunks to `part`, hashing them on the way.
+async def _write_stream(fetch: _Fetch, mode: str, chunks: AsyncIterator[bytes] | None) -> None:
+    """Append the chunks to `fetch.part`, hashing them on the way (`fetch.have` counts them).
 
     Over TLS the chunks come 16 KiB at a time (one record each), and the event loop is the
     bottleneck of a download: so it only gathers them, a MiB at a time, and a writer hashes and
     writes each MiB in a worker thread (hashlib and os.write release the GIL), overlapping the
     receiving. At most WRITE_QUEUE MiB wait between the two: memory stays flat."""
-    handle = await anyio.to_thread.run_sync(open, part, mode, 0)  # unbuffered: one write a MiB
+    handle = await anyio.to_thread.run_sync(open, fetch.part, mode, 0)  # one write a MiB
     send, receive = anyio.create_memory_object_stream[list[bytes]](WRITE_QUEUE)
     failures: list[BaseException] = []
 
@@ -879,7 +918,10 @@ async def _write_stream(
         async with receive:
             try:
                 async for batch in receive:
-                    await anyio.to_thread.run_sync(_hash_and_write, handle, hasher, batch)
+                    await anyio.to_thread.run_sync(_hash_and_write, handle, fetch.hasher, batch)
+                    size = sum(map(len, batch))
+                    fetch.have += size
+                    fetch.progress.advance(size)
             except Exception as exc:  # a disk full: the reader stops, the error is raised below
                 failures.append(exc)
 
@@ -895,13 +937,9 @@ async def _write_stream(
                         size += len(chunk)
                         if size >= CHUNK:
                             await send.send(batch)
-                            have += size
-                            progress.advance(size)
                             batch, size = [], 0
                     if batch:
                         await send.send(batch)
-                        have += size
-                        progress.advance(size)
                 except anyio.BrokenResourceError:  # the writer failed: its error is raised below
                     pass
                 except Exception as exc:  # a broken read: raised once the writer is done
@@ -910,7 +948,6 @@ async def _write_stream(
         await anyio.to_thread.run_sync(handle.close)
     if failures:
         raise failures[-1] if isinstance(failures[-1], OSError) else failures[0]
-    return have
 
 
 WRITE_QUEUE = 4

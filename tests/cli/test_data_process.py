@@ -1,6 +1,7 @@
 """`canfar data` as a real process against `canfar local serve` over a real socket: the stdout /
 stderr / exit-code contract a script relies on, a closed pipe, a pre-authorized URL fetched
-without credentials, Ctrl-C in `cp -r` (a real SIGINT), and a full local disk."""
+without credentials, Ctrl-C in `cp -r` and in a big download (a real SIGINT), and a full local
+disk."""
 
 from __future__ import annotations
 
@@ -141,15 +142,48 @@ def test_sigint_during_cp_r_says_what_was_done_and_leaves_nothing_half_done(
     assert all(content == files[name] for name, content in there.items())
 
 
-def test_a_full_local_disk_removes_the_part_file_and_exits_1(
+def test_sigint_during_a_big_download_finishes_or_removes_it_and_exits_130(
     local_server: LocalServer, tmp_path: Path
+) -> None:
+    """A body of 64 MiB or more is read in worker threads on a connection of its own
+    (storage/direct.py): Ctrl-C stops them, and the file is either whole or not there."""
+    content = os.urandom(1 << 20) * 96
+    big = home_of(local_server) / "big.bin"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(content)
+    out = tmp_path / "big.bin"
+    part = tmp_path / "big.bin.part"
+    command = [sys.executable, "-m", "canfar_cli", "--server", local_server.url, "data", "cp"]
+    child = subprocess.Popen(
+        [*command, "arc:~/big.bin", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=canfar_env(),
+    )  # fmt: skip
+    wait_until(
+        lambda: out.exists() or (part.exists() and part.stat().st_size > 0),
+        what="the download to start",
+    )
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=60)
+    assert stdout == "" and "Traceback" not in stderr
+    assert not part.exists()
+    if child.returncode == 0:  # it ended before the signal came: then it is whole
+        assert out.read_bytes() == content
+    else:
+        assert child.returncode == 130, stderr
+        assert not out.exists() and "interrupted" in stderr and "not done" in stderr
+
+
+@pytest.mark.parametrize("size", [3 << 20, 65 << 20], ids=["usual way", "own connection"])
+def test_a_full_local_disk_removes_the_part_file_and_exits_1(
+    local_server: LocalServer, tmp_path: Path, size: int
 ) -> None:
     """A full disk, faithfully enough: the download runs under RLIMIT_FSIZE (1 MiB), so writing
     the .part fails with EFBIG as a full disk fails with ENOSPC (Python ignores SIGXFSZ, so the
-    write raises OSError), through the same code path."""
+    write raises OSError), through the same code path; a body of 64 MiB or more is read on a
+    connection of its own (storage/direct.py), and its failure to write is not retried."""
     big = home_of(local_server) / "big.bin"
     big.parent.mkdir(parents=True, exist_ok=True)
-    big.write_bytes(os.urandom(3 << 20))
+    big.write_bytes(os.urandom(1 << 20) * (size >> 20))
     out = tmp_path / "down"
     out.mkdir()
 
@@ -165,4 +199,4 @@ def test_a_full_local_disk_removes_the_part_file_and_exits_1(
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ")
     assert list(out.iterdir()) == []  # no big.bin, no big.bin.part
-    assert big.stat().st_size == 3 << 20  # the remote file is untouched
+    assert big.stat().st_size == size  # the remote file is untouched

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import signal
 import socket
@@ -32,8 +33,12 @@ def test_exit_0_and_stdout_holds_only_ids() -> None:
     ids = result.stdout.split("\n")
     assert len(ids) == 3 and ids[2] == ""
     assert all(len(i) == 8 and i.isalnum() for i in ids[:2])
-    # The progress went to stderr (--wait ends at Running: `true` may or may not have ended).
-    assert "done: 2 session(s): 2 " in result.stderr
+    # The progress went to stderr (--wait ends at Running: `true` may or may not have ended, in
+    # either replica, so the line may read "2 Running", "2 Completed" or one of each).
+    done = re.search(r"done: 2 session\(s\): (.*)", result.stderr)
+    assert done, result.stderr
+    counts = re.findall(r"(\d+) (Running|Completed)", done.group(1))
+    assert sum(int(n) for n, _ in counts) == 2, done.group(0)
 
 
 def test_exit_1_when_the_server_refuses() -> None:

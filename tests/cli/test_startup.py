@@ -82,6 +82,12 @@ def test_light_commands_import_nothing_heavy(args: list[str]) -> None:
     assert loaded_modules(args) == []
 
 
+@pytest.mark.parametrize("args", [["--help"], ["ps", "--help"], ["data", "cp", "--help"]])
+def test_help_pages_import_not_even_typer(args: list[str]) -> None:
+    # Printed from canfar_cli/cli/help_pages.txt (output not a terminal: 80 columns).
+    assert loaded_modules(args, heavy=("typer", "typing", "canfar_cli.cli.main")) == []
+
+
 def test_a_real_command_does_use_the_core() -> None:
     # The probe itself works: a command that talks to the server loads httpx, but not the
     # command line of httpx (click, pygments: ~80 ms) that its package init would pull in.
@@ -108,10 +114,11 @@ COMMAND_MODULES = tuple(sorted({f"canfar_cli.cli.{module}" for module, _ in COMM
     ("args", "built"),
     [
         (["--help"], []),
-        (["ps", "--help"], ["canfar_cli.cli.ps"]),
+        (["ps", "--help"], []),  # a stored page (tests/cli/test_help_pages.py)
+        (["ps", "-a", "--help"], ["canfar_cli.cli.ps"]),  # Typer's help
         (["--server", "local", "info", "--help"], ["canfar_cli.cli.info"]),
         (["config", "path"], ["canfar_cli.cli.config_cmd"]),
-        (["auth", "--help"], ["canfar_cli.cli.auth_cmd"]),
+        (["auth", "status"], ["canfar_cli.cli.auth_cmd"]),
     ],
 )
 def test_only_the_command_that_runs_is_imported(args: list[str], built: list[str]) -> None:
@@ -179,3 +186,23 @@ def test_the_official_clients_file_is_read_without_yaml() -> None:
         "    version: v1\n"
     )
     assert loaded_modules(["platform", "ls"], heavy=("yaml", "httpx")) == []
+
+
+def test_the_collector_is_back_to_usual_once_the_work_begins() -> None:
+    # The program loads with a raised first threshold (entry.py); a command that talks to the
+    # server puts the usual one back, with what start-up made frozen out of later passes.
+    import gc
+
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.__stderr__.write(f'GC:{gc.get_threshold()}"
+        " {gc.get_freeze_count() > 0}\\n'))\n"
+        "sys.argv = ['canfar', '--server', 'local', 'ps', '-o', 'json']\n"
+        "from canfar_cli.cli.entry import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env=canfar_env(), timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    line = [ln for ln in result.stderr.splitlines() if ln.startswith("GC:")][-1]
+    assert line == f"GC:{gc.get_threshold()} True"

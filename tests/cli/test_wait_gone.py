@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.cli.fakes import RECORD, state_with
 from tests.support import IMAGE
@@ -64,36 +67,67 @@ def test_create_wait_follows_the_same_rule(cli) -> None:
     assert "gone before they ended: job (abc12345, last seen Pending)" in result.stderr
 
 
+@pytest.mark.e2e  # real processes (Watched), jobs on the in-process platform
 def test_wait_and_run_against_the_local_platform_when_jobs_are_removed(cli) -> None:
     """Real processes: `canfar wait` and `canfar run` are waiting while `canfar rm` removes
     their sessions."""
     made = cli("create", "headless", IMAGE, "-n", "long", "-r", "2", "--", "sleep", "60")
     ids = made.stdout.split()
     env = canfar_env({"CANFAR_URL": "local"})
-    canfar = [sys.executable, "-m", "canfar_cli"]
-    waiter = subprocess.Popen(
-        [*canfar, "wait", *ids], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    runner = subprocess.Popen(
-        [*canfar, "run", "-n", "solo", IMAGE, "--", "sleep", "60"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # -v: each request answered is a line on stderr, which tells when a waiter has looked.
+    canfar = [sys.executable, "-m", "canfar_cli", "-v"]
+    waiter = Watched([*canfar, "wait", *ids], env)
+    runner = Watched([*canfar, "run", "-n", "solo", IMAGE, "--", "sleep", "60"], env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         running = {s["name"]: s["status"] for s in sessions(cli)}
         if running.get("solo") == "Running" and set(running.values()) == {"Running"}:
             break
         time.sleep(0.05)
-    time.sleep(0.3)  # both waiters have seen them Running at least once
+    # Both have seen them Running: two answers each from now on (the second was asked after).
+    for watched in (waiter, runner):
+        watched.wait_for_answers(2)
     assert cli("rm", "-f", *[s["id"] for s in sessions(cli)]).exit_code == 0
-    _, waited = waiter.communicate(timeout=60)
-    assert waiter.returncode == 1, waited
+    waited = waiter.finish()
+    assert waiter.process.returncode == 1, waited
     assert "2 of 2 session(s) gone before they ended" in waited
     assert "long-1 (" in waited and "last seen Running" in waited
-    _, ran = runner.communicate(timeout=60)
-    assert runner.returncode == 1, ran
+    ran = runner.finish()
+    assert runner.process.returncode == 1, ran
     assert "1 of 1 session(s) gone before they ended" in ran
+
+
+class Watched:
+    """A `canfar -v` process whose stderr is read as it comes (its answered requests counted)."""
+
+    ANSWERED = re.compile(r"canfar_cli\.http: \w+ \S+ \d{3} ")
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+
+    def answers(self) -> int:
+        return sum(1 for line in self.lines if self.ANSWERED.match(line))
+
+    def wait_for_answers(self, more: int) -> None:
+        with self.changed:
+            target = self.answers() + more
+            assert self.changed.wait_for(lambda: self.answers() >= target, timeout=60), self.lines
+
+    def finish(self) -> str:
+        self.process.wait(timeout=60)
+        self.reader.join(timeout=10)
+        return "".join(self.lines)

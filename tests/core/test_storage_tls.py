@@ -66,3 +66,102 @@ async def test_https_without_a_credential_is_refused_with_exit_3(
         with pytest.raises(AuthError) as caught:
             await storage.put(str(tmp_path / "f"), "arc:~/f")
     assert caught.value.exit_code == 3
+
+
+@pytest.mark.parametrize("credential", ["certificate", "token"])
+async def test_a_big_body_on_its_own_connection_uses_the_same_tls_and_credential(
+    tls_platform: Any,
+    tmp_path: Path,
+    credential: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connection a big download's body comes on (storage/direct.py) verifies the server
+    with the platform's CA bundle and presents the certificate, or sends the token, as the
+    pooled connections do."""
+    import logging
+    import os
+
+    from canfar_cli.storage import direct
+
+    monkeypatch.setattr(direct, "DIRECT_MIN", 1 << 20)
+    caplog.set_level(logging.INFO, logger="canfar_cli.http")
+    if credential == "certificate":
+        pem = tmp_path / "alice.pem"
+        pem.write_bytes(tls_platform.issue_certificate("alice", expired_seconds_ago=-3600))
+        storage = AsyncStorage(tls_platform.server.url, certificate=str(pem))
+    else:
+        token = tls_platform.tokens("alice")["access_token"]
+        storage = AsyncStorage(tls_platform.server.url, token=token)
+    data = os.urandom(2_500_000)
+    (tmp_path / "f").write_bytes(data)
+    async with storage:
+        for service in ("arc", "vault"):
+            await storage.put(str(tmp_path / "f"), f"{service}:~/f")
+            await storage.get(f"{service}:~/f", str(tmp_path / f"{service}.back"))
+            assert (tmp_path / f"{service}.back").read_bytes() == data
+    own = [r.getMessage() for r in caplog.records if "(own connection)" in r.getMessage()]
+    assert len(own) == 2 and all(" 200 " in line for line in own), own
+    assert all(line.startswith("GET https://") for line in own), own
+
+
+async def test_cancelling_a_big_body_mid_read_over_tls(
+    tls_platform: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the reading thread is receiving: the socket is shut under it, the TLS read
+    fails, and that is a cancellation (TransferInterrupted, nothing left), not an error."""
+    import os
+    import threading
+
+    import anyio
+
+    from canfar_cli.storage import TransferInterrupted, direct
+
+    monkeypatch.setattr(direct, "DIRECT_MIN", 1 << 20)
+    stopped = threading.Event()
+    real_stop, real_fill = direct.Direct.stop, direct._fill
+    calls: list[int] = []
+
+    def stop(self: direct.Direct) -> None:
+        real_stop(self)
+        stopped.set()
+
+    def fill(answer: Any, view: memoryview) -> int:
+        calls.append(len(view))
+        if len(calls) > 1:  # the next receive comes after the socket was shut
+            stopped.wait(30)
+        return real_fill(answer, view)
+
+    monkeypatch.setattr(direct.Direct, "stop", stop)
+    monkeypatch.setattr(direct, "_fill", fill)
+
+    class CancelOnFirstBytes:
+        def __init__(self, scope: anyio.CancelScope) -> None:
+            self.scope = scope
+
+        def start(self, total_files: int, total_bytes: int) -> None:
+            pass
+
+        def advance(self, nbytes: int) -> None:
+            if nbytes > 0:
+                self.scope.cancel()
+
+        def file_done(self, path: str, ok: bool) -> None:
+            pass
+
+    pem = tmp_path / "alice.pem"
+    pem.write_bytes(tls_platform.issue_certificate("alice", expired_seconds_ago=-3600))
+    (tmp_path / "f").write_bytes(os.urandom(6 << 20))
+    caught: list[TransferInterrupted] = []
+    async with AsyncStorage(tls_platform.server.url, certificate=str(pem)) as storage:
+        await storage.put(str(tmp_path / "f"), "arc:~/f")
+        with anyio.CancelScope() as scope:
+            try:
+                await storage.get(
+                    "arc:~/f", str(tmp_path / "back"), progress=CancelOnFirstBytes(scope)
+                )
+            except TransferInterrupted as exc:
+                caught.append(exc)
+    assert caught and caught[0].report.exit_code == 130
+    assert len(calls) == 2
+    assert not (tmp_path / "back").exists() and not (tmp_path / "back.part").exists()

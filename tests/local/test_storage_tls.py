@@ -61,3 +61,31 @@ def _container(path: str) -> str:
         ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
         f' uri="vos://cadc.nrc.ca~vault/{path}" xsi:type="vos:ContainerNode"/>'
     )
+
+
+def test_a_client_gone_mid_download_stops_the_body(
+    platform: SigninPlatform, tmp_path: Path
+) -> None:
+    """A client that closes a big download early (ours does, to read the body on a connection
+    of its own): the server stops streaming, rather than pushing the rest of the file into the
+    closed TLS connection with its event loop held and a warning logged for each write."""
+    import socket
+
+    pem = tmp_path / "alice.pem"
+    pem.write_bytes(platform.issue_certificate("alice", expired_seconds_ago=-3600))
+    with _client(platform, cert=pem) as alice:  # alice's home exists from here on
+        assert alice.get("/arc/nodes/home/alice").status_code == 200
+    (platform.home / "home" / "alice" / "big.bin").write_bytes(bytes(range(256)) * (256 << 10))
+    context = ssl.create_default_context(cafile=str(platform.ca_path))
+    context.load_cert_chain(str(pem))
+    host, port = platform.base.removeprefix("https://").rsplit(":", 1)
+    with (
+        socket.create_connection((host, int(port))) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(f"GET /arc/files/home/alice/big.bin HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        assert tls.recv(65536).startswith(b"HTTP/1.1 200")
+    with _client(platform, cert=pem) as alice:  # answered once the server is free again
+        assert alice.head("/arc/files/home/alice/big.bin").status_code == 200
+    log = platform.server.stderr_path.read_text()
+    assert "socket.send() raised" not in log and "connection is closed" not in log, log[-300:]

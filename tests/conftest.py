@@ -5,6 +5,7 @@ Constants and helpers live in tests/support (`from tests.support import IMAGE`).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,14 @@ sys.dont_write_bytecode = False
 
 def pytest_configure(config: pytest.Config) -> None:
     WATCH.install()
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers a core, at most eight. An end-to-end test spends most of its time
+    waiting for the processes it started, so a core has room for a second worker; measured on
+    two quiet cores, the whole suite took 155 s on 2 workers, 106 s on 4 and 119 s on 6."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(8, 2 * (cores or 1))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

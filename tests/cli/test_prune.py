@@ -17,6 +17,9 @@ def test_prune_removes_finished_only(cli, local_server) -> None:
     done = create_done(cli, "-n", "done", "--", "true", server=url)[0]
     failed = cli("create", "headless", IMAGE, "-n", "bad", "--wait", "--", "false", server=url)
     bad = failed.stdout.strip()
+    # --wait ends at Running: `false` may not have ended yet; `wait` waits until it has (exit 1:
+    # it failed), so the prunes below find it finished.
+    assert cli("wait", bad, server=url).exit_code == 1
     long_id = cli("create", "headless", IMAGE, "-n", "long", "--", "sleep", "300", server=url)
     long_id = long_id.stdout.strip()
 

@@ -151,6 +151,9 @@ def _starting(folder: Path) -> bool:
         pid = path.name.removeprefix("starting-")
         if pid.isdigit() and _alive(int(pid)):
             return True
+        # The mark of a start that ended before its command ran (a usage error, a Ctrl-C).
+        with contextlib.suppress(OSError):
+            path.unlink()
     return False
 
 

@@ -49,6 +49,7 @@ def _main() -> None:
         if page is not None:
             _print_page(page)
             return
+    _mark_serve_starting(args)
     # httpx's package init imports its optional command line (httpx._main), which pulls in click,
     # rich and pygments when they are installed (they are, here): ~80 ms on every command that
     # talks to a server. A None entry makes that import fail, and httpx falls back to a stub
@@ -57,6 +58,31 @@ def _main() -> None:
     from canfar_cli.cli.main import main as run_app
 
     run_app()
+
+
+def _mark_serve_starting(args: list[str]) -> None:
+    """`canfar local serve` says it is starting before it loads anything more. A `--server local`
+    login waits for a server marked starting, and `canfar local serve --tls &` followed at once
+    by a login (the documented recipe) must find the mark even when the server's imports are
+    slow (a loaded machine): so the mark is made here, not once the command runs. The command
+    marks again (the same file) and removes the mark when it is recorded or ends."""
+    at = next((i for i in range(len(args) - 1) if args[i : i + 2] == ["local", "serve"]), None)
+    if at is None:
+        return
+    home = None
+    rest = args[at + 2 :]
+    for i, arg in enumerate(rest):
+        if arg == "--" or arg in ("--help", "-h"):
+            return  # not a server start (help), or the rest is not options
+        if arg == "--home" and i + 1 < len(rest):
+            home = rest[i + 1]
+        elif arg.startswith("--home="):
+            home = arg.partition("=")[2]
+    from pathlib import Path
+
+    from canfar_cli import serve_tokens
+
+    serve_tokens.mark_starting(Path(home).expanduser() if home else serve_tokens.local_home())
 
 
 def _print_page(page: str) -> None:

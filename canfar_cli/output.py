@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a help page prints here)
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from typing import IO, Any, NoReturn
 
     from canfar_cli.errors import Failure
 
@@ -527,3 +527,15 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def exit_on(exc: BaseException) -> NoReturn:
+    """The program's last word on an error that reached its top: one line (a reader gone early,
+    `| head -1`, gets none, and stdout is silenced for Python's final flush) and the exit code."""
+    from canfar_cli.errors import failure_of
+
+    failure = failure_of(exc)
+    if isinstance(exc, BrokenPipeError):
+        silence_stdout()
+    Output().report(failure)
+    sys.exit(failure.code)

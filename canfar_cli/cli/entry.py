@@ -31,12 +31,9 @@ def main() -> None:
     try:
         _main()
     except KeyboardInterrupt as exc:
-        from canfar_cli.errors import failure_of
-        from canfar_cli.output import Output
+        from canfar_cli.output import exit_on
 
-        failure = failure_of(exc)
-        Output().report(failure)
-        sys.exit(failure.code)
+        exit_on(exc)
 
 
 def _main() -> None:
@@ -88,16 +85,9 @@ def _mark_serve_starting(args: list[str]) -> None:
 def _print_page(page: str) -> None:
     """A stored help page on stdout, as click prints one: a reader gone early (`| head -1`) is
     answered as anywhere else (no message, exit 141)."""
-    from canfar_cli.output import Output
+    from canfar_cli.output import Output, exit_on
 
     try:
         Output().write(page)
     except (Exception, KeyboardInterrupt) as exc:
-        from canfar_cli.errors import failure_of
-        from canfar_cli.output import silence_stdout
-
-        failure = failure_of(exc)
-        if isinstance(exc, BrokenPipeError):
-            silence_stdout()
-        Output().report(failure)
-        sys.exit(failure.code)
+        exit_on(exc)

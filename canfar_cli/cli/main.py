@@ -14,7 +14,6 @@ alone), an interrupt exits 130, and anything unexpected is one line asking for `
 from __future__ import annotations
 
 import contextlib
-import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 from canfar_cli import __version__
 from canfar_cli.cli.state import CliState, attach_verbose_logging, state_of
 from canfar_cli.errors import ExitCode, exit_code_summary, failure_of
-from canfar_cli.output import Output, silence_stdout
+from canfar_cli.output import Output, exit_on, silence_stdout
 
 ROOT_HELP = """Sessions of the CANFAR Science Platform: notebooks, desktops, CARTA, Firefly,
 contributed apps and headless jobs, over the skaha v1 API.
@@ -408,8 +407,4 @@ def main() -> None:
     except (Exception, KeyboardInterrupt) as exc:
         # An interrupt outside any command (while parsing, say), a closed pipe, or something the
         # wrapper in CanfarGroup.invoke missed: still one line and the code.
-        failure = failure_of(exc)
-        if isinstance(exc, BrokenPipeError):
-            silence_stdout()
-        Output().report(failure)
-        sys.exit(failure.code)
+        exit_on(exc)

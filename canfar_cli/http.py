@@ -48,6 +48,14 @@ from canfar_cli.wire import (
 
 log = logging.getLogger("canfar_cli.http")
 
+
+def log_at_least(level: int) -> None:
+    """Make the request log at least this verbose (a library's `loglevel`); a more verbose
+    level the application set stays."""
+    if log.level == logging.NOTSET or log.level > level:
+        log.setLevel(level)
+
+
 __all__ = [
     "HIDDEN",
     "Body",

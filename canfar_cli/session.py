@@ -48,7 +48,7 @@ from canfar_cli.errors import (
     UnreachableError,
     UsageError,
 )
-from canfar_cli.http import HttpClient, RetryPolicy, public_url
+from canfar_cli.http import HttpClient, RetryPolicy, log_at_least, public_url
 from canfar_cli.outcomes import CreateInterrupted, Outcome, WaitTimeoutError, settle
 from canfar_cli.servers import SERVER_URL_HINT, library_settings, resolve_server
 
@@ -117,13 +117,6 @@ def _created_id(session_name: str, response: httpx.Response) -> str:
     return session_id
 
 
-def _set_loglevel(loglevel: int) -> None:
-    # Make the request log at least this verbose; a more verbose level the application set stays.
-    logger = logging.getLogger("canfar_cli.http")
-    if logger.level == logging.NOTSET or logger.level > loglevel:
-        logger.setLevel(loglevel)
-
-
 def _event_key(event: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """An event's identity while followed: everything but the time it was last seen."""
     return tuple(sorted((key, str(value)) for key, value in event.items() if key != "last_time"))
@@ -167,7 +160,7 @@ class AsyncSession:
             poll_interval=poll_interval,
         )
         self.settings = settings
-        _set_loglevel(loglevel)
+        log_at_least(loglevel)
         base_url, local_transport = resolve_server(settings.server, version)
         # An explicit transport (tests, or a caller's own) replaces the network, not the URL.
         transport = transport or local_transport

@@ -94,7 +94,7 @@ class AsyncStorage:
         transport: httpx.AsyncBaseTransport | None = None,
         loglevel: int = logging.WARNING,
     ) -> None:
-        from canfar_cli.http import HttpClient
+        from canfar_cli.http import HttpClient, log_at_least
         from canfar_cli.servers import library_settings
         from canfar_cli.storage import wire
         from canfar_cli.storage.engine import Engine
@@ -110,9 +110,7 @@ class AsyncStorage:
             platform=platform,
         )
         self.settings = settings
-        logger = logging.getLogger("canfar_cli.http")
-        if logger.level == logging.NOTSET or logger.level > loglevel:
-            logger.setLevel(loglevel)
+        log_at_least(loglevel)
         local = settings.server.strip().lower() == "local"
         if local and transport is None:
             from canfar_cli.servers import resolve_server

@@ -229,21 +229,16 @@ class StorageServices:
         path = check_path(raw)
         if method == "GET":
             return self.get_node(request, tree, user, path, root)
-        if method == "PUT":
+        if method in ("PUT", "POST"):  # create the node, or set its properties
             doc = read_node(request.body)
             if tree.path_of(doc.uri) != path:
                 raise errors.invalid_uri(f"the node's uri {doc.uri} is not {tree.uri(path)}")
-            node = tree.create(user, path, doc)
+            made = method == "PUT"
+            node = tree.create(user, path, doc) if made else tree.update(user, path, doc)
             return Response(
-                201, "".join(xml_pieces(tree.authority, node, None, "max")).encode(), XML
-            )
-        if method == "POST":
-            doc = read_node(request.body)
-            if tree.path_of(doc.uri) != path:
-                raise errors.invalid_uri(f"the node's uri {doc.uri} is not {tree.uri(path)}")
-            node = tree.update(user, path, doc)
-            return Response(
-                200, "".join(xml_pieces(tree.authority, node, None, "max")).encode(), XML
+                201 if made else 200,
+                "".join(xml_pieces(tree.authority, node, None, "max")).encode(),
+                XML,
             )
         if method == "DELETE":
             tree.delete(user, path)

@@ -21,6 +21,7 @@ from canfar_cli import AsyncStorage
 from canfar_cli.errors import CanfarError, UnreachableError
 from canfar_cli.http import RetryPolicy
 from canfar_cli.storage import TransferInterrupted, direct
+from tests.support.storage import CancelOnFirstBytes
 
 pytestmark = pytest.mark.anyio
 QUICK = RetryPolicy(attempts=4, backoff=0.01, max_backoff=0.02, retry_after_cap=0.05)
@@ -193,20 +194,6 @@ async def test_cancelling_stops_the_threads_and_removes_the_part(
         return real(answer, view)
 
     monkeypatch.setattr(direct, "_fill", slow)
-
-    class CancelOnFirstBytes:
-        def __init__(self, scope: anyio.CancelScope) -> None:
-            self.scope = scope
-
-        def start(self, total_files: int, total_bytes: int) -> None:
-            pass
-
-        def advance(self, nbytes: int) -> None:
-            if nbytes > 0:
-                self.scope.cancel()
-
-        def file_done(self, path: str, ok: bool) -> None:
-            pass
 
     caught: list[TransferInterrupted] = []
     async with served(serve_local) as storage:

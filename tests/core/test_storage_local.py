@@ -17,6 +17,7 @@ from canfar_cli.errors import AuthError, NotFoundError, ServerError, UsageError
 from canfar_cli.http import RetryPolicy
 from canfar_cli.storage import TransferInterrupted
 from canfar_cli.storage.wire import QuotaError
+from tests.support.storage import CancelOnFirstBytes
 
 pytestmark = pytest.mark.anyio
 QUICK = RetryPolicy(attempts=8, backoff=0.01, max_backoff=0.05, retry_after_cap=0.05)
@@ -401,20 +402,6 @@ async def test_an_upload_cancelled_mid_body_leaves_no_remote_file(
     local_server: Any, tmp_path: Path
 ) -> None:
     (tmp_path / "big").write_bytes(os.urandom(30_000_000))
-
-    class CancelOnFirstBytes:
-        def __init__(self, scope: anyio.CancelScope) -> None:
-            self.scope = scope
-
-        def start(self, total_files: int, total_bytes: int) -> None:
-            pass
-
-        def advance(self, nbytes: int) -> None:
-            if nbytes > 0:
-                self.scope.cancel()
-
-        def file_done(self, path: str, ok: bool) -> None:
-            pass
 
     interrupted: list[TransferInterrupted] = []
     async with storage_of(local_server) as storage:

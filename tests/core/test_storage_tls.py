@@ -14,6 +14,7 @@ import pytest
 from canfar_cli import AsyncStorage
 from canfar_cli.errors import AuthError
 from tests.support.signin import point_canfar_at, start_signin_platform, stop_signin_platform
+from tests.support.storage import CancelOnFirstBytes
 
 pytestmark = [
     pytest.mark.anyio,
@@ -134,20 +135,6 @@ async def test_cancelling_a_big_body_mid_read_over_tls(
 
     monkeypatch.setattr(direct.Direct, "stop", stop)
     monkeypatch.setattr(direct, "_fill", fill)
-
-    class CancelOnFirstBytes:
-        def __init__(self, scope: anyio.CancelScope) -> None:
-            self.scope = scope
-
-        def start(self, total_files: int, total_bytes: int) -> None:
-            pass
-
-        def advance(self, nbytes: int) -> None:
-            if nbytes > 0:
-                self.scope.cancel()
-
-        def file_done(self, path: str, ok: bool) -> None:
-            pass
 
     pem = tmp_path / "alice.pem"
     pem.write_bytes(tls_platform.issue_certificate("alice", expired_seconds_ago=-3600))

@@ -7,6 +7,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import anyio
 import httpx
 
 VOS = "{http://www.ivoa.net/xml/VOSpace/v2.0}"
@@ -91,3 +92,20 @@ def transfer_xml(target: str, direction: str, protocol: str, methods: tuple[str,
         f'<vos:protocol uri="ivo://ivoa.net/vospace/core#{protocol}">{security}</vos:protocol>'
         "</vos:transfer>"
     )
+
+
+class CancelOnFirstBytes:
+    """A transfer's progress that cancels `scope` as the first bytes move (a Ctrl-C mid-body)."""
+
+    def __init__(self, scope: anyio.CancelScope) -> None:
+        self.scope = scope
+
+    def start(self, total_files: int, total_bytes: int) -> None:
+        pass
+
+    def advance(self, nbytes: int) -> None:
+        if nbytes > 0:
+            self.scope.cancel()
+
+    def file_done(self, path: str, ok: bool) -> None:
+        pass

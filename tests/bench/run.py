@@ -202,6 +202,7 @@ def server(argv: list[str], env: dict[str, str]) -> Iterator[str]:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
 
 
 def local_serve(env: dict[str, str], *flags: str) -> contextlib.AbstractContextManager[str]:

@@ -42,6 +42,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run as bench  # type: ignore[import-not-found]  # the suite's helpers (servers)
+
 ROOT = Path(__file__).resolve().parents[2]
 OURS = [sys.executable, "-m", "canfar_cli"]
 OFFICIAL_VERSION = "1.5.2"
@@ -85,26 +89,8 @@ def loadavg() -> str:
 def tls_server(state: Path, user: str, env: dict[str, str]) -> Iterator[str]:
     """`canfar local serve --tls` on loopback; yields its skaha URL."""
     argv = [*OURS, "local", "serve", "--port", "0", "--tls", "--home", str(state), "--user", user]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=log
-        )
-        assert process.stdout is not None
-        url = process.stdout.readline().decode().strip()
-        if not url.startswith("http"):
-            process.kill()
-            process.wait()
-            log.seek(0)
-            raise SystemExit(f"the server did not start:\n{log.read().decode()[-800:]}")
-        try:
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with bench.server(argv, env) as url:
+        yield url
 
 
 def certificate(state: Path, user: str, path: Path) -> None:

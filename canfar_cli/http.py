@@ -152,7 +152,7 @@ class HttpClient:
         concurrency: int = 32,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
-        sharded_pools: bool | None = None,
+        stacked_connections: bool | None = None,
         ca_bundle: str | None = None,
         refresh_token: Callable[[str], str] | None = None,
         tls: bool | None = None,
@@ -168,7 +168,7 @@ class HttpClient:
         self._refresh_token = refresh_token
         self._refresh_lock: anyio.Lock | None = None
         # None: the CANFAR_SHARDED_POOLS environment variable decides (on unless "0").
-        self.sharded_pools = sharded_pools
+        self.stacked_connections = stacked_connections
         self.concurrency = concurrency
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
@@ -208,7 +208,7 @@ class HttpClient:
             verify if isinstance(verify, ssl.SSLContext) else None,
         )
         if transport is None:
-            transport = pooled_transport(self.concurrency, verify, sharded=self.sharded_pools)
+            transport = pooled_transport(self.concurrency, verify, stacked=self.stacked_connections)
         # None: httpx builds its own (a proxy is configured), and requests go through the client.
         self._sender = transport
         return httpx.AsyncClient(

@@ -1,9 +1,10 @@
 """The connection pools under the HTTP client: one module per transport, as httpx does it.
 
 `pooled_transport` picks what `HttpClient` uses when no transport is given: `StackedTransport`
-(httpcore's connections without httpcore's pool) unless it is switched off (the `sharded`
-argument, or the environment variable CANFAR_SHARDED_POOLS=0, names kept from when these were
-several small pools) or a proxy is configured; None lets httpx build its own pool. The
+(httpcore's connections without httpcore's pool) unless it is switched off (the `stacked`
+argument, or the environment variable CANFAR_SHARDED_POOLS=0, a name kept from when these were
+several small pools: scripts may set it) or a proxy is configured; None lets httpx build its
+own pool. The
 benchmark figure behind it is in docs/performance.md.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["StackedTransport", "pooled_transport", "sharding_enabled"]
+__all__ = ["StackedTransport", "pooled_transport", "stacking_enabled"]
 
 # Seconds an idle connection is kept (httpx's default).
 KEEPALIVE_EXPIRY = 5.0
@@ -219,22 +220,22 @@ def _network_backend() -> Any:
     return AsyncioBackend()
 
 
-def sharding_enabled(sharded: bool | None = None) -> bool:
-    """Whether to use StackedTransport: `sharded` when given, else CANFAR_SHARDED_POOLS
+def stacking_enabled(stacked: bool | None = None) -> bool:
+    """Whether to use StackedTransport: `stacked` when given, else CANFAR_SHARDED_POOLS
     ("0", "false", "no" or "off" turn it off; anything else, or unset, leaves it on)."""
-    if sharded is not None:
-        return sharded
+    if stacked is not None:
+        return stacked
     value = os.environ.get("CANFAR_SHARDED_POOLS", "").strip().lower()
     return value not in ("0", "false", "no", "off")
 
 
 def pooled_transport(
-    concurrency: int, verify: ssl.SSLContext | bool, *, sharded: bool | None = None
+    concurrency: int, verify: ssl.SSLContext | bool, *, stacked: bool | None = None
 ) -> httpx.AsyncBaseTransport | None:
     """The transport for a client bounded at `concurrency` requests in flight: StackedTransport
     (a request never waits for a connection), or None for httpx's own pool
     (when switched off, or a proxy is set: httpx applies environment proxies only to the
     transports it builds itself)."""
-    if not sharding_enabled(sharded) or _proxy_configured():
+    if not stacking_enabled(stacked) or _proxy_configured():
         return None
     return StackedTransport(concurrency, verify=verify, trust_env=True)

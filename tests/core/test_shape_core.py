@@ -1,5 +1,5 @@
 """The core's shape: one definition per rule, a print-free core, the blocking twin made from the
-async methods, the poll interval setting, the watch iterators and the sharded-pools switch."""
+async methods, the poll interval setting, the watch iterators and the stacked-connections switch."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from canfar_cli.errors import (
 )
 from canfar_cli.http import HttpClient, RetryPolicy
 from canfar_cli.outcomes import BatchError, Outcome, batch_exit_code
-from canfar_cli.transports import StackedTransport, pooled_transport, sharding_enabled
+from canfar_cli.transports import StackedTransport, pooled_transport, stacking_enabled
 
 PACKAGE = Path(models.__file__).resolve().parent
 IMAGE = "images.canfar.net/skaha/terminal:1.1.1"
@@ -393,19 +393,19 @@ def test_verbose_texts_go_through_the_terminal_writer(capsys: pytest.CaptureFixt
     assert capsys.readouterr().out == "only\n"
 
 
-# --- the sharded pools switch -----------------------------------------------------------------
+# --- the stacked connections switch -----------------------------------------------------------
 
 
-def test_sharded_pools_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stacked_connections_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("https_proxy", "http_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.delenv("CANFAR_SHARDED_POOLS", raising=False)
-    assert sharding_enabled() and isinstance(pooled_transport(8, False), StackedTransport)
-    assert pooled_transport(8, False, sharded=False) is None
+    assert stacking_enabled() and isinstance(pooled_transport(8, False), StackedTransport)
+    assert pooled_transport(8, False, stacked=False) is None
     monkeypatch.setenv("CANFAR_SHARDED_POOLS", "0")
-    assert not sharding_enabled() and pooled_transport(8, False) is None
-    assert sharding_enabled(True)
+    assert not stacking_enabled() and pooled_transport(8, False) is None
+    assert stacking_enabled(True)
 
     def transport_of(client: HttpClient) -> Any:
         built = client._build()
@@ -418,7 +418,7 @@ def test_sharded_pools_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not isinstance(plain, StackedTransport)
     monkeypatch.delenv("CANFAR_SHARDED_POOLS")
     assert isinstance(transport_of(HttpClient("http://127.0.0.1:9/skaha/v1")), StackedTransport)
-    off = HttpClient("http://127.0.0.1:9/skaha/v1", sharded_pools=False)
+    off = HttpClient("http://127.0.0.1:9/skaha/v1", stacked_connections=False)
     assert not isinstance(transport_of(off), StackedTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert pooled_transport(8, False) is None  # httpx must build its own to apply the proxy

@@ -16,6 +16,7 @@ import pytest
 
 from canfar_cli.cli.state import CliState
 from canfar_cli.output import Output
+from tests.support.many import ten_thousand_files
 
 PAYLOAD = bytes(range(256)) * 40 + b"\xff\xfe not UTF-8 \r\n and no newline at the end"
 
@@ -358,10 +359,7 @@ def test_cp_continue_skips_what_is_whole_and_finishes_a_partial_download(cli, he
 
 
 def test_ls_of_ten_thousand_entries(cli, home: Path) -> None:
-    many = home / "many"
-    many.mkdir(parents=True)
-    for n in range(10_000):
-        (many / f"e{n:05d}").write_bytes(b"x")
+    ten_thousand_files(home / "many", lambda n: f"e{n:05d}")
     result = cli("data", "ls", "-q", "arc:~/many")
     ok(result)
     lines = result.stdout.splitlines()

@@ -17,6 +17,7 @@ from canfar_cli.errors import AuthError, NotFoundError, ServerError, UsageError
 from canfar_cli.http import RetryPolicy
 from canfar_cli.storage import TransferInterrupted
 from canfar_cli.storage.wire import QuotaError
+from tests.support.many import ten_thousand_files
 from tests.support.storage import CancelOnFirstBytes
 
 pytestmark = pytest.mark.anyio
@@ -107,9 +108,7 @@ async def test_vault_negotiates_and_follows_to_its_byte_host(
 
 async def test_a_ten_thousand_entry_folder_is_listed_whole(local_server: Any) -> None:
     folder = home_folder(local_server) / "many"
-    folder.mkdir(parents=True)
-    for i in range(10_000):
-        (folder / f"f{i:05d}").touch()
+    ten_thousand_files(folder, lambda i: f"f{i:05d}")
     async with storage_of(local_server) as storage:
         listing = await storage.ls("arc:~/many")
     assert len(listing) == 10_000

@@ -13,15 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.many import ten_thousand_files
 from tests.support.storage import ARC, CORE, VOS, digest, properties, storage
 
 
 def test_a_ten_thousand_entry_folder_comes_whole_in_one_document(local_server: Any) -> None:
     user = local_server.user
     folder = local_server.home / "home" / user / "many"
-    folder.mkdir()
-    for index in range(10_000):
-        (folder / f"f{index:05d}.dat").write_bytes(b"x")
+    ten_thousand_files(folder, lambda index: f"f{index:05d}.dat")
     with (
         storage(local_server) as http,
         http.stream("GET", f"/arc/nodes/home/{user}/many", params={"limit": 2000}) as response,

@@ -22,6 +22,10 @@ from tests.support.tiers import WATCH, shared_processes, starts_processes
 # for the whole suite); PYTHONDONTWRITEBYTECODE, set in some sandboxes, would make every run
 # compile them again. The caches are __pycache__ folders, ignored by git.
 sys.dont_write_bytecode = False
+# The plugins (anyio, xdist, hypothesis) are rewritten too, and before this file runs: without
+# the variable, the xdist workers (started after it) cache them; else each process of each run
+# rewrote them again (~1.3 s of CPU each). The processes the tests start cache what they import.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # --- the two tiers (tests/support/tiers.py): a test that starts a process is `e2e` ----------
 

@@ -80,9 +80,20 @@ def test_a_closed_pipe_is_141_with_nothing_on_stderr(local_server: LocalServer, 
         (["rm", "-f", "arc:~/nope.txt"], 4),
     ],
 )
-def test_not_found_is_one_line_and_exit_4(local_server: LocalServer, args, code) -> None:
-    result = data(local_server, *args)
-    assert result.returncode == code, result.stderr
+def test_not_found_is_one_line_and_exit_4(cli, args, code) -> None:
+    """Each command in-process (the same code and storage service, `--server local`); the
+    contract as a real process is test_not_found_is_one_line_and_exit_4_as_a_process's."""
+    result = cli("data", *args)
+    assert result.exit_code == code, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: ") and "nope" in lines[0]
+    assert len(lines) <= 2
+
+
+def test_not_found_is_one_line_and_exit_4_as_a_process(local_server: LocalServer) -> None:
+    result = data(local_server, "cat", "arc:~/nope.txt")
+    assert result.returncode == 4, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0].startswith("error: ") and "nope" in lines[0]

@@ -21,6 +21,7 @@ import pytest
 from canfar_cli import Session
 from canfar_cli.errors import UnreachableError
 from canfar_cli.http import RetryPolicy
+from tests.support.tiers import shared_processes
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is missing")
 QUICK = RetryPolicy(attempts=2, backoff=0.01, max_backoff=0.01)
@@ -44,16 +45,30 @@ async def app(scope: dict, receive: object, send: object) -> None:
     await send({"type": "http.response.body", "body": b"[]"})  # type: ignore[operator]
 
 
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The server's and the user's keys and certificates, made once for the module (an RSA key
+    costs openssl ~0.2 s of CPU); the tests only read them."""
+    folder = tmp_path_factory.mktemp("tls")
+    with shared_processes():  # openssl, for the module (tests/support/tiers.py)
+        server_key, server_cert = self_signed(
+            folder, "server", "-addext", "subjectAltName=IP:127.0.0.1"
+        )
+        user_key, user_cert = self_signed(folder, "alice")
+    proxy = folder / "cadcproxy.pem"  # certificate and key in one PEM, as cadc-get-cert makes
+    proxy.write_text(user_cert.read_text() + user_key.read_text())
+    return {"server_key": server_key, "server_cert": server_cert, "user_cert": user_cert,
+            "proxy": proxy}  # fmt: skip
+
+
 @pytest.fixture
-def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+def tls_server(
+    keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Path]]:
     import uvicorn
 
-    server_key, server_cert = self_signed(
-        tmp_path, "server", "-addext", "subjectAltName=IP:127.0.0.1"
-    )
-    user_key, user_cert = self_signed(tmp_path, "alice")
-    proxy = tmp_path / "cadcproxy.pem"  # certificate and key in one PEM, as cadc-get-cert makes
-    proxy.write_text(user_cert.read_text() + user_key.read_text())
+    server_key, server_cert = keys["server_key"], keys["server_cert"]
+    user_cert, proxy = keys["user_cert"], keys["proxy"]
     monkeypatch.setenv("SSL_CERT_FILE", str(server_cert))  # trust the test server
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))

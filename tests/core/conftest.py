@@ -1,7 +1,8 @@
 """Fixtures of the core's tests.
 
 `watched_server(latency_ms=0, unlisted=False)` serves the local platform's app on a real loopback
-socket, in a process of its own (tests/support/watched_server.py), behind a wrapper that counts the
+socket, in a process of its own (tests/support/watched_server.py, forked from the fork server that
+has imported the app already: tests/support/forkserver.py), behind a wrapper that counts the
 requests in flight and records each request as the server received it (method, path, query,
 headers, body).
 `.url` is the base URL; `.watch()` fetches what was counted and seen so far. Counting at the server
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.forkserver import FORKS, ForkedServer
 from tests.support.loopback import kill_platform_processes
-
-WATCHED_SERVER = Path(__file__).resolve().parents[1] / "support" / "watched_server.py"
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +52,7 @@ class Watch:
 @dataclass
 class WatchedServer:
     url: str
-    process: subprocess.Popen[bytes]
+    process: ForkedServer
 
     def watch(self) -> Watch:
         root = self.url.rsplit("/skaha", 1)[0]
@@ -71,12 +70,9 @@ def watched_server() -> Iterator[Callable[..., WatchedServer]]:
 
     def start(latency_ms: float = 0.0, unlisted: bool = False) -> WatchedServer:
         # unlisted=True: the listing answers [] (sessions it cannot serve, see the server's note).
-        process = subprocess.Popen(
-            [sys.executable, str(WATCHED_SERVER), str(latency_ms)],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "WATCH_UNLISTED": "1"} if unlisted else None,
-        )
+        env = {**os.environ, "WATCH_UNLISTED": "1"} if unlisted else dict(os.environ)
+        with open(2, "wb", closefd=False) as stderr:  # the test's, as a started process has
+            process = FORKS.spawn([str(latency_ms)], env, stderr, program="watched_server")
         assert process.stdout is not None
         url = process.stdout.readline().decode().strip()  # the server prints it once listening
         if not url.startswith("http://"):

@@ -92,7 +92,11 @@ class ForkServer:
         self._socket = ours
         return ours
 
-    def spawn(self, argv: list[str], env: dict[str, str], stderr: IO[bytes]) -> ForkedServer:
+    def spawn(
+        self, argv: list[str], env: dict[str, str], stderr: IO[bytes], program: str = "canfar"
+    ) -> ForkedServer:
+        """A child running `program` with `argv`: "canfar" (`python -m canfar_cli ARGV`) or
+        "watched_server" (`python tests/support/watched_server.py ARGV`)."""
         read_end, write_end = os.pipe()
         try:
             with self._lock:
@@ -100,8 +104,9 @@ class ForkServer:
                 umask = os.umask(0o022)
                 os.umask(umask)
                 request = json.dumps(
-                    {"argv": argv, "env": env, "cwd": os.getcwd(), "umask": umask}
-                ).encode()
+                    {"argv": argv, "env": env, "cwd": os.getcwd(), "umask": umask,
+                     "program": program}
+                ).encode()  # fmt: skip
                 socket.send_fds(sock, [request], [write_end, stderr.fileno()])
                 while True:
                     message = self._receive(sock, timeout=60)
@@ -206,8 +211,11 @@ def _serve(sock: socket.socket) -> dict[str, Any] | None:
 
 
 def _run_child(request: dict[str, Any]) -> None:
-    """Become `python -m canfar_cli ARGV` with the request's environment and folders."""
+    """Become `python -m canfar_cli ARGV` (or the watched server) with the request's
+    environment and folders."""
     import random
+
+    from tests.support import watched_server  # before the chdir: found beside this module
 
     stdout_fd, stderr_fd = request["fds"]
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -221,6 +229,10 @@ def _run_child(request: dict[str, Any]) -> None:
     os.chdir(request["cwd"])
     os.umask(request.get("umask", 0o022))  # as a started process inherits the test's
     random.seed()  # not the sequence of every other child
+    if request.get("program") == "watched_server":
+        sys.argv = ["watched_server.py", *request["argv"]]
+        watched_server.main()  # returns when terminated: the interpreter then ends
+        return
     sys.argv = ["canfar", *request["argv"]]
     from canfar_cli.cli.entry import main
 

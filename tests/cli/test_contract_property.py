@@ -2,15 +2,16 @@
 asserted for each: no traceback, an exit code from the table, stdout empty on failure, exactly
 one `error:` line (a `hint:` aside; a batch of ids: one per id that failed).
 
-Several hundred examples by default; CANFAR_PROPERTY_EXAMPLES=5000 for a longer run."""
+Several hundred examples by default; CANFAR_PROPERTY_EXAMPLES=5000 for a longer run.
+
+Hypothesis is imported inside the tests (its import is ~0.1 s of CPU): every xdist worker
+collects this module, one or two run its tests."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.cli.fakes import healthy, state_with
 
@@ -79,21 +80,32 @@ WORDS = [
     "-k",
     "desktop-app",
 ]
-token = st.one_of(
-    st.sampled_from(WORDS),
-    st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
-    st.text(alphabet="\udcff\x00\x1b\n -a", max_size=4),
-)
 
 
-@settings(
-    max_examples=EXAMPLES,
-    database=None,  # nothing written into the work tree
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(command=st.sampled_from(COMMANDS + OTHER_TOOLS), words=st.lists(token, max_size=7))
-def test_any_command_line_keeps_the_contract(cli, command: str, words: list[str]) -> None:
+def test_any_command_line_keeps_the_contract(cli) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    token = st.one_of(
+        st.sampled_from(WORDS),
+        st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
+        st.text(alphabet="\udcff\x00\x1b\n -a", max_size=4),
+    )
+
+    @settings(
+        max_examples=EXAMPLES,
+        database=None,  # nothing written into the work tree
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(command=st.sampled_from(COMMANDS + OTHER_TOOLS), words=st.lists(token, max_size=7))
+    def keeps_the_contract(command: str, words: list[str]) -> None:
+        check_the_contract(cli, command, words)
+
+    keeps_the_contract()
+
+
+def check_the_contract(cli, command: str, words: list[str]) -> None:
     argv = [command] + [w for w in words if w not in ENDLESS and "\x00" not in w]
     result = cli(*argv, obj=state_with(healthy))
     stderr = result.stderr
@@ -117,22 +129,30 @@ def test_any_command_line_keeps_the_contract(cli, command: str, words: list[str]
 
 
 @pytest.mark.e2e  # runs jobs on the in-process platform (its supervisor)
-@settings(
-    max_examples=int(os.environ.get("CANFAR_PROPERTY_LOCAL_EXAMPLES", "12")),
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(
-    kind=st.sampled_from(["headless", "notebook"]),
-    cores=st.sampled_from([None, "1", "2"]),
-    ram=st.sampled_from([None, "1", "4", "8"]),
-)
-def test_any_size_leaves_the_local_platform_listable(
-    cli, kind: str, cores: str | None, ram: str | None
-) -> None:
+def test_any_size_leaves_the_local_platform_listable(cli) -> None:
     """Issue 20: one `run … -m 4` left the user's whole local platform answering 500. Whatever
     sizes a session is made with, every command that lists still works, and it can be removed."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(
+        max_examples=int(os.environ.get("CANFAR_PROPERTY_LOCAL_EXAMPLES", "12")),
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        kind=st.sampled_from(["headless", "notebook"]),
+        cores=st.sampled_from([None, "1", "2"]),
+        ram=st.sampled_from([None, "1", "4", "8"]),
+    )
+    def stays_listable(kind: str, cores: str | None, ram: str | None) -> None:
+        check_listable(cli, kind, cores, ram)
+
+    stays_listable()
+
+
+def check_listable(cli, kind: str, cores: str | None, ram: str | None) -> None:
     sizes = (["-c", cores] if cores else []) + (["-m", ram] if ram else [])
     command = ["--", "true"] if kind == "headless" else []
     made = cli("create", kind, "images.canfar.net/skaha/astroml:latest", *sizes, *command)

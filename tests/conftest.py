@@ -54,9 +54,19 @@ def _starts_processes(item: pytest.Item) -> bool:
     info = getattr(item, "_fixtureinfo", None)
     for definitions in info.name2fixturedefs.values() if info else ():
         for definition in definitions:
-            if definition.scope == "function" and starts_processes(definition.func):
+            if definition.scope == "function" and _fixture_starts(definition.func):
                 return True
     return False
+
+
+_FIXTURES_THAT_START: dict[Any, bool] = {}
+
+
+def _fixture_starts(function: Any) -> bool:
+    """starts_processes of a fixture, worked out once: most tests share a few fixtures."""
+    if function not in _FIXTURES_THAT_START:
+        _FIXTURES_THAT_START[function] = starts_processes(function)
+    return _FIXTURES_THAT_START[function]
 
 
 def _order(item: pytest.Item) -> int:

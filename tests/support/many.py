@@ -10,7 +10,6 @@ entry would show in all of them).
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +27,7 @@ def ten_thousand_files(folder: Path, name: Callable[[int], str]) -> None:
             try:
                 os.link(first, entry)
                 continue
-            except OSError as exc:  # a file system's cap on links to one file (ext4: 65 000)
-                if exc.errno != errno.EMLINK:
-                    raise
+            except OSError:  # a cap on links to one file (ext4: 65 000), or no hard links
+                pass
         entry.write_bytes(b"x")
         first = entry

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.support import IMAGE
+from tests.support.forkserver import FORKS
 
 
 @pytest.mark.e2e(long=True)
@@ -63,10 +64,10 @@ async def test_100_creates_and_100_gets_at_once(local_server: Any) -> None:
 
 @pytest.mark.e2e(long=True)
 def test_many_processes_share_the_state(local_server: Any) -> None:
-    """Four client processes create in-process at once, next to the server and the runners."""
+    """Four client processes create in-process at once, next to the server and the runners.
+    (`python -c` forked from the fork server, which has imported the app: each is a process of
+    its own that makes its own app on the shared state folder, ~0.3 s of CPU sooner.)"""
     import os
-    import subprocess
-    import sys
 
     code = (
         "import anyio, httpx\n"
@@ -82,10 +83,8 @@ def test_many_processes_share_the_state(local_server: Any) -> None:
         "anyio.run(main)\n"
     )
     env = dict(os.environ, CANFAR_LOCAL_HOME=str(local_server.home))
-    clients = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
-        for _ in range(4)
-    ]
+    with open(2, "wb", closefd=False) as stderr:  # the test's, as a started process has
+        clients = [FORKS.spawn([code], env, stderr, program="python-c") for _ in range(4)]
     with httpx.Client(
         base_url=local_server.url + "/v1", timeout=60, headers=local_server.headers
     ) as http:
@@ -94,8 +93,10 @@ def test_many_processes_share_the_state(local_server: Any) -> None:
         assert all(r.status_code == 200 for r in served)
         created = {r.text.strip() for r in served}
         for client in clients:
-            out, _ = client.communicate(timeout=120)
-            assert client.returncode == 0
+            assert client.stdout is not None
+            out = client.stdout.read()
+            client.stdout.close()
+            assert client.wait(timeout=120) == 0
             created |= set(out.decode().split())
         assert len(created) == 50
         deadline = time.monotonic() + 120

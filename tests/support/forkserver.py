@@ -95,8 +95,9 @@ class ForkServer:
     def spawn(
         self, argv: list[str], env: dict[str, str], stderr: IO[bytes], program: str = "canfar"
     ) -> ForkedServer:
-        """A child running `program` with `argv`: "canfar" (`python -m canfar_cli ARGV`) or
-        "watched_server" (`python tests/support/watched_server.py ARGV`)."""
+        """A child running `program` with `argv`: "canfar" (`python -m canfar_cli ARGV`),
+        "watched_server" (`python tests/support/watched_server.py ARGV`) or "python-c"
+        (`python -c CODE`, argv being [CODE])."""
         read_end, write_end = os.pipe()
         try:
             with self._lock:
@@ -232,6 +233,12 @@ def _run_child(request: dict[str, Any]) -> None:
     if request.get("program") == "watched_server":
         sys.argv = ["watched_server.py", *request["argv"]]
         watched_server.main()  # returns when terminated: the interpreter then ends
+        return
+    if request.get("program") == "python-c":
+        code, *rest = request["argv"]
+        sys.argv = ["-c", *rest]
+        # An exception ends the child with a traceback and status 1, as `python -c` does.
+        exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})
         return
     sys.argv = ["canfar", *request["argv"]]
     from canfar_cli.cli.entry import main

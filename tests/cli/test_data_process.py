@@ -100,20 +100,19 @@ def test_not_found_is_one_line_and_exit_4_as_a_process(local_server: LocalServer
     assert len(lines) <= 2
 
 
-def test_a_preauthorized_url_works_without_any_credential(
-    local_server: LocalServer, tmp_path
-) -> None:
-    source = tmp_path / "x.bin"
-    source.write_bytes(PAYLOAD)
-    assert data(local_server, "cp", str(source), "arc:~/x.bin").returncode == 0
+def test_a_preauthorized_url_works_without_any_credential(cli, local_server: LocalServer) -> None:
+    """`url` as a real process (the URL alone on stdout, the note on stderr); `url --write`
+    in-process (the same command, the same server)."""
+    home_of(local_server).mkdir(parents=True, exist_ok=True)
+    (home_of(local_server) / "x.bin").write_bytes(PAYLOAD)
     read = data(local_server, "url", "arc:~/x.bin")
     assert read.returncode == 0, read.stderr
     link = read.stdout.strip()
     assert "does not expire" in read.stderr
     assert httpx.get(link, timeout=30).content == PAYLOAD  # no Authorization header
 
-    write = data(local_server, "url", "--write", "arc:~/y.bin")
-    assert write.returncode == 0, write.stderr
+    write = cli("data", "url", "--write", "arc:~/y.bin", server=local_server.url)
+    assert write.exit_code == 0, write.stderr
     answer = httpx.put(write.stdout.strip(), content=b"new bytes", timeout=30)
     assert answer.status_code in (200, 201), answer.text
     assert (home_of(local_server) / "y.bin").read_bytes() == b"new bytes"

@@ -27,7 +27,6 @@ import pytest
 from typer.testing import CliRunner
 
 from .loopback import LocalServer, kill_platform_processes, start_local_server
-from .process import run_canfar
 
 USERS = {"alice": "wonderland", "bob": "builder"}
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -69,12 +68,16 @@ class SigninPlatform:
     # --- test controls ---------------------------------------------------------------------
 
     def approve(self, user_code: str, user: str = "alice", deny: bool = False) -> None:
-        """`canfar local approve CODE --user USER [--deny]`, as a process of its own: tests call
-        it from a thread while a `canfar login` runs in-process, and two CliRunner invocations
-        at once swap sys.stdout/sys.stderr under each other (the login's lines were lost)."""
-        args = ["local", "approve", user_code, "--user", user, "--home", str(self.home)]
-        done = run_canfar([*args, *(["--deny"] if deny else [])])
-        assert done.returncode == 0, done.stderr
+        """What `canfar local approve CODE --user USER [--deny]` does, through the provider
+        itself: tests call it from a thread while a `canfar login` runs in-process, where a
+        second CliRunner invocation would swap sys.stdout/sys.stderr under the login's, and a
+        process of its own cost ~0.15 s of CPU a call. The command is proven as a process by
+        tests/local/test_signin_services.py::test_local_approve_and_deny and the device logins
+        of tests/cli/test_signin_e2e.py."""
+        from canfar_cli.local.signin.oidc import Provider
+        from canfar_cli.local.signin.settings import SigninSettings
+
+        Provider(self.home, SigninSettings()).decide(user_code, user, approve=not deny)
 
     def pending_code(self) -> str | None:
         """The user code of a pending device login, if any."""
@@ -161,10 +164,30 @@ def start_signin_platform(
     home = home or tmp_path / "signin-platform"
     settings = {"CANFAR_LOCAL_DEVICE_INTERVAL": "0", **(env or {})}
     server = start_local_server(tmp_path, home=home, tls=tls, env=settings, same_port=same_port)
+    add_users(home)
+    return SigninPlatform(server=server, home=home)
+
+
+# The users file `canfar local users add` wrote for USERS the first time in this process.
+_users_file: list[bytes] = []
+
+
+def add_users(home: Path) -> None:
+    """USERS in the state folder `home`: the first time through `canfar local users add` (one
+    scrypt hash a password, ~50 ms of CPU each), then a copy of the file it wrote (salts and
+    hashes name no folder), as a user copying their users.json would."""
+    from canfar_cli import files
+    from canfar_cli.local.signin.users import FILE_NAME
+
+    path = home / FILE_NAME
+    if _users_file and not path.exists():  # (a restarted platform's file may hold more users)
+        files.write_private(path, _users_file[0])
+        return
     for name, password in USERS.items():
         _local("users", "add", name, "--password-stdin", "--home", str(home),
                input=password + "\n")  # fmt: skip
-    return SigninPlatform(server=server, home=home)
+    if not _users_file:
+        _users_file.append(path.read_bytes())
 
 
 def stop_signin_platform(platform: SigninPlatform) -> None:

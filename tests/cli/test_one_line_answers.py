@@ -114,9 +114,27 @@ def test_local_commands_with_an_unusable_home(cli, argv: list[str]) -> None:
         ["--port", "99999"],
     ],
 )
-def test_local_serve_refuses_numbers_out_of_range_and_never_starts(flag: list[str]) -> None:
+def test_local_serve_refuses_numbers_out_of_range_and_never_starts(
+    cli, monkeypatch: pytest.MonkeyPatch, flag: list[str]
+) -> None:
+    # In-process, where a value let through reaches the start of the server, which fails the
+    # test at once instead of serving for ever; the real process (exit code, stdout, stderr)
+    # is test_local_serve_refusing_a_number_is_a_real_exit_2's.
+    from canfar_cli.cli import local
+
+    def started(*_args: object) -> None:
+        raise AssertionError(f"local serve {' '.join(flag)} was let through")
+
+    monkeypatch.setattr(local, "run_serve", started)
+    result = cli("local", "serve", *flag, server=None)
+    assert result.exit_code == 2
+    assert result.stdout == ""  # no URL: nothing served
+    one_error(result.stderr)
+
+
+def test_local_serve_refusing_a_number_is_a_real_exit_2() -> None:
     # A real process with a deadline: a value let through would start a server that never ends.
-    result = run_canfar(["local", "serve", *flag], timeout=60)
+    result = run_canfar(["local", "serve", "--latency", "nan"], timeout=60)
     assert result.returncode == 2
     assert result.stdout == ""  # no URL: nothing served
     one_error(result.stderr)

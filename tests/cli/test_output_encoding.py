@@ -35,26 +35,17 @@ def test_tables_json_and_blocks_survive_an_ascii_stdout(
 
 
 def test_ps_and_info_with_an_ascii_stdout_are_not_internal_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The image is added to the local platform's public list (any other needs registry auth).
     images = tmp_path / "images.json"
     images.write_text('[{"id": "images.canfar.net/skaha/t\u00ebrminal:1", "types": ["headless"]}]')
     monkeypatch.setenv("CANFAR_LOCAL_IMAGES", str(images))
-    made = run_canfar(
-        [
-            "--server",
-            "local",
-            "create",
-            "headless",
-            "images.canfar.net/skaha/tërminal:1",
-            "-n",
-            "uni",
-            "--",
-            "true",
-        ]
+    # Made in-process (a step); the commands under test below are real processes.
+    made = cli(
+        "create", "headless", "images.canfar.net/skaha/tërminal:1", "-n", "uni", "--", "true"
     )
-    assert made.returncode == 0, made.stderr
+    assert made.exit_code == 0, made.stderr
     ascii_out = {"PYTHONIOENCODING": "ascii"}
     for args in (["ps", "-a"], ["ps", "-a", "--json"], ["info", made.stdout.strip()]):
         result = run_canfar(["--server", "local", *args], env=ascii_out)

@@ -16,7 +16,7 @@ from canfar_cli.outcomes import CreateInterrupted, Outcome
 from canfar_cli.output import Output
 from tests.cli.fakes import RECORD, healthy, state_with
 from tests.support import IMAGE
-from tests.support.commands import create_done
+from tests.support.commands import create_done, serve_refused_in_process
 from tests.support.process import run_canfar
 
 
@@ -115,18 +115,11 @@ def test_local_commands_with_an_unusable_home(cli, argv: list[str]) -> None:
     ],
 )
 def test_local_serve_refuses_numbers_out_of_range_and_never_starts(
-    cli, monkeypatch: pytest.MonkeyPatch, flag: list[str]
+    monkeypatch: pytest.MonkeyPatch, flag: list[str]
 ) -> None:
-    # In-process, where a value let through reaches the start of the server, which fails the
-    # test at once instead of serving for ever; the real process (exit code, stdout, stderr)
-    # is test_local_serve_refusing_a_number_is_a_real_exit_2's.
-    from canfar_cli.cli import local
-
-    def started(*_args: object) -> None:
-        raise AssertionError(f"local serve {' '.join(flag)} was let through")
-
-    monkeypatch.setattr(local, "run_serve", started)
-    result = cli("local", "serve", *flag, server=None)
+    # In-process (a value let through fails the test at once, see serve_refused_in_process);
+    # the real process is test_local_serve_refusing_a_number_is_a_real_exit_2's.
+    result = serve_refused_in_process(monkeypatch, *flag)
     assert result.exit_code == 2
     assert result.stdout == ""  # no URL: nothing served
     one_error(result.stderr)

@@ -16,6 +16,7 @@ import pytest
 
 from canfar_cli import serve_tokens as tokens
 from tests.support.api import api
+from tests.support.commands import serve_refused_in_process
 
 
 def _port(url: str) -> int:
@@ -114,14 +115,13 @@ def test_no_auth_warns_and_is_loopback_only(serve_local: Any) -> None:
         (["--token-file", "/nonexistent/token"], "cannot read --token-file"),
     ],
 )
-def test_token_options_refused_before_serving(flags: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "canfar_cli", "local", "serve", *flags],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
+def test_token_options_refused_before_serving(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], message: str
+) -> None:
+    # In-process; a refusal as a real process is test_serve.py's
+    # test_bad_options_are_usage_errors.
+    result = serve_refused_in_process(monkeypatch, *flags)
+    assert result.exit_code == 2
     assert result.stdout == ""
     assert message in result.stderr and "Traceback" not in result.stderr
 

@@ -112,8 +112,10 @@ def _device_login(env: dict[str, str], user: str = "alice") -> subprocess.Comple
                 match = re.search(rb"enter the code (\S+)", seen)
                 code = match.group(1).decode() if match else None
     assert code, seen.decode(errors="replace")
-    approved = run_canfar(["local", "approve", code, "--user", user], env=env)
-    assert approved.returncode == 0, approved.stderr
+    # The approval in-process, as a person at the verification page would give it while the
+    # login waits (`local approve` as a process: test_signin_services.py's
+    # test_local_approve_and_deny).
+    local_command("approve", code, "--user", user)
     out, err = process.communicate(timeout=60)
     return subprocess.CompletedProcess(process.args, process.returncode, out.decode(),
                                        (seen + err).decode(errors="replace"))  # fmt: skip
@@ -152,8 +154,6 @@ def test_device_login_denied(serve: Callable) -> None:
         line = process.stderr.readline()
         assert line, "no code was shown"
     code = line.rsplit(" ", 1)[-1].strip()
-    assert (
-        run_canfar(["local", "approve", code, "--user", "alice", "--deny"], env=env).returncode == 0
-    )
+    local_command("approve", code, "--user", "alice", "--deny")  # in-process, as above
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 3 and "denied" in err

@@ -216,12 +216,11 @@ class AsyncSession:
         (expect=list): anything else is not skaha speaking, and is said so rather than shown
         as data or left to fail later as a bug."""
         response = await self._get(path, params)
-        url = self._http.url(path)
         try:
             body: Any = response.json()
         except ValueError:
             raise ServerError(
-                f"the server's answer to GET {url} is not JSON",
+                f"the server's answer to GET {self._http.url(path)} is not JSON",
                 status=response.status_code,
                 reason=response.text[:200],
                 hint=SERVER_URL_HINT,
@@ -233,7 +232,7 @@ class AsyncSession:
         if not shaped:
             wanted = "an array of objects" if expect is list else "an object"
             raise ServerError(
-                f"the server's answer to GET {url} is JSON but not {wanted}",
+                f"the server's answer to GET {self._http.url(path)} is JSON but not {wanted}",
                 status=response.status_code,
                 reason=response.text[:200],
                 hint=SERVER_URL_HINT,

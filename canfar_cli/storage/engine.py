@@ -536,12 +536,11 @@ class Engine:
         path: RemotePath,
         *,
         progress: Progress = QUIET,
-        existed: bool | None = None,
     ) -> int:
         """Send a local file; verified by the server's Digest. Returns bytes sent. A 412 (the
         bytes changed on the way) or a stored MD5 that is not ours is tried once more."""
         for attempt in (1, 2):
-            done = await self._upload_once(source, service, path, progress, existed, attempt)
+            done = await self._upload_once(source, service, path, progress, attempt)
             if done is not None:
                 return done
         raise AssertionError("unreachable")  # pragma: no cover
@@ -552,7 +551,6 @@ class Engine:
         service: Service,
         path: RemotePath,
         progress: Progress,
-        existed: bool | None,
         attempt: int,
     ) -> int | None:
         """One try: the bytes sent when the file is there and verified, None to try again."""
@@ -561,24 +559,20 @@ class Engine:
             response = await self.put_stream(service, path, body, length=size, md5=md5)
         except ServerError as exc:
             progress.advance(-sent.total)
-            if exc.status == 412 and attempt == 1:
-                return None
-            if _residue(exc, sent):
-                await self.remove_partial(service, path, existed)
-            exc = await self.quota_of(service, path, exc, needed=size)
-            raise with_subject(exc, str(path)) from None
+            await self.refused_put(exc, sent, service, path, attempt, needed=size)
+            return None
         except BaseException:
             progress.advance(-sent.total)
             if sent.started:
-                await self.remove_partial(service, path, existed)
+                await self.remove_partial(service, path)
             raise
         returned = md5_of_digest(response.headers.get("digest"))
         ours = md5 or sent.md5.hexdigest()
         if sent.total != size:
-            await self.remove_partial(service, path, existed)
+            await self.remove_partial(service, path)
             raise CanfarError(f"{source}: it changed while it was sent; nothing was kept")
         if returned is not None and returned != ours:
-            await self.remove_partial(service, path, existed)
+            await self.remove_partial(service, path)
             if attempt == 1:
                 progress.advance(-sent.total)
                 return None
@@ -589,6 +583,27 @@ class Engine:
                 hint="try again",
             )
         return size
+
+    async def refused_put(
+        self,
+        exc: ServerError,
+        sent: Sent,
+        service: Service,
+        path: RemotePath,
+        attempt: int,
+        *,
+        needed: int | None,
+    ) -> None:
+        """After a PUT the server refused: returns when it is worth one more try (a 412 on the
+        first: the bytes changed on the way, and the next PUT replaces what this one left);
+        otherwise removes what the PUT may have left and raises the error, with the quota
+        where the server ran out of room."""
+        if exc.status == 412 and attempt == 1:
+            return
+        if _residue(exc, sent):
+            await self.remove_partial(service, path)
+        exc = await self.quota_of(service, path, exc, needed=needed)
+        raise with_subject(exc, str(path)) from None
 
     async def quota_of(
         self, service: Service, path: RemotePath, exc: ServerError, *, needed: int | None = None
@@ -621,9 +636,7 @@ class Engine:
             needed=needed,
         )
 
-    async def remove_partial(
-        self, service: Service, path: RemotePath, existed: bool | None = None
-    ) -> None:
+    async def remove_partial(self, service: Service, path: RemotePath) -> None:
         """Delete what a failed upload left (a 0-byte file, §4.4), shielded from cancellation."""
         with (
             anyio.CancelScope(shield=True),
@@ -665,20 +678,16 @@ class Engine:
                     put = await self.put_stream(dst_service, dst_path, body, length=total, md5=md5)
                 except ServerError as exc:
                     progress.advance(-sent.total)
-                    if _residue(exc, sent):
-                        await self.remove_partial(dst_service, dst_path, None)
-                    if exc.status == 412 and attempt == 1:
-                        continue
-                    exc = await self.quota_of(dst_service, dst_path, exc, needed=total)
-                    raise with_subject(exc, str(dst_path)) from None
+                    await self.refused_put(exc, sent, dst_service, dst_path, attempt, needed=total)
+                    continue
                 except BaseException:
                     progress.advance(-sent.total)
                     if sent.started:
-                        await self.remove_partial(dst_service, dst_path, None)
+                        await self.remove_partial(dst_service, dst_path)
                     raise
             returned = md5_of_digest(put.headers.get("digest"))
             if returned is not None and returned != sent.md5.hexdigest():
-                await self.remove_partial(dst_service, dst_path, None)
+                await self.remove_partial(dst_service, dst_path)
                 raise IntegrityError(
                     f"{dst_path}: the server stored other bytes than were sent; removed",
                     status=201,

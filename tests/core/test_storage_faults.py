@@ -42,6 +42,33 @@ async def test_an_upload_survives_what_may_be_retried(
     assert node.size == len(DATA)
 
 
+async def test_a_remote_copy_refused_once_with_412_is_sent_again_and_arrives_whole(
+    serve_local: Any, tmp_path: Path
+) -> None:
+    """vault to arc, streamed through this machine: the arc PUT's first 412 (the bytes changed
+    on the way) is tried once more, as an upload's is."""
+    (tmp_path / "f").write_bytes(DATA)
+    async with served(serve_local, "fault=412,path=/arc/files/,method=PUT,times=1") as storage:
+        await storage.put(str(tmp_path / "f"), "vault:~/f")
+        await storage.copy("vault:~/f", "arc:~/f")
+        await storage.get("arc:~/f", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == DATA
+
+
+async def test_a_remote_copy_refused_with_412_each_time_ends_with_that_error(
+    serve_local: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "f").write_bytes(DATA)
+    async with served(serve_local, "fault=412,path=/arc/files/,method=PUT") as storage:
+        await storage.put(str(tmp_path / "f"), "vault:~/f")
+        with pytest.raises(ServerError) as caught:
+            await storage.copy("vault:~/f", "arc:~/f")
+        assert caught.value.status == 412
+        with pytest.raises(CanfarError) as missing:
+            await storage.stat("arc:~/f")
+    assert missing.value.exit_code == 4
+
+
 @pytest.mark.parametrize(
     "faults",
     [

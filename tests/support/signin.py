@@ -168,26 +168,32 @@ def start_signin_platform(
     return SigninPlatform(server=server, home=home)
 
 
-# The users file `canfar local users add` wrote for USERS the first time in this process.
-_users_file: list[bytes] = []
+# The scrypt cost of these tests' users: `canfar local users add` hashes with N=2**14 (~50 ms of
+# CPU a password), which the server pays again at every sign-in; the users file keeps N with
+# each hash, and the server checks a password by what is stored with it.
+TEST_SCRYPT_N = 16
 
 
 def add_users(home: Path) -> None:
-    """USERS in the state folder `home`: the first time through `canfar local users add` (one
-    scrypt hash a password, ~50 ms of CPU each), then a copy of the file it wrote (salts and
-    hashes name no folder), as a user copying their users.json would."""
+    """USERS in the state folder `home`: users.json as canfar_cli/local/signin/users.py
+    documents it (0600), with a light scrypt cost (TEST_SCRYPT_N), so that a sign-in costs the
+    server microseconds. The command that adds users, at the product's cost, is proven by
+    tests/local/test_signin_services.py (test_users_add_stores_only_a_hash_in_a_private_file as a
+    process, its other tests in-process) and tests/cli/test_signin_e2e.py."""
+    import hashlib
+    import secrets
+
     from canfar_cli import files
     from canfar_cli.local.signin.users import FILE_NAME
 
     path = home / FILE_NAME
-    if _users_file and not path.exists():  # (a restarted platform's file may hold more users)
-        files.write_private(path, _users_file[0])
-        return
+    users = json.loads(path.read_text())["users"] if path.exists() else {}  # (a restart)
     for name, password in USERS.items():
-        _local("users", "add", name, "--password-stdin", "--home", str(home),
-               input=password + "\n")  # fmt: skip
-    if not _users_file:
-        _users_file.append(path.read_bytes())
+        salt = secrets.token_bytes(16)
+        digest = hashlib.scrypt(password.encode(), salt=salt, n=TEST_SCRYPT_N, r=8, p=1, dklen=32)
+        users[name] = {"salt": salt.hex(), "hash": digest.hex(), "n": TEST_SCRYPT_N, "r": 8, "p": 1}
+    body = json.dumps({"version": 1, "users": users}, indent=1, sort_keys=True)
+    files.write_private(path, body + "\n")
 
 
 def stop_signin_platform(platform: SigninPlatform) -> None:

@@ -72,7 +72,8 @@ def local_command(*args: str, input: str | None = None) -> str:
 def add_user(env: dict[str, str], name: str = "alice", password: str = "s3cret-pw") -> str:
     """In-process, a step of the set-up (the command as a process is test_signin_services.py's
     test_users_add_stores_only_a_hash_in_a_private_file)."""
-    local_command("users", "add", name, "--password-stdin", input=password + "\n")
+    added = local_command("users", "add", name, "--password-stdin", input=password + "\n")
+    assert added == ""  # the password was given: nothing to print
     return password
 
 

@@ -27,6 +27,7 @@ from typer.testing import CliRunner, Result
 from canfar_cli.cli.main import app
 from tests.support import IMAGE
 from tests.support.api import wait_until
+from tests.support.signin import add_users
 
 
 def run_canfar(
@@ -61,16 +62,10 @@ def in_process(
 
 
 def add_user(home: Path, name: str, password: str) -> None:
-    """`canfar local users add NAME --password-stdin`, in-process (a step of the tests; the
-    command as a process is test_users_add_stores_only_a_hash_in_a_private_file's)."""
-    result = CliRunner().invoke(
-        app,
-        ["local", "users", "add", name, "--password-stdin", "--home", str(home)],
-        input=password + "\n",
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout == ""  # the password was given: nothing to print
+    """A user of the sign-in services, a step of these tests (tests/support/signin.py's
+    add_users: a light hash); `canfar local users add` is
+    test_users_add_stores_only_a_hash_in_a_private_file's."""
+    add_users(home, {name: password})
 
 
 def capability(document: str, standard_id: str) -> ET.Element:

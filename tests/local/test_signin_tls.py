@@ -15,11 +15,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from typer.testing import CliRunner
 
-from canfar_cli.cli.main import app
 from tests.support import IMAGE
 from tests.support.loopback import LocalServer, kill_platform_processes, start_local_server
+from tests.support.signin import add_users
 
 
 class TlsServer:
@@ -45,16 +44,10 @@ def tls_server(isolated: Path) -> Iterator[TlsServer]:
 
 
 def add_user(home: Path, name: str, password: str) -> None:
-    """`canfar local users add NAME --password-stdin`, in-process (a step of these tests; the
-    command as a process is test_signin_services.py's
-    test_users_add_stores_only_a_hash_in_a_private_file)."""
-    result = CliRunner().invoke(
-        app,
-        ["local", "users", "add", name, "--password-stdin", "--home", str(home)],
-        input=password + "\n",
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.stderr
+    """A user of the sign-in services, a step of these tests (tests/support/signin.py's
+    add_users: a light hash); `canfar local users add` is test_signin_services.py's
+    test_users_add_stores_only_a_hash_in_a_private_file."""
+    add_users(home, {name: password})
 
 
 def client(server: TlsServer, cert: Path | None = None) -> httpx.Client:

@@ -5,8 +5,9 @@ count of refresh grants), read from or written to the server's own state.
 `start_signin_platform(tmp_path, tls=..., env=...)` serves a platform whose state folder is NOT
 canfar's own (`CANFAR_LOCAL_HOME`): canfar cannot find its serve token, so the skaha API takes
 only a sign-in's credentials (an OIDC access token, or over --tls a certificate of its CA).
-Users `alice` (password `wonderland`) and `bob` (`builder`) exist; the device flow's interval is
-0. `point_canfar_at(platform, monkeypatch)` sets the registries, issuer and CA bundle.
+Users `alice` (password `wonderland`) and `bob` (`builder`) exist (light hashes: `add_users`);
+the device flow's interval is 0. `point_canfar_at(platform, monkeypatch)` sets the registries,
+issuer and CA bundle.
 """
 
 from __future__ import annotations

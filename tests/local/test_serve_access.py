@@ -71,15 +71,15 @@ def test_canfar_finds_the_token_by_itself(local_server: Any) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ID") or result.stdout == ""
     # Another state folder holds no token for that port: refused as unauthenticated (exit 3).
-    env["CANFAR_LOCAL_HOME"] = str(local_server.home.parent / "elsewhere")
-    other = subprocess.run(
-        [sys.executable, "-m", "canfar_cli", "--server", local_server.url, "ps"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-    assert other.returncode == 3 and other.stdout == ""
+    # In-process (exit 3 as a real process: tests/cli/test_process.py's
+    # test_exit_3_for_missing_or_rejected_credentials).
+    from typer.testing import CliRunner
+
+    from canfar_cli.cli.main import app
+
+    elsewhere = {"CANFAR_LOCAL_HOME": str(local_server.home.parent / "elsewhere")}
+    other = CliRunner().invoke(app, ["--server", local_server.url, "ps"], env=elsewhere)
+    assert other.exit_code == 3 and other.stdout == ""
 
 
 def test_the_token_file_goes_when_the_server_stops(local_server: Any) -> None:

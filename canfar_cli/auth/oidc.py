@@ -30,6 +30,9 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SCOPE = "openid profile email offline_access"
 LOGIN_HINT = "sign in again: `canfar login srcnet`"
 REFRESH_MARGIN = 60.0  # refresh when the access token has less than this left
+# The least pause between two polls of a device login: a service that asks for none (interval
+# 0, as the local platform can be told to) is polled 20 times a second, not in a busy loop.
+MIN_POLL_PAUSE = 0.05
 
 
 def _settings(settings: SigninSettings | None) -> SigninSettings:
@@ -183,15 +186,14 @@ class DeviceLogin:
             tokens = self.poll()
             if tokens is not None:
                 return self._finish(tokens)
+            pause = max(self.interval, MIN_POLL_PAUSE)
             waited = 0.0
-            while waited < self.interval and self.seconds_left > 0:
+            while waited < pause and self.seconds_left > 0:
                 if on_tick is not None:
                     on_tick(self.seconds_left)
-                step = min(1.0, self.interval - waited)
+                step = min(1.0, pause - waited)
                 sleep(step)
                 waited += step
-            if on_tick is not None and self.interval <= 0:
-                on_tick(self.seconds_left)
 
     def _finish(self, tokens: dict[str, Any]) -> str:
         from canfar_cli.auth.state import SigninState, srcnet_of

@@ -211,9 +211,20 @@ def official_job(http: httpx.Client, args: list[str], env: list[str]) -> tuple[l
         (["ok"], ["K=$(HOME)/x"], (["ok"], "$(HOME)/x")),
     ],
 )
+@pytest.mark.e2e  # jobs run on the module's server (its supervisor's processes)
 def test_official_requests_are_mangled_ours_arrive(
-    cli, local_server, args: list[str], env: list[str], official: tuple[list[str], Any]
+    cli,
+    shared_local_server,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: list[str],
+    official: tuple[list[str], Any],
 ) -> None:
+    # One server for the module's cases (each reads only the sessions it made): one start and
+    # one supervisor, not seven. Its state folder is not canfar's: the token is given.
+    local_server = shared_local_server
+    assert local_server.token is not None
+    monkeypatch.setenv("CANFAR_TOKEN", local_server.token)
     with httpx.Client(
         base_url=local_server.url + "/v1", headers=local_server.headers, timeout=30
     ) as http:

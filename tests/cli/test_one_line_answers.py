@@ -16,7 +16,7 @@ from canfar_cli.outcomes import CreateInterrupted, Outcome
 from canfar_cli.output import Output
 from tests.cli.fakes import RECORD, healthy, state_with
 from tests.support import IMAGE
-from tests.support.commands import create_done
+from tests.support.commands import create_done, serve_refused_in_process
 from tests.support.process import run_canfar
 
 
@@ -114,9 +114,20 @@ def test_local_commands_with_an_unusable_home(cli, argv: list[str]) -> None:
         ["--port", "99999"],
     ],
 )
-def test_local_serve_refuses_numbers_out_of_range_and_never_starts(flag: list[str]) -> None:
+def test_local_serve_refuses_numbers_out_of_range_and_never_starts(
+    monkeypatch: pytest.MonkeyPatch, flag: list[str]
+) -> None:
+    # In-process (a value let through fails the test at once, see serve_refused_in_process);
+    # the real process is test_local_serve_refusing_a_number_is_a_real_exit_2's.
+    result = serve_refused_in_process(monkeypatch, *flag)
+    assert result.exit_code == 2
+    assert result.stdout == ""  # no URL: nothing served
+    one_error(result.stderr)
+
+
+def test_local_serve_refusing_a_number_is_a_real_exit_2() -> None:
     # A real process with a deadline: a value let through would start a server that never ends.
-    result = run_canfar(["local", "serve", *flag], timeout=60)
+    result = run_canfar(["local", "serve", "--latency", "nan"], timeout=60)
     assert result.returncode == 2
     assert result.stdout == ""  # no URL: nothing served
     one_error(result.stderr)

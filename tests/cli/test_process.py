@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import IMAGE
 from tests.support.process import canfar_env, run_canfar
 
@@ -58,20 +60,24 @@ def test_exit_2_for_usage() -> None:
     assert "No such option" in result.stderr
 
 
-def test_exit_3_for_missing_or_rejected_credentials(serve_local, tmp_path: Path) -> None:
+def test_exit_3_for_missing_or_rejected_credentials(
+    cli, serve_local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Served from a state folder of its own: canfar (whose state folder is another) finds no
     # token recorded for it.
     server = serve_local(token="right-token", home=tmp_path / "served")
     missing = run_canfar(["--server", server.url, "ps"])
     assert missing.returncode == 3, missing.stderr
     assert missing.stdout == ""
-    wrong = run_canfar(["--server", server.url, "ps"], env={"CANFAR_TOKEN": "wrong-token"})
-    assert wrong.returncode == 3
-    assert "wrong-token" not in wrong.stderr
+    # The same exit code's other causes in-process (the process is the one above).
     token_file = tmp_path / "token"
     token_file.write_text("right-token\n")
-    good = run_canfar(["--server", server.url, "--token-file", str(token_file), "ps"])
-    assert good.returncode == 0, good.stderr
+    good = cli("--token-file", str(token_file), "ps", server=server.url)
+    assert good.exit_code == 0, good.stderr
+    monkeypatch.setenv("CANFAR_TOKEN", "wrong-token")
+    wrong = cli("ps", server=server.url)
+    assert wrong.exit_code == 3
+    assert "wrong-token" not in wrong.stderr
 
 
 def test_exit_4_when_nothing_was_found() -> None:

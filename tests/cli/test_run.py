@@ -16,10 +16,11 @@ def test_run_streams_the_log_and_exits_with_the_outcome(cli: Any, local_server: 
     assert done.returncode == 0, done.stderr
     assert done.stdout == "one\ntwo\n"
     assert done.stderr.startswith("session ")
-    failed = run_canfar(
-        ["run", "skaha/terminal:1.1.1", "--", "sh", "-c", "echo x; exit 3"], env=env
-    )
-    assert failed.returncode == 1
+    # A failed job in-process (a failed `run` as a real process, exit 1, is
+    # test_run_rm_removes_the_session_whatever_happened's).
+    failed = cli("run", "skaha/terminal:1.1.1", "--", "sh", "-c", "echo x; exit 3",
+                 server=local_server.url)  # fmt: skip
+    assert failed.exit_code == 1
     assert failed.stdout == "x\n"
     assert "Failed (exit code 3)" in failed.stderr
     assert failed.stderr.count("error:") == 1 and "Traceback" not in failed.stderr
@@ -33,8 +34,10 @@ def test_run_rm_removes_the_session_whatever_happened(cli: Any, local_server: An
     failed = run_canfar(["run", "--rm", IMAGE, "-n", "gone", "--", "false"], env=env)
     assert failed.returncode == 1 and "Failed (exit code 1)" in failed.stderr
     assert cli("ps", "-a", "-q", server=local_server.url).stdout == ""
-    refused = run_canfar(["run", IMAGE, "-m", "3", "--", "true"], env=env)
-    assert refused.returncode == 2 and "ram may be one of" in refused.stderr
+    # A refusal in-process (exit 2 as a real process: tests/cli/test_process.py's
+    # test_exit_2_for_usage).
+    refused = cli("run", IMAGE, "-m", "3", "--", "true", server=local_server.url)
+    assert refused.exit_code == 2 and "ram may be one of" in refused.stderr
 
 
 def test_run_interrupted_with_rm_removes_the_session(cli: Any, local_server: Any) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.loopback import kill_platform_processes, read_first_line
+from tests.support.loopback import LocalServer, kill_platform_processes, start_local_server
 from tests.support.process import canfar_env, run_canfar
 
 pytestmark = [pytest.mark.e2e]
@@ -25,20 +25,19 @@ pytestmark = [pytest.mark.e2e]
 
 @pytest.fixture
 def serve(isolated: Path) -> Iterator[Callable[..., tuple[str, dict[str, str]]]]:
-    """Start `canfar local serve [--tls]`; returns (skaha URL, env pointing canfar at it)."""
-    started: list[subprocess.Popen[bytes]] = []
+    """Start `canfar local serve [--tls] [--no-auth]` (forked, tests/support/forkserver.py: the
+    same program; the processes under test are canfar's); returns (skaha URL, env pointing
+    canfar at it)."""
+    started: list[LocalServer] = []
     home = isolated / "local"
 
     def start(*args: str, env: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
-        child_env = canfar_env(env)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "canfar_cli", "local", "serve", "--port", "0",
-             "--home", str(home), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            env=child_env,
-        )  # fmt: skip
-        started.append(process)
-        url = read_first_line(process, timeout=60)
+        assert set(args) <= {"--tls", "--no-auth"}, args
+        server = start_local_server(
+            isolated, home=home, tls="--tls" in args, no_auth="--no-auth" in args, env=env
+        )
+        started.append(server)
+        url = server.url
         base = url.removesuffix("/skaha")
         settings = {
             **(env or {}),
@@ -47,22 +46,34 @@ def serve(isolated: Path) -> Iterator[Callable[..., tuple[str, dict[str, str]]]]
             "CANFAR_OIDC_ISSUER_SRCNET": f"{base}/oidc",
         }
         if url.startswith("https:"):
-            ca = run_canfar(["local", "ca-path"], env=settings)
-            assert ca.returncode == 0, ca.stderr
-            settings["CANFAR_CA_BUNDLE"] = ca.stdout.strip()
+            # In-process: a step of the set-up (`local ca-path` as a process is
+            # tests/local/test_signin_services.py::test_ca_path_prints_the_ca_the_server_uses's).
+            ca = local_command("ca-path")
+            settings["CANFAR_CA_BUNDLE"] = ca.strip()
         return url, settings
 
     yield start
-    for process in started:
-        process.kill()
-        process.wait(timeout=10)
+    for server in started:
+        server.stop()
     kill_platform_processes(home)
 
 
+def local_command(*args: str, input: str | None = None) -> str:
+    """`canfar local ARGS` in-process (the state folder: CANFAR_LOCAL_HOME); its stdout."""
+    from typer.testing import CliRunner
+
+    from canfar_cli.cli.main import app
+
+    result = CliRunner().invoke(app, ["local", *args], input=input, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
 def add_user(env: dict[str, str], name: str = "alice", password: str = "s3cret-pw") -> str:
-    result = run_canfar(["local", "users", "add", name, "--password-stdin"], env=env,
-                        input=password + "\n")  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    """In-process, a step of the set-up (the command as a process is test_signin_services.py's
+    test_users_add_stores_only_a_hash_in_a_private_file)."""
+    added = local_command("users", "add", name, "--password-stdin", input=password + "\n")
+    assert added == ""  # the password was given: nothing to print
     return password
 
 
@@ -102,8 +113,10 @@ def _device_login(env: dict[str, str], user: str = "alice") -> subprocess.Comple
                 match = re.search(rb"enter the code (\S+)", seen)
                 code = match.group(1).decode() if match else None
     assert code, seen.decode(errors="replace")
-    approved = run_canfar(["local", "approve", code, "--user", user], env=env)
-    assert approved.returncode == 0, approved.stderr
+    # The approval in-process, as a person at the verification page would give it while the
+    # login waits (`local approve` as a process: test_signin_services.py's
+    # test_local_approve_and_deny).
+    local_command("approve", code, "--user", user)
     out, err = process.communicate(timeout=60)
     return subprocess.CompletedProcess(process.args, process.returncode, out.decode(),
                                        (seen + err).decode(errors="replace"))  # fmt: skip
@@ -142,8 +155,6 @@ def test_device_login_denied(serve: Callable) -> None:
         line = process.stderr.readline()
         assert line, "no code was shown"
     code = line.rsplit(" ", 1)[-1].strip()
-    assert (
-        run_canfar(["local", "approve", code, "--user", "alice", "--deny"], env=env).returncode == 0
-    )
+    local_command("approve", code, "--user", "alice", "--deny")  # in-process, as above
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 3 and "denied" in err

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support import IMAGE
 from tests.support.api import api, create
+from tests.support.commands import serve_refused_in_process
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -58,14 +59,12 @@ def test_bad_options_are_usage_errors() -> None:
         (["--user", " "], "--user must not be empty"),
     ],
 )
-def test_bad_serve_values_are_refused_before_serving(flags: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "canfar_cli", "local", "serve", "--port", "0", *flags],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2 and message in result.stderr
+def test_bad_serve_values_are_refused_before_serving(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], message: str
+) -> None:
+    # In-process; the refusal as a real process is test_bad_options_are_usage_errors'.
+    result = serve_refused_in_process(monkeypatch, "--port", "0", *flags)
+    assert result.exit_code == 2 and message in result.stderr
     assert result.stdout == ""  # no URL: nothing was served
 
 
@@ -155,12 +154,8 @@ def test_drop_rate_closes_connections_without_response(serve_local: Any) -> None
     assert set(outcomes) <= {200, "dropped"}
 
 
-def test_no_token_only_on_loopback() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "canfar_cli", "local", "serve", "--host", "0.0.0.0", "--no-auth"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
+def test_no_token_only_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-process; the refusal as a real process is test_bad_options_are_usage_errors'.
+    result = serve_refused_in_process(monkeypatch, "--host", "0.0.0.0", "--no-auth")
+    assert result.exit_code == 2
     assert "refusing to serve on 0.0.0.0 without a token" in result.stderr

@@ -16,6 +16,7 @@ import pytest
 
 from canfar_cli import serve_tokens as tokens
 from tests.support.api import api
+from tests.support.commands import serve_refused_in_process
 
 
 def _port(url: str) -> int:
@@ -70,15 +71,15 @@ def test_canfar_finds_the_token_by_itself(local_server: Any) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ID") or result.stdout == ""
     # Another state folder holds no token for that port: refused as unauthenticated (exit 3).
-    env["CANFAR_LOCAL_HOME"] = str(local_server.home.parent / "elsewhere")
-    other = subprocess.run(
-        [sys.executable, "-m", "canfar_cli", "--server", local_server.url, "ps"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-    assert other.returncode == 3 and other.stdout == ""
+    # In-process (exit 3 as a real process: tests/cli/test_process.py's
+    # test_exit_3_for_missing_or_rejected_credentials).
+    from typer.testing import CliRunner
+
+    from canfar_cli.cli.main import app
+
+    elsewhere = {"CANFAR_LOCAL_HOME": str(local_server.home.parent / "elsewhere")}
+    other = CliRunner().invoke(app, ["--server", local_server.url, "ps"], env=elsewhere)
+    assert other.exit_code == 3 and other.stdout == ""
 
 
 def test_the_token_file_goes_when_the_server_stops(local_server: Any) -> None:
@@ -114,14 +115,13 @@ def test_no_auth_warns_and_is_loopback_only(serve_local: Any) -> None:
         (["--token-file", "/nonexistent/token"], "cannot read --token-file"),
     ],
 )
-def test_token_options_refused_before_serving(flags: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "canfar_cli", "local", "serve", *flags],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
+def test_token_options_refused_before_serving(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], message: str
+) -> None:
+    # In-process; a refusal as a real process is test_serve.py's
+    # test_bad_options_are_usage_errors.
+    result = serve_refused_in_process(monkeypatch, *flags)
+    assert result.exit_code == 2
     assert result.stdout == ""
     assert message in result.stderr and "Traceback" not in result.stderr
 

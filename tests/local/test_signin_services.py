@@ -22,11 +22,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from canfar_cli.cli.main import app
 from tests.support import IMAGE
 from tests.support.api import wait_until
+from tests.support.signin import add_users
 
 
 def run_canfar(
@@ -52,17 +53,19 @@ def base_of(server: Any) -> str:
     return server.url.rsplit("/skaha", 1)[0]
 
 
+def in_process(
+    args: list[str], *, env: dict[str, str] | None = None, input: str | None = None
+) -> Result:
+    """`canfar ARGS` in-process: for the cases of a command whose real process a test of this
+    file runs already (each such call says which)."""
+    return CliRunner().invoke(app, args, env=env, input=input, catch_exceptions=False)
+
+
 def add_user(home: Path, name: str, password: str) -> None:
-    """`canfar local users add NAME --password-stdin`, in-process (a step of the tests; the
-    command as a process is test_users_add_stores_only_a_hash_in_a_private_file's)."""
-    result = CliRunner().invoke(
-        app,
-        ["local", "users", "add", name, "--password-stdin", "--home", str(home)],
-        input=password + "\n",
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout == ""  # the password was given: nothing to print
+    """A user of the sign-in services, a step of these tests (tests/support/signin.py's
+    add_users: a light hash); `canfar local users add` is
+    test_users_add_stores_only_a_hash_in_a_private_file's."""
+    add_users(home, {name: password})
 
 
 def capability(document: str, standard_id: str) -> ET.Element:
@@ -192,13 +195,15 @@ def test_users_add_stores_only_a_hash_in_a_private_file(isolated: Path) -> None:
     content = users.read_text()
     assert password not in content
     assert "carol" in json.loads(content)["users"]
-    bad = run_canfar(["local", "users", "add", "no/slash", "--home", str(home)])
-    assert bad.returncode == 2
+    # The refusals in-process (the command as a process is the one above; a usage error as a
+    # process, exit 2, is tests/cli/test_process.py::test_exit_2_for_usage's).
+    bad = in_process(["local", "users", "add", "no/slash", "--home", str(home)])
+    assert bad.exit_code == 2
     assert bad.stderr.startswith("error: ")
-    empty = run_canfar(
+    empty = in_process(
         ["local", "users", "add", "dave", "--password-stdin", "--home", str(home)], input="\n"
     )
-    assert empty.returncode == 2
+    assert empty.exit_code == 2
 
 
 def test_credential_service_issues_a_certificate_of_the_local_ca(
@@ -261,8 +266,9 @@ def test_ca_path_prints_the_ca_the_server_uses(local_server: Any) -> None:
     ).text
     issued = x509.load_pem_x509_certificates(pem.encode())[0]
     issued.verify_directly_issued_by(x509.load_pem_x509_certificate(path.read_bytes()))
-    # The environment names the same folder when --home is left out.
-    again = run_canfar(["local", "ca-path"], env={"CANFAR_LOCAL_HOME": str(local_server.home)})
+    # The environment names the same folder when --home is left out (in-process: the command
+    # as a process is the one above).
+    again = in_process(["local", "ca-path"], env={"CANFAR_LOCAL_HOME": str(local_server.home)})
     assert again.stdout.strip() == str(path)
 
 
@@ -475,10 +481,11 @@ def test_device_code_expires(serve_local: Callable[..., Any]) -> None:
         lambda: error_of(device.poll(flow["device_code"])) == "expired_token",
         what="the device code to expire",
     )
-    late = run_canfar(
+    # In-process: `local approve` as a process is test_local_approve_and_deny's.
+    late = in_process(
         ["local", "approve", flow["user_code"], "--user", "alice", "--home", str(server.home)]
     )
-    assert late.returncode == 1
+    assert late.exit_code == 1
     assert "expired" in late.stderr
 
 
@@ -508,12 +515,14 @@ def test_local_approve_and_deny(serve_local: Callable[..., Any]) -> None:
         headers={"Authorization": f"Bearer {tokens['access_token']}"},
     )
     assert info.json()["preferred_username"] == "bob"
-    again = run_canfar(["local", "approve", flow["user_code"], "--user", "bob", *home])
-    assert again.returncode == 1
+    # Approving twice and denying in-process; an approval and an unknown code (exit 4, one
+    # line) as processes.
+    again = in_process(["local", "approve", flow["user_code"], "--user", "bob", *home])
+    assert again.exit_code == 1
 
     flow = device.start()
-    denied = run_canfar(["local", "approve", flow["user_code"], "--user", "bob", "--deny", *home])
-    assert denied.returncode == 0, denied.stderr
+    denied = in_process(["local", "approve", flow["user_code"], "--user", "bob", "--deny", *home])
+    assert denied.exit_code == 0, denied.stderr
     assert error_of(device.poll(flow["device_code"])) == "access_denied"
 
     unknown = run_canfar(["local", "approve", "BBBB-CCCC", "--user", "bob", *home])

@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,77 +17,37 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.support import IMAGE
+from tests.support.loopback import LocalServer, kill_platform_processes, start_local_server
+from tests.support.signin import add_users
 
 
 class TlsServer:
-    def __init__(self, process: subprocess.Popen[str], url: str, stderr: Path, home: Path):
-        self.process, self.url, self.stderr_path, self.home = process, url, stderr, home
-        self.base = url.rsplit("/skaha", 1)[0]
-        self.ca = home / "ca" / "ca.pem"
+    def __init__(self, server: LocalServer) -> None:
+        self.server, self.url, self.home = server, server.url, server.home
+        self.stderr_path = server.stderr_path
+        self.base = self.url.rsplit("/skaha", 1)[0]
+        self.ca = self.home / "ca" / "ca.pem"
 
 
-def _start(tmp: Path, home: Path, *extra: str) -> TlsServer:
-    stderr_path = tmp / f"tls-{len(list(tmp.glob('tls-*')))}.err"
-    with open(stderr_path, "w") as stderr:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "canfar_cli",
-                "local",
-                "serve",
-                "--port",
-                "0",
-                "--tls",
-                "--home",
-                str(home),
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "CANFAR_LOCAL_DEVICE_INTERVAL": "0"},
-        )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()  # the URL is printed once the socket listens
-    if not line:
-        process.wait(timeout=30)
-        raise RuntimeError(f"server did not start: {stderr_path.read_text()}")
-    return TlsServer(process, line, stderr_path, home)
+def _start(tmp: Path, home: Path, **options: Any) -> TlsServer:
+    """`canfar local serve --port 0 --tls --home HOME`, forked (tests/support/forkserver.py)."""
+    env = {"CANFAR_LOCAL_DEVICE_INTERVAL": "0"}
+    return TlsServer(start_local_server(tmp, home=home, tls=True, env=env, **options))
 
 
 @pytest.fixture
 def tls_server(isolated: Path) -> Iterator[TlsServer]:
     server = _start(isolated, isolated / "local")
     yield server
-    server.process.send_signal(signal.SIGKILL)
-    server.process.wait(timeout=30)
-    assert server.process.stdout is not None
-    server.process.stdout.close()
+    server.server.stop()
+    kill_platform_processes(server.home)
 
 
 def add_user(home: Path, name: str, password: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "canfar_cli",
-            "local",
-            "users",
-            "add",
-            name,
-            "--password-stdin",
-            "--home",
-            str(home),
-        ],
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    """A user of the sign-in services, a step of these tests (tests/support/signin.py's
+    add_users: a light hash); `canfar local users add` is test_signin_services.py's
+    test_users_add_stores_only_a_hash_in_a_private_file."""
+    add_users(home, {name: password})
 
 
 def client(server: TlsServer, cert: Path | None = None) -> httpx.Client:
@@ -236,12 +193,8 @@ def test_an_oidc_token_works_over_tls_without_a_certificate(
 
 
 def test_serve_token_still_acts_as_the_local_user_over_tls(isolated: Path) -> None:
-    token_file = isolated / "serve.token"
-    token_file.write_text("T0\n")
-    token_file.chmod(0o600)
-    server = _start(
-        isolated, isolated / "local", "--token-file", str(token_file), "--user", "owner"
-    )
+    # Through --token-file, as start_local_server gives a token: a file ending in a newline.
+    server = _start(isolated, isolated / "local", token="T0\n", user="owner")
     try:
         with client(server) as http:
             answer = http.get(f"{server.url}/v1/session", headers={"Authorization": "Bearer T0"})
@@ -249,7 +202,5 @@ def test_serve_token_still_acts_as_the_local_user_over_tls(isolated: Path) -> No
             assert answer.headers["x-vo-authenticated"] == "owner"
             assert http.get(f"{server.url}/v1/session").status_code == 401
     finally:
-        server.process.kill()
-        server.process.wait(timeout=30)
-        assert server.process.stdout is not None
-        server.process.stdout.close()
+        server.server.stop()
+        kill_platform_processes(server.home)

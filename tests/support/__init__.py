@@ -8,9 +8,9 @@
   `wait_until`).
 - `tests.support.process`: `canfar` as a real process (`canfar_env`, `run_canfar`).
 - `tests.support.commands`: the CLI through the `cli` fixture (`sessions`, `create_done`,
-  `ids_of`).
+  `ids_of`), and `local serve`'s refusals in-process (`serve_refused_in_process`).
 - `tests.support.signin`: the local sign-in services for the sign-in tests
-  (`start_signin_platform`, `SigninPlatform`, `point_canfar_at`).
+  (`start_signin_platform`, `SigninPlatform`, `point_canfar_at`, `add_users`).
 - `tests.support.forkserver`: `canfar local serve` forked from a process that has imported it
   (what `start_local_server` uses unless `forked=False`).
 - `tests.support.tiers`: the rule of the two tiers (a test that starts a process is `e2e`) and

@@ -249,14 +249,26 @@ def _run_child(request: dict[str, Any]) -> None:
 def _preload() -> None:
     """What `canfar local serve` imports, once (as canfar_cli.cli.entry sets it up)."""
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    import uvicorn  # noqa: F401
+    # Also what a server imports once it runs, on its first requests (~20 ms of CPU a server,
+    # ~80 ms more for the sign-in services' cryptography: the CA, client certificates): the h11
+    # protocol, the event loop, anyio's backend. (OpenSSL reseeds its random generator in a
+    # forked child: the children's keys differ.)
+    import anyio._backends._asyncio
+    import uvicorn
+    import uvicorn.lifespan.off
+    import uvicorn.loops.auto
+    import uvicorn.protocols.http.h11_impl
+    import uvicorn.protocols.websockets.auto
 
     import canfar_cli.cli.local
     import canfar_cli.cli.main
     import canfar_cli.local.app
     import canfar_cli.local.serve
+    import canfar_cli.local.signin.ca
+    import canfar_cli.local.signin.tls
+    import canfar_cli.local.signin.users
 
-    del canfar_cli
+    del anyio, uvicorn, canfar_cli
 
 
 if __name__ == "__main__":

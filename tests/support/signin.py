@@ -5,8 +5,9 @@ count of refresh grants), read from or written to the server's own state.
 `start_signin_platform(tmp_path, tls=..., env=...)` serves a platform whose state folder is NOT
 canfar's own (`CANFAR_LOCAL_HOME`): canfar cannot find its serve token, so the skaha API takes
 only a sign-in's credentials (an OIDC access token, or over --tls a certificate of its CA).
-Users `alice` (password `wonderland`) and `bob` (`builder`) exist; the device flow's interval is
-0. `point_canfar_at(platform, monkeypatch)` sets the registries, issuer and CA bundle.
+Users `alice` (password `wonderland`) and `bob` (`builder`) exist (light hashes: `add_users`);
+the device flow's interval is 0. `point_canfar_at(platform, monkeypatch)` sets the registries,
+issuer and CA bundle.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import pytest
 from typer.testing import CliRunner
 
 from .loopback import LocalServer, kill_platform_processes, start_local_server
-from .process import run_canfar
 
 USERS = {"alice": "wonderland", "bob": "builder"}
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -69,12 +69,16 @@ class SigninPlatform:
     # --- test controls ---------------------------------------------------------------------
 
     def approve(self, user_code: str, user: str = "alice", deny: bool = False) -> None:
-        """`canfar local approve CODE --user USER [--deny]`, as a process of its own: tests call
-        it from a thread while a `canfar login` runs in-process, and two CliRunner invocations
-        at once swap sys.stdout/sys.stderr under each other (the login's lines were lost)."""
-        args = ["local", "approve", user_code, "--user", user, "--home", str(self.home)]
-        done = run_canfar([*args, *(["--deny"] if deny else [])])
-        assert done.returncode == 0, done.stderr
+        """What `canfar local approve CODE --user USER [--deny]` does, through the provider
+        itself: tests call it from a thread while a `canfar login` runs in-process, where a
+        second CliRunner invocation would swap sys.stdout/sys.stderr under the login's, and a
+        process of its own cost ~0.15 s of CPU a call. The command is proven as a process by
+        tests/local/test_signin_services.py::test_local_approve_and_deny and the device logins
+        of tests/cli/test_signin_e2e.py."""
+        from canfar_cli.local.signin.oidc import Provider
+        from canfar_cli.local.signin.settings import SigninSettings
+
+        Provider(self.home, SigninSettings()).decide(user_code, user, approve=not deny)
 
     def pending_code(self) -> str | None:
         """The user code of a pending device login, if any."""
@@ -161,10 +165,37 @@ def start_signin_platform(
     home = home or tmp_path / "signin-platform"
     settings = {"CANFAR_LOCAL_DEVICE_INTERVAL": "0", **(env or {})}
     server = start_local_server(tmp_path, home=home, tls=tls, env=settings, same_port=same_port)
-    for name, password in USERS.items():
-        _local("users", "add", name, "--password-stdin", "--home", str(home),
-               input=password + "\n")  # fmt: skip
+    add_users(home)
     return SigninPlatform(server=server, home=home)
+
+
+# The scrypt cost of these tests' users: `canfar local users add` hashes with N=2**14 (~50 ms of
+# CPU a password), which the server pays again at every sign-in; the users file keeps N with
+# each hash, and the server checks a password by what is stored with it.
+TEST_SCRYPT_N = 16
+
+
+def add_users(home: Path, given: dict[str, str] | None = None) -> None:
+    """Users (name: password; default USERS) in the state folder `home`: users.json as
+    canfar_cli/local/signin/users.py documents it (0600), with a light scrypt cost
+    (TEST_SCRYPT_N), so that a sign-in costs the server microseconds; users already there are
+    kept. The command that adds users, and sign-ins at the product's cost, are proven by
+    tests/local/test_signin_services.py::test_users_add_stores_only_a_hash_in_a_private_file (a
+    process) and tests/cli/test_signin_e2e.py (its users added in-process)."""
+    import hashlib
+    import secrets
+
+    from canfar_cli import files
+    from canfar_cli.local.signin.users import FILE_NAME
+
+    path = home / FILE_NAME
+    users = json.loads(path.read_text())["users"] if path.exists() else {}  # (a restart)
+    for name, password in (given or USERS).items():
+        salt = secrets.token_bytes(16)
+        digest = hashlib.scrypt(password.encode(), salt=salt, n=TEST_SCRYPT_N, r=8, p=1, dklen=32)
+        users[name] = {"salt": salt.hex(), "hash": digest.hex(), "n": TEST_SCRYPT_N, "r": 8, "p": 1}
+    body = json.dumps({"version": 1, "users": users}, indent=1, sort_keys=True)
+    files.write_private(path, body + "\n")
 
 
 def stop_signin_platform(platform: SigninPlatform) -> None:

@@ -34,7 +34,7 @@ from canfar_cli.errors import (
     ServerError,
     UnreachableError,
 )
-from canfar_cli.transports import _proxy_configured, pooled_transport
+from canfar_cli.transports import pooled_transport, proxy_configured
 from canfar_cli.wire import (
     HIDDEN,
     USER_AGENT,
@@ -204,7 +204,7 @@ class HttpClient:
         # pools would open one themselves: no transport given (the in-process platform has no
         # socket) and no proxy to go through; with the pools' own TLS context.
         self._own_sockets = (
-            transport is None and not _proxy_configured(),
+            transport is None and not proxy_configured(),
             verify if isinstance(verify, ssl.SSLContext) else None,
         )
         if transport is None:

@@ -17,16 +17,17 @@ from typing import Any
 
 import httpx
 
-__all__ = ["StackedTransport", "pooled_transport", "stacking_enabled"]
+__all__ = ["StackedTransport", "pooled_transport", "proxy_configured", "stacking_enabled"]
 
 # Seconds an idle connection is kept (httpx's default).
 KEEPALIVE_EXPIRY = 5.0
 _PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
 
 
-def _proxy_configured() -> bool:
-    # httpx applies environment proxies only to the transports it builds itself; so when a proxy
-    # is set, let it build its own (one pool) rather than lose the proxy.
+def proxy_configured() -> bool:
+    """Whether the environment sets a proxy. httpx applies environment proxies only to the
+    transports it builds itself, so with one set, requests go through httpx's own (one pool)
+    rather than lose the proxy, and no body is read on a socket of our own (storage/direct.py)."""
     return any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
 
 
@@ -236,6 +237,6 @@ def pooled_transport(
     (a request never waits for a connection), or None for httpx's own pool
     (when switched off, or a proxy is set: httpx applies environment proxies only to the
     transports it builds itself)."""
-    if not stacking_enabled(stacked) or _proxy_configured():
+    if not stacking_enabled(stacked) or proxy_configured():
         return None
     return StackedTransport(concurrency, verify=verify, trust_env=True)

@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from canfar_cli import AsyncStorage
 from canfar_cli.errors import CanfarError, UnreachableError
 from canfar_cli.http import RetryPolicy
-from canfar_cli.storage import TransferInterrupted, direct
-from tests.support.storage import CancelOnFirstBytes
+from canfar_cli.storage import direct
+from tests.support.storage import interrupted_mid_body
 
 pytestmark = pytest.mark.anyio
 QUICK = RetryPolicy(attempts=4, backoff=0.01, max_backoff=0.02, retry_after_cap=0.05)
@@ -195,17 +194,12 @@ async def test_cancelling_stops_the_threads_and_removes_the_part(
 
     monkeypatch.setattr(direct, "_fill", slow)
 
-    caught: list[TransferInterrupted] = []
     async with served(serve_local) as storage:
         await storage.put(str(tmp_path / "f"), "arc:~/f")
-        with anyio.CancelScope() as scope:
-            try:
-                await storage.get(
-                    "arc:~/f", str(tmp_path / "back"), progress=CancelOnFirstBytes(scope)
-                )
-            except TransferInterrupted as exc:
-                caught.append(exc)
-    assert caught and caught[0].report.exit_code == 130
+        caught = await interrupted_mid_body(
+            lambda progress: storage.get("arc:~/f", str(tmp_path / "back"), progress=progress)
+        )
+    assert caught is not None and caught.report.exit_code == 130
     assert not (tmp_path / "back").exists() and not (tmp_path / "back.part").exists()
     assert 0 < len(blocks) < len(data) // direct.BLOCK, "the reading went on after the cancellation"
 

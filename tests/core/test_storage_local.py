@@ -19,7 +19,7 @@ from canfar_cli.http import RetryPolicy
 from canfar_cli.storage import TransferInterrupted
 from canfar_cli.storage.wire import QuotaError
 from tests.support.many import ten_thousand_files
-from tests.support.storage import CancelOnFirstBytes
+from tests.support.storage import interrupted_mid_body
 
 pytestmark = pytest.mark.anyio
 QUICK = RetryPolicy(attempts=8, backoff=0.01, max_backoff=0.05, retry_after_cap=0.05)
@@ -407,14 +407,9 @@ async def test_an_upload_cancelled_mid_body_leaves_no_remote_file(
 ) -> None:
     (tmp_path / "big").write_bytes(os.urandom(30_000_000))
 
-    interrupted: list[TransferInterrupted] = []
     async with storage_of(local_server) as storage:
-        with anyio.CancelScope() as scope:
-            try:
-                await storage.put(
-                    str(tmp_path / "big"), "arc:~/big", progress=CancelOnFirstBytes(scope)
-                )
-            except TransferInterrupted as exc:
-                interrupted.append(exc)
-        assert interrupted and interrupted[0].report.not_done
+        interrupted = await interrupted_mid_body(
+            lambda progress: storage.put(str(tmp_path / "big"), "arc:~/big", progress=progress)
+        )
+        assert interrupted is not None and interrupted.report.not_done
         assert not await storage.exists("arc:~/big")

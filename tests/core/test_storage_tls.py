@@ -14,7 +14,7 @@ import pytest
 from canfar_cli import AsyncStorage
 from canfar_cli.errors import AuthError
 from tests.support.signin import point_canfar_at, start_signin_platform, stop_signin_platform
-from tests.support.storage import CancelOnFirstBytes
+from tests.support.storage import interrupted_mid_body
 
 pytestmark = [
     pytest.mark.anyio,
@@ -114,9 +114,7 @@ async def test_cancelling_a_big_body_mid_read_over_tls(
     import os
     import threading
 
-    import anyio
-
-    from canfar_cli.storage import TransferInterrupted, direct
+    from canfar_cli.storage import direct
 
     monkeypatch.setattr(direct, "DIRECT_MIN", 1 << 20)
     stopped = threading.Event()
@@ -139,16 +137,11 @@ async def test_cancelling_a_big_body_mid_read_over_tls(
     pem = tmp_path / "alice.pem"
     pem.write_bytes(tls_platform.issue_certificate("alice", expired_seconds_ago=-3600))
     (tmp_path / "f").write_bytes(os.urandom(6 << 20))
-    caught: list[TransferInterrupted] = []
     async with AsyncStorage(tls_platform.server.url, certificate=str(pem)) as storage:
         await storage.put(str(tmp_path / "f"), "arc:~/f")
-        with anyio.CancelScope() as scope:
-            try:
-                await storage.get(
-                    "arc:~/f", str(tmp_path / "back"), progress=CancelOnFirstBytes(scope)
-                )
-            except TransferInterrupted as exc:
-                caught.append(exc)
-    assert caught and caught[0].report.exit_code == 130
+        caught = await interrupted_mid_body(
+            lambda progress: storage.get("arc:~/f", str(tmp_path / "back"), progress=progress)
+        )
+    assert caught is not None and caught.report.exit_code == 130
     assert len(calls) == 2
     assert not (tmp_path / "back").exists() and not (tmp_path / "back.part").exists()

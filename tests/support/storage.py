@@ -1,14 +1,18 @@
-"""Helpers for the tests of the local platform's storage services (tests/local/test_storage_*)."""
+"""Helpers for the storage tests: the local platform's services (tests/local/test_storage_*) and
+the library's transfers (tests/core/test_storage_*)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import httpx
+
+from canfar_cli.storage import TransferInterrupted
 
 VOS = "{http://www.ivoa.net/xml/VOSpace/v2.0}"
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
@@ -109,3 +113,16 @@ class CancelOnFirstBytes:
 
     def file_done(self, path: str, ok: bool) -> None:
         pass
+
+
+async def interrupted_mid_body(
+    transfer: Callable[[CancelOnFirstBytes], Awaitable[object]],
+) -> TransferInterrupted | None:
+    """Run `transfer(progress)` and cancel it as its first bytes move (a Ctrl-C mid-body): the
+    TransferInterrupted it raised, or None when it ended without one."""
+    with anyio.CancelScope() as scope:
+        try:
+            await transfer(CancelOnFirstBytes(scope))
+        except TransferInterrupted as exc:
+            return exc
+    return None

@@ -37,17 +37,22 @@ main()
 """
 
 
-def loaded_modules(
-    args: list[str], env: dict[str, str] | None = None, heavy: tuple[str, ...] = HEAVY
-) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=heavy, args=args)],
+def python_c(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -c code` in the tests' environment for canfar, its output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=canfar_env(env),
         timeout=60,
         check=False,
     )
+
+
+def loaded_modules(
+    args: list[str], env: dict[str, str] | None = None, heavy: tuple[str, ...] = HEAVY
+) -> list[str]:
+    result = python_c(PROBE.format(heavy=heavy, args=args), env)
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("LOADED:")][-1]
     names = line.removeprefix("LOADED:")
     return [name for name in names.split(",") if name]
@@ -168,8 +173,7 @@ def test_an_explicit_token_is_chosen_without_the_sign_in_package() -> None:
         "assert c.token == 't' and c.source == 'flag'\n"
         "print(sorted(m for m in sys.modules if m.startswith('canfar_cli.auth')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            env=canfar_env(), timeout=60, check=False)  # fmt: skip
+    result = python_c(probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['canfar_cli.auth', 'canfar_cli.auth.credentials']"
 
@@ -201,8 +205,7 @@ def test_the_collector_is_back_to_usual_once_the_work_begins() -> None:
         "from canfar_cli.cli.entry import main\n"
         "main()\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            env=canfar_env(), timeout=60, check=False)  # fmt: skip
+    result = python_c(probe)
     assert result.returncode == 0, result.stderr
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("GC:")][-1]
     assert line == f"GC:{gc.get_threshold()} True"

@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -47,6 +48,16 @@ async def raw_server(
         yield server.sockets[0].getsockname()[1], connections
 
 
+@asynccontextmanager
+async def client_at(url: str, **options: Any) -> AsyncIterator[HttpClient]:
+    """An HttpClient of `url` (HttpClient's own options), closed at the end."""
+    client = HttpClient(url, **options)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 async def read_request(reader: asyncio.StreamReader) -> bytes:
     """One request's head (these tests send GETs, with no body)."""
     return await reader.readuntil(b"\r\n\r\n")
@@ -74,16 +85,15 @@ async def test_connections_never_exceed_the_bound_and_are_kept() -> None:
             writer.write(answer(b"ok"))
             await writer.drain()
 
-    async with raw_server(handler) as (port, connections):
-        client = HttpClient(f"http://127.0.0.1:{port}", retry=ONCE, timeout=10, concurrency=7)
-        try:
-            for _ in range(2):
-                async with anyio.create_task_group() as group:
-                    for n in range(40):
-                        group.start_soon(client.request, "GET", f"session/{n}")
-            transport = client._sender
-        finally:
-            await client.aclose()
+    async with (
+        raw_server(handler) as (port, connections),
+        client_at(f"http://127.0.0.1:{port}", retry=ONCE, timeout=10, concurrency=7) as client,
+    ):
+        for _ in range(2):
+            async with anyio.create_task_group() as group:
+                for n in range(40):
+                    group.start_soon(client.request, "GET", f"session/{n}")
+        transport = client._sender
     assert isinstance(transport, StackedTransport)
     assert isinstance(transport._backend, AsyncioBackend)  # asyncio's loop: the lean backend
     assert peak == 7 and len(connections) == 7  # the second batch made none: all were kept
@@ -101,14 +111,13 @@ async def test_a_body_larger_than_the_read_buffer_arrives_whole() -> None:
             writer.write(answer(body))
             await writer.drain()
 
-    async with raw_server(handler) as (port, connections):
-        client = HttpClient(f"http://127.0.0.1:{port}", retry=ONCE, timeout=10)
-        try:
-            for _ in range(2):
-                response = await client.request("GET", "session/abc", params={"view": "logs"})
-                assert response.content == body
-        finally:
-            await client.aclose()
+    async with (
+        raw_server(handler) as (port, connections),
+        client_at(f"http://127.0.0.1:{port}", retry=ONCE, timeout=10) as client,
+    ):
+        for _ in range(2):
+            response = await client.request("GET", "session/abc", params={"view": "logs"})
+            assert response.content == body
     assert len(connections) == 1  # kept alive and reused
 
 
@@ -120,14 +129,13 @@ async def test_a_connection_closed_by_the_server_while_idle_is_not_reused() -> N
         writer.write(answer(b"first"))
         await writer.drain()
 
-    async with raw_server(handler) as (port, connections):
-        client = HttpClient(f"http://127.0.0.1:{port}", retry=ONCE, timeout=10)
-        try:
-            first = await client.request("GET", "session")
-            await asyncio.sleep(0.1)  # the hang-up arrives while the connection is idle
-            second = await client.request("GET", "session")
-        finally:
-            await client.aclose()
+    async with (
+        raw_server(handler) as (port, connections),
+        client_at(f"http://127.0.0.1:{port}", retry=ONCE, timeout=10) as client,
+    ):
+        first = await client.request("GET", "session")
+        await asyncio.sleep(0.1)  # the hang-up arrives while the connection is idle
+        second = await client.request("GET", "session")
     assert (first.content, second.content) == (b"first", b"first")
     assert len(connections) == 2
 
@@ -137,13 +145,12 @@ async def test_a_server_that_never_answers_times_out() -> None:
         await read_request(reader)
         await asyncio.sleep(30)
 
-    async with raw_server(handler) as (port, _connections):
-        client = HttpClient(f"http://127.0.0.1:{port}", retry=ONCE, timeout=0.3)
-        try:
-            with pytest.raises(UnreachableError) as caught:
-                await client.request("GET", "session")
-        finally:
-            await client.aclose()
+    async with (
+        raw_server(handler) as (port, _connections),
+        client_at(f"http://127.0.0.1:{port}", retry=ONCE, timeout=0.3) as client,
+    ):
+        with pytest.raises(UnreachableError) as caught:
+            await client.request("GET", "session")
     assert "timed out" in caught.value.message
 
 
@@ -153,13 +160,12 @@ async def test_an_answer_cut_short_is_an_error_not_a_short_body() -> None:
         writer.write(answer(b"0123456789")[:-4])  # the connection ends 4 bytes early
         await writer.drain()
 
-    async with raw_server(handler) as (port, _connections):
-        client = HttpClient(f"http://127.0.0.1:{port}", retry=ONCE, timeout=5)
-        try:
-            with pytest.raises(UnreachableError):
-                await client.request("GET", "session")
-        finally:
-            await client.aclose()
+    async with (
+        raw_server(handler) as (port, _connections),
+        client_at(f"http://127.0.0.1:{port}", retry=ONCE, timeout=5) as client,
+    ):
+        with pytest.raises(UnreachableError):
+            await client.request("GET", "session")
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is missing")
@@ -181,19 +187,17 @@ async def test_tls_works_and_an_untrusted_certificate_is_said_so(tmp_path: Path)
             await writer.drain()
 
     async with raw_server(handler, context) as (port, connections):
-        trusted = HttpClient(f"https://127.0.0.1:{port}", retry=ONCE, ca_bundle=str(cert))
-        try:
+        async with client_at(
+            f"https://127.0.0.1:{port}", retry=ONCE, ca_bundle=str(cert)
+        ) as trusted:
             for _ in range(2):
                 assert (await trusted.request("GET", "session")).content == b"secret"
-        finally:
-            await trusted.aclose()
         assert len(connections) == 1
-        stranger = HttpClient(f"https://127.0.0.1:{port}", retry=RetryPolicy(attempts=3))
-        try:
+        async with client_at(
+            f"https://127.0.0.1:{port}", retry=RetryPolicy(attempts=3)
+        ) as stranger:
             with pytest.raises(UnreachableError) as caught:
                 await stranger.request("GET", "session")
-        finally:
-            await stranger.aclose()
     assert "certificate could not be verified" in caught.value.message
     assert "attempts" not in caught.value.message  # not retried: trying again cannot help
 
@@ -208,17 +212,17 @@ async def test_connections_to_several_hosts_stay_within_the_bound() -> None:
             writer.write(answer(b"ok"))
             await writer.drain()
 
-    async with raw_server(handler) as (one, _), raw_server(handler) as (two, _):
-        client = HttpClient(f"http://127.0.0.1:{one}", retry=ONCE, timeout=10, concurrency=2)
-        try:
-            async with anyio.create_task_group() as group:
-                for _ in range(2):
-                    group.start_soon(client.request, "GET", "session")
-            await client.request("GET", f"http://127.0.0.1:{two}/session")
-            transport = client._sender
-            assert len(transport._open) == 2  # type: ignore[union-attr]
-        finally:
-            await client.aclose()
+    async with (
+        raw_server(handler) as (one, _),
+        raw_server(handler) as (two, _),
+        client_at(f"http://127.0.0.1:{one}", retry=ONCE, timeout=10, concurrency=2) as client,
+    ):
+        async with anyio.create_task_group() as group:
+            for _ in range(2):
+                group.start_soon(client.request, "GET", "session")
+        await client.request("GET", f"http://127.0.0.1:{two}/session")
+        transport = client._sender
+        assert len(transport._open) == 2  # type: ignore[union-attr]
 
 
 async def test_a_body_closed_twice_puts_its_connection_back_once() -> None:

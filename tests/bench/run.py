@@ -620,8 +620,8 @@ async def raw_gets(url: str, paths: list[str], bound: int) -> None:
                 head = await reader.readuntil(b"\r\n\r\n")
                 if not head.startswith(b"HTTP/1.1 200"):
                     raise RuntimeError(f"GET {path}: {head.splitlines()[0]!r}")
-                fields = dict(line.partition(b":")[::2] for line in head.split(b"\r\n")[1:])
-                fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+                pairs = (line.partition(b":") for line in head.split(b"\r\n")[1:])
+                fields = {name.strip().lower(): value.strip() for name, _, value in pairs}
                 if fields.get(b"transfer-encoding") == b"chunked":  # a log is streamed
                     while size := int(await reader.readuntil(b"\r\n"), 16):
                         await reader.readexactly(size + 2)

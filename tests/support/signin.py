@@ -176,26 +176,17 @@ TEST_SCRYPT_N = 16
 
 
 def add_users(home: Path, given: dict[str, str] | None = None) -> None:
-    """Users (name: password; default USERS) in the state folder `home`: users.json as
-    canfar_cli/local/signin/users.py documents it (0600), with a light scrypt cost
-    (TEST_SCRYPT_N), so that a sign-in costs the server microseconds; users already there are
-    kept. The command that adds users, and sign-ins at the product's cost, are proven by
+    """Users (name: password; default USERS) in the state folder `home`, through the users file's
+    own code with a light scrypt cost (TEST_SCRYPT_N), so that a sign-in costs the server
+    microseconds; users already there are kept. The command that adds users, and sign-ins at
+    the product's cost, are proven by
     tests/local/test_signin_services.py::test_users_add_stores_only_a_hash_in_a_private_file (a
     process) and tests/cli/test_signin_e2e.py (its users added in-process)."""
-    import hashlib
-    import secrets
+    from canfar_cli.local.signin.users import Users
 
-    from canfar_cli import files
-    from canfar_cli.local.signin.users import FILE_NAME
-
-    path = home / FILE_NAME
-    users = json.loads(path.read_text())["users"] if path.exists() else {}  # (a restart)
+    users = Users(home)
     for name, password in (given or USERS).items():
-        salt = secrets.token_bytes(16)
-        digest = hashlib.scrypt(password.encode(), salt=salt, n=TEST_SCRYPT_N, r=8, p=1, dklen=32)
-        users[name] = {"salt": salt.hex(), "hash": digest.hex(), "n": TEST_SCRYPT_N, "r": 8, "p": 1}
-    body = json.dumps({"version": 1, "users": users}, indent=1, sort_keys=True)
-    files.write_private(path, body + "\n")
+        users.add(name, password, cost=TEST_SCRYPT_N)
 
 
 def stop_signin_platform(platform: SigninPlatform) -> None:

@@ -63,16 +63,18 @@ class Users:
     def exists(self, name: str) -> bool:
         return name in self._read()
 
-    def add(self, name: str, password: str) -> bool:
-        """Set `name`'s password (a new user or a new password); True when the user is new."""
+    def add(self, name: str, password: str, *, cost: int = _N) -> bool:
+        """Set `name`'s password (a new user or a new password); True when the user is new.
+        `cost` is scrypt's N, kept with the hash (a password is checked at the cost it was
+        stored with): `canfar local users add` uses the default; tests store lighter ones."""
         check_name(name)
         if not password:
             raise UsageError("the password must not be empty")
         salt = secrets.token_bytes(16)
         entry = {
             "salt": salt.hex(),
-            "hash": _hash(password, salt, _N, _R, _P).hex(),
-            "n": _N,
+            "hash": _hash(password, salt, cost, _R, _P).hex(),
+            "n": cost,
             "r": _R,
             "p": _P,
         }
